@@ -1,0 +1,219 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { JSONWebKeySet } from 'jose';
+import { MAX_BODY_BYTES } from '../../src/constants.js';
+import {
+  InvalidClient,
+  InvalidGrant,
+  InvalidRequest,
+  InvalidScope,
+  OAuthError,
+  PayloadTooLarge,
+  ServerError,
+} from '../../src/oauth/errors.js';
+import {
+  JWT_BEARER_GRANT_TYPE,
+  MemoryReplayStore,
+  createIdJagVerifier,
+  parseJwtBearerRequest,
+  type IdJagClaims,
+  type ReplayStore,
+  type TrustedIssuer,
+} from '../../src/destination/index.js';
+import {
+  ACCESS_TOKEN_LIFETIME,
+  generateAccessTokenKey,
+  mintAccessToken,
+  verifyAccessToken,
+  type AccessTokenKey,
+} from './access-token.js';
+import { authenticateClient, type RegisteredClient } from './client-auth.js';
+
+export type { RegisteredClient } from './client-auth.js';
+
+/** A broker this destination trusts, with its keys inline or at its `jwks_uri`. */
+export interface BrokerTrust {
+  issuer: string;
+  jwks?: JSONWebKeySet;
+  jwksUri?: string | URL;
+}
+
+export interface Todo {
+  id: string;
+  title: string;
+  done: boolean;
+}
+
+export interface DestinationAsOptions {
+  /** This AS's issuer identifier, an origin such as `https://todo.example`. ID-JAGs must name it in `aud`. */
+  issuer: string;
+  brokers: readonly BrokerTrust[];
+  clients: readonly RegisteredClient[];
+  now?: () => Date;
+  /** Scopes this AS can grant. Default `todos.read todos.write`. */
+  scopes?: readonly string[];
+  /** Todo lists keyed by `sub` in this destination's namespace. */
+  todos?: Readonly<Record<string, readonly Todo[]>>;
+  /** Default: in memory, which is right for one process only. */
+  replayStore?: ReplayStore;
+  /** Signing key for access tokens. Default: a fresh ES256 key. */
+  accessTokenKey?: AccessTokenKey;
+  /** Sees every refusal with its internal reason and detail; the wire carries neither. */
+  onRefusal?: (error: OAuthError) => void;
+}
+
+const DEFAULT_SCOPES = ['todos.read', 'todos.write'];
+const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
+
+function originIssuer(issuer: string): string {
+  const url = new URL(issuer);
+  if (url.pathname !== '/' || url.search || url.hash) {
+    throw new TypeError('this reference AS serves its endpoints at the root: issuer must be an origin');
+  }
+  return url.origin;
+}
+
+function toTrustedIssuer({ issuer, jwks, jwksUri }: BrokerTrust): TrustedIssuer {
+  if ((jwks === undefined) === (jwksUri === undefined)) {
+    throw new TypeError(`broker ${issuer}: give exactly one of jwks or jwksUri`);
+  }
+  return { issuer, jwks: jwks ?? new URL(jwksUri!) };
+}
+
+function scopeList(scope: string | undefined): string[] {
+  return (scope ?? '').split(' ').filter(Boolean);
+}
+
+/**
+ * This AS's own policy: it grants what the broker granted, narrowed to what this AS knows and,
+ * if the client asked for less, to what it asked for. Never more than the ID-JAG carries.
+ */
+function grantedScope(grant: IdJagClaims, requested: string | undefined, known: readonly string[]): string {
+  const requestedScopes = requested === undefined ? undefined : scopeList(requested);
+  const granted = scopeList(grant.scope).filter(
+    (scope) => known.includes(scope) && (requestedScopes === undefined || requestedScopes.includes(scope)),
+  );
+  if (granted.length === 0) throw new InvalidScope('no_scope_granted', 'No requested scope can be granted');
+  return [...new Set(granted)].join(' ');
+}
+
+/** An ID-JAG that names a resource must name ours; otherwise it was minted for another API. */
+function checkResource(grant: IdJagClaims, resource: string): void {
+  if (grant.resource === undefined) return;
+  const resources = typeof grant.resource === 'string' ? [grant.resource] : grant.resource;
+  if (!resources.includes(resource)) {
+    throw new InvalidGrant('resource_audience_mismatch', 'The assertion is not valid for this authorization server');
+  }
+}
+
+async function readForm(request: Request): Promise<URLSearchParams> {
+  if (!FORM_CONTENT_TYPE.test(request.headers.get('content-type') ?? '')) {
+    throw new InvalidRequest('bad_content_type', 'Expected application/x-www-form-urlencoded');
+  }
+  return new URLSearchParams(await request.text());
+}
+
+function bearerToken(authorization: string | undefined): string | undefined {
+  return /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization ?? '')?.[1];
+}
+
+/**
+ * Builds the reference destination authorization server: it redeems ID-JAGs with the
+ * jwt-bearer grant and mints its own RFC 9068 access tokens for a small todo API.
+ *
+ * Routes: `GET /.well-known/oauth-authorization-server`, `GET /jwks`, `POST /token`,
+ * `GET /api/todos`.
+ */
+export async function createDestinationAs(options: DestinationAsOptions): Promise<Hono> {
+  const issuer = originIssuer(options.issuer);
+  const apiAudience = `${issuer}/api`;
+  const now = options.now ?? (() => new Date());
+  const scopes = options.scopes ?? DEFAULT_SCOPES;
+  const clients = new Map(options.clients.map((client) => [client.client_id, client]));
+  const todos = new Map(Object.entries(options.todos ?? {}));
+  const key = options.accessTokenKey ?? (await generateAccessTokenKey());
+  const verifyIdJag = createIdJagVerifier({
+    audience: issuer,
+    trustedIssuers: options.brokers.map(toTrustedIssuer),
+    replayStore: options.replayStore ?? new MemoryReplayStore({ now }),
+    now,
+  });
+
+  /** RFC 6749 §5.2. Only the code and a generic description leave; the reason goes to `onRefusal`. */
+  function tokenError(c: Context, caught: unknown): Response {
+    const error =
+      caught instanceof OAuthError
+        ? caught
+        : new ServerError('internal_error', undefined, caught instanceof Error ? caught.message : String(caught));
+    options.onRefusal?.(error);
+    c.header('Cache-Control', 'no-store');
+    if (error instanceof InvalidClient && error.usedBasic) {
+      c.header('WWW-Authenticate', `Basic realm="${issuer}", charset="UTF-8"`);
+    }
+    const body = error.description === undefined ? { error: error.code } : { error: error.code, error_description: error.description };
+    return c.json(body, error.status as ContentfulStatusCode);
+  }
+
+  /** RFC 6750 §3: a challenge names the failure; the body repeats it for humans. */
+  function bearerError(c: Context, status: 401 | 403, error?: 'invalid_token' | 'insufficient_scope'): Response {
+    const params = [`realm="${issuer}"`];
+    if (error) params.push(`error="${error}"`);
+    if (error === 'insufficient_scope') params.push('scope="todos.read"');
+    c.header('WWW-Authenticate', `Bearer ${params.join(', ')}`);
+    // §3.1: a request that carried no token gets a bare challenge, no error code.
+    return error ? c.json({ error }, status) : c.body(null, status);
+  }
+
+  const app = new Hono();
+
+  app.get('/.well-known/oauth-authorization-server', (c) =>
+    c.json({
+      issuer,
+      token_endpoint: `${issuer}/token`,
+      jwks_uri: `${issuer}/jwks`,
+      grant_types_supported: [JWT_BEARER_GRANT_TYPE],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      scopes_supported: scopes,
+      // Required by RFC 8414; empty because this AS has no authorization endpoint.
+      response_types_supported: [],
+    }),
+  );
+
+  app.get('/jwks', (c) => c.json(key.jwks));
+
+  app.post(
+    '/token',
+    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tokenError(c, new PayloadTooLarge('body_too_large')) }),
+    async (c) => {
+      try {
+        const form = await readForm(c.req.raw);
+        const clientId = await authenticateClient(clients, c.req.header('authorization'), form);
+        const request = parseJwtBearerRequest(form);
+        const grant = await verifyIdJag(request.assertion, { clientId });
+        checkResource(grant, apiAudience);
+        const scope = grantedScope(grant, request.scope, scopes);
+        const accessToken = await mintAccessToken(key, { issuer, audience: apiAudience, grant, scope, now: now() });
+        c.header('Cache-Control', 'no-store');
+        return c.json({ access_token: accessToken, token_type: 'Bearer', expires_in: ACCESS_TOKEN_LIFETIME, scope });
+      } catch (error) {
+        return tokenError(c, error);
+      }
+    },
+  );
+
+  app.get('/api/todos', async (c) => {
+    const token = bearerToken(c.req.header('authorization'));
+    if (token === undefined) return bearerError(c, 401);
+    let claims;
+    try {
+      claims = await verifyAccessToken(key, token, { issuer, audience: apiAudience, now: now() });
+    } catch {
+      return bearerError(c, 401, 'invalid_token');
+    }
+    if (!claims.scopes.includes('todos.read')) return bearerError(c, 403, 'insufficient_scope');
+    return c.json({ sub: claims.sub, todos: todos.get(claims.sub) ?? [] });
+  });
+
+  return app;
+}

@@ -1,0 +1,116 @@
+import { Hono } from 'hono';
+import { errors as joseErrors } from 'jose';
+import type { BrokerConfig } from './config/schema.js';
+import { ClientAuthenticator } from './clients/authenticate.js';
+import { indexDestinations } from './exchange/destination.js';
+import { IdTokenVerifier, type TrustedIssuer } from './exchange/id-token.js';
+import { tokenExchangeGrant } from './exchange/token-exchange.js';
+import { NO_STORE } from './http/errors.js';
+import { silentLogger, type Logger } from './logger.js';
+import { SubjectResolver } from './mapping/resolve.js';
+import { KeyRing } from './minting/keys.js';
+import { authorizationServerMetadata, JWKS_PATH, openidConfiguration, TOKEN_PATH } from './oauth/metadata.js';
+import { tokenEndpoint } from './oauth/token-endpoint.js';
+import { boundedAudit } from './audit/record.js';
+import { createPolicyEngine } from './policy/cedar-engine.js';
+import type { CedarModule } from './policy/types.js';
+import type { BrokerServices } from './services.js';
+import type { BrokerStore, TableRow } from './store/ports.js';
+import { upstreamKeyResolver, type Fetch } from './upstream/jwks.js';
+
+export interface BrokerDeps {
+  config: BrokerConfig;
+  store: BrokerStore;
+  /** @cedar-policy/cedar-wasm, the build that suits the runtime. */
+  cedar: CedarModule;
+  /** Seconds since epoch. */
+  clock?: () => number;
+  logger?: Logger;
+  /** Used for upstream JWKS; tests pass their own. */
+  fetch?: Fetch;
+  /** Write the table rows from mappings/ into the store at start (default true). */
+  importMappingTables?: boolean;
+}
+
+export interface Broker {
+  app: Hono;
+  services: BrokerServices;
+}
+
+export const systemClock = () => Math.floor(Date.now() / 1000);
+
+/** Builds the broker from its dependencies. No runtime imports: Node and Workers both call this. */
+export async function createBroker(deps: BrokerDeps): Promise<Broker> {
+  const { config, store } = deps;
+  const { settings } = config;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+
+  const keys = new KeyRing(store.keys, settings.signing.alg);
+  await keys.init(clock());
+  if (deps.importMappingTables !== false) await importMappingTables(config, store);
+
+  const issuers = new Map<string, TrustedIssuer>();
+  // The broker trusts its own ID tokens, verified with its own published keys.
+  issuers.set(settings.issuer, {
+    issuer: settings.issuer,
+    algorithms: ['ES256', 'RS256'],
+    keys: async (header) => {
+      const key = header.kid ? keys.publicKey(header.kid) : undefined;
+      if (!key) throw new joseErrors.JWKSNoMatchingKey();
+      return key;
+    },
+  });
+  for (const t of settings.trusted_issuers) issuers.set(t.issuer, { issuer: t.issuer, algorithms: t.algorithms, keys: upstreamKeyResolver(t, deps.fetch) });
+
+  const base = settings.issuer.replace(/\/$/, '');
+  const services: BrokerServices = {
+    settings,
+    namespaces: config.namespaces,
+    destinations: indexDestinations(settings.destinations),
+    store,
+    keys,
+    clients: new ClientAuthenticator({
+      clients: new Map(settings.clients.map((c) => [c.client_id, c])),
+      assertionAudiences: [`${base}${TOKEN_PATH}`, settings.issuer],
+      replay: store.replay,
+    }),
+    idTokens: new IdTokenVerifier(issuers),
+    subjects: new SubjectResolver(store.mappings, store.secrets),
+    policy: createPolicyEngine(deps.cedar, config.policies),
+    logger,
+    commitMint: async (request, binding) => {
+      const audit = boundedAudit({ ...request.trail, at: request.now, event: 'mint', requestId: request.requestId });
+      await store.commitMint({ ...(binding ? { binding } : {}), audit });
+    },
+  };
+
+  const app = new Hono();
+  app.onError((err, c) => {
+    logger.error({ error: `${err.name}: ${err.message}` }, 'unhandled error');
+    return c.json({ error: 'server_error' }, 500);
+  });
+  app.notFound((c) => c.json({ error: 'not_found' }, 404));
+
+  app.get('/.well-known/oauth-authorization-server', (c) => c.json(authorizationServerMetadata(settings.issuer, settings.signing.alg)));
+  app.get('/.well-known/openid-configuration', (c) => c.json(openidConfiguration(settings.issuer, settings.signing.alg)));
+  app.get(JWKS_PATH, (c) => {
+    c.header('Cache-Control', 'public, max-age=300');
+    return c.json(keys.jwks());
+  });
+  const token = tokenEndpoint([tokenExchangeGrant], services, clock);
+  app.post(TOKEN_PATH, (c) => token(c.req.raw));
+  app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  return { app, services };
+}
+
+async function importMappingTables(config: BrokerConfig, store: BrokerStore) {
+  const rows: TableRow[] = [];
+  for (const ns of config.namespaces.values()) {
+    if (ns.strategy !== 'table') continue;
+    for (const r of ns.rows) rows.push({ namespace: ns.namespace, upstreamIssuer: r.upstream_issuer, upstreamSubject: r.upstream_subject, subject: r.subject });
+  }
+  if (rows.length > 0) await store.mappings.importTable(rows);
+}

@@ -1,0 +1,115 @@
+/**
+ * Operator commands: `check`, `hash-secret`, `rotate-keys`, `import-mappings`, `remap`, `audit`.
+ * Run with `npm run cli -- <command>` (or `npm run check`).
+ */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { hashSecret, generateSecret } from './clients/secrets.js';
+import { ConfigError } from './config/load.js';
+import { principalIdOf } from './mapping/principal.js';
+import { KeyRing } from './minting/keys.js';
+import { createPolicyEngine } from './policy/cedar-engine.js';
+import { loadConfigFromDisk } from './runtime/config-files.js';
+import { createSqliteStore, openSqlite } from './store/adapters/sqlite.js';
+import { systemClock } from './app.js';
+
+const program = new Command('xaa-broker').description('xaa-broker operator commands').option('-c, --config <file>', 'broker config file', process.env.XAA_CONFIG ?? 'broker.config.yaml');
+
+function openStore() {
+  const { config, baseDir } = loadConfigFromDisk(program.opts().config);
+  const file = process.env.XAA_DATABASE ?? resolve(baseDir, config.settings.database);
+  return { config, store: createSqliteStore(openSqlite(file)), file };
+}
+
+program
+  .command('check')
+  .description('validate the configuration, mappings and policies without starting')
+  .action(() => {
+    const { config } = loadConfigFromDisk(program.opts().config);
+    const engine = createPolicyEngine(cedar, config.policies);
+    const s = config.settings;
+    console.log(`configuration is valid: ${s.clients.length} clients, ${s.destinations.length} destinations, ${config.namespaces.size} namespaces, ${s.trusted_issuers.length} trusted issuers, policy set ${engine.version}`);
+  });
+
+program
+  .command('hash-secret')
+  .description('hash a client secret for client_secret_hash (reads it from stdin, or generates one)')
+  .option('--generate', 'generate a new random secret and print it with its hash')
+  .action(async (opts: { generate?: boolean }) => {
+    const secret = opts.generate ? generateSecret() : readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+    if (!secret) throw new Error('empty secret on stdin');
+    if (opts.generate) console.log(`secret: ${secret}`);
+    console.log(`client_secret_hash: ${await hashSecret(secret)}`);
+  });
+
+program
+  .command('rotate-keys')
+  .description('promote the next signing key, retire the active one, publish a fresh next key')
+  .action(async () => {
+    const { config, store } = openStore();
+    const ring = new KeyRing(store.keys, config.settings.signing.alg);
+    await ring.init(systemClock());
+    const r = await ring.rotate(systemClock());
+    console.log(`active: ${r.activated}\nretired: ${r.retired ?? '(none)'}\nnext: ${r.next}`);
+    console.log('running brokers pick the new key up when restarted or within their key reload interval');
+  });
+
+const tableFile = z.object({
+  namespace: z.string().min(1),
+  rows: z.array(z.object({ upstream_issuer: z.string().url(), upstream_subject: z.string().min(1), subject: z.string().min(1).max(255) }).strict()),
+});
+
+program
+  .command('import-mappings <file>')
+  .description('import table rows (YAML: namespace + rows) into the store, all or nothing')
+  .action(async (file: string) => {
+    const { config, store } = openStore();
+    const data = tableFile.parse(parseYaml(readFileSync(file, 'utf8')));
+    const ns = config.namespaces.get(data.namespace);
+    if (!ns || ns.strategy !== 'table') throw new Error(`namespace "${data.namespace}" is not a table namespace in the configuration`);
+    const { written } = await store.mappings.importTable(
+      data.rows.map((r) => ({ namespace: data.namespace, upstreamIssuer: r.upstream_issuer, upstreamSubject: r.upstream_subject, subject: r.subject })),
+    );
+    console.log(`imported ${written} rows into ${data.namespace}`);
+  });
+
+program
+  .command('remap')
+  .description('bind a person to a (new) subject in a claim or pairwise namespace, after an upstream identifier changed')
+  .requiredOption('--namespace <ns>')
+  .requiredOption('--issuer <upstream issuer>')
+  .requiredOption('--upstream-subject <sub>')
+  .requiredOption('--to <subject>')
+  .action(async (o: { namespace: string; issuer: string; upstreamSubject: string; to: string }) => {
+    const { config, store } = openStore();
+    const ns = config.namespaces.get(o.namespace);
+    if (!ns) throw new Error(`unknown namespace "${o.namespace}"`);
+    if (ns.strategy === 'table') throw new Error('table namespaces are changed with import-mappings');
+    const principalId = await principalIdOf(o.issuer, o.upstreamSubject);
+    const b = await store.mappings.remap({ namespace: o.namespace, principalId, subject: o.to, source: 'operator' }, systemClock());
+    await store.audit.append({ at: systemClock(), event: 'remap', requestId: `cli-${crypto.randomUUID()}`, reason: 'operator_remap', principalId, mapping: `${b.namespace}/${b.source}@v${b.version}` });
+    console.log(`${o.namespace}: ${principalId} → ${b.subject} (version ${b.version})`);
+  });
+
+program
+  .command('audit')
+  .description('print the most recent audit records as JSON lines')
+  .option('-n, --limit <n>', 'how many', '20')
+  .action(async (o: { limit: string }) => {
+    const { store } = openStore();
+    for (const r of (await store.audit.recent(Number(o.limit))).reverse()) console.log(JSON.stringify(r));
+  });
+
+program.parseAsync().catch((err) => {
+  if (err instanceof ConfigError) {
+    console.error('configuration is invalid:');
+    console.error(err.message);
+  } else {
+    console.error(err instanceof Error ? err.message : String(err));
+  }
+  process.exit(1);
+});

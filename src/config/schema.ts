@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { ID_JAG_MAX_LIFETIME } from '../constants.js';
+
+/**
+ * The broker's configuration, as files: `broker.config.yaml` (settings, clients, destinations,
+ * trusted upstream issuers), `mappings/*.yaml` (subject namespaces) and `policies/` (Cedar).
+ * Everything is validated before the broker starts; unknown keys are mistakes, not extensions.
+ */
+
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+  .refine((u) => !u.includes('#'), 'must not contain a fragment');
+
+/** Scope tokens per RFC 6749 §3.3 (NQCHAR, no spaces). */
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'not a valid scope token');
+
+const jwk = z.record(z.string(), z.unknown());
+const jwks = z.object({ keys: z.array(jwk).min(1) }).strict();
+
+const asymmetricAlg = z.enum(['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA']);
+
+export const trustedIssuerSchema = z
+  .object({
+    issuer: httpUrl,
+    /** Where to fetch the issuer's keys; or give them inline with `jwks`. */
+    jwks_uri: httpUrl.optional(),
+    jwks: jwks.optional(),
+    algorithms: z.array(asymmetricAlg).min(1).default(['RS256', 'ES256']),
+  })
+  .strict()
+  .refine((t) => Boolean(t.jwks_uri) !== Boolean(t.jwks), 'exactly one of jwks_uri or jwks is required');
+
+const clientDestinationSchema = z
+  .object({
+    /** The client's own client_id at the destination AS; it differs from its id at the broker. */
+    client_id: z.string().min(1),
+    /** Destination-vocabulary scopes this client may ever hold there. */
+    scopes: z.array(scopeToken).default([]),
+    /** Requested when the client sends no `scope`; must be a subset of `scopes`. */
+    default_scopes: z.array(scopeToken).default([]),
+  })
+  .strict()
+  .refine((d) => d.default_scopes.every((s) => d.scopes.includes(s)), {
+    message: 'default_scopes must be a subset of scopes',
+    path: ['default_scopes'],
+  });
+
+export const clientSchema = z
+  .object({
+    client_id: z.string().min(1).regex(/^[\x20-\x7E]+$/, 'printable ASCII only').refine((s) => !s.includes(':'), 'must not contain ":" (HTTP Basic)'),
+    name: z.string().optional(),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']),
+    /** `pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>`; produce with `npm run cli -- hash-secret`. */
+    client_secret_hash: z.string().regex(/^pbkdf2-sha256\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/, 'expected pbkdf2-sha256$iterations$salt$hash').optional(),
+    jwks: jwks.optional(),
+    /** This client's client_id at upstream issuers, when its ID tokens come from there (keyed by issuer). */
+    upstream_client_ids: z.record(httpUrl, z.string().min(1)).default({}),
+    /** Destinations this client may request ID-JAGs for, keyed by destination id. */
+    destinations: z.record(z.string(), clientDestinationSchema).default({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const secret = c.token_endpoint_auth_method === 'client_secret_basic' || c.token_endpoint_auth_method === 'client_secret_post';
+    if (secret && !c.client_secret_hash) ctx.addIssue({ code: 'custom', path: ['client_secret_hash'], message: `required for ${c.token_endpoint_auth_method}` });
+    if (!secret && c.client_secret_hash) ctx.addIssue({ code: 'custom', path: ['client_secret_hash'], message: `not allowed for ${c.token_endpoint_auth_method}` });
+    if (c.token_endpoint_auth_method === 'private_key_jwt' && !c.jwks) ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'required for private_key_jwt' });
+  });
+
+export const destinationSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-"'),
+    /** The destination AS's issuer identifier: the `aud` of every ID-JAG minted for it. */
+    issuer: httpUrl,
+    /** Other values a client may send as `audience` for this destination. */
+    aliases: z.array(z.string().min(1)).default([]),
+    /** Resource indicators (RFC 8707) this destination serves; `resource` must be one of them. */
+    resources: z.array(httpUrl).default([]),
+    /** The subject namespace (a file in mappings/) users are named in at this destination. */
+    namespace: z.string().min(1),
+    /** Caller-vocabulary scope → destination scopes. A scope absent here is refused. */
+    scope_translation: z.record(scopeToken, z.array(scopeToken).min(1)).default({}),
+    /** What to do when policy grants only some of the requested scopes. */
+    partial_scope: z.enum(['narrow', 'refuse']).default('narrow'),
+    /** Tenant of the destination, sent as `aud_tenant` when set. */
+    tenant: z.string().optional(),
+    /** ID-JAG lifetime for this destination; never above the broker's. */
+    id_jag_lifetime: z.number().int().min(10).max(ID_JAG_MAX_LIFETIME).optional(),
+    /** Claims copied from the subject token into the ID-JAG when present. */
+    include_claims: z.array(z.enum(['email', 'acr', 'amr', 'auth_time', 'tenant'])).default(['acr', 'amr', 'auth_time']),
+  })
+  .strict();
+
+export const brokerConfigSchema = z
+  .object({
+    issuer: httpUrl.refine((u) => !u.endsWith('/') || new URL(u).pathname === '/', 'must not end with a slash after a path'),
+    port: z.number().int().min(1).max(65535).default(8787),
+    /** SQLite file for the Node runtime (relative to the config file). */
+    database: z.string().default('data/broker.sqlite'),
+    signing: z
+      .object({ alg: z.enum(['ES256', 'RS256']).default('ES256') })
+      .strict()
+      .default({ alg: 'ES256' }),
+    id_jag: z
+      .object({ lifetime: z.number().int().min(10).max(ID_JAG_MAX_LIFETIME).default(ID_JAG_MAX_LIFETIME) })
+      .strict()
+      .default({ lifetime: ID_JAG_MAX_LIFETIME }),
+    mappings_dir: z.string().default('mappings'),
+    policies_dir: z.string().default('policies'),
+    trusted_issuers: z.array(trustedIssuerSchema).default([]),
+    clients: z.array(clientSchema).default([]),
+    destinations: z.array(destinationSchema).default([]),
+  })
+  .strict();
+
+export const namespaceSchema = z.discriminatedUnion('strategy', [
+  z
+    .object({
+      namespace: z.string().min(1),
+      strategy: z.literal('table'),
+      /** Rows imported into the store at start-up (and by `cli import-mappings`). */
+      rows: z
+        .array(
+          z.object({ upstream_issuer: httpUrl, upstream_subject: z.string().min(1), subject: z.string().min(1).max(255) }).strict(),
+        )
+        .default([]),
+    })
+    .strict(),
+  z
+    .object({
+      namespace: z.string().min(1),
+      strategy: z.literal('claim'),
+      /** The upstream claim whose value is the subject in this namespace (a single string). */
+      claim: z.string().min(1),
+    })
+    .strict(),
+  z
+    .object({
+      namespace: z.string().min(1),
+      strategy: z.literal('pairwise'),
+      /** Sector identifier mixed into the derivation; defaults to the namespace name. */
+      sector: z.string().min(1).optional(),
+    })
+    .strict(),
+]);
+
+export type BrokerConfigInput = z.input<typeof brokerConfigSchema>;
+export type BrokerSettings = z.output<typeof brokerConfigSchema>;
+export type ClientConfig = z.output<typeof clientSchema>;
+export type DestinationConfig = z.output<typeof destinationSchema>;
+export type TrustedIssuerConfig = z.output<typeof trustedIssuerSchema>;
+export type NamespaceConfig = z.output<typeof namespaceSchema>;
+
+/** Everything the app factory needs, already validated and cross-checked. */
+export interface BrokerConfig {
+  settings: BrokerSettings;
+  namespaces: Map<string, NamespaceConfig>;
+  policies: { policies: string; schema?: string };
+}

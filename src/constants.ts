@@ -1,0 +1,44 @@
+/**
+ * Every limit the broker enforces, in one place. Times are in seconds unless the name says ms.
+ * Changing a value here changes behaviour everywhere; tests import these rather than repeat them.
+ */
+
+/** The draft caps nothing, but an ID-JAG is a short-lived grant: five minutes at most. */
+export const ID_JAG_MAX_LIFETIME = 300;
+export const ID_JAG_DEFAULT_LIFETIME = 300;
+
+/** Clock skew tolerated on `exp`/`nbf`/`iat` of presented JWTs (subject tokens, client assertions). */
+export const CLOCK_SKEW = 60;
+
+/** A client assertion (private_key_jwt) may not live longer than this; bounds the replay store. */
+export const CLIENT_ASSERTION_MAX_LIFETIME = 600;
+
+/** Request bodies larger than this are refused before parsing (413). */
+export const MAX_BODY_BYTES = 64 * 1024;
+/** Any single presented token (subject token, assertion) larger than this is refused unparsed. */
+export const MAX_TOKEN_BYTES = 16 * 1024;
+export const MAX_SCOPE_COUNT = 50;
+
+/** Upstream JWKS fetching. */
+export const JWKS_FETCH_TIMEOUT_MS = 5_000;
+export const JWKS_MAX_BYTES = 256 * 1024;
+export const JWKS_CACHE_TTL_MS = 10 * 60_000;
+/** After an unknown `kid` forced a refetch, do not refetch again for this long. */
+export const JWKS_REFETCH_COOLDOWN_MS = 30_000;
+
+/** Caches on the hot path. */
+export const SUBJECT_TOKEN_CACHE_MAX = 10_000;
+export const MAPPING_CACHE_MAX = 50_000;
+export const MAPPING_CACHE_TTL_MS = 60_000;
+export const CLIENT_SECRET_CACHE_MAX = 1_000;
+export const CLIENT_SECRET_CACHE_TTL_MS = 5 * 60_000;
+
+/** Client secret hashing: PBKDF2-SHA256 via WebCrypto (workerd caps iterations at 100k). */
+export const PBKDF2_ITERATIONS = 100_000;
+export const PBKDF2_MIN_ITERATIONS = 10_000;
+
+/** Signing keys. A retired key stays published until every token it signed has expired. */
+export const RETIRED_KEY_GRACE = ID_JAG_MAX_LIFETIME + CLOCK_SKEW;
+
+/** Audit records are bounded so a hostile input cannot bloat the log. */
+export const AUDIT_MAX_FIELD_CHARS = 512;

@@ -1,0 +1,125 @@
+import { LRUCache } from 'lru-cache';
+import { compactVerify, decodeJwt, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
+import { CLOCK_SKEW, MAX_TOKEN_BYTES, SUBJECT_TOKEN_CACHE_MAX } from '../constants.js';
+import { InvalidGrant } from '../oauth/errors.js';
+import type { RefusalReason } from '../oauth/reasons.js';
+
+/** The claims the broker reads from an ID token used as a subject token. */
+export interface VerifiedIdToken {
+  issuer: string;
+  subject: string;
+  audience: string[];
+  expiresAt: number;
+  claims: JWTPayload & Record<string, unknown>;
+}
+
+export interface TrustedIssuer {
+  issuer: string;
+  algorithms: string[];
+  keys: JWTVerifyGetKey;
+}
+
+type Check<T> = { ok: true; value: T } | { ok: false; reason: RefusalReason; detail?: string };
+
+/** Token types that are never ID tokens; an ID-JAG presented as a subject token is the main case. */
+const REFUSED_TYP = new Set(['oauth-id-jag+jwt', 'at+jwt', 'logout+jwt', 'secevent+jwt']);
+
+/** Header rules, pure. `typ` is compared as a media type: case-insensitive, `application/` optional. */
+export function checkHeader(header: ProtectedHeaderParameters, algorithms: readonly string[]): Check<void> {
+  const typ = header.typ?.toLowerCase().replace(/^application\//, '');
+  if (typ === 'oauth-id-jag+jwt') return { ok: false, reason: 'subject_token_is_id_jag' };
+  if (typ && REFUSED_TYP.has(typ)) return { ok: false, reason: 'token_malformed', detail: `typ ${typ} is not an ID token` };
+  if (!header.alg || !algorithms.includes(header.alg)) return { ok: false, reason: 'alg_not_allowed', detail: String(header.alg) };
+  return { ok: true, value: undefined };
+}
+
+/**
+ * OIDC Core §3.1.3.7 rules for an ID token presented as a subject token, as a pure function: the
+ * signature is already checked; the clock and the accepted audiences are passed in.
+ */
+export function checkIdTokenClaims(
+  claims: JWTPayload,
+  expect: { issuer: string; audiences: readonly string[]; now: number; skew?: number },
+): Check<VerifiedIdToken> {
+  const skew = expect.skew ?? CLOCK_SKEW;
+  if (claims.iss !== expect.issuer) return { ok: false, reason: 'issuer_untrusted' };
+  if (typeof claims.sub !== 'string' || claims.sub.length === 0) return { ok: false, reason: 'claim_missing', detail: 'sub' };
+  if (typeof claims.exp !== 'number') return { ok: false, reason: 'claim_missing', detail: 'exp' };
+  if (typeof claims.iat !== 'number') return { ok: false, reason: 'claim_missing', detail: 'iat' };
+  const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud.filter((a) => typeof a === 'string') : [];
+  if (aud.length === 0) return { ok: false, reason: 'claim_missing', detail: 'aud' };
+  if (claims.exp + skew <= expect.now) return { ok: false, reason: 'expired' };
+  if (typeof claims.nbf === 'number' && claims.nbf - skew > expect.now) return { ok: false, reason: 'not_yet_valid' };
+  if (claims.iat - skew > expect.now) return { ok: false, reason: 'iat_in_future' };
+  // The ID token must have been issued to the client now presenting it (ID-JAG draft §4.3).
+  if (!aud.some((a) => expect.audiences.includes(a))) return { ok: false, reason: 'aud_mismatch' };
+  // With several audiences, OIDC requires azp to name this client.
+  if (aud.length > 1 && (typeof claims.azp !== 'string' || !expect.audiences.includes(claims.azp))) return { ok: false, reason: 'aud_mismatch', detail: 'azp' };
+  return {
+    ok: true,
+    value: { issuer: claims.iss, subject: claims.sub, audience: aud, expiresAt: claims.exp, claims: claims as VerifiedIdToken['claims'] },
+  };
+}
+
+function refuse(reason: RefusalReason, detail?: string): InvalidGrant {
+  return new InvalidGrant(reason, 'the subject token is invalid', detail);
+}
+
+/**
+ * Verifies ID tokens from the broker itself or a trusted upstream. Signature-verified payloads are
+ * cached until they expire (signature work is the costly part); claim rules are re-checked on
+ * every use because they depend on the clock and the presenting client.
+ */
+export class IdTokenVerifier {
+  private readonly verified = new LRUCache<string, { issuer: string; claims: JWTPayload }>({ max: SUBJECT_TOKEN_CACHE_MAX, ttlAutopurge: false });
+
+  constructor(private readonly issuers: ReadonlyMap<string, TrustedIssuer>) {}
+
+  async verify(token: string, audiences: (issuer: string) => readonly string[], now: number): Promise<VerifiedIdToken> {
+    const { issuer, claims } = this.verified.get(token) ?? (await this.verifySignature(token, now));
+    const result = checkIdTokenClaims(claims, { issuer, audiences: audiences(issuer), now });
+    if (!result.ok) throw refuse(result.reason, result.detail);
+    return result.value;
+  }
+
+  private async verifySignature(token: string, now: number) {
+    if (token.length > MAX_TOKEN_BYTES) throw refuse('token_too_large');
+    const parts = token.split('.');
+    if (parts.length !== 3) throw refuse('token_malformed', parts.length === 5 ? 'encrypted tokens are not accepted' : 'not a JWS');
+    let header: ProtectedHeaderParameters;
+    let unverified: JWTPayload;
+    try {
+      header = decodeProtectedHeader(token);
+      unverified = decodeJwt(token);
+    } catch {
+      throw refuse('token_malformed');
+    }
+    const trusted = typeof unverified.iss === 'string' ? this.issuers.get(unverified.iss) : undefined;
+    if (!trusted) throw refuse('issuer_untrusted', typeof unverified.iss === 'string' ? unverified.iss.slice(0, 200) : undefined);
+    const headerCheck = checkHeader(header, trusted.algorithms);
+    if (!headerCheck.ok) throw refuse(headerCheck.reason, headerCheck.detail);
+
+    let claims: JWTPayload;
+    try {
+      const { payload } = await compactVerify(token, trusted.keys, { algorithms: trusted.algorithms });
+      claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload;
+    } catch (err) {
+      throw refuse(...joseFailure(err));
+    }
+    const entry = { issuer: trusted.issuer, claims };
+    const ttl = typeof claims.exp === 'number' ? (claims.exp + CLOCK_SKEW - now) * 1000 : 0;
+    if (ttl > 0) this.verified.set(token, entry, { ttl });
+    return entry;
+  }
+}
+
+function joseFailure(err: unknown): [RefusalReason, string?] {
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return ['key_unknown'];
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return ['signature_invalid'];
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return ['alg_not_allowed'];
+  if (err instanceof joseErrors.JWSInvalid) return ['token_malformed'];
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) return ['jwks_unavailable', err.code];
+  if (err instanceof joseErrors.JOSEError && !/key set/i.test(err.message)) return ['signature_invalid', err.code];
+  // Network failures, non-200 answers and the size cap all mean the keys could not be had.
+  return ['jwks_unavailable'];
+}

@@ -1,0 +1,205 @@
+import type { DestinationConfig } from '../config/schema.js';
+import { MAX_SCOPE_COUNT } from '../constants.js';
+import { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, UnsupportedTokenType } from '../oauth/errors.js';
+import type { Grant, GrantRequest, TokenResponse } from '../oauth/grants.js';
+import type { RefusalReason } from '../oauth/reasons.js';
+import { buildIdJagClaims, ID_JAG_TOKEN_TYPE, signIdJag, type IdJagInput } from '../minting/id-jag.js';
+import { principalIdOf } from '../mapping/principal.js';
+import type { Identity } from '../mapping/resolve.js';
+import { intersectGrant, parseScope, translateScopes } from '../policy/scopes.js';
+import type { ScopeDecision } from '../policy/types.js';
+import type { VerifiedIdToken } from './id-token.js';
+import { resolveTarget } from './destination.js';
+import type { BrokerServices } from '../services.js';
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+/** Token types this broker knows but does not (yet) accept as subject tokens here. */
+const KNOWN_UNSUPPORTED = new Set([
+  'urn:ietf:params:oauth:token-type:access_token',
+  'urn:ietf:params:oauth:token-type:refresh_token',
+  'urn:ietf:params:oauth:token-type:saml2',
+  'urn:ietf:params:oauth:token-type:saml1',
+  'urn:ietf:params:oauth:token-type:jwt',
+  ID_JAG_TOKEN_TYPE,
+]);
+
+interface ExchangeParams {
+  subjectToken: string;
+  subjectTokenType: string;
+  audiences: string[];
+  resources: string[];
+  scope?: string;
+}
+
+/** Step: read and shape-check the RFC 8693 parameters. */
+export function readExchangeParams(request: GrantRequest): ExchangeParams {
+  const { form } = request;
+  const requested = form.get('requested_token_type');
+  if (requested === undefined) throw new InvalidRequest('missing_parameter', 'requested_token_type is required');
+  if (requested !== ID_JAG_TOKEN_TYPE) throw new InvalidRequest('invalid_parameter', `requested_token_type must be ${ID_JAG_TOKEN_TYPE}`);
+  if (form.has('actor_token') || form.has('actor_token_type')) throw new InvalidRequest('invalid_parameter', 'actor tokens are not supported for ID-JAGs');
+  const subjectToken = form.require('subject_token');
+  const subjectTokenType = form.require('subject_token_type');
+  const audiences = form.all('audience');
+  if (audiences.length === 0) throw new InvalidRequest('missing_parameter', 'audience is required');
+  const resources = form.all('resource');
+  for (const r of resources) if (!isAbsoluteUri(r)) throw new InvalidTarget('resource_unknown', 'resource must be an absolute URI');
+  const scope = form.get('scope');
+  request.trail.resource = resources.join(' ') || undefined;
+  return { subjectToken, subjectTokenType, audiences, resources, ...(scope !== undefined ? { scope } : {}) };
+}
+
+function isAbsoluteUri(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return !u.hash && u.protocol.length > 1;
+  } catch {
+    return false;
+  }
+}
+
+/** Step: only confidential clients may ask for ID-JAGs (draft §4.3). */
+export function requireConfidentialClient(request: GrantRequest) {
+  if (request.client.method === 'none') throw new UnauthorizedClient('public_client', 'public clients may not request ID-JAGs');
+}
+
+/** Step: verify the subject token; it must have been issued to this client. */
+async function verifySubjectToken(p: ExchangeParams, request: GrantRequest, s: BrokerServices): Promise<VerifiedIdToken> {
+  if (p.subjectTokenType !== ID_TOKEN_TYPE) {
+    const known = KNOWN_UNSUPPORTED.has(p.subjectTokenType);
+    throw new UnsupportedTokenType('unsupported_token_type', known ? 'this subject_token_type is not supported' : 'unknown subject_token_type');
+  }
+  const client = request.client.client;
+  const token = await s.idTokens.verify(p.subjectToken, (issuer) => [client.upstream_client_ids[issuer] ?? client.client_id], request.now);
+  request.trail.upstreamIssuer = token.issuer;
+  return token;
+}
+
+/** Step: audience and resource name one destination the client is enabled for. */
+function chooseDestination(p: ExchangeParams, request: GrantRequest, s: BrokerServices) {
+  const target = resolveTarget(p.audiences, p.resources, s.destinations);
+  if (!target.ok) throw new InvalidTarget(target.reason, 'the requested audience or resource is not acceptable', target.detail);
+  request.trail.destination = target.destination.id;
+  const grant = request.client.client.destinations[target.destination.id];
+  if (!grant) throw new InvalidTarget('client_not_enabled_for_destination', 'the requested audience or resource is not acceptable');
+  return { destination: target.destination, resources: target.resources, grant };
+}
+
+/** Step: the requested scopes, translated into the destination's vocabulary. Unmapped scopes fail closed. */
+function translateRequestedScopes(p: ExchangeParams, destination: DestinationConfig, defaults: string[], request: GrantRequest) {
+  const parsed = parseScope(p.scope, MAX_SCOPE_COUNT);
+  if (!parsed.ok) throw new InvalidScope('invalid_parameter', 'scope is malformed');
+  if (parsed.scopes.length === 0) {
+    // No scope requested: the client's configured defaults, already in destination vocabulary.
+    if (defaults.length === 0) throw new InvalidScope('missing_parameter', 'scope is required for this audience');
+    request.trail.requestedScopes = defaults;
+    return defaults.map((s) => ({ from: s, to: s }));
+  }
+  request.trail.requestedScopes = parsed.scopes;
+  const { translated, untranslatable } = translateScopes(parsed.scopes, destination.scope_translation);
+  if (untranslatable.length > 0) throw new InvalidScope('scope_untranslatable', 'a requested scope is not available at this audience', untranslatable.join(' ').slice(0, 200));
+  return translated;
+}
+
+/** Step: per-scope policy, intersected with what the client may hold there. */
+function decideScopes(
+  translated: Array<{ from: string; to: string }>,
+  clientAllowed: string[],
+  question: { identity: Identity; token: VerifiedIdToken; destination: DestinationConfig; resources: string[] },
+  request: GrantRequest,
+  s: BrokerServices,
+): string[] {
+  const { identity, token, destination } = question;
+  const candidates = [...new Set(translated.map((t) => t.to))].filter((scope) => clientAllowed.includes(scope));
+  const claims = token.claims;
+  const decisions: ScopeDecision[] = candidates.length === 0 ? [] : s.policy.evaluateMint({
+    principal: {
+      id: identity.principalId,
+      upstreamIssuer: identity.upstreamIssuer,
+      ...(typeof claims.email === 'string' ? { email: claims.email } : {}),
+      groups: Array.isArray(claims.groups) ? claims.groups.filter((g): g is string => typeof g === 'string') : [],
+      ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
+    },
+    clientId: request.client.client.client_id,
+    destination: { id: destination.id, issuer: destination.issuer },
+    ...(question.resources[0] ? { resource: question.resources[0] } : {}),
+    scopes: candidates,
+    context: {
+      ...(typeof claims.acr === 'string' ? { acr: claims.acr } : {}),
+      amr: Array.isArray(claims.amr) ? claims.amr.filter((a): a is string => typeof a === 'string') : [],
+      ...(typeof claims.auth_time === 'number' ? { authTime: claims.auth_time } : {}),
+      ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
+      now: request.now,
+    },
+  });
+  const { granted, refused } = intersectGrant({ translated, clientAllowed, decisions });
+  request.trail.policy = `${s.policy.version} ${decisions.map((d) => `${d.scope}:${d.allowed ? 'permit' : 'deny'}[${d.policies.join(',')}]`).join(' ')}`.trim();
+  const reason: RefusalReason = refused.some((r) => r.why === 'policy_denied') ? 'policy_denied' : 'scope_not_permitted_for_client';
+  if (granted.length === 0) throw new InvalidScope(refused.length ? reason : 'no_scope_granted', 'none of the requested scopes can be granted', refused.map((r) => r.scope).join(' '));
+  if (refused.length > 0 && destination.partial_scope === 'refuse') throw new InvalidScope(reason, 'some of the requested scopes cannot be granted', refused.map((r) => r.scope).join(' '));
+  request.trail.grantedScopes = granted;
+  return granted;
+}
+
+/** Claims carried from the upstream login into the ID-JAG, as the destination's configuration allows. */
+function carriedClaims(token: VerifiedIdToken, destination: DestinationConfig): IdJagInput['carried'] {
+  const c = token.claims;
+  const carried: IdJagInput['carried'] = {};
+  const include = new Set(destination.include_claims);
+  if (include.has('auth_time') && typeof c.auth_time === 'number') carried.auth_time = c.auth_time;
+  if (include.has('acr') && typeof c.acr === 'string') carried.acr = c.acr;
+  if (include.has('amr') && Array.isArray(c.amr)) carried.amr = c.amr.filter((a): a is string => typeof a === 'string');
+  if (include.has('email') && typeof c.email === 'string') carried.email = c.email;
+  if (include.has('tenant') && typeof c.tenant === 'string') carried.tenant = c.tenant;
+  return carried;
+}
+
+/** RFC 8693 token exchange → ID-JAG, caller-pushed profile. An ordered list of named steps. */
+export const tokenExchangeGrant: Grant<BrokerServices> = {
+  grantType: TOKEN_EXCHANGE_GRANT,
+  parameters: ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type'],
+
+  async handle(request, s): Promise<TokenResponse> {
+    const params = readExchangeParams(request);
+    requireConfidentialClient(request);
+    const token = await verifySubjectToken(params, request, s);
+    const { destination, resources, grant } = chooseDestination(params, request, s);
+    const translated = translateRequestedScopes(params, destination, grant.default_scopes, request);
+
+    const identity: Identity = {
+      principalId: await principalIdOf(token.issuer, token.subject),
+      upstreamIssuer: token.issuer,
+      upstreamSubject: token.subject,
+      claims: token.claims,
+    };
+    request.trail.principalId = identity.principalId;
+    const namespace = s.namespaces.get(destination.namespace)!;
+    const mapping = await s.subjects.resolve(namespace, identity, request.now);
+    if (!mapping.ok) throw new InvalidGrant(mapping.reason, 'the subject cannot be named at this audience', mapping.detail);
+    request.trail.mapping = mapping.decidedBy;
+
+    const scopes = decideScopes(translated, grant.scopes, { identity, token, destination, resources }, request, s);
+
+    const lifetime = Math.min(destination.id_jag_lifetime ?? s.settings.id_jag.lifetime, s.settings.id_jag.lifetime);
+    const claims = buildIdJagClaims({
+      issuer: s.settings.issuer,
+      subject: mapping.subject,
+      audience: destination.issuer,
+      clientId: grant.client_id,
+      resources,
+      scopes,
+      now: request.now,
+      lifetime,
+      carried: carriedClaims(token, destination),
+      ...(destination.tenant ? { audTenant: destination.tenant } : {}),
+    });
+    const jwt = await signIdJag(claims, s.keys.signingKey());
+    request.trail.jti = claims.jti;
+
+    await s.commitMint(request, mapping.newBinding);
+    if (mapping.newBinding) s.subjects.remember(namespace, identity, mapping.newBinding);
+
+    return { access_token: jwt, issued_token_type: ID_JAG_TOKEN_TYPE, token_type: 'N_A', expires_in: lifetime, scope: scopes.join(' ') };
+  },
+};

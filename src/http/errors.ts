@@ -1,0 +1,16 @@
+import { InvalidClient, OAuthError } from '../oauth/errors.js';
+
+/** Headers every token-endpoint answer carries, success or error (RFC 6749 §5.1). */
+export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
+
+/**
+ * The one place an OAuthError becomes a response: RFC 6749 §5.2 JSON, the right status, a Basic
+ * challenge where the client tried Basic. The internal reason never leaves the process.
+ */
+export function oauthErrorResponse(err: OAuthError, requestId: string): Response {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', ...NO_STORE, 'X-Request-Id': requestId };
+  if (err instanceof InvalidClient && err.usedBasic) headers['WWW-Authenticate'] = 'Basic realm="xaa-broker", charset="UTF-8"';
+  const body: Record<string, string> = { error: err.code };
+  if (err.description) body.error_description = err.description;
+  return new Response(JSON.stringify(body), { status: err.status, headers });
+}

@@ -1,0 +1,92 @@
+import { MAX_BODY_BYTES } from '../constants.js';
+import { InvalidRequest, PayloadTooLarge } from '../oauth/errors.js';
+
+/** A parsed `application/x-www-form-urlencoded` body that remembers repeated parameters. */
+export class FormParams {
+  constructor(private readonly values: Map<string, string[]>) {}
+
+  static from(text: string): FormParams {
+    const values = new Map<string, string[]>();
+    for (const [name, value] of new URLSearchParams(text)) {
+      const list = values.get(name);
+      if (list) list.push(value);
+      else values.set(name, [value]);
+    }
+    return new FormParams(values);
+  }
+
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
+  names(): string[] {
+    return [...this.values.keys()];
+  }
+
+  /**
+   * The single value of a parameter. RFC 6749 §3.2: "Request and response parameters MUST NOT be
+   * included more than once." An empty value counts as absent (RFC 6749 §3.1).
+   */
+  get(name: string): string | undefined {
+    const list = this.values.get(name);
+    if (!list) return undefined;
+    if (list.length > 1) throw new InvalidRequest('duplicate_parameter', `parameter "${name}" must not be repeated`);
+    return list[0] === '' ? undefined : list[0];
+  }
+
+  /** For parameters the spec lets repeat (RFC 8693 `resource`, `audience`). Empty values are dropped. */
+  all(name: string): string[] {
+    return (this.values.get(name) ?? []).filter((v) => v !== '');
+  }
+
+  require(name: string): string {
+    const value = this.get(name);
+    if (value === undefined) throw new InvalidRequest('missing_parameter', `parameter "${name}" is required`);
+    return value;
+  }
+}
+
+/**
+ * Reads a form body: content type checked, size bounded while streaming (a lying or missing
+ * Content-Length cannot push past the cap), UTF-8 decoded strictly.
+ */
+export async function readForm(request: Request, maxBytes = MAX_BODY_BYTES): Promise<FormParams> {
+  const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    throw new InvalidRequest('bad_content_type', 'the request body must be application/x-www-form-urlencoded');
+  }
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > maxBytes) throw new PayloadTooLarge('body_too_large', 'request body too large');
+  if (!request.body) return FormParams.from('');
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new PayloadTooLarge('body_too_large', 'request body too large');
+    }
+    chunks.push(value);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(concat(chunks, size));
+  } catch {
+    throw new InvalidRequest('malformed_body', 'the request body is not valid UTF-8');
+  }
+  return FormParams.from(text);
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}

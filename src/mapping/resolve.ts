@@ -1,0 +1,111 @@
+import { base64url } from 'jose';
+import { LRUCache } from 'lru-cache';
+import type { NamespaceConfig } from '../config/schema.js';
+import { MAPPING_CACHE_MAX, MAPPING_CACHE_TTL_MS } from '../constants.js';
+import type { RefusalReason } from '../oauth/reasons.js';
+import type { MappingStore, SecretStore, SubjectBinding } from '../store/ports.js';
+
+export interface Identity {
+  principalId: string;
+  upstreamIssuer: string;
+  upstreamSubject: string;
+  claims: Record<string, unknown>;
+}
+
+export type Resolution =
+  | {
+      ok: true;
+      subject: string;
+      /** `namespace/strategy@version`, for the audit record. */
+      decidedBy: string;
+      /** A binding to write with the mint (first time this principal is named in this namespace). */
+      newBinding?: SubjectBinding;
+    }
+  | { ok: false; reason: RefusalReason; detail?: string };
+
+/**
+ * Resolves the subject a destination knows a person by. A missing or ambiguous mapping is a
+ * refusal, never a fallback; and once a principal is bound in a namespace, a different value
+ * from upstream is refused until an operator remaps (`cli remap`), never silently re-bound.
+ */
+export class SubjectResolver {
+  private readonly cache = new LRUCache<string, Extract<Resolution, { ok: true }>>({ max: MAPPING_CACHE_MAX, ttl: MAPPING_CACHE_TTL_MS });
+
+  constructor(
+    private readonly store: MappingStore,
+    private readonly secrets: SecretStore,
+  ) {}
+
+  async resolve(ns: NamespaceConfig, who: Identity, now: number): Promise<Resolution> {
+    const key = cacheKey(ns, who);
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const result = await this.resolveUncached(ns, who, now);
+    // A resolution that still has a binding to write is not cached: it must be committed first.
+    if (result.ok && !result.newBinding) this.cache.set(key, result);
+    return result;
+  }
+
+  /** After a mint committed a new binding, later requests may reuse it from the cache. */
+  remember(ns: NamespaceConfig, who: Identity, binding: SubjectBinding) {
+    this.cache.set(cacheKey(ns, who), { ok: true, subject: binding.subject, decidedBy: describe(binding) });
+  }
+
+  forget() {
+    this.cache.clear();
+  }
+
+  private async resolveUncached(ns: NamespaceConfig, who: Identity, now: number): Promise<Resolution> {
+    switch (ns.strategy) {
+      case 'table': {
+        const row = await this.store.tableRow(ns.namespace, who.upstreamIssuer, who.upstreamSubject);
+        if (!row) return { ok: false, reason: 'mapping_missing', detail: `${ns.namespace}: no table row` };
+        return { ok: true, subject: row.subject, decidedBy: `${ns.namespace}/table` };
+      }
+      case 'claim': {
+        const value = who.claims[ns.claim];
+        if (Array.isArray(value)) return { ok: false, reason: 'mapping_ambiguous', detail: `${ns.namespace}: claim ${ns.claim} has several values` };
+        if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
+          return { ok: false, reason: 'mapping_claim_missing', detail: `${ns.namespace}: claim ${ns.claim}` };
+        }
+        return this.bindOnce(ns, who, value, 'claim', now);
+      }
+      case 'pairwise': {
+        const existing = await this.store.bindingOf(ns.namespace, who.principalId);
+        if (existing) return { ok: true, subject: existing.subject, decidedBy: describe(existing) };
+        const secret = await this.secrets.getOrCreate(`pairwise:${ns.namespace}`, () => base64url.encode(crypto.getRandomValues(new Uint8Array(32))));
+        const subject = await pairwise(secret, ns.sector ?? ns.namespace, who.principalId);
+        return this.bindOnce(ns, who, subject, 'pairwise', now);
+      }
+    }
+  }
+
+  private async bindOnce(ns: NamespaceConfig, who: Identity, subject: string, source: string, now: number): Promise<Resolution> {
+    const existing = await this.store.bindingOf(ns.namespace, who.principalId);
+    if (existing) {
+      if (existing.subject !== subject) return { ok: false, reason: 'mapping_changed', detail: `${ns.namespace}: upstream value changed since binding v${existing.version}` };
+      return { ok: true, subject, decidedBy: describe(existing) };
+    }
+    const holder = await this.store.bindingOfSubject(ns.namespace, subject);
+    if (holder) return { ok: false, reason: 'mapping_ambiguous', detail: `${ns.namespace}: subject already bound to another principal` };
+    const binding: SubjectBinding = { namespace: ns.namespace, principalId: who.principalId, subject, source, version: 1, createdAt: now };
+    return { ok: true, subject, decidedBy: describe(binding), newBinding: binding };
+  }
+}
+
+function cacheKey(ns: NamespaceConfig, who: Identity): string {
+  // The claim value is part of the key so a changed upstream value is seen at once, not after a TTL.
+  const claim = ns.strategy === 'claim' ? JSON.stringify(who.claims[ns.claim] ?? null) : '';
+  return `${ns.namespace}\n${who.principalId}\n${who.upstreamIssuer}\n${who.upstreamSubject}\n${claim}`;
+}
+
+function describe(b: SubjectBinding): string {
+  return `${b.namespace}/${b.source}@v${b.version}`;
+}
+
+/** HMAC-SHA256(secret, sector | principal), base64url: unlinkable across sectors, stable within one. */
+export async function pairwise(secret: string, sector: string, principalId: string): Promise<string> {
+  const key = await crypto.subtle.importKey('raw', new Uint8Array(base64url.decode(secret)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${sector}\n${principalId}`));
+  return base64url.encode(new Uint8Array(mac));
+}

@@ -1,0 +1,62 @@
+import { SignJWT, base64url, type JWTPayload } from 'jose';
+import type { ActiveKey } from './keys.js';
+
+export const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
+export const ID_JAG_TYP = 'oauth-id-jag+jwt';
+
+export interface IdJagInput {
+  issuer: string;
+  subject: string;
+  /** The destination AS's issuer: a single audience. */
+  audience: string;
+  /** The client's client_id at the destination. */
+  clientId: string;
+  resources: string[];
+  scopes: string[];
+  now: number;
+  lifetime: number;
+  /** Optional claims carried over from the upstream login (already filtered by destination policy). */
+  carried: Partial<Pick<IdJagClaims, 'auth_time' | 'acr' | 'amr' | 'email' | 'tenant'>>;
+  audTenant?: string;
+}
+
+export interface IdJagClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  aud: string;
+  client_id: string;
+  jti: string;
+  iat: number;
+  exp: number;
+  resource?: string | string[];
+  scope?: string;
+  tenant?: string;
+  auth_time?: number;
+  acr?: string;
+  amr?: string[];
+  email?: string;
+  aud_tenant?: string;
+}
+
+/** Builds the ID-JAG claim set (draft-ietf-oauth-identity-assertion-authz-grant §3), pure but for the random jti. */
+export function buildIdJagClaims(input: IdJagInput): IdJagClaims {
+  const claims: IdJagClaims = {
+    iss: input.issuer,
+    sub: input.subject,
+    aud: input.audience,
+    client_id: input.clientId,
+    jti: base64url.encode(crypto.getRandomValues(new Uint8Array(18))),
+    iat: input.now,
+    exp: input.now + input.lifetime,
+  };
+  if (input.resources.length === 1) claims.resource = input.resources[0];
+  else if (input.resources.length > 1) claims.resource = input.resources;
+  if (input.scopes.length > 0) claims.scope = input.scopes.join(' ');
+  for (const [name, value] of Object.entries(input.carried)) if (value !== undefined) (claims as Record<string, unknown>)[name] = value;
+  if (input.audTenant) claims.aud_tenant = input.audTenant;
+  return claims;
+}
+
+export async function signIdJag(claims: IdJagClaims, key: ActiveKey): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, typ: ID_JAG_TYP, kid: key.kid }).sign(key.key);
+}

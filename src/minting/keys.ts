@@ -1,0 +1,91 @@
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { RETIRED_KEY_GRACE } from '../constants.js';
+import type { KeyStore, StoredKey } from '../store/ports.js';
+
+export type SigningAlg = 'ES256' | 'RS256';
+
+export interface ActiveKey {
+  kid: string;
+  alg: SigningAlg;
+  key: CryptoKey;
+}
+
+/**
+ * The broker's signing keys. Three states: `next` (published, not yet signing, so verifiers have
+ * cached it before it is used), `active` (signing), `retired` (published until every token it
+ * signed has expired). Keys live in the store so every node signs with the same key.
+ */
+export class KeyRing {
+  private active?: ActiveKey;
+  private published: JWK[] = [];
+  private publicByKid = new Map<string, CryptoKey>();
+
+  constructor(
+    private readonly store: KeyStore,
+    private readonly alg: SigningAlg,
+  ) {}
+
+  /** Loads keys, creating the first active and next keys on first start. */
+  async init(now: number): Promise<void> {
+    let keys = await this.store.list();
+    if (!keys.some((k) => k.state === 'active')) {
+      const active = await newKey(this.alg, 'active', now);
+      const next = keys.some((k) => k.state === 'next') ? [] : [await newKey(this.alg, 'next', now)];
+      await this.store.apply({ upsert: [active, ...next], remove: [], expectActive: null });
+      keys = await this.store.list();
+    }
+    await this.load(keys, now);
+  }
+
+  /** Promotes next → active, demotes active → retired, adds a fresh next, drops expired retired keys. */
+  async rotate(now: number): Promise<{ activated: string; retired?: string; next: string }> {
+    const keys = await this.store.list();
+    const current = keys.find((k) => k.state === 'active');
+    const next = keys.find((k) => k.state === 'next') ?? (await newKey(this.alg, 'next', now));
+    const fresh = await newKey(this.alg, 'next', now);
+    const upsert: StoredKey[] = [{ ...next, state: 'active' }, fresh];
+    if (current) upsert.push({ ...current, state: 'retired', expiresAt: now + RETIRED_KEY_GRACE });
+    const remove = keys.filter((k) => k.state === 'retired' && (k.expiresAt ?? 0) <= now).map((k) => k.kid);
+    const ok = await this.store.apply({ upsert, remove, expectActive: current?.kid ?? null });
+    if (!ok) throw new Error('another rotation happened concurrently; reload and retry');
+    await this.load(await this.store.list(), now);
+    return { activated: next.kid, ...(current ? { retired: current.kid } : {}), next: fresh.kid };
+  }
+
+  /** Re-reads the store (another node may have rotated). */
+  async reload(now: number): Promise<void> {
+    await this.load(await this.store.list(), now);
+  }
+
+  signingKey(): ActiveKey {
+    if (!this.active) throw new Error('KeyRing not initialised');
+    return this.active;
+  }
+
+  /** The public JWKS: next, active and unexpired retired keys. */
+  jwks(): { keys: JWK[] } {
+    return { keys: this.published };
+  }
+
+  /** A published public key by kid, for verifying the broker's own tokens. */
+  publicKey(kid: string): CryptoKey | undefined {
+    return this.publicByKid.get(kid);
+  }
+
+  private async load(keys: StoredKey[], now: number) {
+    const live = keys.filter((k) => k.state !== 'retired' || (k.expiresAt ?? 0) > now);
+    const activeRow = live.find((k) => k.state === 'active');
+    if (!activeRow) throw new Error('no active signing key in the store');
+    this.active = { kid: activeRow.kid, alg: activeRow.alg, key: (await importJWK(activeRow.privateJwk, activeRow.alg)) as CryptoKey };
+    this.published = live.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' }));
+    this.publicByKid = new Map();
+    for (const k of live) this.publicByKid.set(k.kid, (await importJWK(k.publicJwk, k.alg)) as CryptoKey);
+  }
+}
+
+async function newKey(alg: SigningAlg, state: StoredKey['state'], now: number): Promise<StoredKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  return { kid, alg, state, privateJwk: await exportJWK(privateKey), publicJwk, createdAt: now };
+}

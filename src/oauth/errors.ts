@@ -1,0 +1,70 @@
+import type { RefusalReason } from './reasons.js';
+
+/**
+ * One class per OAuth error code (RFC 6749 §5.2, RFC 8693 §2.2.2). Each carries the internal
+ * reason that produced it; `toResponse` in http/errors.ts is the only place that turns it into
+ * a wire response, and it never sends the reason.
+ */
+export abstract class OAuthError extends Error {
+  abstract readonly code: string;
+  readonly status: number = 400;
+  constructor(
+    readonly reason: RefusalReason,
+    /** Safe for the wire: no token material, no internals. */
+    readonly description?: string,
+    /** For the audit log only. */
+    readonly detail?: string,
+  ) {
+    super(description ?? reason);
+  }
+}
+
+export class InvalidRequest extends OAuthError {
+  readonly code = 'invalid_request';
+}
+
+export class InvalidClient extends OAuthError {
+  readonly code = 'invalid_client';
+  override readonly status = 401;
+  /** When the client tried HTTP Basic, the 401 must carry a Basic challenge (RFC 6749 §5.2). */
+  usedBasic = false;
+}
+
+export class InvalidGrant extends OAuthError {
+  readonly code = 'invalid_grant';
+}
+
+export class UnauthorizedClient extends OAuthError {
+  readonly code = 'unauthorized_client';
+}
+
+export class UnsupportedGrantType extends OAuthError {
+  readonly code = 'unsupported_grant_type';
+}
+
+export class InvalidScope extends OAuthError {
+  readonly code = 'invalid_scope';
+}
+
+export class InvalidTarget extends OAuthError {
+  readonly code = 'invalid_target';
+}
+
+export class UnsupportedTokenType extends OAuthError {
+  readonly code = 'unsupported_token_type';
+}
+
+export class AccessDenied extends OAuthError {
+  readonly code = 'access_denied';
+  override readonly status = 403;
+}
+
+export class ServerError extends OAuthError {
+  readonly code = 'server_error';
+  override readonly status = 500;
+}
+
+export class PayloadTooLarge extends OAuthError {
+  readonly code = 'invalid_request';
+  override readonly status = 413;
+}

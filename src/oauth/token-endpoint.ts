@@ -1,0 +1,67 @@
+import { InvalidRequest, OAuthError, ServerError, UnsupportedGrantType } from './errors.js';
+import type { AuditTrail, Grant, GrantRequest } from './grants.js';
+import { readForm } from '../http/form.js';
+import { NO_STORE, oauthErrorResponse } from '../http/errors.js';
+import { boundedAudit } from '../audit/record.js';
+import type { BrokerServices } from '../services.js';
+
+/**
+ * The token endpoint: read the form, find the grant, authenticate the client, run the grant.
+ * Every refusal is audited with what the request had established so far.
+ */
+export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services: BrokerServices, clock: () => number) {
+  const byType = new Map(grants.map((g) => [g.grantType, g]));
+
+  return async (request: Request): Promise<Response> => {
+    const requestId = crypto.randomUUID();
+    const now = clock();
+    const trail: AuditTrail = {};
+    try {
+      const form = await readForm(request);
+      const grantType = form.get('grant_type');
+      if (grantType === undefined) throw new InvalidRequest('missing_parameter', 'grant_type is required');
+      trail.grantType = grantType.slice(0, 100);
+      const grant = byType.get(grantType);
+      if (!grant) throw new UnsupportedGrantType('unsupported_grant_type', 'this grant_type is not supported');
+
+      const client = await services.clients.authenticate(request.headers.get('authorization') ?? undefined, form, now);
+      trail.clientId = client.client.client_id;
+
+      const ignored = form.names().filter((n) => !grant.parameters.includes(n) && !CLIENT_AUTH_PARAMS.has(n));
+      if (ignored.length > 0) services.logger.info({ requestId, ignored: ignored.slice(0, 10) }, 'ignored unrecognised parameters');
+
+      const grantRequest: GrantRequest = { form, client, now, requestId, trail };
+      const body = await grant.handle(grantRequest, services);
+      services.logger.info({ requestId, event: 'mint', clientId: trail.clientId, destination: trail.destination, jti: trail.jti, scope: body.scope }, 'minted');
+      return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json', ...NO_STORE, 'X-Request-Id': requestId } });
+    } catch (err) {
+      const oauthError = err instanceof OAuthError ? err : new ServerError('internal_error', 'the server could not process the request');
+      if (!(err instanceof OAuthError)) {
+        // Name and message only: no stack, and messages here never carry token material.
+        services.logger.error({ requestId, error: err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown' }, 'token endpoint failure');
+      }
+      await auditRefusal(services, { requestId, now, trail, err: oauthError });
+      return oauthErrorResponse(oauthError, requestId);
+    }
+  };
+}
+
+/** RFC 6749 §3.2: unrecognised parameters are ignored; these are known to the client-auth step. */
+const CLIENT_AUTH_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type']);
+
+async function auditRefusal(services: BrokerServices, r: { requestId: string; now: number; trail: AuditTrail; err: OAuthError }) {
+  const record = boundedAudit({
+    ...r.trail,
+    at: r.now,
+    event: 'refusal',
+    requestId: r.requestId,
+    reason: r.err.reason,
+    ...(r.err.detail ? { detail: r.err.detail } : {}),
+  });
+  services.logger.warn({ requestId: r.requestId, event: 'refusal', error: r.err.code, reason: r.err.reason, clientId: r.trail.clientId }, 'refused');
+  try {
+    await services.store.audit.append(record);
+  } catch (auditErr) {
+    services.logger.error({ requestId: r.requestId, error: auditErr instanceof Error ? auditErr.message : 'unknown' }, 'audit write failed');
+  }
+}

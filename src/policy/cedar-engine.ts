@@ -1,0 +1,200 @@
+import { fnv1a64 } from './hash.js';
+import { indexOfByte, lineCol, namePolicies, splitPolicies, type NamedPolicy } from './policy-text.js';
+import type { CedarModule, MintQuestion, PolicyEngine, ScopeDecision } from './types.js';
+
+/**
+ * The Cedar policy engine behind every mint. Policies are checked once at load (syntax, ids,
+ * schema) and preparsed into Cedar's per-thread cache; each mint is then one Cedar request per
+ * destination scope, so the granted set is a per-scope subset by construction. Anything that
+ * goes wrong while evaluating denies that scope.
+ */
+
+type AuthorizationAnswer = ReturnType<CedarModule['statefulIsAuthorized']>;
+type AuthorizationCall = Parameters<CedarModule['statefulIsAuthorized']>[0];
+type Entity = AuthorizationCall['entities'][number];
+/** Cedar's JSON entity reference, as used in requests and under `__entity` in values. */
+type EntityRef = { type: string; id: string };
+type CedarValue = AuthorizationCall['context'][string];
+type DetailedError = Extract<ReturnType<CedarModule['checkParsePolicySet']>, { type: 'failure' }>['errors'][number];
+
+/** Entity type names; policies/xaa.cedarschema declares the same model. */
+export const CEDAR_TYPES = {
+  user: 'Xaa::User',
+  action: 'Xaa::Action',
+  scope: 'Xaa::Scope',
+  destination: 'Xaa::Destination',
+  client: 'Xaa::Client',
+} as const;
+export const MINT_ACTION = 'mint';
+
+export interface PolicyEngineInput {
+  /** Cedar policy-set text; `@id("…")` annotations name the policies. */
+  policies: string;
+  /** Cedar schema text. When given, policies must validate against it and every request is checked against it. */
+  schema?: string;
+  /** Prefix of the key under which Cedar caches the parsed set; the content hash is always appended. */
+  policySetId?: string;
+}
+
+export interface LoadedPolicyEngine extends PolicyEngine {
+  /** Policy ids in text order. */
+  readonly policyIds: readonly string[];
+  /** Validator warnings (e.g. a policy that can never apply); they do not stop loading. */
+  readonly warnings: readonly string[];
+}
+
+/** The policy set was refused; `problems` lists each one with the policy id or position Cedar reported. */
+export class PolicyLoadError extends Error {
+  override readonly name = 'PolicyLoadError';
+  constructor(readonly problems: readonly string[]) {
+    super(`policy set refused:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput): LoadedPolicyEngine {
+  const version = policySetVersion(input.policies, input.schema);
+  const policies = parsePolicies(cedar, input.policies);
+  const staticPolicies: Record<string, string> = Object.fromEntries(policies.map((p) => [p.id, p.text]));
+  const warnings = input.schema === undefined ? [] : validatePolicies(cedar, input.policies, policies, staticPolicies, input.schema);
+
+  // Cedar's cache is per thread and keyed by name: the content hash in the key keeps two engines
+  // (an old and a reloaded one) from ever evaluating each other's policies.
+  const cacheKey = `${input.policySetId ?? 'xaa'}@${version}`;
+  refuseOnFailure(cedar.preparsePolicySet(cacheKey, { staticPolicies }), (e) => `policy set: ${describe(e)}`);
+  if (input.schema !== undefined) refuseOnFailure(cedar.preparseSchema(cacheKey, input.schema), (e) => `schema: ${describe(e)}`);
+
+  const schemaCheck = input.schema === undefined ? {} : { preparsedSchemaName: cacheKey, validateRequest: true };
+  return Object.freeze({
+    version,
+    policyIds: Object.freeze(policies.map((p) => p.id)),
+    warnings: Object.freeze(warnings),
+    evaluateMint(question: MintQuestion): ScopeDecision[] {
+      const shared = sharedEntities(question);
+      return question.scopes.map((scope) =>
+        decideScope(cedar, scope, {
+          ...mintRequest(question, scope),
+          entities: [...shared, scopeEntity(question, scope)],
+          preparsedPolicySetId: cacheKey,
+          ...schemaCheck,
+        }),
+      );
+    },
+  });
+}
+
+/** A short stable identifier of the policy text and schema, for audit records. */
+export function policySetVersion(policies: string, schema: string | undefined): string {
+  // The separator and marker keep "no schema" distinct from any schema text.
+  return fnv1a64(`${policies}\u0000${schema === undefined ? '-' : `+${schema}`}`);
+}
+
+// ---- load -------------------------------------------------------------------------------
+
+/** Parses the whole set (positions are then file positions), then names each policy. */
+function parsePolicies(cedar: CedarModule, text: string): NamedPolicy[] {
+  refuseOnFailure(cedar.checkParsePolicySet({ staticPolicies: text }), (e) => `${at(text, 0, e)}${describe(e)}`);
+  const { policies, problems } = namePolicies(splitPolicies(text));
+  if (problems.length > 0) throw new PolicyLoadError(problems);
+  return policies;
+}
+
+/** Refuses on schema errors and validation errors; returns the warnings. */
+function validatePolicies(cedar: CedarModule, text: string, policies: NamedPolicy[], staticPolicies: Record<string, string>, schema: string): string[] {
+  refuseOnFailure(cedar.checkParseSchema(schema), (e) => `schema ${at(schema, 0, e)}${describe(e)}`);
+  const answer = cedar.validate({ schema, policies: { staticPolicies }, validationSettings: { mode: 'strict' } });
+  if (answer.type === 'failure') throw new PolicyLoadError(answer.errors.map(describe));
+  const start = new Map(policies.map((p) => [p.id, p.start]));
+  const inPolicy = (v: { policyId: string; error: DetailedError }) =>
+    `policy "${v.policyId}" ${at(text, start.get(v.policyId) ?? 0, v.error)}${describe(v.error)}`;
+  if (answer.validationErrors.length > 0) throw new PolicyLoadError(answer.validationErrors.map(inPolicy));
+  return [...answer.validationWarnings.map(inPolicy), ...answer.otherWarnings.map(describe)];
+}
+
+function refuseOnFailure(answer: { type: 'success' } | { type: 'failure'; errors: DetailedError[] }, problem: (e: DetailedError) => string): void {
+  if (answer.type === 'failure') throw new PolicyLoadError(answer.errors.map(problem));
+}
+
+/** "line L:C: " for Cedar's first source location (a UTF-8 offset into the text starting at `base`), or "". */
+function at(text: string, base: number, e: DetailedError): string {
+  const loc = e.sourceLocations?.[0];
+  if (!loc) return '';
+  return `${lineCol(text, base + indexOfByte(text.slice(base), loc.start))}: `;
+}
+
+function describe(e: DetailedError): string {
+  return e.help ? `${e.message} (${e.help})` : e.message;
+}
+
+// ---- evaluate ---------------------------------------------------------------------------
+
+function ref(type: string, id: string): EntityRef {
+  return { type, id };
+}
+
+/** Cedar values cannot be `undefined`: optional attributes are left out, not set to nothing. */
+function present(record: Record<string, CedarValue | undefined>): Record<string, CedarValue> {
+  return Object.fromEntries(Object.entries(record).filter((e): e is [string, CedarValue] => e[1] !== undefined));
+}
+
+function scopeUid(question: MintQuestion, scope: string): EntityRef {
+  // Scope tokens never contain a space (RFC 6749 §3.3), so "<destination> <scope>" is unambiguous.
+  return ref(CEDAR_TYPES.scope, `${question.destination.id} ${scope}`);
+}
+
+/** The entities every scope's request shares: the user, the destination and the client. */
+function sharedEntities(q: MintQuestion): Entity[] {
+  const user = present({ upstreamIssuer: q.principal.upstreamIssuer, email: q.principal.email, groups: q.principal.groups, tenant: q.principal.tenant });
+  return [
+    { uid: ref(CEDAR_TYPES.user, q.principal.id), attrs: user, parents: [] },
+    { uid: ref(CEDAR_TYPES.destination, q.destination.id), attrs: { issuer: q.destination.issuer }, parents: [] },
+    { uid: ref(CEDAR_TYPES.client, q.clientId), attrs: {}, parents: [] },
+  ];
+}
+
+function scopeEntity(q: MintQuestion, scope: string): Entity {
+  const destination = ref(CEDAR_TYPES.destination, q.destination.id);
+  return {
+    uid: scopeUid(q, scope),
+    attrs: present({ name: scope, destination: { __entity: destination }, resource: q.resource }),
+    parents: [destination],
+  };
+}
+
+function mintRequest(q: MintQuestion, scope: string): Pick<AuthorizationCall, 'principal' | 'action' | 'resource' | 'context'> {
+  return {
+    principal: ref(CEDAR_TYPES.user, q.principal.id),
+    action: ref(CEDAR_TYPES.action, MINT_ACTION),
+    resource: scopeUid(q, scope),
+    context: present({
+      client: { __entity: ref(CEDAR_TYPES.client, q.clientId) },
+      acr: q.context.acr,
+      amr: q.context.amr,
+      authTime: q.context.authTime,
+      tenant: q.context.tenant,
+      now: q.context.now,
+    }),
+  };
+}
+
+function decideScope(cedar: CedarModule, scope: string, call: AuthorizationCall): ScopeDecision {
+  try {
+    return toDecision(scope, cedar.statefulIsAuthorized(call));
+  } catch (err) {
+    return { scope, allowed: false, policies: [], errors: [err instanceof Error ? err.message : String(err)] };
+  }
+}
+
+/**
+ * Cedar's answer as a scope decision. Cedar skips a policy whose evaluation errors and decides
+ * without it, which can turn a broken `forbid` into an allow; here any error denies the scope,
+ * and the erroring policies are named as what decided it.
+ */
+export function toDecision(scope: string, answer: AuthorizationAnswer): ScopeDecision {
+  if (answer.type === 'failure') return { scope, allowed: false, policies: [], errors: answer.errors.map(describe) };
+  const { decision, diagnostics } = answer.response;
+  const errors = diagnostics.errors.map((e) => `${e.policyId}: ${describe(e.error)}`);
+  if (errors.length === 0) return { scope, allowed: decision === 'allow', policies: [...diagnostics.reason].sort(), errors };
+  const forbids = decision === 'deny' ? diagnostics.reason : [];
+  const errored = diagnostics.errors.map((e) => e.policyId);
+  return { scope, allowed: false, policies: [...new Set([...forbids, ...errored])].sort(), errors };
+}

@@ -1,0 +1,49 @@
+/**
+ * The contract between the token exchange and the policy layer. A mint is an authorization
+ * question asked once per destination scope, so the granted set is a subset by construction.
+ */
+
+/** The subset of @cedar-policy/cedar-wasm the broker uses; Node and Workers load different builds. */
+export type CedarModule = Pick<
+  typeof import('@cedar-policy/cedar-wasm/nodejs'),
+  'isAuthorized' | 'statefulIsAuthorized' | 'preparsePolicySet' | 'preparseSchema' | 'validate' | 'checkParsePolicySet' | 'checkParseSchema'
+>;
+
+export interface MintQuestion {
+  /** The broker principal (a person), with upstream attributes from the subject token. */
+  principal: {
+    id: string;
+    upstreamIssuer: string;
+    email?: string;
+    groups: string[];
+    tenant?: string;
+  };
+  clientId: string;
+  destination: { id: string; issuer: string };
+  resource?: string;
+  /** Scopes in the destination's vocabulary, already translated and client-filtered. */
+  scopes: string[];
+  context: {
+    acr?: string;
+    amr: string[];
+    authTime?: number;
+    tenant?: string;
+    /** Seconds since epoch; the clock is passed in. */
+    now: number;
+  };
+}
+
+export interface ScopeDecision {
+  scope: string;
+  allowed: boolean;
+  /** Ids of the policies that determined the decision (Cedar "reason"). */
+  policies: string[];
+  /** Evaluation errors; any error is a deny (fail closed). */
+  errors: string[];
+}
+
+export interface PolicyEngine {
+  /** Identifies the loaded policy set (content hash) for the audit record. */
+  readonly version: string;
+  evaluateMint(question: MintQuestion): ScopeDecision[];
+}

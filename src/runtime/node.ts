@@ -1,0 +1,51 @@
+import { serve } from '@hono/node-server';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { pino } from 'pino';
+import { resolve } from 'node:path';
+import { createBroker } from '../app.js';
+import { ConfigError } from '../config/load.js';
+import type { Logger } from '../logger.js';
+import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
+import { loadConfigFromDisk } from './config-files.js';
+
+/** pino behind the Logger port, with redaction as a second line of defence. */
+export function pinoLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  const log = pino({ level, redact: ['*.access_token', '*.subject_token', '*.client_secret', '*.assertion', '*.client_assertion'] });
+  return {
+    info: (f, m) => log.info(f, m),
+    warn: (f, m) => log.warn(f, m),
+    error: (f, m) => log.error(f, m),
+  };
+}
+
+export async function startNodeBroker(options: { configPath?: string; port?: number; database?: string; logger?: Logger } = {}) {
+  const { config, baseDir } = loadConfigFromDisk(options.configPath);
+  const database = options.database ?? process.env.XAA_DATABASE ?? resolve(baseDir, config.settings.database);
+  const store = createSqliteStore(openSqlite(database));
+  const logger = options.logger ?? pinoLogger();
+  const { app, services } = await createBroker({ config, store, cedar, logger });
+  const port = options.port ?? Number(process.env.PORT ?? config.settings.port);
+  const server = serve({ fetch: app.fetch, port, hostname: process.env.HOST ?? '127.0.0.1' });
+  await new Promise<void>((ok) => server.once('listening', () => ok()));
+  return { server, services, issuer: config.settings.issuer, port, database };
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('runtime/node.ts');
+if (isMain) {
+  startNodeBroker()
+    .then(({ issuer, port, database }) => {
+      console.log(`xaa-broker listening on port ${port}`);
+      console.log(`issuer:   ${issuer}`);
+      console.log(`metadata: ${issuer.replace(/\/$/, '')}/.well-known/oauth-authorization-server`);
+      console.log(`database: ${database}`);
+    })
+    .catch((err) => {
+      if (err instanceof ConfigError) {
+        console.error('configuration is invalid; the broker will not start:');
+        console.error(err.message);
+      } else {
+        console.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      process.exit(1);
+    });
+}

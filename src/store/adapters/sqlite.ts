@@ -1,0 +1,174 @@
+import Database from 'better-sqlite3';
+import { readFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  StoreConflict,
+  type AuditRecord,
+  type BrokerStore,
+  type StoredKey,
+  type SubjectBinding,
+  type TableRow,
+} from '../ports.js';
+import { rowToBinding, rowToKey, type BindingRow, type KeyRow } from './rows.js';
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../migrations');
+
+/** Opens (creating if needed) the SQLite file and applies the shared migrations. */
+export function openSqlite(file: string): Database.Database {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Database.Database) {
+  db.exec('CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)');
+  const applied = new Set(db.prepare('SELECT name FROM d1_migrations').pluck().all() as string[]);
+  for (const name of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort()) {
+    if (applied.has(name)) continue;
+    const sql = readFileSync(join(MIGRATIONS_DIR, name), 'utf8');
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO d1_migrations (name) VALUES (?)').run(name);
+    })();
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && String((err as { code: unknown }).code).startsWith('SQLITE_CONSTRAINT');
+}
+
+/** The Node store: synchronous better-sqlite3 behind the async ports, statements prepared once. */
+export function createSqliteStore(db: Database.Database): BrokerStore {
+  const q = {
+    listKeys: db.prepare('SELECT * FROM signing_keys ORDER BY created_at'),
+    activeKid: db.prepare("SELECT kid FROM signing_keys WHERE state = 'active'").pluck(),
+    upsertKey: db.prepare(
+      `INSERT INTO signing_keys (kid, alg, state, private_jwk, public_jwk, created_at, expires_at)
+       VALUES (@kid, @alg, @state, @private_jwk, @public_jwk, @created_at, @expires_at)
+       ON CONFLICT (kid) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at`,
+    ),
+    removeKey: db.prepare('DELETE FROM signing_keys WHERE kid = ?'),
+    tableRow: db.prepare('SELECT * FROM mapping_table WHERE namespace = ? AND upstream_issuer = ? AND upstream_subject = ?'),
+    upsertTableRow: db.prepare(
+      `INSERT INTO mapping_table (namespace, upstream_issuer, upstream_subject, subject) VALUES (?, ?, ?, ?)
+       ON CONFLICT (namespace, upstream_issuer, upstream_subject) DO UPDATE SET subject = excluded.subject`,
+    ),
+    bindingOf: db.prepare('SELECT * FROM subject_bindings WHERE namespace = ? AND principal_id = ?'),
+    bindingOfSubject: db.prepare('SELECT * FROM subject_bindings WHERE namespace = ? AND subject = ?'),
+    insertBinding: db.prepare(
+      `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at)
+       VALUES (@namespace, @principalId, @subject, @source, @version, @createdAt)`,
+    ),
+    upsertBinding: db.prepare(
+      `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at)
+       VALUES (@namespace, @principalId, @subject, @source, 1, @createdAt)
+       ON CONFLICT (namespace, principal_id) DO UPDATE SET subject = excluded.subject, source = excluded.source,
+         version = subject_bindings.version + 1, created_at = excluded.created_at`,
+    ),
+    consumeReplay: db.prepare('INSERT INTO replay (scope, id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+    purgeReplay: db.prepare('DELETE FROM replay WHERE expires_at < ?'),
+    appendAudit: db.prepare('INSERT INTO audit_log (at, event, request_id, record) VALUES (?, ?, ?, ?)'),
+    recentAudit: db.prepare('SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?').pluck(),
+    getSecret: db.prepare('SELECT value FROM broker_secrets WHERE name = ?').pluck(),
+    insertSecret: db.prepare('INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+  };
+
+  const appendAudit = (r: AuditRecord) => q.appendAudit.run(r.at, r.event, r.requestId, JSON.stringify(r));
+  let replayWrites = 0;
+
+  const applyKeys = db.transaction((change: { upsert: StoredKey[]; remove: string[]; expectActive?: string | null }) => {
+    if (change.expectActive !== undefined && ((q.activeKid.get() as string | undefined) ?? null) !== change.expectActive) return false;
+    // Demote before promote so the one-active index never sees two.
+    const ordered = [...change.upsert].sort((a, b) => (a.state === 'active' ? 1 : 0) - (b.state === 'active' ? 1 : 0));
+    for (const k of ordered) {
+      q.upsertKey.run({
+        kid: k.kid,
+        alg: k.alg,
+        state: k.state,
+        private_jwk: JSON.stringify(k.privateJwk),
+        public_jwk: JSON.stringify(k.publicJwk),
+        created_at: k.createdAt,
+        expires_at: k.expiresAt ?? null,
+      });
+    }
+    for (const kid of change.remove) q.removeKey.run(kid);
+    return true;
+  });
+
+  const importTable = db.transaction((rows: TableRow[]) => {
+    for (const r of rows) q.upsertTableRow.run(r.namespace, r.upstreamIssuer, r.upstreamSubject, r.subject);
+    return rows.length;
+  });
+
+  const commitMint = db.transaction((write: { binding?: SubjectBinding; audit: AuditRecord }) => {
+    if (write.binding) q.insertBinding.run(write.binding);
+    appendAudit(write.audit);
+  });
+
+  return {
+    keys: {
+      list: async () => (q.listKeys.all() as KeyRow[]).map(rowToKey),
+      apply: async (change) => applyKeys(change),
+    },
+    mappings: {
+      tableRow: async (ns, iss, sub) => {
+        const row = q.tableRow.get(ns, iss, sub) as { namespace: string; upstream_issuer: string; upstream_subject: string; subject: string } | undefined;
+        return row && { namespace: row.namespace, upstreamIssuer: row.upstream_issuer, upstreamSubject: row.upstream_subject, subject: row.subject };
+      },
+      bindingOf: async (ns, pid) => rowToBinding(q.bindingOf.get(ns, pid) as BindingRow | undefined),
+      bindingOfSubject: async (ns, subject) => rowToBinding(q.bindingOfSubject.get(ns, subject) as BindingRow | undefined),
+      importTable: async (rows) => {
+        try {
+          return { written: importTable(rows) };
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new StoreConflict('two upstream identities would share one subject in a namespace');
+          throw err;
+        }
+      },
+      remap: async (b, at) => {
+        try {
+          q.upsertBinding.run({ ...b, createdAt: at });
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new StoreConflict(`subject is already bound to another principal in ${b.namespace}`);
+          throw err;
+        }
+        return rowToBinding(q.bindingOf.get(b.namespace, b.principalId) as BindingRow)!;
+      },
+    },
+    replay: {
+      consume: async (scope, id, expiresAt, now) => {
+        // Purge now and then, not on every write: the primary key keeps lookups cheap meanwhile.
+        if (++replayWrites % 256 === 0) q.purgeReplay.run(now);
+        const fresh = q.consumeReplay.run(scope, id, expiresAt).changes === 1;
+        if (fresh) return true;
+        // An expired record may linger until the next purge; it no longer counts as a replay.
+        const purged = q.purgeReplay.run(now).changes > 0;
+        return purged && q.consumeReplay.run(scope, id, expiresAt).changes === 1;
+      },
+    },
+    audit: {
+      append: async (r) => void appendAudit(r),
+      recent: async (limit) => (q.recentAudit.all(limit) as string[]).map((s) => JSON.parse(s) as AuditRecord),
+    },
+    secrets: {
+      getOrCreate: async (name, create) => {
+        q.insertSecret.run(name, create());
+        return q.getSecret.get(name) as string;
+      },
+    },
+    commitMint: async (write) => {
+      try {
+        commitMint(write);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreConflict('binding conflict');
+        throw err;
+      }
+    },
+  };
+}

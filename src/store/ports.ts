@@ -1,0 +1,110 @@
+/**
+ * Narrow storage ports. The core speaks only these; `adapters/sqlite.ts` (Node, better-sqlite3)
+ * and `adapters/d1.ts` (Workers) implement them over the same schema (migrations/).
+ * Times are seconds since epoch.
+ */
+import type { JWK } from 'jose';
+
+export type KeyState = 'next' | 'active' | 'retired';
+
+export interface StoredKey {
+  kid: string;
+  alg: 'ES256' | 'RS256';
+  state: KeyState;
+  privateJwk: JWK;
+  publicJwk: JWK;
+  createdAt: number;
+  /** For a retired key: when it may be removed from the JWKS (every token it signed has expired). */
+  expiresAt?: number;
+}
+
+export interface KeyStore {
+  list(): Promise<StoredKey[]>;
+  /** Applies a whole rotation atomically. `expectActive` guards against two nodes rotating at once. */
+  apply(change: { upsert: StoredKey[]; remove: string[]; expectActive?: string | null }): Promise<boolean>;
+}
+
+/** A subject bound in a namespace: once bound, never silently re-bound. */
+export interface SubjectBinding {
+  namespace: string;
+  principalId: string;
+  subject: string;
+  /** How it was bound: `table`, `claim`, `pairwise` or `operator`. */
+  source: string;
+  version: number;
+  createdAt: number;
+}
+
+export interface TableRow {
+  namespace: string;
+  upstreamIssuer: string;
+  upstreamSubject: string;
+  subject: string;
+}
+
+export interface MappingStore {
+  tableRow(namespace: string, upstreamIssuer: string, upstreamSubject: string): Promise<TableRow | undefined>;
+  bindingOf(namespace: string, principalId: string): Promise<SubjectBinding | undefined>;
+  bindingOfSubject(namespace: string, subject: string): Promise<SubjectBinding | undefined>;
+  /** Replaces or adds table rows atomically; refuses (throws) if two identities would share a subject. */
+  importTable(rows: TableRow[]): Promise<{ written: number }>;
+  /** Operator action: bind (or re-bind) a principal to a subject, bumping the version. */
+  remap(binding: Omit<SubjectBinding, 'version' | 'createdAt'>, at: number): Promise<SubjectBinding>;
+}
+
+export interface ReplayStore {
+  /** Records `id` in `scope` until `expiresAt`; false if it was already recorded (a replay). Atomic. */
+  consume(scope: string, id: string, expiresAt: number, now: number): Promise<boolean>;
+}
+
+export interface AuditRecord {
+  at: number;
+  event: 'mint' | 'refusal' | 'remap';
+  /** Correlates with the log line and the response's request id. */
+  requestId: string;
+  grantType?: string;
+  clientId?: string;
+  principalId?: string;
+  upstreamIssuer?: string;
+  destination?: string;
+  resource?: string;
+  /** namespace, strategy, binding version: which mapping decided the subject. */
+  mapping?: string;
+  /** Policy set version and the policies that determined each scope. */
+  policy?: string;
+  requestedScopes?: string[];
+  grantedScopes?: string[];
+  /** The internal refusal reason (never sent on the wire). */
+  reason?: string;
+  detail?: string;
+  /** The minted token's jti: an identifier, never the token. */
+  jti?: string;
+}
+
+export interface AuditStore {
+  append(record: AuditRecord): Promise<void>;
+  recent(limit: number): Promise<AuditRecord[]>;
+}
+
+export interface SecretStore {
+  /** Returns the stored secret, creating it with `create()` the first time (first writer wins). */
+  getOrCreate(name: string, create: () => string): Promise<string>;
+}
+
+export interface BrokerStore {
+  keys: KeyStore;
+  mappings: MappingStore;
+  replay: ReplayStore;
+  audit: AuditStore;
+  secrets: SecretStore;
+  /** The mint's writes, all or nothing: a new binding (if any) and the audit record. */
+  commitMint(write: { binding?: SubjectBinding; audit: AuditRecord }): Promise<void>;
+}
+
+/** Thrown by a store when a write would break a uniqueness rule (e.g. two principals, one subject). */
+export class StoreConflict extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflict';
+  }
+}
