@@ -36,6 +36,8 @@ export { parseJwtBearerRequest, exceedsAssertionLimit } from './request.js';
 export type { JwtBearerRequest } from './request.js';
 
 export { IdJagRejected } from './errors.js';
+/** The error classes this kit throws, re-exported so embedders can `instanceof` them. */
+export { OAuthError, InvalidGrant, InvalidRequest, UnsupportedGrantType } from '../oauth/errors.js';
 export { toRefusalReason } from './reasons.js';
 export type { IdJagRejectionReason } from './reasons.js';
 

@@ -33,7 +33,7 @@ describe('splitPolicies', () => {
 describe('skeleton', () => {
   it('keeps length and structure, masking strings and comments', () => {
     const text = '@id("x;y") permit // c;\n';
-    expect(skeleton(text)).toBe('@id("___") permit     \n');
+    expect(skeleton(text)).toBe('@id("___") permit      \n');
     expect(skeleton(text)).toHaveLength(text.length);
   });
 });
@@ -69,6 +69,6 @@ describe('positions', () => {
   });
 
   it('reports 1-based line and code-point column', () => {
-    expect(lineCol('ab\n😀cd', 5)).toBe('line 2:3');
+    expect(lineCol('ab\n😀cd', 5)).toBe('line 2:2');
   });
 });
