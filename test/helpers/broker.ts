@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { createBroker, type Broker } from '../../src/app.js';
 import { hashSecret } from '../../src/clients/secrets.js';
@@ -101,6 +102,8 @@ export interface TestBroker extends Broker {
   idp: DemoIdp;
   /** The test clock (seconds); move it with `clock.now += n`. */
   clock: { now: number };
+  /** The in-memory SQLite database behind `services.store`, for tests that inspect state directly. */
+  db: Database.Database;
   request(path: string, init?: RequestInit): Promise<Response>;
 }
 
@@ -115,7 +118,8 @@ export async function startTestBroker(options: { settings?: BrokerConfigInput; n
     schema: schemaFile(),
   });
   const clock = { now: Math.floor(Date.now() / 1000) };
-  const store = createSqliteStore(openSqlite(':memory:'));
+  const db = openSqlite(':memory:');
+  const store = createSqliteStore(db);
   const broker = await createBroker({
     config,
     store,
@@ -123,7 +127,7 @@ export async function startTestBroker(options: { settings?: BrokerConfigInput; n
     clock: () => clock.now,
     fetch: async (input, init) => idp.app.request(String(input instanceof Request ? input.url : input), init),
   });
-  return { ...broker, idp, clock, request: (path, init) => Promise.resolve(broker.app.request(`${BROKER}${path}`, init)) };
+  return { ...broker, idp, clock, db, request: (path, init) => Promise.resolve(broker.app.request(`${BROKER}${path}`, init)) };
 }
 
 /** Form-encodes and posts to the token endpoint. */

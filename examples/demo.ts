@@ -1,0 +1,110 @@
+/**
+ * `npm run demo`: the whole Cross-App Access flow on localhost, each artifact printed decoded.
+ *
+ *   demo IdP (:9000) ── ID token ──▶ wiki-agent ── token exchange ──▶ broker (:8787) ── ID-JAG ──▶
+ *   wiki-agent ── jwt-bearer ──▶ Todo AS (:9100) ── access token ──▶ GET /api/todos
+ *
+ * The broker runs from broker.config.yaml on its own SQLite file (data/demo.sqlite).
+ */
+import { serve } from '@hono/node-server';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { rmSync } from 'node:fs';
+import { startNodeBroker } from '../src/runtime/node.js';
+import { silentLogger } from '../src/logger.js';
+import { createDemoIdp } from './demo-idp.js';
+import { createDestinationAs } from './destination-as/app.js';
+
+const BROKER = 'http://localhost:8787';
+const IDP = 'http://localhost:9000';
+const TODO = 'http://localhost:9100';
+const TODO_API = `${TODO}/api`;
+/** The client's credentials at the broker and at the Todo AS (two registrations, two client_ids). */
+const AT_BROKER = { client_id: 'wiki-agent', client_secret: 'demo-wiki-secret' };
+const AT_TODO = { client_id: 'wiki-at-todo', client_secret: 'demo-todo-secret' };
+
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+function show(title: string, value: unknown) {
+  console.log(`\n${bold(`── ${title} `)}${'─'.repeat(Math.max(0, 70 - title.length))}`);
+  console.log(typeof value === 'string' ? value : JSON.stringify(value, null, 2));
+}
+const decoded = (jwt: string) => ({ header: decodeProtectedHeader(jwt), payload: decodeJwt(jwt) });
+
+async function post(url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form) });
+  return { status: res.status, body: (await res.json()) as Record<string, string> };
+}
+
+async function main() {
+  rmSync('data/demo.sqlite', { force: true });
+  rmSync('data/demo.sqlite-wal', { force: true });
+  rmSync('data/demo.sqlite-shm', { force: true });
+
+  const idp = await createDemoIdp(IDP);
+  const servers = [serve({ fetch: idp.app.fetch, port: 9000, hostname: '127.0.0.1' })];
+  const broker = await startNodeBroker({ database: 'data/demo.sqlite', logger: silentLogger });
+  servers.push(broker.server);
+  const todoAs = await createDestinationAs({
+    issuer: TODO,
+    brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks` }],
+    clients: [AT_TODO],
+    todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the Cross-App Access demo', done: false }, { id: '2', title: 'Rotate signing keys', done: true }] },
+  });
+  servers.push(serve({ fetch: todoAs.fetch, port: 9100, hostname: '127.0.0.1' }));
+  console.log(`upstream IdP ${IDP}, broker ${BROKER}, Todo AS ${TODO}`);
+
+  try {
+    // 1. The user signs in at the upstream IdP; the agent holds an ID token issued to it.
+    const idToken = await idp.idToken({ sub: 'alice', email: 'alice@example.com', groups: ['staff'], amr: ['pwd', 'mfa'] }, AT_BROKER.client_id);
+    show('1. ID token from the upstream IdP (subject token)', decoded(idToken));
+
+    // 2. Token exchange at the broker: ID token → ID-JAG for the Todo AS.
+    const exchange = await post(`${BROKER}/token`, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
+      subject_token: idToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      audience: TODO,
+      resource: TODO_API,
+      scope: 'todos.read todos.write',
+      ...AT_BROKER,
+    });
+    if (exchange.status !== 200) throw new Error(`token exchange failed: ${JSON.stringify(exchange.body)}`);
+    const { access_token: idJag, ...rest } = exchange.body;
+    show('2. Token exchange response from the broker', { ...rest, access_token: '(the ID-JAG below)' });
+    show('   The ID-JAG: alice is "todo-user-1001" at the Todo AS; todos.write was refused by policy (not in todo-writers)', decoded(idJag!));
+
+    // 3. The agent redeems the ID-JAG at the Todo AS (RFC 7523 jwt-bearer) for an access token.
+    const basic = `Basic ${btoa(`${AT_TODO.client_id}:${AT_TODO.client_secret}`)}`;
+    const grant = await post(`${TODO}/token`, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: idJag! }, { authorization: basic });
+    if (grant.status !== 200) throw new Error(`jwt-bearer grant failed: ${JSON.stringify(grant.body)}`);
+    show('3. Access token minted by the Todo AS itself', { ...grant.body, access_token: decoded(grant.body.access_token!) });
+
+    // 4. The agent calls the Todo API as alice.
+    const api = await fetch(`${TODO_API}/todos`, { headers: { authorization: `Bearer ${grant.body.access_token}` } });
+    show(`4. GET ${TODO_API}/todos → ${api.status}`, await api.json());
+
+    // 5. Replaying the same ID-JAG is refused by the destination.
+    const replay = await post(`${TODO}/token`, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: idJag! }, { authorization: basic });
+    show(`5. Replaying the ID-JAG at the Todo AS → ${replay.status}`, replay.body);
+
+    // 6. A refusal at the broker: an audience no destination answers to.
+    const refused = await post(`${BROKER}/token`, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
+      subject_token: idToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      audience: 'https://unknown.example',
+      ...AT_BROKER,
+    });
+    show(`6. Token exchange for an unknown audience → ${refused.status}`, refused.body);
+    show('   The broker audit log (newest last)', (await broker.services.store.audit.recent(2)).reverse());
+  } finally {
+    for (const s of servers) s.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+  if (err && typeof err === 'object' && 'code' in err && err.code === 'EADDRINUSE') console.error('a port (9000, 8787 or 9100) is in use: stop `npm start` first');
+  process.exit(1);
+});
