@@ -30,6 +30,8 @@ export const JWKS_REFETCH_COOLDOWN_MS = 30_000;
 export const SUBJECT_TOKEN_CACHE_MAX = 10_000;
 export const MAPPING_CACHE_MAX = 50_000;
 export const MAPPING_CACHE_TTL_MS = 60_000;
+/** Memoised Cedar decisions (keyed by the full request; see policy/cedar-engine.ts). */
+export const POLICY_DECISION_CACHE_MAX = 20_000;
 export const CLIENT_SECRET_CACHE_MAX = 1_000;
 export const CLIENT_SECRET_CACHE_TTL_MS = 5 * 60_000;
 

@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+import { POLICY_DECISION_CACHE_MAX } from '../constants.js';
 import { fnv1a64 } from './hash.js';
 import { indexOfByte, lineCol, namePolicies, splitPolicies, type NamedPolicy } from './policy-text.js';
 import type { CedarModule, MintQuestion, PolicyEngine, ScopeDecision } from './types.js';
@@ -54,30 +56,41 @@ export class PolicyLoadError extends Error {
 export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput): LoadedPolicyEngine {
   const version = policySetVersion(input.policies, input.schema);
   const policies = parsePolicies(cedar, input.policies);
-  const staticPolicies: Record<string, string> = Object.fromEntries(policies.map((p) => [p.id, p.text]));
-  const warnings = input.schema === undefined ? [] : validatePolicies(cedar, input.policies, policies, staticPolicies, input.schema);
+  const warnings = input.schema === undefined ? [] : validatePolicies(cedar, input.policies, policies, input.schema);
 
   // Cedar's cache is per thread and keyed by name: the content hash in the key keeps two engines
   // (an old and a reloaded one) from ever evaluating each other's policies.
   const cacheKey = `${input.policySetId ?? 'xaa'}@${version}`;
-  refuseOnFailure(cedar.preparsePolicySet(cacheKey, { staticPolicies }), (e) => `policy set: ${describe(e)}`);
+  refuseOnFailure(cedar.preparsePolicySet(cacheKey, { staticPolicies: byId(policies) }), (e) => `policy set: ${describe(e)}`);
   if (input.schema !== undefined) refuseOnFailure(cedar.preparseSchema(cacheKey, input.schema), (e) => `schema: ${describe(e)}`);
 
   const schemaCheck = input.schema === undefined ? {} : { preparsedSchemaName: cacheKey, validateRequest: true };
+  // Cedar is a pure function of (policies, request, entities): equal inputs, equal decision. The
+  // same person asking again through the same client is the common case, so decisions are
+  // memoised on the full input. The clock is left out of the key only when no policy can read it
+  // (the word "now" appears nowhere in the text, comments included: an over-approximation).
+  const usesNow = /\bnow\b/.test(input.policies);
+  const decisions = new LRUCache<string, ScopeDecision>({ max: POLICY_DECISION_CACHE_MAX });
   return Object.freeze({
     version,
     policyIds: Object.freeze(policies.map((p) => p.id)),
     warnings: Object.freeze(warnings),
     evaluateMint(question: MintQuestion): ScopeDecision[] {
       const shared = sharedEntities(question);
-      return question.scopes.map((scope) =>
-        decideScope(cedar, scope, {
+      return question.scopes.map((scope) => {
+        const call: AuthorizationCall = {
           ...mintRequest(question, scope),
           entities: [...shared, scopeEntity(question, scope)],
           preparsedPolicySetId: cacheKey,
           ...schemaCheck,
-        }),
-      );
+        };
+        const key = memoKey(call, usesNow);
+        const known = decisions.get(key);
+        if (known) return known;
+        const decision = decideScope(cedar, scope, call);
+        if (decision.errors.length === 0) decisions.set(key, decision);
+        return decision;
+      });
     },
   });
 }
@@ -98,10 +111,15 @@ function parsePolicies(cedar: CedarModule, text: string): NamedPolicy[] {
   return policies;
 }
 
+/** Cedar names each policy by its key in this map, in answers and in errors alike. */
+function byId(policies: NamedPolicy[]): Record<string, string> {
+  return Object.fromEntries(policies.map((p) => [p.id, p.text]));
+}
+
 /** Refuses on schema errors and validation errors; returns the warnings. */
-function validatePolicies(cedar: CedarModule, text: string, policies: NamedPolicy[], staticPolicies: Record<string, string>, schema: string): string[] {
+function validatePolicies(cedar: CedarModule, text: string, policies: NamedPolicy[], schema: string): string[] {
   refuseOnFailure(cedar.checkParseSchema(schema), (e) => `schema ${at(schema, 0, e)}${describe(e)}`);
-  const answer = cedar.validate({ schema, policies: { staticPolicies }, validationSettings: { mode: 'strict' } });
+  const answer = cedar.validate({ schema, policies: { staticPolicies: byId(policies) }, validationSettings: { mode: 'strict' } });
   if (answer.type === 'failure') throw new PolicyLoadError(answer.errors.map(describe));
   const start = new Map(policies.map((p) => [p.id, p.start]));
   const inPolicy = (v: { policyId: string; error: DetailedError }) =>
@@ -174,6 +192,13 @@ function mintRequest(q: MintQuestion, scope: string): Pick<AuthorizationCall, 'p
       now: q.context.now,
     }),
   };
+}
+
+/** The memo key: the whole Cedar call, with `context.now` dropped when no policy can read it. */
+function memoKey(call: AuthorizationCall, usesNow: boolean): string {
+  if (usesNow) return JSON.stringify(call);
+  const { now: _now, ...context } = call.context;
+  return JSON.stringify({ ...call, context });
 }
 
 function decideScope(cedar: CedarModule, scope: string, call: AuthorizationCall): ScopeDecision {

@@ -1,0 +1,123 @@
+/**
+ * `npm run bench`: token exchanges per second and latency for the full caller-pushed path
+ * (client auth, subject-token verification, table mapping from SQLite, Cedar per scope, ES256
+ * signing, audit write), beside a baseline endpoint that only parses the form and signs one
+ * ES256 JWT, both measured in this run on this machine. The server runs in a child process;
+ * autocannon loads it from this one.
+ *
+ * Options (env): BENCH_DURATION seconds per scenario and round (default 10), BENCH_ROUNDS (default 2),
+ * BENCH_CONNECTIONS (default 32).
+ */
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import os from 'node:os';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const WARMUP = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+
+interface ServerInfo {
+  brokerPort: number;
+  baselinePort: number;
+  tokens: string[];
+  audience: string;
+  resource: string;
+}
+
+function startServer(): Promise<{ info: ServerInfo; stop: () => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'server.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((ok, fail) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => ok({ info: JSON.parse(line) as ServerInfo, stop: () => child.kill() }));
+    child.once('exit', (code) => fail(new Error(`bench server exited with ${code}`)));
+  });
+}
+
+function exchangeBody(info: ServerInfo, token: string): string {
+  return new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
+    subject_token: token,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+    audience: info.audience,
+    resource: info.resource,
+    scope: 'todos.read todos.write',
+    client_id: 'bench-agent',
+    client_secret: 'bench-secret',
+  }).toString();
+}
+
+interface Row {
+  scenario: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function load(scenario: string, port: number, bodies: string[], duration = DURATION): Promise<Row> {
+  let i = 0;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/token`,
+    connections: CONNECTIONS,
+    duration,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        setupRequest: (req) => ({ ...req, body: bodies[i++ % bodies.length]! }),
+      },
+    ],
+  });
+  return { scenario, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+}
+
+const { info, stop } = await startServer();
+try {
+  const repeated = [exchangeBody(info, info.tokens[0]!)];
+  const rotating = info.tokens.map((t) => exchangeBody(info, t));
+  console.log(`xaa-broker bench: ${os.cpus().length} cores, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION}s per scenario (after ${WARMUP}s warm-up), node ${process.version}`);
+
+  // Warm-up: JIT, caches, SQLite pages. Not reported.
+  await load('warm-up', info.baselinePort, repeated, WARMUP);
+  await load('warm-up', info.brokerPort, rotating, WARMUP);
+
+  // Interleaved rounds, so drift in machine load hits every scenario alike; figures are round means.
+  const scenarios: Array<[string, number, string[]]> = [
+    ['baseline: parse form + sign one ES256 JWT', info.baselinePort, repeated],
+    ['full path, one subject token repeated', info.brokerPort, repeated],
+    [`full path, ${info.tokens.length} users' tokens rotating`, info.brokerPort, rotating],
+  ];
+  const runs: Row[][] = scenarios.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, [name, port, bodies]] of scenarios.entries()) runs[i]!.push(await load(name, port, bodies));
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const rows: Row[] = runs.map((r) => ({
+    scenario: r[0]!.scenario,
+    rps: mean(r.map((x) => x.rps)),
+    p50: mean(r.map((x) => x.p50)),
+    p99: mean(r.map((x) => x.p99)),
+    non2xx: r.reduce((a, x) => a + x.non2xx, 0),
+    errors: r.reduce((a, x) => a + x.errors, 0),
+  }));
+  const base = rows[0]!.rps;
+  const table = rows.map((r) => ({
+    scenario: r.scenario,
+    'req/s': Math.round(r.rps),
+    'p50 ms': Number(r.p50.toFixed(1)),
+    'p99 ms': Number(r.p99.toFixed(1)),
+    'non-2xx': r.non2xx,
+    errors: r.errors,
+    'vs baseline': `${((r.rps / base) * 100).toFixed(1)} %`,
+  }));
+  console.table(table);
+  const worst = Math.min(...rows.slice(1).map((r) => r.rps / base));
+  console.log(`full path / baseline throughput: ${(worst * 100).toFixed(1)} % (target ≥ 60 %)`);
+  if (rows.some((r) => r.non2xx > 0 || r.errors > 0)) console.log('WARNING: some requests failed; the figures above are not valid');
+} finally {
+  stop();
+}
