@@ -94,7 +94,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   app.get('/.well-known/oauth-authorization-server', (c) => c.json(authorizationServerMetadata(settings.issuer, settings.signing.alg)));
   app.get('/.well-known/openid-configuration', (c) => c.json(openidConfiguration(settings.issuer, settings.signing.alg)));
-  app.get(JWKS_PATH, (c) => {
+  app.get(JWKS_PATH, async (c) => {
+    await keys.refresh(clock());
     c.header('Cache-Control', 'public, max-age=300');
     return c.json(keys.jwks());
   });

@@ -55,7 +55,7 @@ program
     await ring.init(systemClock());
     const r = await ring.rotate(systemClock());
     console.log(`active: ${r.activated}\nretired: ${r.retired ?? '(none)'}\nnext: ${r.next}`);
-    console.log('running brokers pick the new key up when restarted or within their key reload interval');
+    console.log('running brokers pick the new key up within 60 s (KEY_RELOAD_INTERVAL)');
   });
 
 const tableFile = z.object({

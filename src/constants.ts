@@ -39,8 +39,13 @@ export const CLIENT_SECRET_CACHE_TTL_MS = 5 * 60_000;
 export const PBKDF2_ITERATIONS = 100_000;
 export const PBKDF2_MIN_ITERATIONS = 10_000;
 
-/** Signing keys. A retired key stays published until every token it signed has expired. */
-export const RETIRED_KEY_GRACE = ID_JAG_MAX_LIFETIME + CLOCK_SKEW;
+/** Each broker node re-reads the key ring this often, so a rotation reaches every node. */
+export const KEY_RELOAD_INTERVAL = 60;
+/**
+ * Signing keys. A retired key stays published until every token it signed has expired, counting
+ * a node that has not yet reloaded and still signs with it.
+ */
+export const RETIRED_KEY_GRACE = ID_JAG_MAX_LIFETIME + CLOCK_SKEW + KEY_RELOAD_INTERVAL;
 
 /** Audit records are bounded so a hostile input cannot bloat the log. */
 export const AUDIT_MAX_FIELD_CHARS = 512;

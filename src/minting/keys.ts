@@ -1,5 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { RETIRED_KEY_GRACE } from '../constants.js';
+import { KEY_RELOAD_INTERVAL, RETIRED_KEY_GRACE } from '../constants.js';
 import type { KeyStore, StoredKey } from '../store/ports.js';
 
 export type SigningAlg = 'ES256' | 'RS256';
@@ -19,6 +19,8 @@ export class KeyRing {
   private active?: ActiveKey;
   private published: JWK[] = [];
   private publicByKid = new Map<string, CryptoKey>();
+  private loadedAt = 0;
+  private reloading?: Promise<void>;
 
   constructor(
     private readonly store: KeyStore,
@@ -57,6 +59,15 @@ export class KeyRing {
     await this.load(await this.store.list(), now);
   }
 
+  /** Re-reads the store when the last read is older than KEY_RELOAD_INTERVAL; one reload at a time. */
+  async refresh(now: number): Promise<void> {
+    if (now - this.loadedAt < KEY_RELOAD_INTERVAL) return;
+    this.reloading ??= this.reload(now).finally(() => {
+      this.reloading = undefined;
+    });
+    await this.reloading;
+  }
+
   signingKey(): ActiveKey {
     if (!this.active) throw new Error('KeyRing not initialised');
     return this.active;
@@ -78,8 +89,10 @@ export class KeyRing {
     if (!activeRow) throw new Error('no active signing key in the store');
     this.active = { kid: activeRow.kid, alg: activeRow.alg, key: (await importJWK(activeRow.privateJwk, activeRow.alg)) as CryptoKey };
     this.published = live.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' }));
-    this.publicByKid = new Map();
-    for (const k of live) this.publicByKid.set(k.kid, (await importJWK(k.publicJwk, k.alg)) as CryptoKey);
+    const publicByKid = new Map<string, CryptoKey>();
+    for (const k of live) publicByKid.set(k.kid, (await importJWK(k.publicJwk, k.alg)) as CryptoKey);
+    this.publicByKid = publicByKid;
+    this.loadedAt = now;
   }
 }
 

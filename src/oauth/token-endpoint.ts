@@ -17,6 +17,7 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
     const now = clock();
     const trail: AuditTrail = {};
     try {
+      await services.keys.refresh(now);
       const form = await readForm(request);
       const grantType = form.get('grant_type');
       if (grantType === undefined) throw new InvalidRequest('missing_parameter', 'grant_type is required');

@@ -93,3 +93,19 @@ describe('signing keys', () => {
     expect(r.jwks().keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256' });
   });
 });
+
+describe('key reload across nodes', () => {
+  it('a node picks up another node\'s rotation within the reload interval', async () => {
+    const { KEY_RELOAD_INTERVAL } = await import('../../src/constants.js');
+    const { store, ring: a } = ring();
+    await a.init(T0);
+    const b = new KeyRing(store.keys, 'ES256');
+    await b.init(T0);
+    const { activated } = await a.rotate(T0 + 1);
+    await b.refresh(T0 + KEY_RELOAD_INTERVAL - 1);
+    expect(b.signingKey().kid).not.toBe(activated);
+    await b.refresh(T0 + KEY_RELOAD_INTERVAL);
+    expect(b.signingKey().kid).toBe(activated);
+    expect(b.jwks().keys.map((k) => k.kid)).toContain(activated);
+  });
+});
