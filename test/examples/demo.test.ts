@@ -1,0 +1,21 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+describe('npm run demo', () => {
+  it('shows ID token → ID-JAG → access token → API call, a replay refused and an audit trail', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], { cwd: join(import.meta.dirname, '../..'), timeout: 60_000 });
+    expect(stdout).toContain('1. ID token from the upstream IdP');
+    expect(stdout).toContain('"typ": "oauth-id-jag+jwt"');
+    expect(stdout).toContain('"sub": "todo-user-1001"');
+    expect(stdout).toContain('"client_id": "wiki-at-todo"');
+    expect(stdout).toContain('"typ": "at+jwt"');
+    expect(stdout).toMatch(/GET http:\/\/localhost:9100\/api\/todos → 200/);
+    expect(stdout).toMatch(/Replaying the ID-JAG at the Todo AS → 400[\s\S]*"invalid_grant"/);
+    expect(stdout).toMatch(/unknown audience → 400[\s\S]*"invalid_target"/);
+    expect(stdout).toContain('"reason": "audience_unknown"');
+  }, 90_000);
+});
