@@ -28,7 +28,7 @@ export interface AuthenticatedClient {
 type Presented =
   | { method: 'client_secret_basic'; clientId: string; secret: string }
   | { method: 'client_secret_post'; clientId: string; secret: string }
-  | { method: 'private_key_jwt'; assertion: string }
+  | { method: 'private_key_jwt'; assertion: string; clientId?: string }
   | { method: 'none'; clientId: string };
 
 function fail(reason: RefusalReason, usedBasic: boolean, detail?: string): InvalidClient {
@@ -49,7 +49,7 @@ export function presentedCredentials(authorization: string | undefined, form: Fo
   if (basic !== undefined) {
     const creds = decodeBasic(basic);
     if (!creds) throw fail('client_auth_missing', true, 'malformed Basic credentials');
-    if (bodyClientId !== undefined && bodyClientId !== creds.clientId) throw fail('client_auth_method_mismatch', true, 'client_id differs from Basic credentials');
+    if (bodyClientId !== undefined && bodyClientId !== creds.clientId) throw fail('client_id_mismatch', true, 'client_id differs from Basic credentials');
     return { method: 'client_secret_basic', ...creds };
   }
   if (secret !== undefined) {
@@ -60,7 +60,7 @@ export function presentedCredentials(authorization: string | undefined, form: Fo
     if (form.get('client_assertion_type') !== JWT_BEARER_ASSERTION_TYPE) {
       throw new InvalidRequest('invalid_parameter', `client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE}`);
     }
-    return { method: 'private_key_jwt', assertion };
+    return { method: 'private_key_jwt', assertion, ...(bodyClientId !== undefined ? { clientId: bodyClientId } : {}) };
   }
   if (bodyClientId !== undefined) return { method: 'none', clientId: bodyClientId };
   throw fail('client_auth_missing', false, 'no client authentication');
@@ -108,7 +108,7 @@ export class ClientAuthenticator {
       case 'client_secret_post':
         return this.checkSecret(presented);
       case 'private_key_jwt':
-        return this.checkAssertion(presented.assertion, now);
+        return this.checkAssertion(presented.assertion, presented.clientId, now);
       case 'none': {
         const client = this.deps.clients.get(presented.clientId);
         if (!client) throw fail('client_unknown', false);
@@ -132,7 +132,7 @@ export class ClientAuthenticator {
     return { client, method: p.method };
   }
 
-  private async checkAssertion(assertion: string, now: number): Promise<AuthenticatedClient> {
+  private async checkAssertion(assertion: string, bodyClientId: string | undefined, now: number): Promise<AuthenticatedClient> {
     if (assertion.length > MAX_TOKEN_BYTES) throw fail('client_assertion_invalid', false, 'assertion too large');
     let unverified: JWTPayload;
     try {
@@ -143,6 +143,8 @@ export class ClientAuthenticator {
     const clientId = typeof unverified.sub === 'string' ? unverified.sub : undefined;
     const client = clientId ? this.deps.clients.get(clientId) : undefined;
     if (!client) throw fail('client_unknown', false);
+    // RFC 7521 §4.2: a client_id sent with an assertion must identify the same client.
+    if (bodyClientId !== undefined && bodyClientId !== client.client_id) throw fail('client_id_mismatch', false, 'client_id differs from the assertion subject');
     if (client.token_endpoint_auth_method !== 'private_key_jwt') throw fail('client_auth_method_mismatch', false, `registered for ${client.token_endpoint_auth_method}`);
 
     let payload: JWTPayload;

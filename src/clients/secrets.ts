@@ -24,8 +24,16 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
   const [scheme, iter, salt, hash] = stored.split('$');
   const iterations = Number(iter);
   if (scheme !== 'pbkdf2-sha256' || !Number.isInteger(iterations) || iterations < PBKDF2_MIN_ITERATIONS || !salt || !hash) return false;
-  const expected = base64url.decode(hash);
-  const actual = await derive(secret, new Uint8Array(base64url.decode(salt)), iterations);
+  let expected: Uint8Array;
+  let saltBytes: Uint8Array<ArrayBuffer>;
+  try {
+    expected = base64url.decode(hash);
+    saltBytes = new Uint8Array(base64url.decode(salt));
+  } catch {
+    // A damaged stored hash (e.g. a base64url string of impossible length) is a mismatch, not a crash.
+    return false;
+  }
+  const actual = await derive(secret, saltBytes, iterations);
   return constantTimeEqual(actual, expected);
 }
 

@@ -53,8 +53,10 @@ export function checkIdTokenClaims(
   if (claims.iat - skew > expect.now) return { ok: false, reason: 'iat_in_future' };
   // The ID token must have been issued to the client now presenting it (ID-JAG draft §4.3).
   if (!aud.some((a) => expect.audiences.includes(a))) return { ok: false, reason: 'aud_mismatch' };
-  // With several audiences, OIDC requires azp to name this client.
-  if (aud.length > 1 && (typeof claims.azp !== 'string' || !expect.audiences.includes(claims.azp))) return { ok: false, reason: 'aud_mismatch', detail: 'azp' };
+  // With several audiences, azp must name this client (OIDC Core §3.1.3.7 steps 4-5); and an azp
+  // naming another party means the token was issued to that party (OIDC Core §2), whatever aud says.
+  if (aud.length > 1 && typeof claims.azp !== 'string') return { ok: false, reason: 'aud_mismatch', detail: 'azp' };
+  if (claims.azp !== undefined && (typeof claims.azp !== 'string' || !expect.audiences.includes(claims.azp))) return { ok: false, reason: 'aud_mismatch', detail: 'azp' };
   return {
     ok: true,
     value: { issuer: claims.iss, subject: claims.sub, audience: aud, expiresAt: claims.exp, claims: claims as VerifiedIdToken['claims'] },

@@ -1,11 +1,12 @@
-import type { DestinationConfig } from '../config/schema.js';
+import type { DestinationConfig, NamespaceConfig } from '../config/schema.js';
 import { MAX_SCOPE_COUNT } from '../constants.js';
 import { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, UnsupportedTokenType } from '../oauth/errors.js';
 import type { Grant, GrantRequest, TokenResponse } from '../oauth/grants.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import { buildIdJagClaims, ID_JAG_TOKEN_TYPE, signIdJag, type IdJagInput } from '../minting/id-jag.js';
 import { principalIdOf } from '../mapping/principal.js';
-import type { Identity } from '../mapping/resolve.js';
+import type { Identity, Resolution } from '../mapping/resolve.js';
+import { StoreConflict } from '../store/ports.js';
 import { intersectGrant, parseScope, translateScopes } from '../policy/scopes.js';
 import type { ScopeDecision } from '../policy/types.js';
 import type { VerifiedIdToken } from './id-token.js';
@@ -44,16 +45,18 @@ export function readExchangeParams(request: GrantRequest): ExchangeParams {
   const audiences = form.all('audience');
   if (audiences.length === 0) throw new InvalidRequest('missing_parameter', 'audience is required');
   const resources = form.all('resource');
-  for (const r of resources) if (!isAbsoluteUri(r)) throw new InvalidTarget('resource_unknown', 'resource must be an absolute URI');
+  // RFC 8707 §2: an absolute URI without a fragment; anything else is invalid_target.
+  for (const r of resources) if (!isAbsoluteUri(r)) throw new InvalidTarget('invalid_parameter', 'resource must be an absolute URI without a fragment');
   const scope = form.get('scope');
   request.trail.resource = resources.join(' ') || undefined;
   return { subjectToken, subjectTokenType, audiences, resources, ...(scope !== undefined ? { scope } : {}) };
 }
 
 function isAbsoluteUri(value: string): boolean {
+  // `new URL('https://a/#').hash` is '': an empty fragment is still a fragment, so look for '#'.
+  if (value.includes('#')) return false;
   try {
-    const u = new URL(value);
-    return !u.hash && u.protocol.length > 1;
+    return new URL(value).protocol.length > 1;
   } catch {
     return false;
   }
@@ -155,6 +158,33 @@ function carriedClaims(token: VerifiedIdToken, destination: DestinationConfig): 
   return carried;
 }
 
+/**
+ * Step: commit the mint (binding, if new, and audit record). When a concurrent request committed a
+ * binding for the same principal or subject first, the store refuses ours (StoreConflict): the
+ * mapping is resolved again and the mint stands only if it still names the same subject; otherwise
+ * it is refused with the mapping's reason. Never a server error, never a second binding.
+ */
+async function commitMint(request: GrantRequest, s: BrokerServices, namespace: NamespaceConfig, identity: Identity, mapping: Extract<Resolution, { ok: true }>) {
+  try {
+    if (!mapping.newBinding) return await s.commitMint(request);
+    try {
+      await s.commitMint(request, mapping.newBinding);
+    } catch (err) {
+      if (!(err instanceof StoreConflict)) throw err;
+      const again = await s.subjects.resolve(namespace, identity, request.now);
+      if (!again.ok) throw new InvalidGrant(again.reason, 'the subject cannot be named at this audience', again.detail);
+      if (again.newBinding || again.subject !== mapping.subject) throw new InvalidGrant('mapping_changed', 'the subject cannot be named at this audience', 'binding changed concurrently');
+      request.trail.mapping = again.decidedBy;
+      return await s.commitMint(request);
+    }
+    s.subjects.remember(namespace, identity, mapping.newBinding);
+  } catch (err) {
+    // The signed ID-JAG is discarded: the refusal's audit record must not name its jti.
+    delete request.trail.jti;
+    throw err;
+  }
+}
+
 /** RFC 8693 token exchange → ID-JAG, caller-pushed profile. An ordered list of named steps. */
 export const tokenExchangeGrant: Grant<BrokerServices> = {
   grantType: TOKEN_EXCHANGE_GRANT,
@@ -197,8 +227,7 @@ export const tokenExchangeGrant: Grant<BrokerServices> = {
     const jwt = await signIdJag(claims, s.keys.signingKey());
     request.trail.jti = claims.jti;
 
-    await s.commitMint(request, mapping.newBinding);
-    if (mapping.newBinding) s.subjects.remember(namespace, identity, mapping.newBinding);
+    await commitMint(request, s, namespace, identity, mapping);
 
     return { access_token: jwt, issued_token_type: ID_JAG_TOKEN_TYPE, token_type: 'N_A', expires_in: lifetime, scope: scopes.join(' ') };
   },

@@ -5,9 +5,19 @@ import { InvalidRequest, PayloadTooLarge } from '../oauth/errors.js';
 export class FormParams {
   constructor(private readonly values: Map<string, string[]>) {}
 
+  /**
+   * Parses `application/x-www-form-urlencoded` text. Unlike URLSearchParams, which turns a
+   * percent-encoded byte sequence that is not UTF-8 into U+FFFD and keeps a malformed `%xx` as
+   * is, this refuses both (invalid_request): two different encoded values must never decode to
+   * the same string (RFC 6749 Appendix B: names and values are UTF-8, percent-encoded).
+   */
   static from(text: string): FormParams {
     const values = new Map<string, string[]>();
-    for (const [name, value] of new URLSearchParams(text)) {
+    for (const pair of text.split('&')) {
+      if (pair === '') continue;
+      const eq = pair.indexOf('=');
+      const name = decodeComponent(eq === -1 ? pair : pair.slice(0, eq));
+      const value = eq === -1 ? '' : decodeComponent(pair.slice(eq + 1));
       const list = values.get(name);
       if (list) list.push(value);
       else values.set(name, [value]);
@@ -78,6 +88,14 @@ export async function readForm(request: Request, maxBytes = MAX_BODY_BYTES): Pro
     throw new InvalidRequest('malformed_body', 'the request body is not valid UTF-8');
   }
   return FormParams.from(text);
+}
+
+function decodeComponent(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded.replace(/\+/g, ' '));
+  } catch {
+    throw new InvalidRequest('malformed_body', 'the request body is not valid form-urlencoded UTF-8');
+  }
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {

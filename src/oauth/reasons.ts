@@ -18,6 +18,7 @@ export type RefusalReason =
   | 'client_auth_missing'
   | 'client_auth_multiple'
   | 'client_auth_method_mismatch'
+  | 'client_id_mismatch'
   | 'client_secret_mismatch'
   | 'client_assertion_invalid'
   | 'client_assertion_replayed'

@@ -154,3 +154,13 @@ export async function exchangeParams(b: TestBroker, overrides: Record<string, st
   };
   return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Record<string, string | string[]>;
 }
+
+/** Every table's rows except the audit log, plus the audit log's length: compare before and after a request. */
+export function storeState(b: TestBroker): { tables: Record<string, unknown[]>; auditCount: number } {
+  const tables: Record<string, unknown[]> = {};
+  for (const table of ['signing_keys', 'mapping_table', 'subject_bindings', 'replay', 'broker_secrets']) {
+    tables[table] = b.db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all();
+  }
+  const auditCount = b.db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number;
+  return { tables, auditCount };
+}

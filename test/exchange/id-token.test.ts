@@ -1,0 +1,205 @@
+import type { JWTPayload, ProtectedHeaderParameters } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { CLOCK_SKEW } from '../../src/constants.js';
+import { checkHeader, checkIdTokenClaims } from '../../src/exchange/id-token.js';
+
+const ISS = 'https://idp.test';
+const NOW = 1_800_000_000;
+const ALGS = ['ES256', 'RS256'];
+
+function header(h: Partial<ProtectedHeaderParameters>): ProtectedHeaderParameters {
+  return { alg: 'ES256', kid: 'k1', ...h } as ProtectedHeaderParameters;
+}
+
+const valid: JWTPayload = { iss: ISS, sub: 'alice', aud: 'wiki-agent', iat: NOW - 10, exp: NOW + 300 };
+
+function check(overrides: Record<string, unknown>, opts: { audiences?: string[]; now?: number; skew?: number } = {}) {
+  const claims = { ...valid, ...overrides } as JWTPayload;
+  for (const [k, v] of Object.entries(overrides)) if (v === undefined) delete (claims as Record<string, unknown>)[k];
+  return checkIdTokenClaims(claims, {
+    issuer: ISS,
+    audiences: opts.audiences ?? ['wiki-agent'],
+    now: opts.now ?? NOW,
+    ...(opts.skew !== undefined ? { skew: opts.skew } : {}),
+  });
+}
+
+function reasonOf(result: ReturnType<typeof check> | ReturnType<typeof checkHeader>): string | undefined {
+  return result.ok ? undefined : result.reason;
+}
+
+describe('checkHeader', () => {
+  it('accepts an allowed alg with typ JWT', () => {
+    expect(checkHeader(header({ typ: 'JWT' }), ALGS)).toEqual({ ok: true, value: undefined });
+  });
+
+  it('accepts an allowed alg without typ', () => {
+    expect(checkHeader(header({}), ALGS).ok).toBe(true);
+  });
+
+  it('refuses an ID-JAG presented as subject token with its own reason', () => {
+    expect(reasonOf(checkHeader(header({ typ: 'oauth-id-jag+jwt' }), ALGS))).toBe('subject_token_is_id_jag');
+  });
+
+  it('compares typ as a media type: case-insensitive, application/ prefix optional', () => {
+    expect(reasonOf(checkHeader(header({ typ: 'OAuth-ID-JAG+JWT' }), ALGS))).toBe('subject_token_is_id_jag');
+    expect(reasonOf(checkHeader(header({ typ: 'application/oauth-id-jag+jwt' }), ALGS))).toBe('subject_token_is_id_jag');
+  });
+
+  it('refuses an access token (typ at+jwt)', () => {
+    const r = checkHeader(header({ typ: 'at+jwt' }), ALGS);
+    expect(reasonOf(r)).toBe('token_malformed');
+    expect(r.ok ? '' : r.detail).toContain('at+jwt');
+  });
+
+  it('refuses a logout token (typ logout+jwt)', () => {
+    expect(reasonOf(checkHeader(header({ typ: 'application/logout+jwt' }), ALGS))).toBe('token_malformed');
+  });
+
+  it('refuses a security event token (typ secevent+jwt)', () => {
+    expect(reasonOf(checkHeader(header({ typ: 'secevent+jwt' }), ALGS))).toBe('token_malformed');
+  });
+
+  it('refuses alg none', () => {
+    expect(reasonOf(checkHeader(header({ alg: 'none' }), ALGS))).toBe('alg_not_allowed');
+  });
+
+  it('refuses a symmetric alg', () => {
+    expect(reasonOf(checkHeader(header({ alg: 'HS256' }), ALGS))).toBe('alg_not_allowed');
+  });
+
+  it('refuses an asymmetric alg the issuer is not configured for', () => {
+    expect(reasonOf(checkHeader(header({ alg: 'RS256' }), ['ES256']))).toBe('alg_not_allowed');
+  });
+
+  it('refuses a header without alg', () => {
+    const h = header({});
+    delete (h as Record<string, unknown>).alg;
+    expect(reasonOf(checkHeader(h, ALGS))).toBe('alg_not_allowed');
+  });
+
+  it('compares alg exactly (no case folding)', () => {
+    expect(reasonOf(checkHeader(header({ alg: 'es256' }), ALGS))).toBe('alg_not_allowed');
+  });
+});
+
+describe('checkIdTokenClaims', () => {
+  it('accepts a valid ID token and returns what the broker reads', () => {
+    const r = check({ email: 'a@example.com' });
+    expect(r).toEqual({
+      ok: true,
+      value: { issuer: ISS, subject: 'alice', audience: ['wiki-agent'], expiresAt: NOW + 300, claims: expect.objectContaining({ email: 'a@example.com' }) },
+    });
+  });
+
+  it('refuses an iss other than the issuer whose key verified it', () => {
+    expect(reasonOf(check({ iss: 'https://other.test' }))).toBe('issuer_untrusted');
+  });
+
+  it('refuses a missing sub', () => {
+    const r = check({ sub: undefined });
+    expect(reasonOf(r)).toBe('claim_missing');
+    expect(r.ok ? '' : r.detail).toBe('sub');
+  });
+
+  it('refuses an empty sub', () => {
+    expect(reasonOf(check({ sub: '' }))).toBe('claim_missing');
+  });
+
+  it('refuses a non-string sub', () => {
+    expect(reasonOf(check({ sub: 42 }))).toBe('claim_missing');
+  });
+
+  it('refuses a missing exp', () => {
+    const r = check({ exp: undefined });
+    expect(r.ok ? '' : r.detail).toBe('exp');
+  });
+
+  it('refuses a non-numeric exp', () => {
+    expect(reasonOf(check({ exp: String(NOW + 300) }))).toBe('claim_missing');
+  });
+
+  it('refuses a missing iat (OIDC Core §2: iat is required)', () => {
+    const r = check({ iat: undefined });
+    expect(r.ok ? '' : r.detail).toBe('iat');
+  });
+
+  it('refuses a missing aud', () => {
+    const r = check({ aud: undefined });
+    expect(reasonOf(r)).toBe('claim_missing');
+    expect(r.ok ? '' : r.detail).toBe('aud');
+  });
+
+  it('refuses an empty aud array', () => {
+    expect(reasonOf(check({ aud: [] }))).toBe('claim_missing');
+  });
+
+  it('refuses a token whose exp is past by the skew', () => {
+    expect(reasonOf(check({ exp: NOW - CLOCK_SKEW }))).toBe('expired');
+  });
+
+  it('accepts a token expired by less than the skew', () => {
+    expect(check({ exp: NOW - CLOCK_SKEW + 1 }).ok).toBe(true);
+  });
+
+  it('applies a caller-given skew', () => {
+    expect(reasonOf(check({ exp: NOW - 1 }, { skew: 0 }))).toBe('expired');
+    expect(check({ exp: NOW - 1 }, { skew: 5 }).ok).toBe(true);
+  });
+
+  it('refuses nbf in the future beyond the skew', () => {
+    expect(reasonOf(check({ nbf: NOW + CLOCK_SKEW + 1 }))).toBe('not_yet_valid');
+  });
+
+  it('accepts nbf in the future within the skew', () => {
+    expect(check({ nbf: NOW + CLOCK_SKEW }).ok).toBe(true);
+  });
+
+  it('refuses iat in the future beyond the skew', () => {
+    expect(reasonOf(check({ iat: NOW + CLOCK_SKEW + 1 }))).toBe('iat_in_future');
+  });
+
+  it('accepts iat in the future within the skew', () => {
+    expect(check({ iat: NOW + CLOCK_SKEW }).ok).toBe(true);
+  });
+
+  it('refuses a token issued to another client', () => {
+    expect(reasonOf(check({ aud: 'other-client' }))).toBe('aud_mismatch');
+  });
+
+  it('accepts the client in an aud array when azp names it', () => {
+    const r = check({ aud: ['wiki-agent', 'other'], azp: 'wiki-agent' });
+    expect(r.ok && r.value.audience).toEqual(['wiki-agent', 'other']);
+  });
+
+  it('refuses several audiences without azp', () => {
+    const r = check({ aud: ['wiki-agent', 'other'] });
+    expect(reasonOf(r)).toBe('aud_mismatch');
+    expect(r.ok ? '' : r.detail).toBe('azp');
+  });
+
+  it('refuses several audiences whose azp names another client', () => {
+    expect(reasonOf(check({ aud: ['wiki-agent', 'other'], azp: 'other' }))).toBe('aud_mismatch');
+  });
+
+  it('refuses a single audience whose azp names another party', () => {
+    expect(reasonOf(check({ aud: 'wiki-agent', azp: 'other' }))).toBe('aud_mismatch');
+  });
+
+  it('refuses a non-string azp', () => {
+    expect(reasonOf(check({ azp: ['wiki-agent'] }))).toBe('aud_mismatch');
+  });
+
+  it('accepts a single audience with azp naming the client', () => {
+    expect(check({ azp: 'wiki-agent' }).ok).toBe(true);
+  });
+
+  it('accepts the client under its upstream client_id (any of the accepted audiences)', () => {
+    expect(check({ aud: 'wiki-at-idp' }, { audiences: ['wiki-at-idp'] }).ok).toBe(true);
+  });
+
+  it('ignores non-string entries in an aud array', () => {
+    const r = check({ aud: [7, 'wiki-agent'] });
+    expect(r.ok && r.value.audience).toEqual(['wiki-agent']);
+  });
+});

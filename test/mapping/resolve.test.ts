@@ -1,0 +1,220 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { NamespaceConfig } from '../../src/config/schema.js';
+import { principalIdOf } from '../../src/mapping/principal.js';
+import { SubjectResolver, pairwise, type Identity, type Resolution } from '../../src/mapping/resolve.js';
+import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.js';
+import type { BrokerStore, SubjectBinding } from '../../src/store/ports.js';
+
+const IDP = 'https://idp.test';
+const NOW = 1_800_000_000;
+
+const table: NamespaceConfig = { namespace: 'todo-users', strategy: 'table', rows: [] };
+const claim: NamespaceConfig = { namespace: 'crm-users', strategy: 'claim', claim: 'email' };
+const analytics: NamespaceConfig = { namespace: 'analytics-users', strategy: 'pairwise', sector: 'analytics.test' };
+const billing: NamespaceConfig = { namespace: 'billing-users', strategy: 'pairwise', sector: 'billing.test' };
+const noSector: NamespaceConfig = { namespace: 'reports-users', strategy: 'pairwise' };
+
+async function identity(sub: string, claims: Record<string, unknown> = {}, issuer = IDP): Promise<Identity> {
+  return { principalId: await principalIdOf(issuer, sub), upstreamIssuer: issuer, upstreamSubject: sub, claims: { sub, ...claims } };
+}
+
+function ok(r: Resolution): Extract<Resolution, { ok: true }> {
+  if (!r.ok) throw new Error(`expected a resolution, got ${r.reason}`);
+  return r;
+}
+
+describe('SubjectResolver', () => {
+  let store: BrokerStore;
+  let resolver: SubjectResolver;
+
+  /** What the token exchange does after a successful mint. */
+  async function commit(ns: NamespaceConfig, who: Identity, r: Resolution, r2: SubjectResolver = resolver) {
+    const res = ok(r);
+    await store.commitMint({ ...(res.newBinding ? { binding: res.newBinding } : {}), audit: { at: NOW, event: 'mint', requestId: 'test' } });
+    if (res.newBinding) r2.remember(ns, who, res.newBinding);
+    return res;
+  }
+
+  const bindings = async (ns: string, principalId: string): Promise<SubjectBinding | undefined> => store.mappings.bindingOf(ns, principalId);
+
+  beforeEach(async () => {
+    store = createSqliteStore(openSqlite(':memory:'));
+    resolver = new SubjectResolver(store.mappings, store.secrets);
+    await store.mappings.importTable([
+      { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'alice', subject: 'todo-user-1001' },
+      { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'bob', subject: 'todo-user-1002' },
+    ]);
+  });
+
+  describe('table', () => {
+    it('names the user by the table row, without writing a binding', async () => {
+      const alice = await identity('alice');
+      const r = ok(await resolver.resolve(table, alice, NOW));
+      expect(r).toEqual({ ok: true, subject: 'todo-user-1001', decidedBy: 'todo-users/table' });
+      expect(await bindings('todo-users', alice.principalId)).toBeUndefined();
+    });
+
+    it('refuses a user without a row (mapping_missing), never falling back', async () => {
+      const r = await resolver.resolve(table, await identity('carol'), NOW);
+      expect(r).toMatchObject({ ok: false, reason: 'mapping_missing' });
+    });
+
+    it('keys rows by issuer as well as subject', async () => {
+      const r = await resolver.resolve(table, await identity('alice', {}, 'https://other-idp.test'), NOW);
+      expect(r).toMatchObject({ ok: false, reason: 'mapping_missing' });
+    });
+  });
+
+  describe('claim', () => {
+    it('names the user by the claim and asks for a binding the first time', async () => {
+      const alice = await identity('alice', { email: 'alice@example.com' });
+      const r = ok(await resolver.resolve(claim, alice, NOW));
+      expect(r.subject).toBe('alice@example.com');
+      expect(r.newBinding).toEqual({ namespace: 'crm-users', principalId: alice.principalId, subject: 'alice@example.com', source: 'claim', version: 1, createdAt: NOW });
+      expect(r.decidedBy).toBe('crm-users/claim@v1');
+    });
+
+    it('does not write anything itself: the binding is the mint’s to commit', async () => {
+      const alice = await identity('alice', { email: 'alice@example.com' });
+      await resolver.resolve(claim, alice, NOW);
+      expect(await bindings('crm-users', alice.principalId)).toBeUndefined();
+      // Uncommitted, so it is asked for again.
+      expect(ok(await resolver.resolve(claim, alice, NOW)).newBinding).toBeDefined();
+    });
+
+    it('after the binding is committed, resolves to it without a new binding', async () => {
+      const alice = await identity('alice', { email: 'alice@example.com' });
+      await commit(claim, alice, await resolver.resolve(claim, alice, NOW));
+      const fresh = new SubjectResolver(store.mappings, store.secrets);
+      const r = ok(await fresh.resolve(claim, alice, NOW + 10));
+      expect(r).toEqual({ ok: true, subject: 'alice@example.com', decidedBy: 'crm-users/claim@v1' });
+    });
+
+    it('refuses a missing claim (mapping_claim_missing)', async () => {
+      expect(await resolver.resolve(claim, await identity('alice'), NOW)).toMatchObject({ ok: false, reason: 'mapping_claim_missing' });
+    });
+
+    it('refuses an empty, non-string or oversized claim', async () => {
+      for (const email of ['', 42, { a: 1 }, 'x'.repeat(256)]) {
+        expect(await resolver.resolve(claim, await identity('alice', { email }), NOW)).toMatchObject({ ok: false, reason: 'mapping_claim_missing' });
+      }
+    });
+
+    it('refuses a claim with several values (mapping_ambiguous)', async () => {
+      expect(await resolver.resolve(claim, await identity('alice', { email: ['a@example.com', 'b@example.com'] }), NOW)).toMatchObject({
+        ok: false,
+        reason: 'mapping_ambiguous',
+      });
+    });
+
+    it('refuses a changed claim for a bound principal (mapping_changed), keeping the old binding', async () => {
+      const alice = await identity('alice', { email: 'alice@example.com' });
+      await commit(claim, alice, await resolver.resolve(claim, alice, NOW));
+      const changed = await identity('alice', { email: 'alice.new@example.com' });
+      const r = await new SubjectResolver(store.mappings, store.secrets).resolve(claim, changed, NOW);
+      expect(r).toMatchObject({ ok: false, reason: 'mapping_changed' });
+      expect((await bindings('crm-users', alice.principalId))?.subject).toBe('alice@example.com');
+    });
+
+    it('the cache does not hide a changed claim', async () => {
+      const alice = await identity('alice', { email: 'alice@example.com' });
+      await commit(claim, alice, await resolver.resolve(claim, alice, NOW));
+      // Warm: served from the cache now.
+      expect(ok(await resolver.resolve(claim, alice, NOW)).subject).toBe('alice@example.com');
+      const changed = await identity('alice', { email: 'alice.new@example.com' });
+      expect(await resolver.resolve(claim, changed, NOW)).toMatchObject({ ok: false, reason: 'mapping_changed' });
+      // And the old value still resolves.
+      expect(ok(await resolver.resolve(claim, alice, NOW)).subject).toBe('alice@example.com');
+    });
+
+    it('the cache does not hide a claim that disappeared', async () => {
+      const alice = await identity('alice', { email: 'alice@example.com' });
+      await commit(claim, alice, await resolver.resolve(claim, alice, NOW));
+      expect(await resolver.resolve(claim, await identity('alice'), NOW)).toMatchObject({ ok: false, reason: 'mapping_claim_missing' });
+    });
+
+    it('refuses a second principal claiming a bound value (mapping_ambiguous)', async () => {
+      const alice = await identity('alice', { email: 'shared@example.com' });
+      await commit(claim, alice, await resolver.resolve(claim, alice, NOW));
+      const bob = await identity('bob', { email: 'shared@example.com' });
+      expect(await resolver.resolve(claim, bob, NOW)).toMatchObject({ ok: false, reason: 'mapping_ambiguous' });
+      expect(await bindings('crm-users', bob.principalId)).toBeUndefined();
+      expect((await store.mappings.bindingOfSubject('crm-users', 'shared@example.com'))?.principalId).toBe(alice.principalId);
+    });
+
+    it('the same upstream subject at another issuer is another principal', async () => {
+      const alice = await identity('alice', { email: 'alice@example.com' });
+      await commit(claim, alice, await resolver.resolve(claim, alice, NOW));
+      const impostor = await identity('alice', { email: 'alice@example.com' }, 'https://other-idp.test');
+      expect(await resolver.resolve(claim, impostor, NOW)).toMatchObject({ ok: false, reason: 'mapping_ambiguous' });
+    });
+
+    it('an operator remap is honoured and versioned', async () => {
+      const alice = await identity('alice', { email: 'alice@example.com' });
+      await commit(claim, alice, await resolver.resolve(claim, alice, NOW));
+      await store.mappings.remap({ namespace: 'crm-users', principalId: alice.principalId, subject: 'alice.new@example.com', source: 'operator' }, NOW + 1);
+      const changed = await identity('alice', { email: 'alice.new@example.com' });
+      const r = ok(await new SubjectResolver(store.mappings, store.secrets).resolve(claim, changed, NOW + 2));
+      expect(r).toEqual({ ok: true, subject: 'alice.new@example.com', decidedBy: 'crm-users/operator@v2' });
+    });
+  });
+
+  describe('pairwise', () => {
+    it('derives an opaque subject and binds it once', async () => {
+      const alice = await identity('alice');
+      const first = ok(await resolver.resolve(analytics, alice, NOW));
+      expect(first.subject).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(first.subject).not.toContain('alice');
+      expect(first.newBinding).toMatchObject({ namespace: 'analytics-users', source: 'pairwise', version: 1, subject: first.subject });
+      await commit(analytics, alice, first);
+      const again = ok(await new SubjectResolver(store.mappings, store.secrets).resolve(analytics, alice, NOW + 5));
+      expect(again).toEqual({ ok: true, subject: first.subject, decidedBy: 'analytics-users/pairwise@v1' });
+    });
+
+    it('is stable across calls before the binding is committed', async () => {
+      const alice = await identity('alice');
+      const a = ok(await resolver.resolve(analytics, alice, NOW));
+      const b = ok(await new SubjectResolver(store.mappings, store.secrets).resolve(analytics, alice, NOW + 1));
+      expect(b.subject).toBe(a.subject);
+    });
+
+    it('differs across sectors and across principals', async () => {
+      const alice = await identity('alice');
+      const bob = await identity('bob');
+      const inAnalytics = ok(await resolver.resolve(analytics, alice, NOW)).subject;
+      const inBilling = ok(await resolver.resolve(billing, alice, NOW)).subject;
+      const bobInAnalytics = ok(await resolver.resolve(analytics, bob, NOW)).subject;
+      expect(inAnalytics).not.toBe(inBilling);
+      expect(bobInAnalytics).not.toBe(inAnalytics);
+    });
+
+    it('uses the namespace as sector when none is given', async () => {
+      const alice = await identity('alice');
+      const r = ok(await resolver.resolve(noSector, alice, NOW));
+      const secret = await store.secrets.getOrCreate('pairwise:reports-users', () => 'unused');
+      expect(r.subject).toBe(await pairwise(secret, 'reports-users', alice.principalId));
+    });
+
+    it('keeps one secret per namespace in the store (first writer wins)', async () => {
+      const alice = await identity('alice');
+      await resolver.resolve(analytics, alice, NOW);
+      const secret = await store.secrets.getOrCreate('pairwise:analytics-users', () => 'other');
+      expect(secret).not.toBe('other');
+      expect(ok(await resolver.resolve(analytics, alice, NOW)).subject).toBe(await pairwise(secret, 'analytics.test', alice.principalId));
+    });
+
+    it('a committed binding wins over the derivation', async () => {
+      const alice = await identity('alice');
+      await store.mappings.remap({ namespace: 'analytics-users', principalId: alice.principalId, subject: 'legacy-42', source: 'operator' }, NOW);
+      expect(ok(await resolver.resolve(analytics, alice, NOW))).toEqual({ ok: true, subject: 'legacy-42', decidedBy: 'analytics-users/operator@v1' });
+    });
+  });
+
+  it('pairwise() is HMAC-SHA256(secret, sector \\n principal) in base64url', async () => {
+    const secret = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+    const a = await pairwise(secret, 's1', 'p');
+    expect(a).toBe(await pairwise(secret, 's1', 'p'));
+    expect(a).not.toBe(await pairwise(secret, 's2', 'p'));
+    expect(a).not.toBe(await pairwise('BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 's1', 'p'));
+  });
+});
