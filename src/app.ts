@@ -63,6 +63,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   });
   for (const t of settings.trusted_issuers) issuers.set(t.issuer, { issuer: t.issuer, algorithms: t.algorithms, keys: upstreamKeyResolver(t, deps.fetch) });
 
+  const subjects = new SubjectResolver(store.mappings, store.secrets);
+  await subjects.prepare(config.namespaces.values());
+
   const base = settings.issuer.replace(/\/$/, '');
   const services: BrokerServices = {
     settings,
@@ -76,7 +79,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       replay: store.replay,
     }),
     idTokens: new IdTokenVerifier(issuers),
-    subjects: new SubjectResolver(store.mappings, store.secrets),
+    subjects,
     policy: createPolicyEngine(deps.cedar, config.policies),
     logger,
     commitMint: async (request, binding) => {

@@ -29,12 +29,23 @@ export type Resolution =
  * from upstream is refused until an operator remaps (`cli remap`), never silently re-bound.
  */
 export class SubjectResolver {
+  /** Pairwise HMAC keys by namespace, created in the store at start-up (never during a request). */
+  private readonly pairwiseKeys = new Map<string, CryptoKey>();
   private readonly cache = new LRUCache<string, Extract<Resolution, { ok: true }>>({ max: MAPPING_CACHE_MAX, ttl: MAPPING_CACHE_TTL_MS });
 
   constructor(
     private readonly store: MappingStore,
     private readonly secrets: SecretStore,
   ) {}
+
+  /** Loads (creating on first start) the secret of every pairwise namespace. */
+  async prepare(namespaces: Iterable<NamespaceConfig>): Promise<void> {
+    for (const ns of namespaces) {
+      if (ns.strategy !== 'pairwise') continue;
+      const secret = await this.secrets.getOrCreate(`pairwise:${ns.namespace}`, () => base64url.encode(crypto.getRandomValues(new Uint8Array(32))));
+      this.pairwiseKeys.set(ns.namespace, await hmacKey(secret));
+    }
+  }
 
   async resolve(ns: NamespaceConfig, who: Identity, now: number): Promise<Resolution> {
     const key = cacheKey(ns, who);
@@ -73,8 +84,9 @@ export class SubjectResolver {
       case 'pairwise': {
         const existing = await this.store.bindingOf(ns.namespace, who.principalId);
         if (existing) return { ok: true, subject: existing.subject, decidedBy: describe(existing) };
-        const secret = await this.secrets.getOrCreate(`pairwise:${ns.namespace}`, () => base64url.encode(crypto.getRandomValues(new Uint8Array(32))));
-        const subject = await pairwise(secret, ns.sector ?? ns.namespace, who.principalId);
+        const key = this.pairwiseKeys.get(ns.namespace);
+        if (!key) throw new Error(`pairwise namespace ${ns.namespace} was not prepared`);
+        const subject = await pairwise(key, ns.sector ?? ns.namespace, who.principalId);
         return this.bindOnce(ns, who, subject, 'pairwise', now);
       }
     }
@@ -104,8 +116,12 @@ function describe(b: SubjectBinding): string {
 }
 
 /** HMAC-SHA256(secret, sector | principal), base64url: unlinkable across sectors, stable within one. */
-export async function pairwise(secret: string, sector: string, principalId: string): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', new Uint8Array(base64url.decode(secret)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+export async function pairwise(secret: CryptoKey | string, sector: string, principalId: string): Promise<string> {
+  const key = typeof secret === 'string' ? await hmacKey(secret) : secret;
   const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${sector}\n${principalId}`));
   return base64url.encode(new Uint8Array(mac));
+}
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', new Uint8Array(base64url.decode(secret)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
 }

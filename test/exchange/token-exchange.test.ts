@@ -136,6 +136,11 @@ describe('caller-pushed token exchange: the happy path', () => {
     expect(binding).toMatchObject({ source: 'claim', version: 1 });
   });
 
+  it('creates pairwise secrets at start-up, so no request (even a refused one) writes one', async () => {
+    const secret = b.db.prepare("SELECT value FROM broker_secrets WHERE name = 'pairwise:analytics-users'").get() as { value: string } | undefined;
+    expect(secret?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
   it('returns an error for the wrong HTTP method', async () => {
     const res = await b.request('/token');
     expect(res.status).toBe(405);

@@ -14,6 +14,13 @@ const analytics: NamespaceConfig = { namespace: 'analytics-users', strategy: 'pa
 const billing: NamespaceConfig = { namespace: 'billing-users', strategy: 'pairwise', sector: 'billing.test' };
 const noSector: NamespaceConfig = { namespace: 'reports-users', strategy: 'pairwise' };
 
+/** A resolver as createBroker builds it: pairwise secrets created before any request. */
+async function preparedResolver(store: ReturnType<typeof createSqliteStore>): Promise<SubjectResolver> {
+  const r = new SubjectResolver(store.mappings, store.secrets);
+  await r.prepare([table, claim, analytics, billing, noSector]);
+  return r;
+}
+
 async function identity(sub: string, claims: Record<string, unknown> = {}, issuer = IDP): Promise<Identity> {
   return { principalId: await principalIdOf(issuer, sub), upstreamIssuer: issuer, upstreamSubject: sub, claims: { sub, ...claims } };
 }
@@ -39,7 +46,7 @@ describe('SubjectResolver', () => {
 
   beforeEach(async () => {
     store = createSqliteStore(openSqlite(':memory:'));
-    resolver = new SubjectResolver(store.mappings, store.secrets);
+    resolver = await preparedResolver(store);
     await store.mappings.importTable([
       { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'alice', subject: 'todo-user-1001' },
       { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'bob', subject: 'todo-user-1002' },
@@ -85,7 +92,7 @@ describe('SubjectResolver', () => {
     it('after the binding is committed, resolves to it without a new binding', async () => {
       const alice = await identity('alice', { email: 'alice@example.com' });
       await commit(claim, alice, await resolver.resolve(claim, alice, NOW));
-      const fresh = new SubjectResolver(store.mappings, store.secrets);
+      const fresh = await preparedResolver(store);
       const r = ok(await fresh.resolve(claim, alice, NOW + 10));
       expect(r).toEqual({ ok: true, subject: 'alice@example.com', decidedBy: 'crm-users/claim@v1' });
     });
@@ -111,7 +118,7 @@ describe('SubjectResolver', () => {
       const alice = await identity('alice', { email: 'alice@example.com' });
       await commit(claim, alice, await resolver.resolve(claim, alice, NOW));
       const changed = await identity('alice', { email: 'alice.new@example.com' });
-      const r = await new SubjectResolver(store.mappings, store.secrets).resolve(claim, changed, NOW);
+      const r = await (await preparedResolver(store)).resolve(claim, changed, NOW);
       expect(r).toMatchObject({ ok: false, reason: 'mapping_changed' });
       expect((await bindings('crm-users', alice.principalId))?.subject).toBe('alice@example.com');
     });
@@ -154,7 +161,7 @@ describe('SubjectResolver', () => {
       await commit(claim, alice, await resolver.resolve(claim, alice, NOW));
       await store.mappings.remap({ namespace: 'crm-users', principalId: alice.principalId, subject: 'alice.new@example.com', source: 'operator' }, NOW + 1);
       const changed = await identity('alice', { email: 'alice.new@example.com' });
-      const r = ok(await new SubjectResolver(store.mappings, store.secrets).resolve(claim, changed, NOW + 2));
+      const r = ok(await (await preparedResolver(store)).resolve(claim, changed, NOW + 2));
       expect(r).toEqual({ ok: true, subject: 'alice.new@example.com', decidedBy: 'crm-users/operator@v2' });
     });
   });
@@ -167,14 +174,14 @@ describe('SubjectResolver', () => {
       expect(first.subject).not.toContain('alice');
       expect(first.newBinding).toMatchObject({ namespace: 'analytics-users', source: 'pairwise', version: 1, subject: first.subject });
       await commit(analytics, alice, first);
-      const again = ok(await new SubjectResolver(store.mappings, store.secrets).resolve(analytics, alice, NOW + 5));
+      const again = ok(await (await preparedResolver(store)).resolve(analytics, alice, NOW + 5));
       expect(again).toEqual({ ok: true, subject: first.subject, decidedBy: 'analytics-users/pairwise@v1' });
     });
 
     it('is stable across calls before the binding is committed', async () => {
       const alice = await identity('alice');
       const a = ok(await resolver.resolve(analytics, alice, NOW));
-      const b = ok(await new SubjectResolver(store.mappings, store.secrets).resolve(analytics, alice, NOW + 1));
+      const b = ok(await (await preparedResolver(store)).resolve(analytics, alice, NOW + 1));
       expect(b.subject).toBe(a.subject);
     });
 
