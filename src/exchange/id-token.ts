@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { compactVerify, decodeJwt, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
 import { CLOCK_SKEW, MAX_TOKEN_BYTES, SUBJECT_TOKEN_CACHE_MAX } from '../constants.js';
-import { InvalidGrant } from '../oauth/errors.js';
+import { InvalidGrant, TemporarilyUnavailable } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 
 /** The claims the broker reads from an ID token used as a subject token. */
@@ -106,7 +106,9 @@ export class IdTokenVerifier {
       const { payload } = await compactVerify(token, trusted.keys, { algorithms: trusted.algorithms });
       claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload;
     } catch (err) {
-      throw refuse(...joseFailure(err));
+      const [reason, detail] = joseFailure(err);
+      if (reason === 'jwks_unavailable') throw new TemporarilyUnavailable(reason, "the subject token issuer's keys are unavailable; try again later", detail);
+      throw refuse(reason, detail);
     }
     const entry = { issuer: trusted.issuer, claims };
     const ttl = typeof claims.exp === 'number' ? (claims.exp + CLOCK_SKEW - now) * 1000 : 0;

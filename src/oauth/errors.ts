@@ -64,6 +64,15 @@ export class ServerError extends OAuthError {
   override readonly status = 500;
 }
 
+/**
+ * The broker could not do its part (an upstream's keys could not be fetched): not the client's
+ * fault, so not invalid_grant. 503 with the code RFC 6749 §4.1.2.1 defines for this condition.
+ */
+export class TemporarilyUnavailable extends OAuthError {
+  readonly code = 'temporarily_unavailable';
+  override readonly status = 503;
+}
+
 export class PayloadTooLarge extends OAuthError {
   readonly code = 'invalid_request';
   override readonly status = 413;

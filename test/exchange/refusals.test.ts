@@ -614,12 +614,12 @@ describe('token endpoint refusals', () => {
       await refusedPost(b, await idp2Params(b, await idp2Token(b, {}, { typ: 'at+jwt' })), { status: 400, error: 'invalid_grant', reason: 'token_malformed' });
     });
 
-    it('an issuer whose keys cannot be fetched → invalid_grant, not a server error', async () => {
+    it('an issuer whose keys cannot be fetched → 503 temporarily_unavailable: not blamed on the client, not a 500', async () => {
       const token = await new SignJWT({ sub: 'alice', aud: 'wiki-agent', iat: b.clock.now, exp: b.clock.now + 300 })
         .setProtectedHeader({ alg: 'ES256', kid: rogue.kid })
         .setIssuer(IDP3)
         .sign(rogue.privateKey);
-      await refusedPost(b, await idp2Params(b, token), { status: 400, error: 'invalid_grant', reason: 'jwks_unavailable' });
+      await refusedPost(b, await idp2Params(b, token), { status: 503, error: 'temporarily_unavailable', reason: 'jwks_unavailable' });
     });
   });
 
