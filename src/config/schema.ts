@@ -7,6 +7,19 @@ import { ID_JAG_MAX_LIFETIME } from '../constants.js';
  * Everything is validated before the broker starts; unknown keys are mistakes, not extensions.
  */
 
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '127.0.0.1' || hostname === '[::1]';
+}
+
+/** Runs a check on a parsed URL; an unparseable one passes here because the URL check reports it. */
+function urlCheck(value: string, check: (url: URL) => boolean): boolean {
+  try {
+    return check(new URL(value));
+  } catch {
+    return true;
+  }
+}
+
 const httpUrl = z
   .string()
   .url()
@@ -87,14 +100,21 @@ export const destinationSchema = z
     tenant: z.string().optional(),
     /** ID-JAG lifetime for this destination; never above the broker's. */
     id_jag_lifetime: z.number().int().min(10).max(ID_JAG_MAX_LIFETIME).optional(),
-    /** Claims copied from the subject token into the ID-JAG when present. */
-    include_claims: z.array(z.enum(['email', 'acr', 'amr', 'auth_time', 'tenant'])).default(['acr', 'amr', 'auth_time']),
+    /** Claims copied from the subject token into the ID-JAG when present (draft -03 §3.1 recommends email). */
+    include_claims: z.array(z.enum(['email', 'acr', 'amr', 'auth_time', 'tenant'])).default(['email', 'acr', 'amr', 'auth_time']),
   })
   .strict();
 
 export const brokerConfigSchema = z
   .object({
-    issuer: httpUrl.refine((u) => !u.endsWith('/') || new URL(u).pathname === '/', 'must not end with a slash after a path'),
+    /**
+     * RFC 8414 §2: https, no query or fragment. Plain http only for loopback (local development).
+     * No path either: the broker serves its endpoints and metadata at the root.
+     */
+    issuer: httpUrl
+      .refine((u) => urlCheck(u, (url) => url.protocol === 'https:' || isLoopback(url.hostname)), 'must use https (http only for localhost)')
+      .refine((u) => urlCheck(u, (url) => url.search === ''), 'must not have a query')
+      .refine((u) => urlCheck(u, (url) => url.pathname === '/'), 'must not have a path (endpoints are served at the root)'),
     port: z.number().int().min(1).max(65535).default(8787),
     /** SQLite file for the Node runtime (relative to the config file). */
     database: z.string().default('data/broker.sqlite'),

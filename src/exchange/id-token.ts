@@ -51,7 +51,7 @@ export function checkIdTokenClaims(
   if (claims.exp + skew <= expect.now) return { ok: false, reason: 'expired' };
   if (typeof claims.nbf === 'number' && claims.nbf - skew > expect.now) return { ok: false, reason: 'not_yet_valid' };
   if (claims.iat - skew > expect.now) return { ok: false, reason: 'iat_in_future' };
-  // The ID token must have been issued to the client now presenting it (ID-JAG draft §4.3).
+  // The ID token must have been issued to the client now presenting it (ID-JAG draft -03 §4.3.3).
   if (!aud.some((a) => expect.audiences.includes(a))) return { ok: false, reason: 'aud_mismatch' };
   // With several audiences, azp must name this client (OIDC Core §3.1.3.7 steps 4-5); and an azp
   // naming another party means the token was issued to that party (OIDC Core §2), whatever aud says.

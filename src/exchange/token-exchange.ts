@@ -40,6 +40,9 @@ export function readExchangeParams(request: GrantRequest): ExchangeParams {
   if (requested === undefined) throw new InvalidRequest('missing_parameter', 'requested_token_type is required');
   if (requested !== ID_JAG_TOKEN_TYPE) throw new InvalidRequest('invalid_parameter', `requested_token_type must be ${ID_JAG_TOKEN_TYPE}`);
   if (form.has('actor_token') || form.has('actor_token_type')) throw new InvalidRequest('invalid_parameter', 'actor tokens are not supported for ID-JAGs');
+  // Draft -03 §4.3.3: the IdP MUST process authorization_details if present. It cannot yet, so it
+  // refuses rather than mint an ID-JAG that silently drops what was asked for.
+  if (form.has('authorization_details')) throw new InvalidRequest('authorization_details_unsupported', 'authorization_details is not supported');
   const subjectToken = form.require('subject_token');
   const subjectTokenType = form.require('subject_token_type');
   const audiences = form.all('audience');
@@ -62,7 +65,7 @@ function isAbsoluteUri(value: string): boolean {
   }
 }
 
-/** Step: only confidential clients may ask for ID-JAGs (draft §4.3). */
+/** Step: only confidential clients may ask for ID-JAGs (draft -03 §8.1; a SHOULD there, a rule here). */
 export function requireConfidentialClient(request: GrantRequest) {
   if (request.client.method === 'none') throw new UnauthorizedClient('public_client', 'public clients may not request ID-JAGs');
 }
@@ -188,7 +191,7 @@ async function commitMint(request: GrantRequest, s: BrokerServices, namespace: N
 /** RFC 8693 token exchange → ID-JAG, caller-pushed profile. An ordered list of named steps. */
 export const tokenExchangeGrant: Grant<BrokerServices> = {
   grantType: TOKEN_EXCHANGE_GRANT,
-  parameters: ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type'],
+  parameters: ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type', 'authorization_details'],
 
   async handle(request, s): Promise<TokenResponse> {
     const params = readExchangeParams(request);

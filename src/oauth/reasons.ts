@@ -11,6 +11,7 @@ export type RefusalReason =
   | 'missing_parameter'
   | 'invalid_parameter'
   | 'unknown_parameter'
+  | 'authorization_details_unsupported'
   | 'unsupported_grant_type'
   | 'unsupported_token_type'
   // client authentication

@@ -46,6 +46,9 @@ describe('configuration validation', () => {
   it.each([
     ['an unknown top-level key', (s: any) => (s.colour = 'blue'), 'broker.config.yaml', '', /unrecognized key/i],
     ['a non-URL issuer', (s: any) => (s.issuer = 'broker'), 'broker.config.yaml', 'issuer', /URL/i],
+    ['an http issuer that is not loopback', (s: any) => (s.issuer = 'http://broker.example'), 'broker.config.yaml', 'issuer', /https/],
+    ['an issuer with a path', (s: any) => (s.issuer = 'https://broker.example/tenant-a'), 'broker.config.yaml', 'issuer', /path/],
+    ['an issuer with a query', (s: any) => (s.issuer = 'https://broker.example/?x=1'), 'broker.config.yaml', 'issuer', /query/],
     ['a secret client without a hash', (s: any) => delete s.clients[0].client_secret_hash, 'broker.config.yaml', 'clients[0].client_secret_hash', /required/],
     ['a malformed secret hash', (s: any) => (s.clients[0].client_secret_hash = 'plaintext'), 'broker.config.yaml', 'clients[0].client_secret_hash', /pbkdf2/],
     ['private_key_jwt without jwks', (s: any) => (s.clients[0] = { client_id: 'x', token_endpoint_auth_method: 'private_key_jwt' }), 'broker.config.yaml', 'clients[0].jwks', /required/],

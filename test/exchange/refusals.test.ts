@@ -256,7 +256,7 @@ describe('token endpoint refusals', () => {
 
     it('an unknown parameter is ignored (RFC 6749 §3.2), not refused', async () => {
       const before = storeState(b);
-      const res = await postToken(b, await exchangeParams(b, { frobnicate: 'yes', authorization_details: '[]' }));
+      const res = await postToken(b, await exchangeParams(b, { frobnicate: 'yes' }));
       await expectMint(res);
       expect(storeState(b).auditCount).toBe(before.auditCount + 1);
       expect((await latestAudit(b)).event).toBe('mint');
@@ -364,6 +364,11 @@ describe('token endpoint refusals', () => {
 
     it('requested_token_type other than the ID-JAG → invalid_request', async () => {
       await refusedPost(b, await exchangeParams(b, { requested_token_type: `${TT}access_token` }), { status: 400, error: 'invalid_request', reason: 'invalid_parameter' });
+    });
+
+    it('authorization_details (which the broker cannot process yet) → invalid_request, not silently dropped', async () => {
+      const p = await exchangeParams(b, { authorization_details: '[{"type":"todo_list","actions":["read"]}]' });
+      await refusedPost(b, p, { status: 400, error: 'invalid_request', reason: 'authorization_details_unsupported' });
     });
 
     it('an actor_token → invalid_request', async () => {
