@@ -64,6 +64,8 @@ export interface DestinationAsOptions {
 }
 
 const DEFAULT_SCOPES = ['todos.read', 'todos.write'];
+/** Draft -03 §7: the grant profile a Resource Authorization Server advertises in its metadata. */
+const ID_JAG_GRANT_PROFILE = 'urn:ietf:params:oauth:grant-profile:id-jag';
 const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 
 function originIssuer(issuer: string): string {
@@ -98,13 +100,38 @@ function grantedScope(grant: IdJagClaims, requested: string | undefined, known: 
   return [...new Set(granted)].join(' ');
 }
 
-/** An ID-JAG that names a resource must name ours; otherwise it was minted for another API. */
-function checkResource(grant: IdJagClaims, resource: string): void {
-  if (grant.resource === undefined) return;
+/**
+ * An ID-JAG that names a resource must name ours; otherwise it was minted for another API.
+ * Returns the resource granted, for the token response (draft -03 §4.4.1), or undefined when
+ * the ID-JAG named none.
+ */
+function grantedResource(grant: IdJagClaims, resource: string): string | undefined {
+  if (grant.resource === undefined) return undefined;
   const resources = typeof grant.resource === 'string' ? [grant.resource] : grant.resource;
   if (!resources.includes(resource)) {
     throw new InvalidGrant('resource_audience_mismatch', 'The assertion is not valid for this authorization server');
   }
+  return resource;
+}
+
+/**
+ * Draft -03 §4.4.1: authorization details in the ID-JAG must each be processed. This AS
+ * understands no authorization details type, so it cannot honour any and must not ignore them.
+ */
+function checkAuthorizationDetails(grant: IdJagClaims): void {
+  const details = grant.authorization_details;
+  if (details === undefined || details.length === 0) return;
+  throw new InvalidGrant(
+    'authorization_details_unsupported',
+    'The assertion is not valid for this authorization server',
+    `authorization_details_unsupported: ${[...new Set(details.map((detail) => detail.type))].join(' ')}`,
+  );
+}
+
+/** RFC 6749 §5.1: token responses, errors included, must not be cached. */
+function noStore(c: Context): void {
+  c.header('Cache-Control', 'no-store');
+  c.header('Pragma', 'no-cache');
 }
 
 async function readForm(request: Request): Promise<URLSearchParams> {
@@ -147,7 +174,7 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
         ? caught
         : new ServerError('internal_error', undefined, caught instanceof Error ? caught.message : String(caught));
     options.onRefusal?.(error);
-    c.header('Cache-Control', 'no-store');
+    noStore(c);
     if (error instanceof InvalidClient && error.usedBasic) {
       c.header('WWW-Authenticate', `Basic realm="${issuer}", charset="UTF-8"`);
     }
@@ -173,6 +200,7 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
       token_endpoint: `${issuer}/token`,
       jwks_uri: `${issuer}/jwks`,
       grant_types_supported: [JWT_BEARER_GRANT_TYPE],
+      authorization_grant_profiles_supported: [ID_JAG_GRANT_PROFILE],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       scopes_supported: scopes,
       // Required by RFC 8414; empty because this AS has no authorization endpoint.
@@ -191,11 +219,14 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
         const clientId = await authenticateClient(clients, c.req.header('authorization'), form);
         const request = parseJwtBearerRequest(form);
         const grant = await verifyIdJag(request.assertion, { clientId });
-        checkResource(grant, apiAudience);
+        const resource = grantedResource(grant, apiAudience);
+        checkAuthorizationDetails(grant);
         const scope = grantedScope(grant, request.scope, scopes);
         const accessToken = await mintAccessToken(key, { issuer, audience: apiAudience, grant, scope, now: now() });
-        c.header('Cache-Control', 'no-store');
-        return c.json({ access_token: accessToken, token_type: 'Bearer', expires_in: ACCESS_TOKEN_LIFETIME, scope });
+        noStore(c);
+        const body = { access_token: accessToken, token_type: 'Bearer', expires_in: ACCESS_TOKEN_LIFETIME, scope };
+        // Draft -03 §4.4.1: the granted resource (if any) goes in the response alongside scope.
+        return c.json(resource === undefined ? body : { ...body, resource });
       } catch (error) {
         return tokenError(c, error);
       }

@@ -22,6 +22,7 @@ export type { IdJagVerifier, IdJagVerifierOptions, IdJagVerificationContext, Tru
 
 export { validateIdJagClaims, isForbiddenAlgorithm, isIdJagTyp } from './validate.js';
 export type {
+  AuthorizationDetail,
   IdJagClaims,
   IdJagExpectations,
   IdJagRejection,

@@ -27,6 +27,8 @@ export type IdJagRejectionReason =
   | 'not_yet_valid'
   | 'iat_in_future'
   | 'lifetime_too_long'
+  // proof of possession
+  | 'key_binding_unsupported'
   // single use
   | 'replayed';
 
@@ -53,6 +55,8 @@ const REFUSAL_REASON: Record<IdJagRejectionReason, RefusalReason> = {
   not_yet_valid: 'not_yet_valid',
   iat_in_future: 'iat_in_future',
   lifetime_too_long: 'token_malformed',
+  // Like an unsupported `crit` extension: the token asks for something this kit cannot honour.
+  key_binding_unsupported: 'token_malformed',
   replayed: 'client_assertion_replayed',
 };
 

@@ -12,6 +12,15 @@ export interface SubjectIdentifier {
   [member: string]: unknown;
 }
 
+/**
+ * One RFC 9396 authorization details object: a `type` plus members that type defines. The kit
+ * checks only this shape; what the members mean is for the destination to decide.
+ */
+export interface AuthorizationDetail {
+  type: string;
+  [member: string]: unknown;
+}
+
 /** The claims of an ID-JAG that passed every check. `aud` is normalised to a string. */
 export interface IdJagClaims {
   iss: string;
@@ -34,6 +43,12 @@ export interface IdJagClaims {
   aud_tenant?: string;
   aud_sub?: string;
   sub_id?: SubjectIdentifier;
+  /**
+   * RFC 9396 authorization details the broker granted. The kit checks their shape only; draft
+   * -03 §4.4.1 requires the destination to process each one, and RFC 9396 §5 to refuse any
+   * type it does not understand.
+   */
+  authorization_details?: AuthorizationDetail[];
 }
 
 /** What this destination requires of an ID-JAG. */
@@ -143,11 +158,27 @@ function checkTimes(
   return undefined;
 }
 
+/**
+ * Draft -03 §8.6.1.2.2: an ID-JAG bound to a key (`cnf`) must be refused unless the client
+ * proves possession with DPoP. This kit has no DPoP support, so a bound ID-JAG is always
+ * refused: accepting it as a bearer grant would discard the binding the broker asked for.
+ */
+function checkKeyBinding(payload: JsonObject): IdJagRejection | undefined {
+  return payload.cnf === undefined ? undefined : reject('key_binding_unsupported', 'cnf');
+}
+
+/** RFC 9396 §2: a JSON array of objects, each with a string `type`. */
+function isAuthorizationDetails(value: unknown): value is AuthorizationDetail[] {
+  return (
+    Array.isArray(value) && value.every((detail) => isObject(detail) && typeof detail.type === 'string' && detail.type !== '')
+  );
+}
+
 function checkOptionalClaims(payload: JsonObject): IdJagRejection | undefined {
   for (const name of OPTIONAL_STRINGS) {
     if (payload[name] !== undefined && typeof payload[name] !== 'string') return reject('claim_invalid', name);
   }
-  const { resource, auth_time, amr, sub_id } = payload;
+  const { resource, auth_time, amr, sub_id, authorization_details } = payload;
   if (resource !== undefined && typeof resource !== 'string' && !(isStringArray(resource) && resource.length > 0)) {
     return reject('claim_invalid', 'resource');
   }
@@ -155,6 +186,9 @@ function checkOptionalClaims(payload: JsonObject): IdJagRejection | undefined {
   if (amr !== undefined && !isStringArray(amr)) return reject('claim_invalid', 'amr');
   if (sub_id !== undefined && !(isObject(sub_id) && typeof sub_id.format === 'string')) {
     return reject('claim_invalid', 'sub_id');
+  }
+  if (authorization_details !== undefined && !isAuthorizationDetails(authorization_details)) {
+    return reject('claim_invalid', 'authorization_details');
   }
   return undefined;
 }
@@ -171,6 +205,7 @@ const OPTIONAL_CLAIMS = [
   'aud_tenant',
   'aud_sub',
   'sub_id',
+  'authorization_details',
 ] as const;
 
 /** Copies only the claims this kit vouches for; everything else in the payload stays behind. */
@@ -217,6 +252,7 @@ export function validateIdJagClaims(
       expectations.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE,
       expectations.maxLifetime ?? DEFAULT_ID_JAG_MAX_LIFETIME,
     ) ??
+    checkKeyBinding(payload) ??
     checkOptionalClaims(payload);
   return rejection ?? { ok: true, claims: pickClaims(payload, expectations.audience) };
 }

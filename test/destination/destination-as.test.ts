@@ -65,6 +65,7 @@ async function redeem(assertion: string, extra: Record<string, string | string[]
 async function expectTokenError(response: Response, status: number, error: string) {
   expect(response.status).toBe(status);
   expect(response.headers.get('cache-control')).toBe('no-store');
+  expect(response.headers.get('pragma')).toBe('no-cache');
   const body = (await response.json()) as Record<string, unknown>;
   expect(body.error).toBe(error);
   return body;
@@ -91,6 +92,11 @@ describe('reference destination AS', () => {
     });
   });
 
+  it('advertises the ID-JAG grant profile (draft -03 §7)', async () => {
+    const metadata = (await (await app.request('/.well-known/oauth-authorization-server')).json()) as Record<string, unknown>;
+    expect(metadata.authorization_grant_profiles_supported).toEqual(['urn:ietf:params:oauth:grant-profile:id-jag']);
+  });
+
   it('publishes only public keys', async () => {
     const { keys } = (await (await app.request('/jwks')).json()) as { keys: Record<string, unknown>[] };
     expect(keys).toHaveLength(1);
@@ -103,8 +109,11 @@ describe('reference destination AS', () => {
       const response = await redeem(await idJag({ acr: 'urn:example:mfa', auth_time: 1 }));
       expect(response.status).toBe(200);
       expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(response.headers.get('pragma')).toBe('no-cache');
       const body = (await response.json()) as Record<string, unknown>;
       expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 300, scope: 'todos.read todos.write' });
+      // The ID-JAG named no resource, so none is reported as granted.
+      expect(body).not.toHaveProperty('resource');
 
       const accessToken = body.access_token as string;
       expect(decodeProtectedHeader(accessToken)).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
@@ -128,8 +137,20 @@ describe('reference destination AS', () => {
       expect(await response.json()).toMatchObject({ scope: 'todos.read' });
     });
 
-    it('accepts an ID-JAG whose resource is this API', async () => {
-      expect((await redeem(await idJag({ resource: API }))).status).toBe(200);
+    it('accepts an ID-JAG whose resource is this API and reports it as granted (draft -03 §4.4.1)', async () => {
+      const response = await redeem(await idJag({ resource: API }));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ resource: API, scope: 'todos.read todos.write' });
+    });
+
+    it('reports only this API as granted when the ID-JAG names several resources', async () => {
+      const response = await redeem(await idJag({ resource: ['https://other.example/api', API] }));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ resource: API });
+    });
+
+    it('accepts an empty authorization_details array: there is nothing to process', async () => {
+      expect((await redeem(await idJag({ authorization_details: [] }))).status).toBe(200);
     });
 
     it('returns an empty list for a subject with no todos', async () => {
@@ -216,6 +237,24 @@ describe('reference destination AS', () => {
     it('refuses an ID-JAG whose resource is another API', async () => {
       await expectTokenError(await redeem(await idJag({ resource: 'https://other.example/api' })), 400, 'invalid_grant');
       expect(refusals.at(-1)?.reason).toBe('resource_audience_mismatch');
+    });
+
+    it('refuses an ID-JAG carrying authorization_details, since it understands no type (draft -03 §4.4.1)', async () => {
+      const assertion = await idJag({ authorization_details: [{ type: 'todo_list', actions: ['read'] }] });
+      const body = await expectTokenError(await redeem(assertion), 400, 'invalid_grant');
+      expect(JSON.stringify(body)).not.toContain('authorization_details');
+      expect(refusals.at(-1)?.reason).toBe('authorization_details_unsupported');
+      expect(refusals.at(-1)?.detail).toBe('authorization_details_unsupported: todo_list');
+    });
+
+    it('refuses malformed authorization_details in the kit, before its own policy', async () => {
+      await expectTokenError(await redeem(await idJag({ authorization_details: { type: 'todo_list' } })), 400, 'invalid_grant');
+      expect(lastIdJagReason()).toBe('claim_invalid');
+    });
+
+    it('refuses a key-bound (cnf) ID-JAG: it cannot check a DPoP proof', async () => {
+      await expectTokenError(await redeem(await idJag({ cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } })), 400, 'invalid_grant');
+      expect(lastIdJagReason()).toBe('key_binding_unsupported');
     });
 
     it('refuses when no scope of the ID-JAG is one this AS knows', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CLOCK_SKEW, ID_JAG_MAX_LIFETIME } from '../../src/constants.js';
 import {
   isIdJagTyp,
+  toRefusalReason,
   validateIdJagClaims,
   type IdJagExpectations,
   type IdJagRejectionReason,
@@ -52,6 +53,7 @@ describe('validateIdJagClaims', () => {
       aud_tenant: 'acme-todo',
       aud_sub: 'todo-user-7',
       sub_id: { format: 'saml-nameid', id: 'ada', nameid_format: 'persistent' },
+      authorization_details: [{ type: 'todo_list', lists: ['work'], actions: ['read'] }],
     };
     const result = validate(ID_JAG_HEADER, idJagPayload({ ...optional, groups: ['admins'] }));
     expect(result.ok && result.claims).toMatchObject(optional);
@@ -211,6 +213,69 @@ describe('validateIdJagClaims', () => {
 
     it('accepts nbf in the future within the skew', () => {
       expect(validate(ID_JAG_HEADER, idJagPayload({ nbf: NOW_S + CLOCK_SKEW })).ok).toBe(true);
+    });
+  });
+
+  describe('cnf (draft -03 §8.6.1.2.2)', () => {
+    it.each([
+      ['a jkt', { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' }],
+      ['a jwk', { jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' } }],
+      ['an empty object', {}],
+      ['null', null],
+    ])('refuses a key-bound ID-JAG (cnf with %s): no DPoP proof can be checked', (_, cnf) => {
+      expect(validate(ID_JAG_HEADER, idJagPayload({ cnf }))).toEqual({
+        ok: false,
+        reason: 'key_binding_unsupported',
+        detail: 'cnf',
+      });
+    });
+
+    it('maps the refusal to a broker-wide reason', () => {
+      expect(toRefusalReason('key_binding_unsupported')).toBe('token_malformed');
+    });
+  });
+
+  describe('authorization_details (draft -03 §4.4.1)', () => {
+    it('returns valid authorization details for the destination to process', () => {
+      const details = [
+        { type: 'todo_list', actions: ['read'], locations: ['https://todo.example/api'] },
+        { type: 'https://todo.example/rar/share', list: 'work' },
+      ];
+      const payload = idJagPayload({ authorization_details: details });
+      const result = validate(ID_JAG_HEADER, payload);
+      expect(result.ok && result.claims.authorization_details).toEqual(details);
+      // A copy: the caller cannot reach back into the verified payload.
+      expect(result.ok && result.claims.authorization_details).not.toBe(payload.authorization_details);
+    });
+
+    it('accepts an empty array', () => {
+      const result = validate(ID_JAG_HEADER, idJagPayload({ authorization_details: [] }));
+      expect(result.ok && result.claims.authorization_details).toEqual([]);
+    });
+
+    it('omits the claim when the ID-JAG carries none', () => {
+      const result = validate();
+      expect(result.ok && 'authorization_details' in result.claims).toBe(false);
+    });
+
+    it.each([
+      ['an object, not an array', { type: 'todo_list' }],
+      ['a string', '[{"type":"todo_list"}]'],
+      ['null', null],
+      ['an array holding a string', ['todo_list']],
+      ['an array holding null', [null]],
+      ['an array holding an array', [[{ type: 'todo_list' }]]],
+      ['an object without type', [{ actions: ['read'] }]],
+      ['a numeric type', [{ type: 7 }]],
+      ['an empty type', [{ type: '' }]],
+      ['one bad entry among good ones', [{ type: 'todo_list' }, { actions: ['read'] }]],
+    ])('refuses %s as malformed', (_, authorization_details) => {
+      expect(validate(ID_JAG_HEADER, idJagPayload({ authorization_details }))).toEqual({
+        ok: false,
+        reason: 'claim_invalid',
+        detail: 'authorization_details',
+      });
+      expect(toRefusalReason('claim_invalid')).toBe('token_malformed');
     });
   });
 

@@ -176,6 +176,23 @@ describe('createIdJagVerifier', () => {
     ).toThrow(TypeError);
   });
 
+  it('refuses a key-bound (cnf) ID-JAG as invalid_grant without consuming its jti', async () => {
+    const verify = verifier();
+    const payload = idJagPayload({ jti: 'bound', cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } });
+    const error = await rejection(verify(await signIdJag(broker, { payload }), { clientId: CLIENT_ID }));
+    expect(error).toBeInstanceOf(InvalidGrant);
+    expect(error.idJagReason).toBe('key_binding_unsupported');
+    expect(error.reason).toBe('token_malformed');
+    const unbound = await signIdJag(broker, { payload: without(payload, 'cnf') });
+    await expect(verify(unbound, { clientId: CLIENT_ID })).resolves.toMatchObject({ jti: 'bound' });
+  });
+
+  it('returns authorization_details for the caller to process', async () => {
+    const authorization_details = [{ type: 'todo_list', actions: ['read'] }];
+    const token = await signIdJag(broker, { payload: idJagPayload({ authorization_details }) });
+    await expect(verifier()(token, { clientId: CLIENT_ID })).resolves.toMatchObject({ authorization_details });
+  });
+
   describe('replay', () => {
     it('refuses a second redemption of the same jti', async () => {
       const verify = verifier();
@@ -189,6 +206,14 @@ describe('createIdJagVerifier', () => {
       await verify(await signIdJag(broker, { payload: idJagPayload({ jti: 'same' }) }), { clientId: CLIENT_ID });
       const again = await signIdJag(broker, { payload: idJagPayload({ jti: 'same', iat: NOW_S - 1, exp: NOW_S + 299 }) });
       await expectRejected(verify(again, { clientId: CLIENT_ID }), 'replayed');
+    });
+
+    it('lets a destination opt out of single use with a store that accepts every jti (draft -03 §4.4.3)', async () => {
+      const acceptAll: ReplayStore = { consume: async () => true };
+      const verify = verifier({ replayStore: acceptAll });
+      const token = await signIdJag(broker);
+      await verify(token, { clientId: CLIENT_ID });
+      await expect(verify(token, { clientId: CLIENT_ID })).resolves.toMatchObject({ client_id: CLIENT_ID });
     });
 
     it('does not consume the jti of a token it refused', async () => {
