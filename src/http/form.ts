@@ -1,5 +1,6 @@
 import { MAX_BODY_BYTES } from '../constants.js';
 import { InvalidRequest, PayloadTooLarge } from '../oauth/errors.js';
+import { readBounded } from './bounded.js';
 
 /** A parsed `application/x-www-form-urlencoded` body that remembers repeated parameters. */
 export class FormParams {
@@ -68,22 +69,11 @@ export async function readForm(request: Request, maxBytes = MAX_BODY_BYTES): Pro
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > maxBytes) throw new PayloadTooLarge('body_too_large', 'request body too large');
   if (!request.body) return FormParams.from('');
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new PayloadTooLarge('body_too_large', 'request body too large');
-    }
-    chunks.push(value);
-  }
+  const bytes = await readBounded(request.body, maxBytes);
+  if (!bytes) throw new PayloadTooLarge('body_too_large', 'request body too large');
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(concat(chunks, size));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new InvalidRequest('malformed_body', 'the request body is not valid UTF-8');
   }
@@ -96,15 +86,4 @@ function decodeComponent(encoded: string): string {
   } catch {
     throw new InvalidRequest('malformed_body', 'the request body is not valid form-urlencoded UTF-8');
   }
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
 }

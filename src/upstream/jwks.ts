@@ -1,6 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { JWKS_CACHE_TTL_MS, JWKS_FETCH_TIMEOUT_MS, JWKS_MAX_BYTES, JWKS_REFETCH_COOLDOWN_MS } from '../constants.js';
 import type { TrustedIssuerConfig } from '../config/schema.js';
+import { readBounded } from '../http/bounded.js';
 
 export type Fetch = typeof fetch;
 
@@ -12,20 +13,9 @@ export function sizeCappedFetch(maxBytes: number, inner: Fetch = fetch): Fetch {
   return async (input, init) => {
     const res = await inner(input, init);
     if (!res.ok || !res.body) return res;
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel();
-        throw new Error(`JWKS larger than ${maxBytes} bytes`);
-      }
-      chunks.push(value);
-    }
-    return new Response(new Blob(chunks as BlobPart[]), { status: res.status, headers: res.headers });
+    const bytes = await readBounded(res.body, maxBytes);
+    if (!bytes) throw new Error(`JWKS larger than ${maxBytes} bytes`);
+    return new Response(bytes as BodyInit, { status: res.status, headers: res.headers });
   };
 }
 
