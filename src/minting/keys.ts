@@ -20,7 +20,6 @@ export class KeyRing {
   private published: JWK[] = [];
   private publicByKid = new Map<string, CryptoKey>();
   private loadedAt = 0;
-  private reloading?: Promise<void>;
 
   constructor(
     private readonly store: KeyStore,
@@ -59,13 +58,16 @@ export class KeyRing {
     await this.load(await this.store.list(), now);
   }
 
-  /** Re-reads the store when the last read is older than KEY_RELOAD_INTERVAL; one reload at a time. */
+  /**
+   * Re-reads the store when the last read is older than KEY_RELOAD_INTERVAL. The first request to
+   * notice does the reload; requests meanwhile keep signing with the current keys, which stay
+   * valid (RETIRED_KEY_GRACE covers the interval). No promise is shared between requests: on
+   * workerd a request may not wait on I/O another request started.
+   */
   async refresh(now: number): Promise<void> {
     if (now - this.loadedAt < KEY_RELOAD_INTERVAL) return;
-    this.reloading ??= this.reload(now).finally(() => {
-      this.reloading = undefined;
-    });
-    await this.reloading;
+    this.loadedAt = now;
+    await this.reload(now);
   }
 
   signingKey(): ActiveKey {

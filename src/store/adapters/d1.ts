@@ -1,0 +1,184 @@
+import type { D1Database, D1PreparedStatement } from '@cloudflare/workers-types';
+import {
+  StoreConflict,
+  type AuditRecord,
+  type BrokerStore,
+  type KeyStore,
+  type StoredKey,
+  type SubjectBinding,
+  type TableRow,
+} from '../ports.js';
+import { rowToBinding, rowToKey, type BindingRow, type KeyRow } from './rows.js';
+
+/**
+ * The Workers store: Cloudflare D1 over the same schema as the SQLite adapter (migrations/,
+ * applied with `wrangler d1 migrations apply`). D1 has no interactive transactions: every
+ * multi-statement write is one `db.batch([...])`, which D1 runs as a single transaction.
+ * Queries go to the primary (no Sessions API, no read replicas), so a read sees every
+ * committed write: replay records are strongly consistent.
+ */
+
+/** Rows per multi-row INSERT: 4 bound parameters each, under D1's 100-parameter limit per statement. */
+const TABLE_ROWS_PER_STATEMENT = 25;
+/** Purge expired replay records on every n-th write from this isolate; the primary key serves lookups meanwhile. */
+const REPLAY_PURGE_EVERY = 256;
+/** The replay scope of the guard row a key rotation writes (and removes) inside its own batch. */
+const ROTATION_GUARD_SCOPE = 'xaa:key-rotation-guard';
+
+const SQL = {
+  listKeys: 'SELECT * FROM signing_keys ORDER BY created_at',
+  upsertKey: `INSERT INTO signing_keys (kid, alg, state, private_jwk, public_jwk, created_at, expires_at)
+    SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?)
+    ON CONFLICT (kid) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at`,
+  removeKey: `DELETE FROM signing_keys WHERE kid = ? AND EXISTS (SELECT 1 FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?)`,
+  /** Writes the guard row only if the active key is the expected one (`IS` compares NULL too). */
+  guardIfActive: `INSERT INTO replay (scope, id, expires_at)
+    SELECT '${ROTATION_GUARD_SCOPE}', ?, ? WHERE (SELECT kid FROM signing_keys WHERE state = 'active') IS ?`,
+  guardAlways: `INSERT INTO replay (scope, id, expires_at) VALUES ('${ROTATION_GUARD_SCOPE}', ?, ?)`,
+  dropGuard: `DELETE FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?`,
+  tableRow: 'SELECT * FROM mapping_table WHERE namespace = ? AND upstream_issuer = ? AND upstream_subject = ?',
+  bindingOf: 'SELECT * FROM subject_bindings WHERE namespace = ? AND principal_id = ?',
+  bindingOfSubject: 'SELECT * FROM subject_bindings WHERE namespace = ? AND subject = ?',
+  insertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+  upsertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at)
+    VALUES (?, ?, ?, ?, 1, ?)
+    ON CONFLICT (namespace, principal_id) DO UPDATE SET subject = excluded.subject, source = excluded.source,
+      version = subject_bindings.version + 1, created_at = excluded.created_at`,
+  /**
+   * One statement, atomic: records a fresh id, or takes over a record that has already
+   * expired (`expires_at < now`, as the SQLite adapter's purge), and changes nothing for a
+   * live record. `meta.changes` is 1 exactly when the id was not a replay.
+   */
+  consumeReplay: `INSERT INTO replay (scope, id, expires_at) VALUES (?, ?, ?)
+    ON CONFLICT (scope, id) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < ?`,
+  purgeReplay: 'DELETE FROM replay WHERE expires_at < ?',
+  appendAudit: 'INSERT INTO audit_log (at, event, request_id, record) VALUES (?, ?, ?, ?)',
+  recentAudit: 'SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?',
+  insertSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING',
+  getSecret: 'SELECT value FROM broker_secrets WHERE name = ?',
+} as const;
+
+function upsertTableRows(count: number): string {
+  return `INSERT INTO mapping_table (namespace, upstream_issuer, upstream_subject, subject) VALUES ${Array(count).fill('(?, ?, ?, ?)').join(', ')}
+    ON CONFLICT (namespace, upstream_issuer, upstream_subject) DO UPDATE SET subject = excluded.subject`;
+}
+
+/** D1 reports SQLite constraint failures in the message (`D1_ERROR: UNIQUE constraint failed: … : SQLITE_CONSTRAINT`). */
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
+    if (/UNIQUE constraint failed|SQLITE_CONSTRAINT/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The D1 store. Statements are prepared once per store; `bind()` returns a new statement each call. */
+export function createD1Store(db: D1Database, options: { clock?: () => number } = {}): BrokerStore {
+  const clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
+  const q = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<keyof typeof SQL, D1PreparedStatement>;
+  const appendAudit = (r: AuditRecord) => q.appendAudit.bind(r.at, r.event, r.requestId, JSON.stringify(r));
+  let replayWrites = 0;
+
+  const keys: KeyStore = {
+    list: async () => ((await q.listKeys.all<KeyRow>()).results ?? []).map(rowToKey),
+    /**
+     * One batch: a guard row is written only if the active key is the expected one, every
+     * write is conditional on that row, and the row is removed again at the end. A concurrent
+     * rotation (or a second isolate creating the first keys) therefore changes nothing and
+     * gets `false`, never a half-applied set.
+     */
+    apply: async (change) => {
+      const guard = randomId();
+      const now = clock();
+      const first =
+        change.expectActive === undefined ? q.guardAlways.bind(guard, now) : q.guardIfActive.bind(guard, now, change.expectActive);
+      // Demote before promote so the one-active index never sees two.
+      const ordered = [...change.upsert].sort((a, b) => (a.state === 'active' ? 1 : 0) - (b.state === 'active' ? 1 : 0));
+      const writes = [
+        ...ordered.map((k: StoredKey) =>
+          q.upsertKey.bind(k.kid, k.alg, k.state, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.expiresAt ?? null, guard),
+        ),
+        ...change.remove.map((kid) => q.removeKey.bind(kid, guard)),
+      ];
+      const results = await db.batch([first, ...writes, q.dropGuard.bind(guard)]);
+      return results[0]!.meta.changes === 1;
+    },
+  };
+
+  return {
+    keys,
+    mappings: {
+      tableRow: async (ns, iss, sub) => {
+        const row = await q.tableRow.bind(ns, iss, sub).first<{ namespace: string; upstream_issuer: string; upstream_subject: string; subject: string }>();
+        return row ? { namespace: row.namespace, upstreamIssuer: row.upstream_issuer, upstreamSubject: row.upstream_subject, subject: row.subject } : undefined;
+      },
+      bindingOf: async (ns, pid) => rowToBinding(await q.bindingOf.bind(ns, pid).first<BindingRow>()),
+      bindingOfSubject: async (ns, subject) => rowToBinding(await q.bindingOfSubject.bind(ns, subject).first<BindingRow>()),
+      importTable: async (rows: TableRow[]) => {
+        if (rows.length === 0) return { written: 0 };
+        const statements: D1PreparedStatement[] = [];
+        for (let i = 0; i < rows.length; i += TABLE_ROWS_PER_STATEMENT) {
+          const chunk = rows.slice(i, i + TABLE_ROWS_PER_STATEMENT);
+          statements.push(db.prepare(upsertTableRows(chunk.length)).bind(...chunk.flatMap((r) => [r.namespace, r.upstreamIssuer, r.upstreamSubject, r.subject])));
+        }
+        try {
+          await db.batch(statements);
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new StoreConflict('two upstream identities would share one subject in a namespace');
+          throw err;
+        }
+        return { written: rows.length };
+      },
+      remap: async (b, at) => {
+        try {
+          const [, read] = await db.batch<BindingRow>([
+            q.upsertBinding.bind(b.namespace, b.principalId, b.subject, b.source, at),
+            q.bindingOf.bind(b.namespace, b.principalId),
+          ]);
+          return rowToBinding(read!.results[0])!;
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new StoreConflict(`subject is already bound to another principal in ${b.namespace}`);
+          throw err;
+        }
+      },
+    },
+    replay: {
+      consume: async (scope, id, expiresAt, now) => {
+        const consume = q.consumeReplay.bind(scope, id, expiresAt, now);
+        if (++replayWrites % REPLAY_PURGE_EVERY === 0) {
+          const [, result] = await db.batch([q.purgeReplay.bind(now), consume]);
+          return result!.meta.changes === 1;
+        }
+        return (await consume.run()).meta.changes === 1;
+      },
+    },
+    audit: {
+      append: async (r) => void (await appendAudit(r).run()),
+      recent: async (limit) => ((await q.recentAudit.bind(limit).all<{ record: string }>()).results ?? []).map((r) => JSON.parse(r.record) as AuditRecord),
+    },
+    secrets: {
+      getOrCreate: async (name, create) => {
+        const [, read] = await db.batch<{ value: string }>([q.insertSecret.bind(name, create()), q.getSecret.bind(name)]);
+        return read!.results[0]!.value;
+      },
+    },
+    commitMint: async (write: { binding?: SubjectBinding; audit: AuditRecord }) => {
+      const b = write.binding;
+      const statements = [
+        ...(b ? [q.insertBinding.bind(b.namespace, b.principalId, b.subject, b.source, b.version, b.createdAt)] : []),
+        appendAudit(write.audit),
+      ];
+      try {
+        if (statements.length === 1) await statements[0]!.run();
+        else await db.batch(statements);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreConflict('binding conflict');
+        throw err;
+      }
+    },
+  };
+}
