@@ -10,13 +10,12 @@ import { SignJWT, generateKeyPair } from 'jose';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { createBroker } from '../src/app.js';
 import { hashSecret } from '../src/clients/secrets.js';
 import { loadConfig } from '../src/config/load.js';
 import { readForm } from '../src/http/form.js';
-import type { Logger } from '../src/logger.js';
+import { pinoLogger } from '../src/runtime/node.js';
 import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { createDemoIdp } from '../examples/demo-idp.js';
 import { readFileSync } from 'node:fs';
@@ -27,7 +26,7 @@ const USERS = 1000;
 
 const idp = await createDemoIdp(IDP);
 const settings = {
-  issuer: 'http://broker.bench',
+  issuer: 'https://broker.bench',
   trusted_issuers: [{ issuer: IDP, jwks: idp.jwks, algorithms: ['ES256'] }],
   clients: [
     {
@@ -52,8 +51,8 @@ const config = loadConfig({
 
 const dir = mkdtempSync(join(tmpdir(), 'xaa-bench-'));
 const store = createSqliteStore(openSqlite(join(dir, 'broker.sqlite')));
-const log = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
-const logger: Logger = { info: (f, m) => log.info(f, m), warn: (f, m) => log.warn(f, m), error: (f, m) => log.error(f, m) };
+// The production logger, writing to /dev/null instead of stdout.
+const logger = pinoLogger('info', '/dev/null');
 const { app } = await createBroker({ config, store, cedar, logger });
 
 // Baseline: parse the form, sign one ES256 JWT. The floor any token endpoint pays.
@@ -83,3 +82,5 @@ const tokens = await Promise.all(
   Array.from({ length: USERS }, (_, i) => idp.idToken({ sub: `user-${i}`, amr: ['pwd', 'mfa'] }, 'bench-agent', { lifetime: 3600 })),
 );
 process.stdout.write(`${JSON.stringify({ brokerPort, baselinePort, tokens, audience: TODO, resource: `${TODO}/api` })}\n`);
+// Exit cleanly on a signal so --cpu-prof and friends can write their output.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));

@@ -6,7 +6,7 @@
  * autocannon loads it from this one.
  *
  * Options (env): BENCH_DURATION seconds per scenario and round (default 10), BENCH_ROUNDS (default 2),
- * BENCH_CONNECTIONS (default 32).
+ * BENCH_CONNECTIONS (default 32), BENCH_WARMUP seconds (default 3).
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
@@ -16,7 +16,7 @@ import os from 'node:os';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const WARMUP = 3;
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 interface ServerInfo {

@@ -12,7 +12,7 @@ import { InvalidClient, InvalidRequest } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { FormParams } from '../http/form.js';
 import type { ReplayStore } from '../store/ports.js';
-import { sha256Hex, verifySecret } from './secrets.js';
+import { constantTimeEqual, verifySecret } from './secrets.js';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const ASSERTION_ALGS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
@@ -92,11 +92,13 @@ export interface ClientAuthDeps {
 }
 
 /**
- * Authenticates the client at the token endpoint. Successful secret checks are cached under a
- * hash of the presented secret so PBKDF2 is not paid on every request; failures are never cached.
+ * Authenticates the client at the token endpoint. PBKDF2 is deliberately slow, so after a secret
+ * verifies, its bytes are kept in memory (never logged or stored) for a few minutes and the next
+ * request is compared against them in constant time. Anything else, a wrong secret included,
+ * pays the full PBKDF2 check.
  */
 export class ClientAuthenticator {
-  private readonly verifiedSecrets = new LRUCache<string, true>({ max: CLIENT_SECRET_CACHE_MAX, ttl: CLIENT_SECRET_CACHE_TTL_MS });
+  private readonly verifiedSecrets = new LRUCache<string, Uint8Array>({ max: CLIENT_SECRET_CACHE_MAX, ttl: CLIENT_SECRET_CACHE_TTL_MS });
   private readonly keySets = new Map<string, ReturnType<typeof createLocalJWKSet>>();
 
   constructor(private readonly deps: ClientAuthDeps) {}
@@ -124,10 +126,13 @@ export class ClientAuthenticator {
     if (!client) throw fail('client_unknown', usedBasic);
     if (client.token_endpoint_auth_method !== p.method) throw fail('client_auth_method_mismatch', usedBasic, `registered for ${client.token_endpoint_auth_method}`);
     const stored = client.client_secret_hash!;
-    const cacheKey = `${client.client_id}\n${stored}\n${await sha256Hex(p.secret)}`;
-    if (!this.verifiedSecrets.has(cacheKey)) {
+    // Keyed by the stored hash too, so a changed registration never matches an old secret.
+    const cacheKey = `${client.client_id}\n${stored}`;
+    const presented = new TextEncoder().encode(p.secret);
+    const known = this.verifiedSecrets.get(cacheKey);
+    if (!known || !constantTimeEqual(known, presented)) {
       if (!(await verifySecret(p.secret, stored))) throw fail('client_secret_mismatch', usedBasic);
-      this.verifiedSecrets.set(cacheKey, true);
+      this.verifiedSecrets.set(cacheKey, presented);
     }
     return { client, method: p.method };
   }

@@ -49,8 +49,3 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function generateSecret(): string {
   return base64url.encode(crypto.getRandomValues(new Uint8Array(32)));
 }
-
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-}

@@ -1,10 +1,20 @@
 import { base64url } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { MAPPING_CACHE_MAX } from '../constants.js';
+
+/** Derivations are pure, so they are remembered: the same person asks again and again. */
+const derived = new LRUCache<string, string>({ max: MAPPING_CACHE_MAX });
 
 /**
  * The broker's id for a person: derived from (upstream issuer, upstream subject), so it is stable,
  * needs no lookup, and reveals neither value.
  */
 export async function principalIdOf(upstreamIssuer: string, upstreamSubject: string): Promise<string> {
-  const data = new TextEncoder().encode(`${upstreamIssuer}\n${upstreamSubject}`);
-  return `p_${base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', data)))}`;
+  const input = `${upstreamIssuer}\n${upstreamSubject}`;
+  const known = derived.get(input);
+  if (known) return known;
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(input));
+  const id = `p_${base64url.encode(new Uint8Array(digest))}`;
+  derived.set(input, id);
+  return id;
 }

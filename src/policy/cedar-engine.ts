@@ -76,17 +76,20 @@ export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput)
     policyIds: Object.freeze(policies.map((p) => p.id)),
     warnings: Object.freeze(warnings),
     evaluateMint(question: MintQuestion): ScopeDecision[] {
-      const shared = sharedEntities(question);
+      // The Cedar call is a pure function of (question, scope), so the question is the memo key.
+      const base = memoKey(question, usesNow);
+      let shared: Entity[] | undefined;
       return question.scopes.map((scope) => {
+        const key = `${base}\n${scope}`;
+        const known = decisions.get(key);
+        if (known) return known;
+        shared ??= sharedEntities(question);
         const call: AuthorizationCall = {
           ...mintRequest(question, scope),
           entities: [...shared, scopeEntity(question, scope)],
           preparsedPolicySetId: cacheKey,
           ...schemaCheck,
         };
-        const key = memoKey(call, usesNow);
-        const known = decisions.get(key);
-        if (known) return known;
         const decision = decideScope(cedar, scope, call);
         if (decision.errors.length === 0) decisions.set(key, decision);
         return decision;
@@ -194,11 +197,10 @@ function mintRequest(q: MintQuestion, scope: string): Pick<AuthorizationCall, 'p
   };
 }
 
-/** The memo key: the whole Cedar call, with `context.now` dropped when no policy can read it. */
-function memoKey(call: AuthorizationCall, usesNow: boolean): string {
-  if (usesNow) return JSON.stringify(call);
-  const { now: _now, ...context } = call.context;
-  return JSON.stringify({ ...call, context });
+/** Everything a mint question carries but its scopes (one key per scope), `now` only when policies can read it. */
+function memoKey(q: MintQuestion, usesNow: boolean): string {
+  const { now, ...context } = q.context;
+  return JSON.stringify([q.principal, q.clientId, q.destination, q.resource ?? null, context, usesNow ? now : null]);
 }
 
 function decideScope(cedar: CedarModule, scope: string, call: AuthorizationCall): ScopeDecision {

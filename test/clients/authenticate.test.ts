@@ -1,7 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { checkClientAssertionClaims, ClientAuthenticator, JWT_BEARER_ASSERTION_TYPE, presentedCredentials } from '../../src/clients/authenticate.js';
-import { constantTimeEqual, generateSecret, hashSecret, sha256Hex, verifySecret } from '../../src/clients/secrets.js';
+import { constantTimeEqual, generateSecret, hashSecret, verifySecret } from '../../src/clients/secrets.js';
 import type { ClientConfig } from '../../src/config/schema.js';
 import { CLIENT_ASSERTION_MAX_LIFETIME, CLOCK_SKEW, PBKDF2_MIN_ITERATIONS } from '../../src/constants.js';
 import { FormParams } from '../../src/http/form.js';
@@ -330,9 +330,6 @@ describe('client secrets', () => {
     expect(constantTimeEqual(new Uint8Array([1, 1]), new Uint8Array([1]))).toBe(false);
   });
 
-  it('sha256Hex is the hex SHA-256', async () => {
-    expect(await sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
-  });
 });
 
 describe('ClientAuthenticator with a damaged stored hash', () => {
@@ -345,5 +342,33 @@ describe('ClientAuthenticator with a damaged stored hash', () => {
     );
     expect(err).toBeInstanceOf(InvalidClient);
     expect((err as InvalidClient).reason).toBe('client_secret_mismatch');
+  });
+});
+
+describe('ClientAuthenticator secret cache', () => {
+  async function authenticator(secret: string) {
+    const client = { client_id: 'c', token_endpoint_auth_method: 'client_secret_post', client_secret_hash: await hashSecret(secret, 10_000), upstream_client_ids: {}, destinations: {} } as ClientConfig;
+    return new ClientAuthenticator({ clients: new Map([['c', client]]), assertionAudiences: [], replay: { consume: async () => true } });
+  }
+  const attempt = (auth: ClientAuthenticator, secret: string) =>
+    auth.authenticate(undefined, form({ client_id: 'c', client_secret: secret }), 0).then(
+      () => 'ok',
+      (err: { reason: string }) => err.reason,
+    );
+
+  it('a cached success never lets a different secret through', async () => {
+    const auth = await authenticator('right-secret');
+    expect(await attempt(auth, 'right-secret')).toBe('ok');
+    expect(await attempt(auth, 'right-secret')).toBe('ok');
+    expect(await attempt(auth, 'wrong-secret')).toBe('client_secret_mismatch');
+    expect(await attempt(auth, 'right-secre')).toBe('client_secret_mismatch');
+    expect(await attempt(auth, 'right-secret-')).toBe('client_secret_mismatch');
+    expect(await attempt(auth, 'right-secret')).toBe('ok');
+  });
+
+  it('a failed attempt does not evict or poison the cache', async () => {
+    const auth = await authenticator('s1');
+    expect(await attempt(auth, 'nope')).toBe('client_secret_mismatch');
+    expect(await attempt(auth, 's1')).toBe('ok');
   });
 });

@@ -106,10 +106,46 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     return rows.length;
   });
 
-  const commitMint = db.transaction((write: { binding?: SubjectBinding; audit: AuditRecord }) => {
+  type MintWrite = { binding?: SubjectBinding; audit: AuditRecord };
+  // Nested inside the group transaction below, this is a savepoint: one write's conflict rolls
+  // back that write alone.
+  const commitOne = db.transaction((write: MintWrite) => {
     if (write.binding) q.insertBinding.run(write.binding);
     appendAudit(write.audit);
   });
+  const commitGroup = db.transaction((batch: MintWrite[]) =>
+    batch.map((write) => {
+      try {
+        commitOne(write);
+        return undefined;
+      } catch (err) {
+        return err;
+      }
+    }),
+  );
+
+  /**
+   * Group commit: mint and audit writes that arrive in the same turn of the event loop share one
+   * transaction, so one WAL commit instead of one per request. Each write stays all-or-nothing
+   * (its own savepoint) and each caller's promise settles only after the shared commit.
+   */
+  let queue: Array<{ write: MintWrite; settle: (err?: unknown) => void }> = [];
+  const flush = () => {
+    const batch = queue;
+    queue = [];
+    let outcomes: unknown[];
+    try {
+      outcomes = commitGroup(batch.map((b) => b.write));
+    } catch (err) {
+      outcomes = batch.map(() => err);
+    }
+    batch.forEach((b, i) => b.settle(outcomes[i]));
+  };
+  const enqueue = (write: MintWrite) =>
+    new Promise<void>((resolve, reject) => {
+      if (queue.length === 0) setImmediate(flush);
+      queue.push({ write, settle: (err) => (err === undefined ? resolve() : reject(err)) });
+    });
 
   return {
     keys: {
@@ -153,7 +189,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
       },
     },
     audit: {
-      append: async (r) => void appendAudit(r),
+      append: (r) => enqueue({ audit: r }),
       recent: async (limit) => (q.recentAudit.all(limit) as string[]).map((s) => JSON.parse(s) as AuditRecord),
     },
     secrets: {
@@ -164,7 +200,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     },
     commitMint: async (write) => {
       try {
-        commitMint(write);
+        await enqueue(write);
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreConflict('binding conflict');
         throw err;
