@@ -3,6 +3,7 @@ import { compactVerify, decodeJwt, decodeProtectedHeader, errors as joseErrors, 
 import { CLOCK_SKEW, MAX_TOKEN_BYTES, SUBJECT_TOKEN_CACHE_MAX } from '../constants.js';
 import { InvalidGrant, TemporarilyUnavailable } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
+import { ID_JAG_TYP } from '../minting/id-jag.js';
 
 /** The claims the broker reads from an ID token used as a subject token. */
 export interface VerifiedIdToken {
@@ -22,12 +23,12 @@ export interface TrustedIssuer {
 type Check<T> = { ok: true; value: T } | { ok: false; reason: RefusalReason; detail?: string };
 
 /** Token types that are never ID tokens; an ID-JAG presented as a subject token is the main case. */
-const REFUSED_TYP = new Set(['oauth-id-jag+jwt', 'at+jwt', 'logout+jwt', 'secevent+jwt']);
+const REFUSED_TYP = new Set([ID_JAG_TYP, 'at+jwt', 'logout+jwt', 'secevent+jwt']);
 
 /** Header rules, pure. `typ` is compared as a media type: case-insensitive, `application/` optional. */
 export function checkHeader(header: ProtectedHeaderParameters, algorithms: readonly string[]): Check<void> {
   const typ = header.typ?.toLowerCase().replace(/^application\//, '');
-  if (typ === 'oauth-id-jag+jwt') return { ok: false, reason: 'subject_token_is_id_jag' };
+  if (typ === ID_JAG_TYP) return { ok: false, reason: 'subject_token_is_id_jag' };
   if (typ && REFUSED_TYP.has(typ)) return { ok: false, reason: 'token_malformed', detail: `typ ${typ} is not an ID token` };
   if (!header.alg || !algorithms.includes(header.alg)) return { ok: false, reason: 'alg_not_allowed', detail: String(header.alg) };
   return { ok: true, value: undefined };

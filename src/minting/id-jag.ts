@@ -1,8 +1,9 @@
 import { SignJWT, base64url, type JWTPayload } from 'jose';
+import { ID_JAG_TYP, type IdJagClaims as WireClaims } from '../destination/index.js';
 import type { ActiveKey } from './keys.js';
 
 export const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
-export const ID_JAG_TYP = 'oauth-id-jag+jwt';
+export { ID_JAG_TYP };
 
 export interface IdJagInput {
   issuer: string;
@@ -20,23 +21,13 @@ export interface IdJagInput {
   audTenant?: string;
 }
 
-export interface IdJagClaims extends JWTPayload {
-  iss: string;
-  sub: string;
-  aud: string;
-  client_id: string;
-  jti: string;
-  iat: number;
-  exp: number;
-  resource?: string | string[];
-  scope?: string;
-  tenant?: string;
-  auth_time?: number;
-  acr?: string;
-  amr?: string[];
-  email?: string;
-  aud_tenant?: string;
-}
+/**
+ * The claims the broker mints: the wire contract the destination kit verifies (one type for
+ * both sides), without the parts the broker does not emit yet.
+ */
+export type IdJagClaims = JWTPayload &
+  Pick<WireClaims, 'iss' | 'sub' | 'aud' | 'client_id' | 'jti' | 'iat' | 'exp'> &
+  Partial<Pick<WireClaims, 'resource' | 'scope' | 'tenant' | 'auth_time' | 'acr' | 'amr' | 'email' | 'aud_tenant'>>;
 
 /** Builds the ID-JAG claim set (draft-ietf-oauth-identity-assertion-authz-grant §3), pure but for the random jti. */
 export function buildIdJagClaims(input: IdJagInput): IdJagClaims {
