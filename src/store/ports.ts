@@ -4,6 +4,7 @@
  * Times are seconds since epoch.
  */
 import type { JWK } from 'jose';
+import type { LoginTransactionStore, UpstreamIdentity } from '../upstream/types.js';
 
 export type KeyState = 'next' | 'active' | 'retired';
 
@@ -91,12 +92,107 @@ export interface SecretStore {
   getOrCreate(name: string, create: () => string): Promise<string>;
 }
 
+/** The latest evidence about a person (from their most recent upstream login). */
+export interface PrincipalRecord {
+  id: string;
+  upstreamIssuer: string;
+  upstreamSubject: string;
+  connectionId: string;
+  claims: Record<string, unknown>;
+  /** SAML NameID and attributes as last received, for subject-contract continuity. */
+  saml?: UpstreamIdentity['saml'];
+  updatedAt: number;
+}
+
+export interface PrincipalStore {
+  upsert(p: PrincipalRecord): Promise<void>;
+  get(id: string): Promise<PrincipalRecord | undefined>;
+}
+
+/** A broker session: one browser, one upstream login. */
+export interface SessionRecord {
+  id: string;
+  principalId: string;
+  connectionId: string;
+  authTime: number;
+  acr?: string;
+  amr: string[];
+  upstreamSessionIndex?: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface SessionStore {
+  create(s: SessionRecord): Promise<void>;
+  /** The session if it exists, is unexpired and unrevoked. */
+  active(id: string, now: number): Promise<SessionRecord | undefined>;
+  revoke(id: string, now: number): Promise<void>;
+}
+
+export interface AuthorizationCodeRecord {
+  clientId: string;
+  redirectUri: string;
+  sessionId: string;
+  principalId: string;
+  scopes: string[];
+  nonce?: string;
+  codeChallenge?: string;
+  codeChallengeMethod?: 'S256';
+  authTime: number;
+  acr?: string;
+  amr: string[];
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface AuthorizationCodeStore {
+  put(codeHash: string, code: AuthorizationCodeRecord): Promise<void>;
+  /**
+   * Single use, atomic: `ok` the first time; `reused` (with the record, so what it produced can be
+   * revoked) on any later attempt; `unknown` for a code never issued or expired.
+   */
+  consume(codeHash: string, now: number): Promise<{ status: 'ok' | 'reused'; code: AuthorizationCodeRecord } | { status: 'unknown' }>;
+}
+
+export interface RefreshTokenRecord {
+  familyId: string;
+  clientId: string;
+  sessionId: string;
+  principalId: string;
+  scopes: string[];
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface RefreshTokenStore {
+  issue(tokenHash: string, token: RefreshTokenRecord): Promise<void>;
+  /**
+   * Atomic rotation: an active token is marked rotated and its successor stored → `rotated`.
+   * A token already rotated is being reused → its whole family is revoked → `reused`.
+   * Unknown, expired or revoked → `invalid`.
+   */
+  rotate(
+    oldHash: string,
+    next: { tokenHash: string; token: RefreshTokenRecord },
+    now: number,
+  ): Promise<{ status: 'rotated'; previous: RefreshTokenRecord } | { status: 'reused' | 'invalid' }>;
+  /** The token if active (unrotated, unrevoked, unexpired): for refresh tokens used as subject tokens. */
+  active(tokenHash: string, now: number): Promise<RefreshTokenRecord | undefined>;
+  revokeFamily(familyId: string, now: number): Promise<void>;
+  revokeSession(sessionId: string, now: number): Promise<void>;
+}
+
 export interface BrokerStore {
   keys: KeyStore;
   mappings: MappingStore;
   replay: ReplayStore;
   audit: AuditStore;
   secrets: SecretStore;
+  logins: LoginTransactionStore;
+  principals: PrincipalStore;
+  sessions: SessionStore;
+  codes: AuthorizationCodeStore;
+  refreshTokens: RefreshTokenStore;
   /** The mint's writes, all or nothing: a new binding (if any) and the audit record. */
   commitMint(write: { binding?: SubjectBinding; audit: AuditRecord }): Promise<void>;
 }

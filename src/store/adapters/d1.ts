@@ -9,6 +9,7 @@ import {
   type TableRow,
 } from '../ports.js';
 import { rowToBinding, rowToKey, type BindingRow, type KeyRow } from './rows.js';
+import { d1LoginStores } from './d1-logins.js';
 
 /**
  * The Workers store: Cloudflare D1 over the same schema as the SQLite adapter (migrations/,
@@ -110,6 +111,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
   };
 
   return {
+    ...d1LoginStores(db),
     keys,
     mappings: {
       tableRow: async (ns, iss, sub) => {

@@ -11,6 +11,7 @@ import {
   type TableRow,
 } from '../ports.js';
 import { rowToBinding, rowToKey, type BindingRow, type KeyRow } from './rows.js';
+import { sqliteLoginStores } from './sqlite-logins.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 
@@ -148,6 +149,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     });
 
   return {
+    ...sqliteLoginStores(db),
     keys: {
       list: async () => (q.listKeys.all() as KeyRow[]).map(rowToKey),
       apply: async (change) => applyKeys(change),

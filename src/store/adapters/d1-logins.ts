@@ -1,0 +1,105 @@
+import type { D1Database } from '@cloudflare/workers-types';
+import type { AuthorizationCodeRecord, BrokerStore, PrincipalRecord, RefreshTokenRecord, SessionRecord } from '../ports.js';
+import type { LoginTransaction } from '../../upstream/types.js';
+
+type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'codes' | 'refreshTokens'>;
+
+const SQL = {
+  putLogin: 'INSERT INTO login_transactions (id, record, expires_at) VALUES (?, ?, ?)',
+  takeLogin: 'DELETE FROM login_transactions WHERE id = ? RETURNING record, expires_at',
+  purgeLogins: 'DELETE FROM login_transactions WHERE expires_at < ?',
+  upsertPrincipal: `INSERT INTO principals (id, upstream_issuer, upstream_subject, record, updated_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`,
+  getPrincipal: 'SELECT record FROM principals WHERE id = ?',
+  createSession: 'INSERT INTO sessions (id, principal_id, record, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+  activeSession: 'SELECT record FROM sessions WHERE id = ? AND expires_at > ? AND revoked_at IS NULL',
+  revokeSession: 'UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+  putCode: 'INSERT INTO authorization_codes (code_hash, record, expires_at) VALUES (?, ?, ?)',
+  consumeCode: 'UPDATE authorization_codes SET consumed_at = ? WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?',
+  getCode: 'SELECT record, consumed_at FROM authorization_codes WHERE code_hash = ?',
+  issueRefresh: `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  markRotated: `UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ?
+    WHERE token_hash = ? AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ?`,
+  /** Inserts the successor only if this batch's rotation won (the old row names it). */
+  issueSuccessor: `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
+    SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ? AND successor_hash = ?)`,
+  getRefresh: 'SELECT record, expires_at, rotated_at, revoked_at, family_id FROM refresh_tokens WHERE token_hash = ?',
+  revokeFamily: 'UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
+  revokeSessionTokens: 'UPDATE refresh_tokens SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL',
+} as const;
+
+interface RefreshRow {
+  record: string;
+  expires_at: number;
+  rotated_at: number | null;
+  revoked_at: number | null;
+  family_id: string;
+}
+
+/** The D1 twin of sqlite-logins.ts: every read-modify-write is one conditional statement or one batch. */
+export function d1LoginStores(db: D1Database): LoginStores {
+  const refreshValues = (hash: string, t: RefreshTokenRecord) => [hash, t.familyId, t.clientId, t.sessionId, JSON.stringify(t), t.createdAt, t.expiresAt];
+  let loginWrites = 0;
+  return {
+    logins: {
+      put: async (tx) => {
+        if (++loginWrites % 128 === 0) await db.prepare(SQL.purgeLogins).bind(tx.createdAt).run();
+        await db.prepare(SQL.putLogin).bind(tx.id, JSON.stringify(tx), tx.expiresAt).run();
+      },
+      take: async (id, now) => {
+        const row = await db.prepare(SQL.takeLogin).bind(id).first<{ record: string; expires_at: number }>();
+        return row && row.expires_at > now ? (JSON.parse(row.record) as LoginTransaction) : undefined;
+      },
+    },
+    principals: {
+      upsert: async (p) => void (await db.prepare(SQL.upsertPrincipal).bind(p.id, p.upstreamIssuer, p.upstreamSubject, JSON.stringify(p), p.updatedAt).run()),
+      get: async (id) => {
+        const row = await db.prepare(SQL.getPrincipal).bind(id).first<{ record: string }>();
+        return row ? (JSON.parse(row.record) as PrincipalRecord) : undefined;
+      },
+    },
+    sessions: {
+      create: async (s) => void (await db.prepare(SQL.createSession).bind(s.id, s.principalId, JSON.stringify(s), s.createdAt, s.expiresAt).run()),
+      active: async (id, now) => {
+        const row = await db.prepare(SQL.activeSession).bind(id, now).first<{ record: string }>();
+        return row ? (JSON.parse(row.record) as SessionRecord) : undefined;
+      },
+      revoke: async (id, now) => void (await db.prepare(SQL.revokeSession).bind(now, id).run()),
+    },
+    codes: {
+      put: async (hash, code) => void (await db.prepare(SQL.putCode).bind(hash, JSON.stringify(code), code.expiresAt).run()),
+      consume: async (hash, now) => {
+        const [update, read] = await db.batch([db.prepare(SQL.consumeCode).bind(now, hash, now), db.prepare(SQL.getCode).bind(hash)]);
+        const row = (read!.results as Array<{ record: string; consumed_at: number | null }>)[0];
+        if (!row) return { status: 'unknown' as const };
+        const code = JSON.parse(row.record) as AuthorizationCodeRecord;
+        if (update!.meta.changes === 1) return { status: 'ok' as const, code };
+        return row.consumed_at !== null ? { status: 'reused' as const, code } : { status: 'unknown' as const };
+      },
+    },
+    refreshTokens: {
+      issue: async (hash, t) => void (await db.prepare(SQL.issueRefresh).bind(...refreshValues(hash, t)).run()),
+      rotate: async (oldHash, next, now) => {
+        const [mark, , read] = await db.batch([
+          db.prepare(SQL.markRotated).bind(now, next.tokenHash, oldHash, now),
+          db.prepare(SQL.issueSuccessor).bind(...refreshValues(next.tokenHash, next.token), oldHash, next.tokenHash),
+          db.prepare(SQL.getRefresh).bind(oldHash),
+        ]);
+        const row = (read!.results as RefreshRow[])[0];
+        if (mark!.meta.changes === 1 && row) return { status: 'rotated' as const, previous: JSON.parse(row.record) as RefreshTokenRecord };
+        if (!row || row.revoked_at !== null || row.expires_at <= now) return { status: 'invalid' as const };
+        // Already rotated: a copy is being replayed. Revoke the family (RFC 9700 §4.14.2).
+        await db.prepare(SQL.revokeFamily).bind(now, row.family_id).run();
+        return { status: 'reused' as const };
+      },
+      active: async (hash, now) => {
+        const row = await db.prepare(SQL.getRefresh).bind(hash).first<RefreshRow>();
+        if (!row || row.rotated_at !== null || row.revoked_at !== null || row.expires_at <= now) return undefined;
+        return JSON.parse(row.record) as RefreshTokenRecord;
+      },
+      revokeFamily: async (familyId, now) => void (await db.prepare(SQL.revokeFamily).bind(now, familyId).run()),
+      revokeSession: async (sessionId, now) => void (await db.prepare(SQL.revokeSessionTokens).bind(now, sessionId).run()),
+    },
+  };
+}

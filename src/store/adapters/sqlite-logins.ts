@@ -1,0 +1,104 @@
+import type Database from 'better-sqlite3';
+import type { BrokerStore, AuthorizationCodeRecord, RefreshTokenRecord, SessionRecord, PrincipalRecord } from '../ports.js';
+import type { LoginTransaction } from '../../upstream/types.js';
+
+type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'codes' | 'refreshTokens'>;
+
+/** Logins, sessions and the broker's OpenID Provider grants on SQLite: records as JSON, state in columns. */
+export function sqliteLoginStores(db: Database.Database): LoginStores {
+  const q = {
+    putLogin: db.prepare('INSERT INTO login_transactions (id, record, expires_at) VALUES (?, ?, ?)'),
+    takeLogin: db.prepare('DELETE FROM login_transactions WHERE id = ? RETURNING record, expires_at'),
+    purgeLogins: db.prepare('DELETE FROM login_transactions WHERE expires_at < ?'),
+    upsertPrincipal: db.prepare(
+      `INSERT INTO principals (id, upstream_issuer, upstream_subject, record, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`,
+    ),
+    getPrincipal: db.prepare('SELECT record FROM principals WHERE id = ?').pluck(),
+    createSession: db.prepare('INSERT INTO sessions (id, principal_id, record, created_at, expires_at) VALUES (?, ?, ?, ?, ?)'),
+    activeSession: db.prepare('SELECT record FROM sessions WHERE id = ? AND expires_at > ? AND revoked_at IS NULL').pluck(),
+    revokeSession: db.prepare('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    putCode: db.prepare('INSERT INTO authorization_codes (code_hash, record, expires_at) VALUES (?, ?, ?)'),
+    getCode: db.prepare('SELECT record, expires_at, consumed_at FROM authorization_codes WHERE code_hash = ?'),
+    consumeCode: db.prepare('UPDATE authorization_codes SET consumed_at = ? WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?'),
+    issueRefresh: db.prepare(
+      `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getRefresh: db.prepare('SELECT record, expires_at, rotated_at, revoked_at, family_id FROM refresh_tokens WHERE token_hash = ?'),
+    markRotated: db.prepare('UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE token_hash = ? AND rotated_at IS NULL AND revoked_at IS NULL'),
+    revokeFamily: db.prepare('UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL'),
+    revokeSessionTokens: db.prepare('UPDATE refresh_tokens SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL'),
+  };
+
+  const issue = (hash: string, t: RefreshTokenRecord) =>
+    q.issueRefresh.run(hash, t.familyId, t.clientId, t.sessionId, JSON.stringify(t), t.createdAt, t.expiresAt);
+
+  const rotate = db.transaction((oldHash: string, next: { tokenHash: string; token: RefreshTokenRecord }, now: number) => {
+    const row = q.getRefresh.get(oldHash) as
+      | { record: string; expires_at: number; rotated_at: number | null; revoked_at: number | null; family_id: string }
+      | undefined;
+    if (!row || row.revoked_at !== null || row.expires_at <= now) return { status: 'invalid' as const };
+    if (row.rotated_at !== null) {
+      // Reuse of a rotated token: someone holds a copy. Revoke the whole family (RFC 9700 §4.14.2).
+      q.revokeFamily.run(now, row.family_id);
+      return { status: 'reused' as const };
+    }
+    q.markRotated.run(now, next.tokenHash, oldHash);
+    issue(next.tokenHash, next.token);
+    return { status: 'rotated' as const, previous: JSON.parse(row.record) as RefreshTokenRecord };
+  });
+
+  const consumeCode = db.transaction((hash: string, now: number) => {
+    const row = q.getCode.get(hash) as { record: string; expires_at: number; consumed_at: number | null } | undefined;
+    if (!row) return { status: 'unknown' as const };
+    const code = JSON.parse(row.record) as AuthorizationCodeRecord;
+    if (row.consumed_at !== null) return { status: 'reused' as const, code };
+    if (q.consumeCode.run(now, hash, now).changes !== 1) return { status: 'unknown' as const };
+    return { status: 'ok' as const, code };
+  });
+
+  let loginWrites = 0;
+  return {
+    logins: {
+      put: async (tx) => {
+        if (++loginWrites % 128 === 0) q.purgeLogins.run(tx.createdAt);
+        q.putLogin.run(tx.id, JSON.stringify(tx), tx.expiresAt);
+      },
+      take: async (id, now) => {
+        const row = q.takeLogin.get(id) as { record: string; expires_at: number } | undefined;
+        return row && row.expires_at > now ? (JSON.parse(row.record) as LoginTransaction) : undefined;
+      },
+    },
+    principals: {
+      upsert: async (p) => void q.upsertPrincipal.run(p.id, p.upstreamIssuer, p.upstreamSubject, JSON.stringify(p), p.updatedAt),
+      get: async (id) => {
+        const record = q.getPrincipal.get(id) as string | undefined;
+        return record ? (JSON.parse(record) as PrincipalRecord) : undefined;
+      },
+    },
+    sessions: {
+      create: async (s) => void q.createSession.run(s.id, s.principalId, JSON.stringify(s), s.createdAt, s.expiresAt),
+      active: async (id, now) => {
+        const record = q.activeSession.get(id, now) as string | undefined;
+        return record ? (JSON.parse(record) as SessionRecord) : undefined;
+      },
+      revoke: async (id, now) => void q.revokeSession.run(now, id),
+    },
+    codes: {
+      put: async (hash, code) => void q.putCode.run(hash, JSON.stringify(code), code.expiresAt),
+      consume: async (hash, now) => consumeCode(hash, now),
+    },
+    refreshTokens: {
+      issue: async (hash, token) => void issue(hash, token),
+      rotate: async (oldHash, next, now) => rotate(oldHash, next, now),
+      active: async (hash, now) => {
+        const row = q.getRefresh.get(hash) as { record: string; expires_at: number; rotated_at: number | null; revoked_at: number | null } | undefined;
+        if (!row || row.rotated_at !== null || row.revoked_at !== null || row.expires_at <= now) return undefined;
+        return JSON.parse(row.record) as RefreshTokenRecord;
+      },
+      revokeFamily: async (familyId, now) => void q.revokeFamily.run(now, familyId),
+      revokeSession: async (sessionId, now) => void q.revokeSessionTokens.run(now, sessionId),
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.js';
+import { loginStoreContract } from './login-stores.contract.js';
+
+loginStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));

@@ -1,0 +1,5 @@
+import { env } from 'cloudflare:workers';
+import { createD1Store } from '../../src/store/adapters/d1.js';
+import { loginStoreContract } from '../store/login-stores.contract.js';
+
+loginStoreContract('D1', async () => createD1Store(env.DB));
