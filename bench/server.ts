@@ -33,6 +33,7 @@ const settings = {
       client_id: 'bench-agent',
       token_endpoint_auth_method: 'client_secret_post',
       client_secret_hash: await hashSecret('bench-secret'),
+      upstream_client_ids: { [IDP]: 'bench-agent' },
       destinations: { todo: { client_id: 'bench-at-todo', scopes: ['todos.read', 'todos.write'] } },
     },
   ],

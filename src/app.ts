@@ -95,7 +95,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   });
   app.notFound((c) => c.json({ error: 'not_found' }, 404));
 
-  app.get('/.well-known/oauth-authorization-server', (c) => c.json(authorizationServerMetadata(settings.issuer, settings.signing.alg)));
+  app.get('/.well-known/oauth-authorization-server', (c) => c.json(authorizationServerMetadata(settings.issuer)));
   app.get('/.well-known/openid-configuration', (c) => c.json(openidConfiguration(settings.issuer, settings.signing.alg)));
   app.get(JWKS_PATH, async (c) => {
     await keys.refresh(clock());

@@ -15,7 +15,8 @@ import type { ReplayStore } from '../store/ports.js';
 import { constantTimeEqual, verifySecret } from './secrets.js';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-const ASSERTION_ALGS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
+/** Asymmetric algorithms only: an HMAC assertion would need a shared secret, `none` is no signature. */
+export const ASSERTION_ALGS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
 
 export type AuthMethod = ClientConfig['token_endpoint_auth_method'];
 

@@ -89,6 +89,7 @@ function crossCheck(file: string, s: NonNullable<BrokerConfig['settings']>, name
     if (d.id_jag_lifetime && d.id_jag_lifetime > s.id_jag.lifetime) add(`destinations[${i}].id_jag_lifetime`, 'longer than id_jag.lifetime');
   });
   const clientIds = new Set<string>();
+  const upstreamAudiences = new Map<string, string>();
   s.clients.forEach((c, i) => {
     if (clientIds.has(c.client_id)) add(`clients[${i}].client_id`, `duplicate client_id "${c.client_id}"`);
     clientIds.add(c.client_id);
@@ -103,8 +104,13 @@ function crossCheck(file: string, s: NonNullable<BrokerConfig['settings']>, name
         if (!known.has(scope)) add(`clients[${i}].destinations.${destId}.scopes`, `"${scope}" is not a scope of destination "${destId}" (no scope_translation maps to it)`);
       }
     }
-    for (const issuer of Object.keys(c.upstream_client_ids)) {
-      if (issuer !== s.issuer && !s.trusted_issuers.some((t) => t.issuer === issuer)) add(`clients[${i}].upstream_client_ids`, `"${issuer}" is not a trusted issuer`);
+    for (const [issuer, audience] of Object.entries(c.upstream_client_ids)) {
+      if (!s.trusted_issuers.some((t) => t.issuer === issuer)) add(`clients[${i}].upstream_client_ids`, `"${issuer}" is not a trusted upstream issuer`);
+      // Two clients sharing one upstream audience could each redeem the other's ID tokens.
+      const key = `${issuer}\n${audience}`;
+      const other = upstreamAudiences.get(key);
+      if (other !== undefined) add(`clients[${i}].upstream_client_ids`, `"${audience}" at ${issuer} is also claimed by client "${other}"`);
+      upstreamAudiences.set(key, c.client_id);
     }
   });
   const issuers = new Set<string>();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ID_JAG_MAX_LIFETIME } from '../constants.js';
+import { ID_JAG_MAX_LIFETIME, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '../constants.js';
 
 /**
  * The broker's configuration, as files: `broker.config.yaml` (settings, clients, destinations,
@@ -34,11 +34,14 @@ const jwks = z.object({ keys: z.array(jwk).min(1) }).strict();
 
 const asymmetricAlg = z.enum(['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA']);
 
+/** An https URL, or http on loopback only (local development): keys fetched over plain http could be swapped in transit. */
+const secureUrl = httpUrl.refine((u) => urlCheck(u, (url) => url.protocol === 'https:' || isLoopback(url.hostname)), 'must use https (http only for localhost)');
+
 export const trustedIssuerSchema = z
   .object({
-    issuer: httpUrl,
+    issuer: secureUrl,
     /** Where to fetch the issuer's keys; or give them inline with `jwks`. */
-    jwks_uri: httpUrl.optional(),
+    jwks_uri: secureUrl.optional(),
     jwks: jwks.optional(),
     algorithms: z.array(asymmetricAlg).min(1).default(['RS256', 'ES256']),
   })
@@ -66,7 +69,11 @@ export const clientSchema = z
     name: z.string().optional(),
     token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']),
     /** `pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>`; produce with `npm run cli -- hash-secret`. */
-    client_secret_hash: z.string().regex(/^pbkdf2-sha256\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/, 'expected pbkdf2-sha256$iterations$salt$hash').optional(),
+    client_secret_hash: z
+      .string()
+      .regex(/^pbkdf2-sha256\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/, 'expected pbkdf2-sha256$iterations$salt$hash')
+      .refine((h) => Number(h.split('$')[1]) >= PBKDF2_MIN_ITERATIONS && Number(h.split('$')[1]) <= PBKDF2_ITERATIONS, `iterations must be between ${PBKDF2_MIN_ITERATIONS} and ${PBKDF2_ITERATIONS} (workerd's maximum)`)
+      .optional(),
     jwks: jwks.optional(),
     /** This client's client_id at upstream issuers, when its ID tokens come from there (keyed by issuer). */
     upstream_client_ids: z.record(httpUrl, z.string().min(1)).default({}),
@@ -111,8 +118,7 @@ export const brokerConfigSchema = z
      * RFC 8414 §2: https, no query or fragment. Plain http only for loopback (local development).
      * No path either: the broker serves its endpoints and metadata at the root.
      */
-    issuer: httpUrl
-      .refine((u) => urlCheck(u, (url) => url.protocol === 'https:' || isLoopback(url.hostname)), 'must use https (http only for localhost)')
+    issuer: secureUrl
       .refine((u) => urlCheck(u, (url) => url.search === ''), 'must not have a query')
       .refine((u) => urlCheck(u, (url) => url.pathname === '/'), 'must not have a path (endpoints are served at the root)'),
     port: z.number().int().min(1).max(65535).default(8787),

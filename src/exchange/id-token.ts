@@ -27,6 +27,7 @@ const REFUSED_TYP = new Set([ID_JAG_TYP, 'at+jwt', 'logout+jwt', 'secevent+jwt']
 
 /** Header rules, pure. `typ` is compared as a media type: case-insensitive, `application/` optional. */
 export function checkHeader(header: ProtectedHeaderParameters, algorithms: readonly string[]): Check<void> {
+  if (header.typ !== undefined && typeof header.typ !== 'string') return { ok: false, reason: 'token_malformed', detail: 'typ is not a string' };
   const typ = header.typ?.toLowerCase().replace(/^application\//, '');
   if (typ === ID_JAG_TYP) return { ok: false, reason: 'subject_token_is_id_jag' };
   if (typ && REFUSED_TYP.has(typ)) return { ok: false, reason: 'token_malformed', detail: `typ ${typ} is not an ID token` };
@@ -104,7 +105,7 @@ export class IdTokenVerifier {
 
     let claims: JWTPayload;
     try {
-      const { payload } = await compactVerify(token, trusted.keys, { algorithms: trusted.algorithms });
+      const { payload } = await verifyWithAnyMatchingKey(token, trusted);
       claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload;
     } catch (err) {
       const [reason, detail] = joseFailure(err);
@@ -115,6 +116,26 @@ export class IdTokenVerifier {
     const ttl = typeof claims.exp === 'number' ? (claims.exp + CLOCK_SKEW - now) * 1000 : 0;
     if (ttl > 0) this.verified.set(token, entry, { ttl });
     return entry;
+  }
+}
+
+/**
+ * compactVerify, except that a token without `kid` checked against a key set holding several
+ * candidate keys (an IdP mid-rotation) is tried against each of them, as jose suggests.
+ */
+async function verifyWithAnyMatchingKey(token: string, trusted: TrustedIssuer) {
+  try {
+    return await compactVerify(token, trusted.keys, { algorithms: trusted.algorithms });
+  } catch (err) {
+    if (!(err instanceof joseErrors.JWKSMultipleMatchingKeys)) throw err;
+    for await (const key of err as unknown as AsyncIterable<CryptoKey>) {
+      try {
+        return await compactVerify(token, key, { algorithms: trusted.algorithms });
+      } catch (inner) {
+        if (!(inner instanceof joseErrors.JWSSignatureVerificationFailed)) throw inner;
+      }
+    }
+    throw new joseErrors.JWSSignatureVerificationFailed();
   }
 }
 

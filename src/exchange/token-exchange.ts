@@ -1,4 +1,4 @@
-import type { DestinationConfig, NamespaceConfig } from '../config/schema.js';
+import type { ClientConfig, DestinationConfig, NamespaceConfig } from '../config/schema.js';
 import { MAX_SCOPE_COUNT } from '../constants.js';
 import { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, UnsupportedTokenType } from '../oauth/errors.js';
 import type { Grant, GrantRequest, TokenResponse } from '../oauth/grants.js';
@@ -7,7 +7,7 @@ import { buildIdJagClaims, ID_JAG_TOKEN_TYPE, signIdJag, type IdJagInput } from 
 import { principalIdOf } from '../mapping/principal.js';
 import type { Identity, Resolution } from '../mapping/resolve.js';
 import { StoreConflict } from '../store/ports.js';
-import { intersectGrant, parseScope, translateScopes } from '../policy/scopes.js';
+import { intersectGrant, parseScope, scopesToEvaluate, translateScopes, type ScopeTranslation } from '../policy/scopes.js';
 import type { ScopeDecision } from '../policy/types.js';
 import type { VerifiedIdToken } from './id-token.js';
 import { resolveTarget } from './destination.js';
@@ -77,9 +77,19 @@ async function verifySubjectToken(p: ExchangeParams, request: GrantRequest, s: B
     throw new UnsupportedTokenType('unsupported_token_type', known ? 'this subject_token_type is not supported' : 'unknown subject_token_type');
   }
   const client = request.client.client;
-  const token = await s.idTokens.verify(p.subjectToken, (issuer) => [client.upstream_client_ids[issuer] ?? client.client_id], request.now);
+  const token = await s.idTokens.verify(p.subjectToken, (issuer) => audiencesAt(issuer, client, s.settings.issuer), request.now);
   request.trail.upstreamIssuer = token.issuer;
   return token;
+}
+
+/**
+ * The `aud` that names this client in an ID token from `issuer`: its own client_id for the
+ * broker's tokens; for an upstream, only the id configured for it there. No default: an app
+ * that happens to share the name at some upstream is not this client.
+ */
+function audiencesAt(issuer: string, client: ClientConfig, brokerIssuer: string): string[] {
+  if (issuer === brokerIssuer) return [client.client_id];
+  return Object.hasOwn(client.upstream_client_ids, issuer) ? [client.upstream_client_ids[issuer]!] : [];
 }
 
 /** Step: audience and resource name one destination the client is enabled for. */
@@ -87,13 +97,14 @@ function chooseDestination(p: ExchangeParams, request: GrantRequest, s: BrokerSe
   const target = resolveTarget(p.audiences, p.resources, s.destinations);
   if (!target.ok) throw new InvalidTarget(target.reason, 'the requested audience or resource is not acceptable', target.detail);
   request.trail.destination = target.destination.id;
-  const grant = request.client.client.destinations[target.destination.id];
+  const destinations = request.client.client.destinations;
+  const grant = Object.hasOwn(destinations, target.destination.id) ? destinations[target.destination.id] : undefined;
   if (!grant) throw new InvalidTarget('client_not_enabled_for_destination', 'the requested audience or resource is not acceptable');
   return { destination: target.destination, resources: target.resources, grant };
 }
 
 /** Step: the requested scopes, translated into the destination's vocabulary. Unmapped scopes fail closed. */
-function translateRequestedScopes(p: ExchangeParams, destination: DestinationConfig, defaults: string[], request: GrantRequest) {
+function translateRequestedScopes(p: ExchangeParams, destination: DestinationConfig, defaults: string[], request: GrantRequest): ScopeTranslation[] {
   const parsed = parseScope(p.scope, MAX_SCOPE_COUNT);
   if (!parsed.ok) throw new InvalidScope('invalid_parameter', 'scope is malformed');
   if (parsed.scopes.length === 0) {
@@ -108,37 +119,44 @@ function translateRequestedScopes(p: ExchangeParams, destination: DestinationCon
   return translated;
 }
 
-/** Step: per-scope policy, intersected with what the client may hold there. */
+/**
+ * Step: per-scope policy, intersected with what the client may hold there. With several
+ * resources, every (resource, scope) pair is a question of its own and a scope is granted only
+ * if every resource allows it: the ID-JAG names them all.
+ */
 function decideScopes(
-  translated: Array<{ from: string; to: string }>,
+  translated: ScopeTranslation[],
   clientAllowed: string[],
   question: { identity: Identity; token: VerifiedIdToken; destination: DestinationConfig; resources: string[] },
   request: GrantRequest,
   s: BrokerServices,
 ): string[] {
   const { identity, token, destination } = question;
-  const candidates = [...new Set(translated.map((t) => t.to))].filter((scope) => clientAllowed.includes(scope));
+  const candidates = scopesToEvaluate(translated, clientAllowed);
   const claims = token.claims;
-  const decisions: ScopeDecision[] = candidates.length === 0 ? [] : s.policy.evaluateMint({
-    principal: {
-      id: identity.principalId,
-      upstreamIssuer: identity.upstreamIssuer,
-      ...(typeof claims.email === 'string' ? { email: claims.email } : {}),
-      groups: Array.isArray(claims.groups) ? claims.groups.filter((g): g is string => typeof g === 'string') : [],
-      ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
-    },
-    clientId: request.client.client.client_id,
-    destination: { id: destination.id, issuer: destination.issuer },
-    ...(question.resources[0] ? { resource: question.resources[0] } : {}),
-    scopes: candidates,
-    context: {
-      ...(typeof claims.acr === 'string' ? { acr: claims.acr } : {}),
-      amr: Array.isArray(claims.amr) ? claims.amr.filter((a): a is string => typeof a === 'string') : [],
-      ...(typeof claims.auth_time === 'number' ? { authTime: claims.auth_time } : {}),
-      ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
-      now: request.now,
-    },
-  });
+  const ask = (resource: string | undefined): ScopeDecision[] =>
+    s.policy.evaluateMint({
+      principal: {
+        id: identity.principalId,
+        upstreamIssuer: identity.upstreamIssuer,
+        ...(typeof claims.email === 'string' ? { email: claims.email } : {}),
+        groups: Array.isArray(claims.groups) ? claims.groups.filter((g): g is string => typeof g === 'string') : [],
+        ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
+      },
+      clientId: request.client.client.client_id,
+      destination: { id: destination.id, issuer: destination.issuer },
+      ...(resource ? { resource } : {}),
+      scopes: candidates,
+      context: {
+        ...(typeof claims.acr === 'string' ? { acr: claims.acr } : {}),
+        amr: Array.isArray(claims.amr) ? claims.amr.filter((a): a is string => typeof a === 'string') : [],
+        ...(typeof claims.auth_time === 'number' ? { authTime: claims.auth_time } : {}),
+        ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
+        now: request.now,
+      },
+    });
+  const resources = question.resources.length > 0 ? question.resources : [undefined];
+  const decisions: ScopeDecision[] = candidates.length === 0 ? [] : resources.flatMap(ask);
   const { granted, refused } = intersectGrant({ translated, clientAllowed, decisions });
   request.trail.policy = `${s.policy.version} ${decisions.map((d) => `${d.scope}:${d.allowed ? 'permit' : 'deny'}[${d.policies.join(',')}]`).join(' ')}`.trim();
   const reason: RefusalReason = refused.some((r) => r.why === 'policy_denied') ? 'policy_denied' : 'scope_not_permitted_for_client';

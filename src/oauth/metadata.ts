@@ -1,14 +1,14 @@
 import { ID_JAG_TOKEN_TYPE } from '../minting/id-jag.js';
 import { TOKEN_EXCHANGE_GRANT } from '../exchange/token-exchange.js';
+import { ASSERTION_ALGS } from '../clients/authenticate.js';
 
 export const TOKEN_PATH = '/token';
 export const JWKS_PATH = '/jwks';
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
-const ASSERTION_ALGS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
 
 /** RFC 8414 authorization server metadata. */
-export function authorizationServerMetadata(issuer: string, signingAlg: string) {
+export function authorizationServerMetadata(issuer: string) {
   const base = issuer.replace(/\/$/, '');
   return {
     issuer,
@@ -26,7 +26,7 @@ export function authorizationServerMetadata(issuer: string, signingAlg: string) 
 /** OpenID Provider discovery: the same document plus the OIDC fields the broker can state truthfully. */
 export function openidConfiguration(issuer: string, signingAlg: string) {
   return {
-    ...authorizationServerMetadata(issuer, signingAlg),
+    ...authorizationServerMetadata(issuer),
     subject_types_supported: ['pairwise', 'public'],
     id_token_signing_alg_values_supported: [signingAlg],
   };

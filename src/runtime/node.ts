@@ -8,12 +8,16 @@ import type { Logger } from '../logger.js';
 import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
 import { loadConfigFromDisk } from './config-files.js';
 
+/** Token and secret fields, at the top level and one level down: a second line of defence, never the first. */
+const SENSITIVE = ['access_token', 'refresh_token', 'id_token', 'subject_token', 'client_secret', 'assertion', 'client_assertion', 'code'];
+const REDACTED = SENSITIVE.flatMap((k) => [k, `*.${k}`]);
+
 /** pino behind the Logger port, with redaction as a second line of defence. */
 export function pinoLogger(level = process.env.LOG_LEVEL ?? 'info', dest: string | number = 1): Logger {
   // Buffered, asynchronous writes (pino's advice for throughput); flushed on exit below.
   const destination = pino.destination({ dest, sync: false, minLength: 4096 });
   process.once('exit', () => destination.flushSync());
-  const log = pino({ level, redact: ['*.access_token', '*.subject_token', '*.client_secret', '*.assertion', '*.client_assertion'] }, destination);
+  const log = pino({ level, redact: REDACTED }, destination);
   return {
     info: (f, m) => log.info(f, m),
     warn: (f, m) => log.warn(f, m),

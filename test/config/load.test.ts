@@ -64,6 +64,11 @@ describe('configuration validation', () => {
     ['a trusted issuer with both jwks and jwks_uri', (s: any) => (s.trusted_issuers[0].jwks = { keys: [{ kty: 'EC' }] }), 'broker.config.yaml', 'trusted_issuers[0]', /exactly one/],
     ['the broker listed as its own trusted issuer', (s: any) => s.trusted_issuers.push({ issuer: s.issuer, jwks: { keys: [{ kty: 'EC' }] } }), 'broker.config.yaml', 'trusted_issuers[1].issuer', /implicitly/],
     ['HS256 for a trusted issuer', (s: any) => (s.trusted_issuers[0].algorithms = ['HS256']), 'broker.config.yaml', 'trusted_issuers[0].algorithms[0]', /.+/],
+    ['two clients claiming the same upstream audience', (s: any) => (s.clients[1].upstream_client_ids = { 'https://idp.test': 'wiki-agent' }), 'broker.config.yaml', 'clients[1].upstream_client_ids', /also claimed/],
+    ['an upstream client id for an issuer that is not trusted', (s: any) => (s.clients[0].upstream_client_ids = { 'https://other.test': 'x' }), 'broker.config.yaml', 'clients[0].upstream_client_ids', /not a trusted upstream issuer/],
+    ['a trusted issuer over plain http', (s: any) => (s.trusted_issuers[0].issuer = 'http://idp.example'), 'broker.config.yaml', 'trusted_issuers[0].issuer', /https/],
+    ['a JWKS URL over plain http', (s: any) => (s.trusted_issuers[0].jwks_uri = 'http://idp.example/jwks'), 'broker.config.yaml', 'trusted_issuers[0].jwks_uri', /https/],
+    ['more PBKDF2 iterations than workerd allows', (s: any) => (s.clients[0].client_secret_hash = 'pbkdf2-sha256$200000$AAAA$AAAA'), 'broker.config.yaml', 'clients[0].client_secret_hash', /iterations/],
     ['a client id with a colon', (s: any) => (s.clients[0].client_id = 'a:b'), 'broker.config.yaml', 'clients[0].client_id', /":"/],
   ])('refuses %s, naming file and path', async (_name, mutate, file, at, message) => {
     const problems = problemsOf(await files(mutate));

@@ -203,3 +203,24 @@ describe('checkIdTokenClaims', () => {
     expect(r.ok && r.value.audience).toEqual(['wiki-agent']);
   });
 });
+
+describe('checkHeader: hostile typ values', () => {
+  it.each([[123], [{ a: 1 }], [['JWT']], [null]])('a non-string typ (%j) is malformed, never a server error', (typ) => {
+    expect(checkHeader(header({ typ } as unknown as Partial<ProtectedHeaderParameters>), ALGS)).toEqual({ ok: false, reason: 'token_malformed', detail: 'typ is not a string' });
+  });
+});
+
+describe('IdTokenVerifier: kid-less tokens during an upstream key rotation', () => {
+  it('tries every key that matches when the token has no kid', async () => {
+    const { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } = await import('jose');
+    const { IdTokenVerifier } = await import('../../src/exchange/id-token.js');
+    const [a, b] = await Promise.all([generateKeyPair('ES256'), generateKeyPair('ES256')]);
+    const jwks = { keys: [{ ...(await exportJWK(a.publicKey)), alg: 'ES256' }, { ...(await exportJWK(b.publicKey)), alg: 'ES256' }] };
+    const verifier = new IdTokenVerifier(new Map([[ISS, { issuer: ISS, algorithms: ['ES256'], keys: createLocalJWKSet(jwks) }]]));
+    const signWith = (key: CryptoKey) =>
+      new SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setIssuer(ISS).setSubject('alice').setAudience('wiki-agent').setIssuedAt(NOW).setExpirationTime(NOW + 300).sign(key);
+    await expect(verifier.verify(await signWith(b.privateKey), () => ['wiki-agent'], NOW)).resolves.toMatchObject({ subject: 'alice' });
+    const stranger = await generateKeyPair('ES256');
+    await expect(verifier.verify(await signWith(stranger.privateKey), () => ['wiki-agent'], NOW)).rejects.toMatchObject({ reason: 'signature_invalid' });
+  });
+});

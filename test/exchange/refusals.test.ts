@@ -64,10 +64,13 @@ function batterySettings(extra: (s: BrokerConfigInput) => void = () => {}) {
   return testSettings((s) => {
     s.trusted_issuers!.push({ issuer: IDP2, jwks: { keys: [idp2.jwk] }, algorithms: ['ES256'] });
     s.trusted_issuers!.push({ issuer: IDP3, jwks_uri: `${IDP3}/nowhere`, algorithms: ['ES256'] });
+    const wiki = s.clients![0]!;
+    wiki.upstream_client_ids = { ...wiki.upstream_client_ids, [IDP2]: 'wiki-agent', [IDP3]: 'wiki-agent' };
     s.clients!.push({
       client_id: 'jwt-agent',
       token_endpoint_auth_method: 'private_key_jwt',
       jwks: { keys: [jwtAgentKey.jwk] },
+      upstream_client_ids: { [IDP]: 'jwt-agent' },
       destinations: { todo: { client_id: 'jwt-at-todo', scopes: ['todos.read'] } },
     });
     extra(s);

@@ -141,6 +141,39 @@ describe('caller-pushed token exchange: the happy path', () => {
     expect(secret?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
+  it('asks policy about every requested resource: one forbidden resource refuses the scope, whatever the order', async () => {
+    const R2 = 'https://files.todo.test/';
+    const settings = await testSettings((s) => void s.destinations![0]!.resources!.push(R2));
+    const policies = `@id("read") permit (principal, action, resource) when { resource.name == "todos.read" };
+@id("not-files") forbid (principal, action, resource) when { resource has resource && resource.resource == "${R2}" };`;
+    b = await startTestBroker({ settings, policies });
+    for (const resource of [[TODO_API, R2], [R2, TODO_API], [R2]]) {
+      const res = await postToken(b, await exchangeParams(b, { resource }));
+      expect(res.status).toBe(400);
+      expect(await errorOf(res)).toBe('invalid_scope');
+    }
+    const ok = await postToken(b, await exchangeParams(b, { resource: [TODO_API] }));
+    expect(ok.status).toBe(200);
+  });
+
+  it('accepts an upstream ID token only with the aud configured for that client at that upstream, never a same-named app', async () => {
+    b = await startTestBroker({ settings: await testSettings((s) => void (s.clients![0]!.upstream_client_ids = {})) });
+    const res = await postToken(b, await exchangeParams(b)); // aud "wiki-agent" at the IdP: not configured
+    expect(res.status).toBe(400);
+    expect(await errorOf(res)).toBe('invalid_grant');
+    expect((await b.services.store.audit.recent(1))[0]).toMatchObject({ reason: 'aud_mismatch' });
+  });
+
+  it('treats a destination id that names an Object.prototype member like any unknown one', async () => {
+    const settings = await testSettings((s) => {
+      s.destinations!.push({ id: 'constructor', issuer: 'https://ctor.test', namespace: 'todo-users', scope_translation: { 'todos.read': ['todos.read'] } });
+    });
+    b = await startTestBroker({ settings });
+    const res = await postToken(b, await exchangeParams(b, { audience: 'https://ctor.test', resource: undefined }));
+    expect(res.status).toBe(400);
+    expect(await errorOf(res)).toBe('invalid_target');
+  });
+
   it('returns an error for the wrong HTTP method', async () => {
     const res = await b.request('/token');
     expect(res.status).toBe(405);

@@ -49,6 +49,7 @@ export async function testSettings(overrides: (s: BrokerConfigInput) => void = (
         client_id: 'wiki-agent',
         token_endpoint_auth_method: 'client_secret_post',
         client_secret_hash: postHash,
+        upstream_client_ids: { [IDP]: 'wiki-agent' },
         destinations: {
           todo: { client_id: 'wiki-at-todo', scopes: ['todos.read', 'todos.write'], default_scopes: ['todos.read'] },
           crm: { client_id: 'wiki-at-crm', scopes: ['contacts.read'] },
@@ -58,9 +59,10 @@ export async function testSettings(overrides: (s: BrokerConfigInput) => void = (
         client_id: 'basic-agent',
         token_endpoint_auth_method: 'client_secret_basic',
         client_secret_hash: basicHash,
+        upstream_client_ids: { [IDP]: 'basic-agent' },
         destinations: { todo: { client_id: 'basic-at-todo', scopes: ['todos.read'] } },
       },
-      { client_id: 'spa', token_endpoint_auth_method: 'none', destinations: { todo: { client_id: 'spa-at-todo', scopes: ['todos.read'] } } },
+      { client_id: 'spa', token_endpoint_auth_method: 'none', upstream_client_ids: { [IDP]: 'spa' }, destinations: { todo: { client_id: 'spa-at-todo', scopes: ['todos.read'] } } },
     ],
     destinations: [
       {
