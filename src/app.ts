@@ -110,11 +110,20 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   return { app, services };
 }
 
+/**
+ * The namespace files are the source of truth for tables that list rows: each table is replaced
+ * as a whole (people taken out are deprovisioned), and only when its content changed, so a
+ * Workers isolate starting cold writes nothing.
+ */
 async function importMappingTables(config: BrokerConfig, store: BrokerStore) {
-  const rows: TableRow[] = [];
   for (const ns of config.namespaces.values()) {
-    if (ns.strategy !== 'table') continue;
-    for (const r of ns.rows) rows.push({ namespace: ns.namespace, upstreamIssuer: r.upstream_issuer, upstreamSubject: r.upstream_subject, subject: r.subject });
+    if (ns.strategy !== 'table' || ns.rows.length === 0) continue;
+    const rows: TableRow[] = ns.rows.map((r) => ({ namespace: ns.namespace, upstreamIssuer: r.upstream_issuer, upstreamSubject: r.upstream_subject, subject: r.subject }));
+    await store.mappings.replaceTable(ns.namespace, rows, await contentVersion(rows));
   }
-  if (rows.length > 0) await store.mappings.importTable(rows);
+}
+
+export async function contentVersion(value: unknown): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(value)));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }

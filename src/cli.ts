@@ -15,7 +15,7 @@ import { KeyRing } from './minting/keys.js';
 import { createPolicyEngine } from './policy/cedar-engine.js';
 import { loadConfigFromDisk } from './runtime/config-files.js';
 import { createSqliteStore, openSqlite } from './store/adapters/sqlite.js';
-import { systemClock } from './app.js';
+import { contentVersion, systemClock } from './app.js';
 
 const program = new Command('xaa-broker').description('xaa-broker operator commands').option('-c, --config <file>', 'broker config file', process.env.XAA_CONFIG ?? 'broker.config.yaml');
 
@@ -65,16 +65,16 @@ const tableFile = z.object({
 
 program
   .command('import-mappings <file>')
-  .description('import table rows (YAML: namespace + rows) into the store, all or nothing')
+  .description('replace a table namespace with the rows of a YAML file (namespace + rows), all or nothing')
   .action(async (file: string) => {
     const { config, store } = openStore();
     const data = tableFile.parse(parseYaml(readFileSync(file, 'utf8')));
     const ns = config.namespaces.get(data.namespace);
     if (!ns || ns.strategy !== 'table') throw new Error(`namespace "${data.namespace}" is not a table namespace in the configuration`);
-    const { written } = await store.mappings.importTable(
-      data.rows.map((r) => ({ namespace: data.namespace, upstreamIssuer: r.upstream_issuer, upstreamSubject: r.upstream_subject, subject: r.subject })),
-    );
-    console.log(`imported ${written} rows into ${data.namespace}`);
+    if (ns.rows.length > 0) throw new Error(`${data.namespace} lists its rows in mappings/; edit that file instead (it is the source of truth and would undo this import)`);
+    const rows = data.rows.map((r) => ({ namespace: data.namespace, upstreamIssuer: r.upstream_issuer, upstreamSubject: r.upstream_subject, subject: r.subject }));
+    const { written } = await store.mappings.replaceTable(data.namespace, rows, await contentVersion(rows));
+    console.log(`${data.namespace} now holds the ${written} rows of ${file} (rows not in the file were removed)`);
   });
 
 program

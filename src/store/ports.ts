@@ -47,8 +47,12 @@ export interface MappingStore {
   tableRow(namespace: string, upstreamIssuer: string, upstreamSubject: string): Promise<TableRow | undefined>;
   bindingOf(namespace: string, principalId: string): Promise<SubjectBinding | undefined>;
   bindingOfSubject(namespace: string, subject: string): Promise<SubjectBinding | undefined>;
-  /** Replaces or adds table rows atomically; refuses (throws) if two identities would share a subject. */
-  importTable(rows: TableRow[]): Promise<{ written: number }>;
+  /**
+   * Makes `rows` the whole table of `namespace`, atomically: rows not listed are removed (a person
+   * taken out of the file is deprovisioned). Skipped when `version` (a content hash) is what was
+   * last written. Throws StoreConflict, writing nothing, if two identities would share a subject.
+   */
+  replaceTable(namespace: string, rows: TableRow[], version: string): Promise<{ written: number; unchanged: boolean }>;
   /** Operator action: bind (or re-bind) a principal to a subject, bumping the version. */
   remap(binding: Omit<SubjectBinding, 'version' | 'createdAt'>, at: number): Promise<SubjectBinding>;
 }

@@ -47,10 +47,14 @@ describe('SubjectResolver', () => {
   beforeEach(async () => {
     store = createSqliteStore(openSqlite(':memory:'));
     resolver = await preparedResolver(store);
-    await store.mappings.importTable([
-      { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'alice', subject: 'todo-user-1001' },
-      { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'bob', subject: 'todo-user-1002' },
-    ]);
+    await store.mappings.replaceTable(
+      'todo-users',
+      [
+        { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'alice', subject: 'todo-user-1001' },
+        { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'bob', subject: 'todo-user-1002' },
+      ],
+      'v1',
+    );
   });
 
   describe('table', () => {

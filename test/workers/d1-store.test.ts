@@ -84,15 +84,15 @@ describe('D1 key store', () => {
 });
 
 describe('D1 mapping store', () => {
-  it('imports table rows in chunks, all or nothing', async () => {
+  it('replaces a table in chunks, all or nothing', async () => {
     const many: TableRow[] = Array.from({ length: 60 }, (_, i) => ({ namespace: 'ns', upstreamIssuer: 'https://idp.test', upstreamSubject: `u${i}`, subject: `s${i}` }));
-    expect(await store.mappings.importTable(many)).toEqual({ written: 60 });
+    expect(await store.mappings.replaceTable('ns', many, 'v1')).toEqual({ written: 60, unchanged: false });
     expect(await store.mappings.tableRow('ns', 'https://idp.test', 'u59')).toEqual({ namespace: 'ns', upstreamIssuer: 'https://idp.test', upstreamSubject: 'u59', subject: 's59' });
 
-    // Row 55 (third statement) would give u55's subject to a new identity: the earlier chunks must not land either.
-    const clash = [...Array.from({ length: 50 }, (_, i) => ({ namespace: 'ns2', upstreamIssuer: 'https://idp.test', upstreamSubject: `v${i}`, subject: `t${i}` })), { namespace: 'ns', upstreamIssuer: 'https://idp.test', upstreamSubject: 'other', subject: 's55' }];
-    await expect(store.mappings.importTable(clash)).rejects.toBeInstanceOf(StoreConflict);
-    expect(await rows("SELECT * FROM mapping_table WHERE namespace = 'ns2'")).toEqual([]);
+    // The last chunk gives u5's subject to a second identity: nothing of the replacement may land.
+    const clash = [...many.slice(0, 59), { namespace: 'ns', upstreamIssuer: 'https://idp.test', upstreamSubject: 'other', subject: 's5' }];
+    await expect(store.mappings.replaceTable('ns', clash, 'v2')).rejects.toBeInstanceOf(StoreConflict);
+    expect(await store.mappings.tableRow('ns', 'https://idp.test', 'u59')).toBeDefined();
   });
 
   it('remaps with a version bump and refuses a subject held by someone else', async () => {

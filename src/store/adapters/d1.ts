@@ -57,6 +57,8 @@ const SQL = {
   recentAudit: 'SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?',
   insertSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING',
   getSecret: 'SELECT value FROM broker_secrets WHERE name = ?',
+  putSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+  deleteTable: 'DELETE FROM mapping_table WHERE namespace = ?',
 } as const;
 
 function upsertTableRows(count: number): string {
@@ -120,20 +122,22 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
       },
       bindingOf: async (ns, pid) => rowToBinding(await q.bindingOf.bind(ns, pid).first<BindingRow>()),
       bindingOfSubject: async (ns, subject) => rowToBinding(await q.bindingOfSubject.bind(ns, subject).first<BindingRow>()),
-      importTable: async (rows: TableRow[]) => {
-        if (rows.length === 0) return { written: 0 };
-        const statements: D1PreparedStatement[] = [];
+      replaceTable: async (namespace: string, rows: TableRow[], version: string) => {
+        const versionKey = `table-version:${namespace}`;
+        if ((await q.getSecret.bind(versionKey).first<{ value: string }>())?.value === version) return { written: 0, unchanged: true };
+        const statements: D1PreparedStatement[] = [q.deleteTable.bind(namespace)];
         for (let i = 0; i < rows.length; i += TABLE_ROWS_PER_STATEMENT) {
           const chunk = rows.slice(i, i + TABLE_ROWS_PER_STATEMENT);
-          statements.push(db.prepare(upsertTableRows(chunk.length)).bind(...chunk.flatMap((r) => [r.namespace, r.upstreamIssuer, r.upstreamSubject, r.subject])));
+          statements.push(db.prepare(upsertTableRows(chunk.length)).bind(...chunk.flatMap((r) => [namespace, r.upstreamIssuer, r.upstreamSubject, r.subject])));
         }
+        statements.push(q.putSecret.bind(versionKey, version));
         try {
           await db.batch(statements);
         } catch (err) {
           if (isUniqueViolation(err)) throw new StoreConflict('two upstream identities would share one subject in a namespace');
           throw err;
         }
-        return { written: rows.length };
+        return { written: rows.length, unchanged: false };
       },
       remap: async (b, at) => {
         try {

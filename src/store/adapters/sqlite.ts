@@ -78,6 +78,8 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     recentAudit: db.prepare('SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?').pluck(),
     getSecret: db.prepare('SELECT value FROM broker_secrets WHERE name = ?').pluck(),
     insertSecret: db.prepare('INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+    putSecret: db.prepare('INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
+    deleteTable: db.prepare('DELETE FROM mapping_table WHERE namespace = ?'),
   };
 
   const appendAudit = (r: AuditRecord) => q.appendAudit.run(r.at, r.event, r.requestId, JSON.stringify(r));
@@ -102,9 +104,13 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     return true;
   });
 
-  const importTable = db.transaction((rows: TableRow[]) => {
-    for (const r of rows) q.upsertTableRow.run(r.namespace, r.upstreamIssuer, r.upstreamSubject, r.subject);
-    return rows.length;
+  const replaceTable = db.transaction((namespace: string, rows: TableRow[], version: string) => {
+    const versionKey = `table-version:${namespace}`;
+    if (q.getSecret.get(versionKey) === version) return { written: 0, unchanged: true };
+    q.deleteTable.run(namespace);
+    for (const r of rows) q.upsertTableRow.run(namespace, r.upstreamIssuer, r.upstreamSubject, r.subject);
+    q.putSecret.run(versionKey, version);
+    return { written: rows.length, unchanged: false };
   });
 
   type MintWrite = { binding?: SubjectBinding; audit: AuditRecord };
@@ -161,9 +167,9 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
       },
       bindingOf: async (ns, pid) => rowToBinding(q.bindingOf.get(ns, pid) as BindingRow | undefined),
       bindingOfSubject: async (ns, subject) => rowToBinding(q.bindingOfSubject.get(ns, subject) as BindingRow | undefined),
-      importTable: async (rows) => {
+      replaceTable: async (namespace, rows, version) => {
         try {
-          return { written: importTable(rows) };
+          return replaceTable(namespace, rows, version);
         } catch (err) {
           if (isUniqueViolation(err)) throw new StoreConflict('two upstream identities would share one subject in a namespace');
           throw err;

@@ -3,3 +3,6 @@ import { createD1Store } from '../../src/store/adapters/d1.js';
 import { loginStoreContract } from '../store/login-stores.contract.js';
 
 loginStoreContract('D1', async () => createD1Store(env.DB));
+import { mappingTableContract } from '../store/mapping-table.contract.js';
+
+mappingTableContract('D1', async () => createD1Store(env.DB));

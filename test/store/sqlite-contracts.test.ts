@@ -2,3 +2,6 @@ import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.j
 import { loginStoreContract } from './login-stores.contract.js';
 
 loginStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));
+import { mappingTableContract } from './mapping-table.contract.js';
+
+mappingTableContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));
