@@ -28,12 +28,23 @@ export const JWKS_REFETCH_COOLDOWN_MS = 30_000;
 
 /** Caches on the hot path. */
 export const SUBJECT_TOKEN_CACHE_MAX = 10_000;
+/** Caches are bounded in bytes (approximately: UTF-16 key length plus a per-entry allowance) as well as entries. */
+export const SUBJECT_TOKEN_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+export const POLICY_DECISION_CACHE_MAX_BYTES = 32 * 1024 * 1024;
+export const MAPPING_CACHE_MAX_BYTES = 32 * 1024 * 1024;
 export const MAPPING_CACHE_MAX = 50_000;
 export const MAPPING_CACHE_TTL_MS = 60_000;
 /** Memoised Cedar decisions (keyed by the full request; see policy/cedar-engine.ts). */
 export const POLICY_DECISION_CACHE_MAX = 20_000;
 export const CLIENT_SECRET_CACHE_MAX = 1_000;
 export const CLIENT_SECRET_CACHE_TTL_MS = 5 * 60_000;
+/**
+ * After this many failed secret checks for one client within the window, further attempts are
+ * refused without running PBKDF2 until the window ends: an unauthenticated caller cannot make the
+ * broker hash without bound. A client presenting its cached, verified secret is never throttled.
+ */
+export const CLIENT_AUTH_MAX_FAILURES = 10;
+export const CLIENT_AUTH_FAILURE_WINDOW_MS = 60_000;
 
 /** Client secret hashing: PBKDF2-SHA256 via WebCrypto (workerd caps iterations at 100k). */
 export const PBKDF2_ITERATIONS = 100_000;

@@ -3,6 +3,8 @@ import { compactVerify, createLocalJWKSet, decodeJwt, type JSONWebKeySet, type J
 import type { ClientConfig } from '../config/schema.js';
 import {
   CLIENT_ASSERTION_MAX_LIFETIME,
+  CLIENT_AUTH_FAILURE_WINDOW_MS,
+  CLIENT_AUTH_MAX_FAILURES,
   CLIENT_SECRET_CACHE_MAX,
   CLIENT_SECRET_CACHE_TTL_MS,
   CLOCK_SKEW,
@@ -101,6 +103,12 @@ export interface ClientAuthDeps {
 export class ClientAuthenticator {
   private readonly verifiedSecrets = new LRUCache<string, Uint8Array>({ max: CLIENT_SECRET_CACHE_MAX, ttl: CLIENT_SECRET_CACHE_TTL_MS });
   private readonly keySets = new Map<string, ReturnType<typeof createLocalJWKSet>>();
+  /** Failed secret checks per client within the current window. */
+  private readonly failures = new LRUCache<string, number>({ max: CLIENT_SECRET_CACHE_MAX, ttl: CLIENT_AUTH_FAILURE_WINDOW_MS });
+
+  private recentFailures(clientId: string): number {
+    return this.failures.get(clientId) ?? 0;
+  }
 
   constructor(private readonly deps: ClientAuthDeps) {}
 
@@ -132,7 +140,13 @@ export class ClientAuthenticator {
     const presented = new TextEncoder().encode(p.secret);
     const known = this.verifiedSecrets.get(cacheKey);
     if (!known || !constantTimeEqual(known, presented)) {
-      if (!(await verifySecret(p.secret, stored))) throw fail('client_secret_mismatch', usedBasic);
+      // PBKDF2 is costly by design; repeated failures for one client stop paying it for a while.
+      if (this.recentFailures(client.client_id) >= CLIENT_AUTH_MAX_FAILURES) throw fail('client_auth_throttled', usedBasic);
+      if (!(await verifySecret(p.secret, stored))) {
+        this.failures.set(client.client_id, this.recentFailures(client.client_id) + 1, { noUpdateTTL: this.failures.has(client.client_id) });
+        throw fail('client_secret_mismatch', usedBasic);
+      }
+      this.failures.delete(client.client_id);
       this.verifiedSecrets.set(cacheKey, presented);
     }
     return { client, method: p.method };

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { compactVerify, decodeJwt, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
-import { CLOCK_SKEW, MAX_TOKEN_BYTES, SUBJECT_TOKEN_CACHE_MAX } from '../constants.js';
+import { CLOCK_SKEW, MAX_TOKEN_BYTES, SUBJECT_TOKEN_CACHE_MAX, SUBJECT_TOKEN_CACHE_MAX_BYTES } from '../constants.js';
 import { InvalidGrant, TemporarilyUnavailable } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import { ID_JAG_TYP } from '../minting/id-jag.js';
@@ -75,7 +75,11 @@ function refuse(reason: RefusalReason, detail?: string): InvalidGrant {
  * every use because they depend on the clock and the presenting client.
  */
 export class IdTokenVerifier {
-  private readonly verified = new LRUCache<string, { issuer: string; claims: JWTPayload }>({ max: SUBJECT_TOKEN_CACHE_MAX, ttlAutopurge: false });
+  private readonly verified = new LRUCache<string, { issuer: string; claims: JWTPayload; size: number }>({
+    max: SUBJECT_TOKEN_CACHE_MAX,
+    maxSize: SUBJECT_TOKEN_CACHE_MAX_BYTES,
+    sizeCalculation: (entry, key) => key.length * 2 + entry.size,
+  });
 
   constructor(private readonly issuers: ReadonlyMap<string, TrustedIssuer>) {}
 
@@ -112,7 +116,8 @@ export class IdTokenVerifier {
       if (reason === 'jwks_unavailable') throw new TemporarilyUnavailable(reason, "the subject token issuer's keys are unavailable; try again later", detail);
       throw refuse(reason, detail);
     }
-    const entry = { issuer: trusted.issuer, claims };
+    // The decoded claims weigh about what their text does (the payload is at most MAX_TOKEN_BYTES).
+    const entry = { issuer: trusted.issuer, claims, size: parts[1]!.length * 2 };
     const ttl = typeof claims.exp === 'number' ? (claims.exp + CLOCK_SKEW - now) * 1000 : 0;
     if (ttl > 0) this.verified.set(token, entry, { ttl });
     return entry;

@@ -1,7 +1,7 @@
 import { base64url } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { NamespaceConfig } from '../config/schema.js';
-import { MAPPING_CACHE_MAX, MAPPING_CACHE_TTL_MS } from '../constants.js';
+import { MAPPING_CACHE_MAX, MAPPING_CACHE_MAX_BYTES, MAPPING_CACHE_TTL_MS } from '../constants.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { MappingStore, SecretStore, SubjectBinding } from '../store/ports.js';
 
@@ -31,7 +31,12 @@ export type Resolution =
 export class SubjectResolver {
   /** Pairwise HMAC keys by namespace, created in the store at start-up (never during a request). */
   private readonly pairwiseKeys = new Map<string, CryptoKey>();
-  private readonly cache = new LRUCache<string, Extract<Resolution, { ok: true }>>({ max: MAPPING_CACHE_MAX, ttl: MAPPING_CACHE_TTL_MS });
+  private readonly cache = new LRUCache<string, Extract<Resolution, { ok: true }>>({
+    max: MAPPING_CACHE_MAX,
+    ttl: MAPPING_CACHE_TTL_MS,
+    maxSize: MAPPING_CACHE_MAX_BYTES,
+    sizeCalculation: (r, key) => (key.length + r.subject.length + r.decidedBy.length) * 2 + 64,
+  });
 
   constructor(
     private readonly store: MappingStore,

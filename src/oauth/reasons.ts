@@ -21,6 +21,7 @@ export type RefusalReason =
   | 'client_auth_method_mismatch'
   | 'client_id_mismatch'
   | 'client_secret_mismatch'
+  | 'client_auth_throttled'
   | 'client_assertion_invalid'
   | 'client_assertion_replayed'
   | 'public_client'

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { POLICY_DECISION_CACHE_MAX } from '../constants.js';
+import { POLICY_DECISION_CACHE_MAX, POLICY_DECISION_CACHE_MAX_BYTES } from '../constants.js';
 import { fnv1a64 } from './hash.js';
 import { indexOfByte, lineCol, namePolicies, splitPolicies, type NamedPolicy } from './policy-text.js';
 import type { CedarModule, MintQuestion, PolicyEngine, ScopeDecision } from './types.js';
@@ -70,7 +70,11 @@ export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput)
   // memoised on the full input. The clock is left out of the key only when no policy can read it
   // (the word "now" appears nowhere in the text, comments included: an over-approximation).
   const usesNow = /\bnow\b/.test(input.policies);
-  const decisions = new LRUCache<string, ScopeDecision>({ max: POLICY_DECISION_CACHE_MAX });
+  const decisions = new LRUCache<string, ScopeDecision>({
+    max: POLICY_DECISION_CACHE_MAX,
+    maxSize: POLICY_DECISION_CACHE_MAX_BYTES,
+    sizeCalculation: (_decision, key) => key.length * 2 + 256,
+  });
   return Object.freeze({
     version,
     policyIds: Object.freeze(policies.map((p) => p.id)),

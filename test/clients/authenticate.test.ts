@@ -372,3 +372,20 @@ describe('ClientAuthenticator secret cache', () => {
     expect(await attempt(auth, 's1')).toBe('ok');
   });
 });
+
+describe('ClientAuthenticator failure throttle', () => {
+  it('stops running PBKDF2 for a client after repeated failures, but never locks out its verified secret', async () => {
+    const { CLIENT_AUTH_MAX_FAILURES } = await import('../../src/constants.js');
+    const client = { client_id: 'c', token_endpoint_auth_method: 'client_secret_post', client_secret_hash: await hashSecret('good', 10_000), upstream_client_ids: {}, destinations: {} } as ClientConfig;
+    const auth = new ClientAuthenticator({ clients: new Map([['c', client]]), assertionAudiences: [], replay: { consume: async () => true } });
+    const attempt = (secret: string) =>
+      auth.authenticate(undefined, form({ client_id: 'c', client_secret: secret }), 0).then(
+        () => 'ok',
+        (err: { reason: string }) => err.reason,
+      );
+    expect(await attempt('good')).toBe('ok'); // now cached
+    for (let i = 0; i < CLIENT_AUTH_MAX_FAILURES; i++) expect(await attempt(`bad-${i}`)).toBe('client_secret_mismatch');
+    expect(await attempt('bad-again')).toBe('client_auth_throttled');
+    expect(await attempt('good')).toBe('ok');
+  });
+});
