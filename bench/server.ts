@@ -20,8 +20,8 @@ import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { createDemoIdp } from '../examples/demo-idp.js';
 import { readFileSync } from 'node:fs';
 
-const IDP = 'http://idp.bench';
-const TODO = 'http://todo.bench';
+const IDP = 'https://idp.bench';
+const TODO = 'https://todo.bench';
 const USERS = 1000;
 
 const idp = await createDemoIdp(IDP);
