@@ -50,6 +50,8 @@ export interface LoginTransaction {
   /** OIDC: PKCE verifier and nonce. */
   codeVerifier?: string;
   nonce?: string;
+  /** OIDC: the max_age asked of the upstream, checked against auth_time on return. */
+  maxAge?: number;
   /** SAML: the AuthnRequest ID, matched against InResponseTo. */
   requestId?: string;
   /** Where to continue in the broker after the login (e.g. a pending /authorize request), JSON. */
@@ -58,6 +60,12 @@ export interface LoginTransaction {
   browserBinding: string;
   createdAt: number;
   expiresAt: number;
+}
+
+/** A finished upstream login: who, and where the broker was going when it sent them. */
+export interface CompletedLogin {
+  identity: UpstreamIdentity;
+  continuation?: string;
 }
 
 export interface LoginTransactionStore {
