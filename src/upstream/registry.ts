@@ -1,0 +1,45 @@
+import type { CompletedLogin } from './types.js';
+
+/**
+ * The upstream connections the broker can send a browser to, whatever their protocol. The
+ * provider (src/provider) speaks only this; config wiring builds it from OIDC and SAML
+ * connections.
+ */
+interface ConnectionBase {
+  id: string;
+  displayName: string;
+  emailDomains: string[];
+  isDefault: boolean;
+}
+
+export interface OidcUpstream extends ConnectionBase {
+  kind: 'oidc';
+  startLogin(input: { browserBinding: string; continuation?: string; loginHint?: string; prompt?: string; maxAge?: number }): Promise<{ transactionId: string; redirectUrl: URL }>;
+  /** `callbackUrl` is the full URL the upstream redirected the browser to. */
+  finishLogin(callbackUrl: URL, ctx: { browserBinding: string }): Promise<CompletedLogin>;
+}
+
+export interface SamlUpstream extends ConnectionBase {
+  kind: 'saml';
+  startLogin(input: { binding: 'redirect' | 'post'; browserBinding: string; continuation?: string }): Promise<{
+    transactionId: string;
+    redirectUrl?: string;
+    postForm?: { action: string; fields: Record<string, string> };
+  }>;
+  /** The ACS: the HTTP-POST binding's form fields. `browserBinding` is absent for IdP-initiated logins. */
+  consumeResponse(body: { SAMLResponse?: string; RelayState?: string }, ctx: { browserBinding?: string }): Promise<CompletedLogin>;
+  spMetadata(): string;
+}
+
+export type UpstreamConnection = OidcUpstream | SamlUpstream;
+
+export interface UpstreamRegistry {
+  list(): readonly UpstreamConnection[];
+  get(id: string): UpstreamConnection | undefined;
+}
+
+/** Thrown by a connection when a login fails; `reason` is internal (audited), never shown. */
+export interface UpstreamLoginFailure extends Error {
+  connectionId: string;
+  reason: string;
+}
