@@ -1,0 +1,300 @@
+import { createHash, createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import * as samlify from 'samlify';
+import { constantTimeEqual } from '../../clients/secrets.js';
+import type { ReplayStore } from '../../store/ports.js';
+import type { LoginTransaction, LoginTransactionStore, UpstreamIdentity } from '../types.js';
+import { Refused, refused, SamlConfigError, SamlLoginError, type SamlRefusal } from './errors.js';
+import { amrFor, defaultClaims, NAMEID_FORMAT } from './identity.js';
+import { SAML_LOGIN_TRANSACTION_LIFETIME, SAML_MAX_RELAY_STATE_CHARS, SAML_MIN_RSA_BITS } from './limits.js';
+import { loadMetadataText, MetadataError, parseIdpMetadata, type IdpMetadata } from './metadata.js';
+import { verifySamlResponse, type VerifiedResponse } from './response.js';
+import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from './schema.js';
+import { registerSamlifyValidator } from './schema-validator.js';
+import { escapeXml, isoInstant, NS } from './xml.js';
+
+/**
+ * One upstream SAML 2.0 IdP, with the broker as service provider: SP metadata, SP-initiated login
+ * over HTTP-Redirect or HTTP-POST (samlify builds and signs the AuthnRequest), and the Assertion
+ * Consumer Service over HTTP-POST, which does every check samlify leaves to its caller
+ * (docs/saml.md lists them) and consumes state only once everything else has passed.
+ */
+
+export interface SamlConnectionDeps {
+  /** Remembers assertion IDs until the assertion expires. */
+  replay: ReplayStore;
+  transactions: LoginTransactionStore;
+  /** Seconds since epoch. Every time check uses it. */
+  clock: () => number;
+  /** Fetches `idp_metadata_url`; tests pass their own. */
+  fetch?: typeof fetch;
+}
+
+export interface SamlStartLoginInput {
+  /** How the browser carries the AuthnRequest to the IdP. */
+  binding: 'redirect' | 'post';
+  /** Hash of the browser's binding cookie; the ACS post must present the same. */
+  browserBinding: string;
+  /** Opaque to this module; handed back by consumeResponse. */
+  continuation?: string;
+  /** Ask the IdP to authenticate the user again (e.g. for prompt=login or max_age). */
+  forceAuthn?: boolean;
+}
+
+export interface SamlStartedLogin {
+  /** The transaction id, which is also the RelayState sent to the IdP. */
+  transactionId: string;
+  /** The AuthnRequest ID; the response's InResponseTo must equal it. */
+  requestId: string;
+  /** HTTP-Redirect: send the browser here. */
+  redirectUrl?: string;
+  /** HTTP-POST: have the browser post these fields to `action` (an auto-submitting form). */
+  postForm?: { action: string; fields: Record<string, string> };
+}
+
+export interface SamlFinishedLogin {
+  identity: UpstreamIdentity;
+  /** The `continuation` given to startLogin; absent for an IdP-initiated login. */
+  continuation?: string;
+  /** `idp` only when the connection allows unsolicited responses and this was one. */
+  initiatedBy: 'sp' | 'idp';
+}
+
+export interface SamlConnection {
+  readonly id: string;
+  readonly config: SamlConnectionConfig;
+  /** The IdP's entity id, from its metadata: every Issuer must equal it. */
+  readonly idpEntityId: string;
+  /** The SP metadata XML to give the IdP: entityID, ACS (HTTP-POST), certificates, AuthnRequestsSigned, WantAssertionsSigned. */
+  spMetadata(): string;
+  startLogin(input: SamlStartLoginInput): Promise<SamlStartedLogin>;
+  /** The ACS: checks the posted SAMLResponse and returns the identity, or throws SamlLoginError. */
+  consumeResponse(body: { SAMLResponse?: unknown; RelayState?: unknown }, ctx: { browserBinding?: string }): Promise<SamlFinishedLogin>;
+}
+
+const BINDING = {
+  redirect: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
+  post: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
+} as const;
+const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+const encoder = new TextEncoder();
+
+interface SpKeyPair {
+  key: KeyObject;
+  /** PKCS#1 PEM, as samlify's node-rsa signer reads it. */
+  keyPem: string;
+  certPem: string;
+}
+
+function loadKeyPair(connectionId: string, pair: { private_key: string; certificate: string }, what: string): SpKeyPair {
+  let key: KeyObject;
+  let cert: X509Certificate;
+  try {
+    key = createPrivateKey(pair.private_key);
+    cert = new X509Certificate(pair.certificate);
+  } catch {
+    throw new SamlConfigError(connectionId, `${what}: the private key or certificate cannot be parsed`);
+  }
+  if (key.asymmetricKeyType !== 'rsa') throw new SamlConfigError(connectionId, `${what}: the key must be RSA`);
+  if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < SAML_MIN_RSA_BITS) throw new SamlConfigError(connectionId, `${what}: the key is shorter than ${SAML_MIN_RSA_BITS} bits`);
+  if (!cert.checkPrivateKey(key)) throw new SamlConfigError(connectionId, `${what}: the certificate does not match the private key`);
+  return { key, keyPem: key.export({ type: 'pkcs1', format: 'pem' }).toString(), certPem: cert.toString() };
+}
+
+/** A minimal IdP metadata for samlify, built from what was parsed: only what building requests needs. */
+function samlifyIdpMetadata(idp: IdpMetadata, wantSigned: boolean): string {
+  const services = (['redirect', 'post'] as const)
+    .filter((b) => idp.singleSignOn[b])
+    .map((b) => `<md:SingleSignOnService Binding="${BINDING[b]}" Location="${escapeXml(idp.singleSignOn[b]!)}"/>`)
+    .join('');
+  return (
+    `<md:EntityDescriptor xmlns:md="${NS.metadata}" entityID="${escapeXml(idp.entityId)}">` +
+    `<md:IDPSSODescriptor WantAuthnRequestsSigned="${wantSigned}" protocolSupportEnumeration="${NS.protocol}">${services}</md:IDPSSODescriptor>` +
+    `</md:EntityDescriptor>`
+  );
+}
+
+function authnRequestXml(o: { id: string; issueInstant: string; destination: string; acsUrl: string; spEntityId: string; nameIdFormat?: string; forceAuthn: boolean; authnContext?: readonly string[] }): string {
+  const policyFormat = o.nameIdFormat ? ` Format="${escapeXml(o.nameIdFormat)}"` : '';
+  const requested = o.authnContext
+    ? `<samlp:RequestedAuthnContext Comparison="exact">${o.authnContext.map((c) => `<saml:AuthnContextClassRef>${escapeXml(c)}</saml:AuthnContextClassRef>`).join('')}</samlp:RequestedAuthnContext>`
+    : '';
+  return (
+    `<samlp:AuthnRequest xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${o.id}" Version="2.0" IssueInstant="${o.issueInstant}"` +
+    ` Destination="${escapeXml(o.destination)}" ProtocolBinding="${BINDING.post}" AssertionConsumerServiceURL="${escapeXml(o.acsUrl)}"${o.forceAuthn ? ' ForceAuthn="true"' : ''}>` +
+    `<saml:Issuer>${escapeXml(o.spEntityId)}</saml:Issuer>` +
+    `<samlp:NameIDPolicy${policyFormat} AllowCreate="true"/>` +
+    requested +
+    `</samlp:AuthnRequest>`
+  );
+}
+
+/** Replay records are scoped by IdP (assertion IDs are unique per issuer), hashed to bound the scope's length. */
+function replayScope(idpEntityId: string): string {
+  return `saml-assertion:${createHash('sha256').update(idpEntityId, 'utf8').digest('base64url')}`;
+}
+
+function sameBinding(a: string, b: string): boolean {
+  return constantTimeEqual(encoder.encode(a), encoder.encode(b));
+}
+
+function toIdentity(connectionId: string, v: VerifiedResponse): UpstreamIdentity {
+  const identity: UpstreamIdentity = {
+    connectionId,
+    protocol: 'saml',
+    issuer: v.issuer,
+    subject: v.subject,
+    claims: defaultClaims(v.attributes),
+    authTime: v.authTime,
+    amr: amrFor(v.acr),
+    saml: { assertionId: v.assertionId, nameId: v.nameId, attributes: v.attributes },
+  };
+  if (v.acr !== undefined) identity.acr = v.acr;
+  if (v.sessionIndex !== undefined) identity.sessionIndex = v.sessionIndex;
+  return identity;
+}
+
+/**
+ * Builds a connection: parses the configuration, loads and parses the IdP metadata, checks the SP
+ * keys. Throws a ZodError for a bad configuration and SamlConfigError for unusable metadata or keys.
+ */
+export async function createSamlConnection(input: SamlConnectionInput, deps: SamlConnectionDeps): Promise<SamlConnection> {
+  registerSamlifyValidator();
+  const config = samlConnectionSchema.parse(input);
+  const { id } = config;
+
+  let idp: IdpMetadata;
+  try {
+    idp = parseIdpMetadata(await loadMetadataText(config, deps.fetch), config.idp_entity_id);
+  } catch (err) {
+    if (err instanceof MetadataError) throw new SamlConfigError(id, err.message);
+    throw err;
+  }
+
+  const signing = config.sp_signing && loadKeyPair(id, config.sp_signing, 'sp_signing');
+  const encryption = config.sp_encryption && loadKeyPair(id, config.sp_encryption, 'sp_encryption');
+  const signRequests = config.authn_requests_signed || idp.wantAuthnRequestsSigned;
+  if (signRequests && !signing) throw new SamlConfigError(id, 'the IdP wants signed AuthnRequests: configure sp_signing');
+  const nameIdFormat = config.principal_key.kind === 'nameid' ? NAMEID_FORMAT.persistent : undefined;
+
+  const sp = samlify.ServiceProvider({
+    entityID: config.sp_entity_id,
+    authnRequestsSigned: signRequests,
+    wantAssertionsSigned: config.want_assertions_signed,
+    wantMessageSigned: config.want_response_signed,
+    assertionConsumerService: [{ Binding: BINDING.post, Location: config.acs_url }],
+    nameIDFormat: nameIdFormat ? [nameIdFormat] : [],
+    requestSignatureAlgorithm: RSA_SHA256,
+    ...(signing ? { privateKey: signing.keyPem, signingCert: signing.certPem } : {}),
+    // Only the certificate: samlify publishes it; decryption is the broker's (decrypt.ts).
+    ...(encryption ? { encryptCert: encryption.certPem } : {}),
+  });
+  const idpEntity = samlify.IdentityProvider({ metadata: samlifyIdpMetadata(idp, signRequests) });
+  const spMetadataXml = sp.getMetadata();
+
+  const refuse = (reason: SamlRefusal, consumed = false) => new SamlLoginError(id, reason, { transactionConsumed: consumed });
+  const asLoginError = (err: unknown, consumed: boolean): unknown => (err instanceof Refused ? refuse(err.reason, consumed) : err);
+
+  async function startLogin(start: SamlStartLoginInput): Promise<SamlStartedLogin> {
+    if (!start.browserBinding) throw refuse({ code: 'invalid_request', detail: 'browserBinding is empty' });
+    if (start.binding !== 'redirect' && start.binding !== 'post') throw refuse({ code: 'invalid_request', detail: 'binding must be redirect or post' });
+    const destination = idp.singleSignOn[start.binding];
+    if (!destination) throw refuse({ code: 'binding_unsupported', detail: `the IdP has no HTTP-${start.binding === 'post' ? 'POST' : 'Redirect'} SingleSignOnService` });
+
+    const now = deps.clock();
+    const tx: LoginTransaction = {
+      id: randomBytes(32).toString('base64url'),
+      connectionId: id,
+      requestId: `_${randomBytes(20).toString('hex')}`,
+      browserBinding: start.browserBinding,
+      createdAt: now,
+      expiresAt: now + SAML_LOGIN_TRANSACTION_LIFETIME,
+    };
+    if (start.continuation !== undefined) tx.continuation = start.continuation;
+    const xml = authnRequestXml({
+      id: tx.requestId!,
+      issueInstant: isoInstant(now),
+      destination,
+      acsUrl: config.acs_url,
+      spEntityId: config.sp_entity_id,
+      ...(nameIdFormat ? { nameIdFormat } : {}),
+      forceAuthn: start.forceAuthn === true,
+      ...(config.authn_context ? { authnContext: config.authn_context } : {}),
+    });
+    const built = sp.createLoginRequest(idpEntity, start.binding, {
+      relayState: tx.id,
+      customTagReplacement: () => ({ id: tx.requestId!, context: xml }),
+    });
+    if (built.id !== tx.requestId) throw new Error('samlify built a request with another ID');
+    await deps.transactions.put(tx);
+    if (start.binding === 'redirect') return { transactionId: tx.id, requestId: tx.requestId!, redirectUrl: built.context };
+    return { transactionId: tx.id, requestId: tx.requestId!, postForm: { action: destination, fields: { SAMLRequest: built.context, RelayState: tx.id } } };
+  }
+
+  /**
+   * Stateless checks first: a response refused there has touched no store (no transaction taken,
+   * nothing recorded), so a forged or broken post cannot cancel a login in flight. Then the
+   * transaction named by RelayState is taken (single use) and matched; from then on it is gone,
+   * whatever follows. Last, the assertion ID is recorded until the assertion expires.
+   */
+  async function consumeResponse(body: { SAMLResponse?: unknown; RelayState?: unknown }, ctx: { browserBinding?: string }): Promise<SamlFinishedLogin> {
+    const now = deps.clock();
+    let verified: VerifiedResponse;
+    try {
+      verified = await verifySamlResponse(body.SAMLResponse, {
+        spEntityId: config.sp_entity_id,
+        acsUrl: config.acs_url,
+        idp,
+        wantAssertionsSigned: config.want_assertions_signed,
+        wantResponseSigned: config.want_response_signed,
+        ...(encryption ? { decryptionKey: encryption.key } : {}),
+        principalKey: config.principal_key,
+        ...(config.authn_context ? { authnContext: config.authn_context } : {}),
+        skew: config.clock_skew,
+        now,
+      });
+    } catch (err) {
+      throw asLoginError(err, false);
+    }
+    const identity = toIdentity(id, verified);
+
+    let tx: LoginTransaction | undefined;
+    let consumed = false;
+    try {
+      if (verified.inResponseTo === undefined) {
+        // An unsolicited response; its RelayState (if any) is not ours and is not used.
+        if (!config.allow_idp_initiated) refused({ code: 'unsolicited' });
+      } else {
+        const relayState = body.RelayState;
+        if (typeof relayState !== 'string' || relayState.length === 0) refused({ code: 'relay_state_missing' });
+        if (relayState.length > SAML_MAX_RELAY_STATE_CHARS || !/^[A-Za-z0-9_-]+$/.test(relayState)) refused({ code: 'relay_state_invalid' });
+        tx = await deps.transactions.take(relayState, now);
+        // The store cannot say whether the id was never issued, has expired or was already used.
+        if (!tx) refused({ code: 'transaction_unknown' });
+        consumed = true;
+        if (tx.expiresAt <= now) refused({ code: 'transaction_expired' });
+        if (tx.connectionId !== id) refused({ code: 'transaction_connection_mismatch', detail: `started at ${tx.connectionId}` });
+        if (!ctx.browserBinding || !sameBinding(tx.browserBinding, ctx.browserBinding)) refused({ code: 'browser_mismatch' });
+        if (!tx.requestId || tx.requestId !== verified.inResponseTo) refused({ code: 'in_response_to_mismatch' });
+      }
+      const fresh = await deps.replay.consume(replayScope(idp.entityId), verified.assertionId, verified.replayUntil, now);
+      if (!fresh) refused({ code: 'assertion_replayed' });
+    } catch (err) {
+      throw asLoginError(err, consumed);
+    }
+
+    const finished: SamlFinishedLogin = { identity, initiatedBy: tx ? 'sp' : 'idp' };
+    if (tx?.continuation !== undefined) finished.continuation = tx.continuation;
+    return finished;
+  }
+
+  return {
+    id,
+    config,
+    idpEntityId: idp.entityId,
+    spMetadata: () => spMetadataXml,
+    startLogin,
+    consumeResponse,
+  };
+}
+
+export { replayScope as samlReplayScope };

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { CLOCK_SKEW } from '../../constants.js';
+import { SAML_MAX_CLOCK_SKEW } from './limits.js';
+
+/**
+ * One upstream SAML 2.0 IdP the broker federates as a service provider. Unknown keys are mistakes,
+ * not extensions. HTTP (not HTTPS) is accepted only for loopback hosts and only when the
+ * connection says so, for tests and the demo.
+ */
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '127.0.0.1' || hostname === '[::1]';
+}
+
+function parsedUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+const webUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+  .refine((u) => !u.includes('#'), 'must not contain a fragment');
+
+const PEM_CERT = /^\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----\s*$/;
+const PEM_KEY = /^\s*-----BEGIN (RSA |EC )?PRIVATE KEY-----[A-Za-z0-9+/=\s]+-----END (RSA |EC )?PRIVATE KEY-----\s*$/;
+
+/** An SP key pair as PEM: an unencrypted PKCS#8 (or PKCS#1) private key and its certificate. */
+const keyPair = z
+  .object({
+    private_key: z.string().regex(PEM_KEY, 'expected an unencrypted PEM private key'),
+    certificate: z.string().regex(PEM_CERT, 'expected one PEM certificate'),
+  })
+  .strict();
+
+/** `nameid` (a persistent NameID) or `attribute:<Attribute Name>`. */
+const principalKey = z
+  .string()
+  .regex(/^(nameid|attribute:\S.*)$/, 'expected "nameid" or "attribute:<Name>"')
+  .transform((v): PrincipalKey => (v === 'nameid' ? { kind: 'nameid' } : { kind: 'attribute', name: v.slice('attribute:'.length) }));
+
+export type PrincipalKey = { kind: 'nameid' } | { kind: 'attribute'; name: string };
+
+export const samlConnectionSchema = z
+  .object({
+    /** Appears in the ACS path and the audit log. */
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, _ and -, at most 64'),
+    /** The broker's entityID as this IdP knows it; every assertion's Audience must equal it. */
+    sp_entity_id: z.string().min(1).max(1024).regex(/^\S+$/, 'no whitespace'),
+    /** The broker's AssertionConsumerService (HTTP-POST) for this connection; Destination and Recipient must equal it. */
+    acs_url: webUrl.refine((u) => !u.includes('?'), 'must not contain a query'),
+    /** Exactly one source of the IdP metadata. */
+    idp_metadata_file: z.string().min(1).optional(),
+    idp_metadata_url: webUrl.optional(),
+    idp_metadata_xml: z.string().min(1).optional(),
+    /** Picks the IdP out of a metadata aggregate; when set, the metadata's entityID must equal it. */
+    idp_entity_id: z.string().min(1).max(1024).optional(),
+    /** Which signatures are required: the Assertion's, the Response's, or both. At least one. */
+    want_assertions_signed: z.boolean().default(true),
+    want_response_signed: z.boolean().default(false),
+    /** Accept unsolicited responses (no InResponseTo). Off: login CSRF is inherent to them. */
+    allow_idp_initiated: z.boolean().default(false),
+    /** Seconds of clock skew tolerated on every time check, bounded. */
+    clock_skew: z.number().int().min(0).max(SAML_MAX_CLOCK_SKEW).default(CLOCK_SKEW),
+    /** SP signing key (RSA: samlify signs redirect-binding requests with node-rsa). Published in SP metadata. */
+    sp_signing: keyPair.optional(),
+    /** SP encryption key: when set, it is published and encrypted assertions are accepted; when not, they are refused. */
+    sp_encryption: keyPair.optional(),
+    /** Sign AuthnRequests (needs sp_signing). Forced on when the IdP metadata says WantAuthnRequestsSigned. */
+    authn_requests_signed: z.boolean().default(false),
+    /** What the principal is keyed on. A transient or email NameID never is. */
+    principal_key: principalKey.default({ kind: 'nameid' }),
+    /** Requested (Comparison="exact") and then required: the AuthnContextClassRef must be one of these. */
+    authn_context: z.array(z.string().min(1).regex(/^\S+$/)).min(1).optional(),
+    /** Only for an ACS URL and metadata URL on localhost: tests and the demo. */
+    allow_insecure_http_for_loopback: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const sources = [c.idp_metadata_file, c.idp_metadata_url, c.idp_metadata_xml].filter((s) => s !== undefined).length;
+    if (sources !== 1) ctx.addIssue({ code: 'custom', path: ['idp_metadata_file'], message: 'exactly one of idp_metadata_file, idp_metadata_url or idp_metadata_xml is required' });
+    if (!c.want_assertions_signed && !c.want_response_signed) {
+      ctx.addIssue({ code: 'custom', path: ['want_assertions_signed'], message: 'at least one of want_assertions_signed or want_response_signed must be true' });
+    }
+    if (c.authn_requests_signed && !c.sp_signing) ctx.addIssue({ code: 'custom', path: ['authn_requests_signed'], message: 'requires sp_signing' });
+    for (const key of ['acs_url', 'idp_metadata_url'] as const) {
+      const value = c[key];
+      const url = value === undefined ? undefined : parsedUrl(value);
+      if (!url || url.protocol === 'https:') continue;
+      if (!isLoopback(url.hostname)) ctx.addIssue({ code: 'custom', path: [key], message: 'must be https' });
+      else if (!c.allow_insecure_http_for_loopback) ctx.addIssue({ code: 'custom', path: [key], message: 'http requires allow_insecure_http_for_loopback' });
+    }
+  });
+
+/** The configuration as written (defaults optional). */
+export type SamlConnectionInput = z.input<typeof samlConnectionSchema>;
+/** The configuration after parsing (defaults applied). */
+export type SamlConnectionConfig = z.output<typeof samlConnectionSchema>;

@@ -1,0 +1,184 @@
+import { createHash, KeyObject, verify, type KeyLike } from 'node:crypto';
+import { SignedXml, type HashAlgorithm, type SignatureAlgorithm } from 'xml-crypto';
+import { refused } from './errors.js';
+import { attr, children, NS, simpleText } from './xml.js';
+
+/**
+ * XML-DSig verification of an enveloped signature (the Response's or the Assertion's) with
+ * xml-crypto, under the broker's rules:
+ *
+ * - the key comes from the IdP metadata only; KeyInfo is never used to find or trust a key (it is
+ *   read only to say, in a refusal, that it named a certificate the metadata does not have);
+ * - several metadata certificates are tried in turn (rollover);
+ * - the signature, digest and canonicalization algorithms are allow-listed before xml-crypto runs,
+ *   and xml-crypto is given only the allowed implementations as well (no SHA-1, no HMAC);
+ * - exactly one Reference, whose URI is `#` + the ID of the element that envelopes the signature;
+ * - what the caller reads afterwards is the signed reference xml-crypto returns (the canonical
+ *   bytes whose digest was checked), never a node of the original document.
+ */
+
+const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
+const C14N = 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315';
+const ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
+
+/** Canonicalization of SignedInfo, and the transforms a Reference may list. No `#WithComments`. */
+export const ALLOWED_CANONICALIZATIONS: ReadonlySet<string> = new Set([EXC_C14N, C14N]);
+export const ALLOWED_TRANSFORMS: ReadonlySet<string> = new Set([ENVELOPED, EXC_C14N, C14N]);
+
+interface SignatureSpec {
+  hash: 'sha256' | 'sha384' | 'sha512';
+  keyType: 'rsa' | 'ec';
+}
+
+/** RSA PKCS#1 v1.5 and ECDSA with SHA-256 or stronger. Nothing else verifies. */
+export const ALLOWED_SIGNATURE_ALGORITHMS: Readonly<Record<string, SignatureSpec>> = {
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256': { hash: 'sha256', keyType: 'rsa' },
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha384': { hash: 'sha384', keyType: 'rsa' },
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': { hash: 'sha512', keyType: 'rsa' },
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256': { hash: 'sha256', keyType: 'ec' },
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384': { hash: 'sha384', keyType: 'ec' },
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512': { hash: 'sha512', keyType: 'ec' },
+};
+
+export const ALLOWED_DIGEST_ALGORITHMS: Readonly<Record<string, 'sha256' | 'sha384' | 'sha512'>> = {
+  'http://www.w3.org/2001/04/xmlenc#sha256': 'sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#sha384': 'sha384',
+  'http://www.w3.org/2001/04/xmlenc#sha512': 'sha512',
+};
+
+/** A signing key of the IdP, from its metadata. */
+export interface IdpSigningKey {
+  key: KeyObject;
+  /** The certificate's DER, base64 without whitespace: what KeyInfo would carry. */
+  certBase64: string;
+}
+
+function verifierFor(uri: string, spec: SignatureSpec): new () => SignatureAlgorithm {
+  class Verifier {
+    getSignature(): never {
+      throw new Error('verification only');
+    }
+    verifySignature(material: string, key: KeyLike, signatureValue: string): boolean {
+      // The key type must match the algorithm: an EC key never verifies an "rsa-sha256" signature.
+      if (!(key instanceof KeyObject) || key.type !== 'public' || key.asymmetricKeyType !== spec.keyType) return false;
+      try {
+        const data = Buffer.from(material, 'utf8');
+        const sig = Buffer.from(signatureValue, 'base64');
+        // XML-DSig ECDSA signature values are r‖s (RFC 4050 / xmldsig-core1 §6.4.3), not DER.
+        return spec.keyType === 'ec' ? verify(spec.hash, data, { key, dsaEncoding: 'ieee-p1363' }, sig) : verify(spec.hash, data, key, sig);
+      } catch {
+        return false;
+      }
+    }
+    getAlgorithmName(): string {
+      return uri;
+    }
+  }
+  return Verifier as unknown as new () => SignatureAlgorithm;
+}
+
+function hashFor(uri: string, alg: string): new () => HashAlgorithm {
+  return class {
+    getHash(xml: string): string {
+      return createHash(alg).update(xml, 'utf8').digest('base64');
+    }
+    getAlgorithmName(): string {
+      return uri;
+    }
+  };
+}
+
+const HASHES = Object.fromEntries(Object.entries(ALLOWED_DIGEST_ALGORITHMS).map(([uri, alg]) => [uri, hashFor(uri, alg)]));
+
+function algorithmOf(el: Element | undefined): string {
+  return (el && attr(el, 'Algorithm')) ?? '';
+}
+
+/** The structural and algorithm checks, on our own parse of the signature, before any crypto. */
+function precheck(signature: Element, parent: Element, where: 'response' | 'assertion'): { signatureAlgorithm: string } {
+  const signedInfos = children(signature, NS.dsig, 'SignedInfo');
+  if (signedInfos.length !== 1) refused({ code: 'signature_invalid', where, detail: 'expected exactly one SignedInfo' });
+  const signedInfo = signedInfos[0]!;
+
+  const c14n = algorithmOf(children(signedInfo, NS.dsig, 'CanonicalizationMethod')[0]);
+  if (!ALLOWED_CANONICALIZATIONS.has(c14n)) refused({ code: 'canonicalization_refused', algorithm: c14n, detail: `${where} SignedInfo` });
+
+  const signatureAlgorithm = algorithmOf(children(signedInfo, NS.dsig, 'SignatureMethod')[0]);
+  if (!Object.hasOwn(ALLOWED_SIGNATURE_ALGORITHMS, signatureAlgorithm)) refused({ code: 'signature_algorithm_refused', algorithm: signatureAlgorithm, detail: where });
+
+  const references = children(signedInfo, NS.dsig, 'Reference');
+  if (references.length !== 1) refused({ code: 'signature_reference_invalid', where, detail: `${references.length} references` });
+  const reference = references[0]!;
+  const id = attr(parent, 'ID');
+  const uri = attr(reference, 'URI');
+  // The signature must cover the element that envelopes it, by that element's ID: a reference to
+  // anything else (a copy hidden elsewhere, the whole document) is a wrapping attempt.
+  if (!id || uri !== `#${id}`) refused({ code: 'signature_reference_invalid', where, detail: `URI ${uri ?? '(none)'} is not #ID of the signed element` });
+
+  const transformsEl = children(reference, NS.dsig, 'Transforms');
+  const transforms = transformsEl.length === 1 ? children(transformsEl[0]!, NS.dsig, 'Transform').map((t) => algorithmOf(t)) : [];
+  if (transformsEl.length !== 1 || transforms.length === 0 || transforms.length > 2 || !transforms.includes(ENVELOPED)) {
+    refused({ code: 'canonicalization_refused', algorithm: transforms.join(' '), detail: `${where} reference transforms must be enveloped-signature and a canonicalization` });
+  }
+  for (const t of transforms) if (!ALLOWED_TRANSFORMS.has(t)) refused({ code: 'canonicalization_refused', algorithm: t, detail: `${where} reference transform` });
+
+  const digest = algorithmOf(children(reference, NS.dsig, 'DigestMethod')[0]);
+  if (!Object.hasOwn(ALLOWED_DIGEST_ALGORITHMS, digest)) refused({ code: 'digest_algorithm_refused', algorithm: digest, detail: where });
+
+  return { signatureAlgorithm };
+}
+
+/** Certificates KeyInfo carries, for the refusal's detail only. */
+function keyInfoCertificates(signature: Element): string[] {
+  const out: string[] = [];
+  for (const keyInfo of children(signature, NS.dsig, 'KeyInfo')) {
+    for (const data of children(keyInfo, NS.dsig, 'X509Data')) {
+      for (const cert of children(data, NS.dsig, 'X509Certificate')) out.push((simpleText(cert) ?? '').replace(/\s+/g, ''));
+    }
+  }
+  return out;
+}
+
+/**
+ * Verifies the one enveloped signature of `parent` (which belongs to the document parsed from
+ * `xml`) and returns the canonical XML of the signed element, as xml-crypto digested it (without
+ * the signature itself). Throws Refused.
+ */
+export function verifyEnvelopedSignature(xml: string, signature: Element, parent: Element, where: 'response' | 'assertion', keys: readonly IdpSigningKey[]): string {
+  const { signatureAlgorithm } = precheck(signature, parent, where);
+  const spec = ALLOWED_SIGNATURE_ALGORITHMS[signatureAlgorithm]!;
+
+  for (const { key } of keys) {
+    // KeyInfo is never consulted: the key is the metadata's, or nothing.
+    const sx = new SignedXml({ publicCert: key, getCertFromKeyInfo: () => null });
+    const canon = sx.CanonicalizationAlgorithms;
+    sx.CanonicalizationAlgorithms = { [EXC_C14N]: canon[EXC_C14N]!, [C14N]: canon[C14N]!, [ENVELOPED]: canon[ENVELOPED]! };
+    sx.HashAlgorithms = { ...HASHES };
+    sx.SignatureAlgorithms = { [signatureAlgorithm]: verifierFor(signatureAlgorithm, spec) };
+    let valid: boolean;
+    try {
+      sx.loadSignature(signature);
+      valid = sx.checkSignature(xml);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      // The SignatureValue does not verify under this key: try the next metadata certificate.
+      if (/signature value .* is incorrect/.test(message)) continue;
+      if (/multiple elements with the same value for the ID/.test(message)) refused({ code: 'duplicate_id', detail: `${where} signature reference` });
+      refused({ code: 'signature_invalid', where, detail: message });
+    }
+    // xml-crypto checks the references before the SignatureValue: false means a digest did not
+    // match, whatever the key. The signed content was altered.
+    if (!valid) refused({ code: 'signature_digest_mismatch', where });
+    const signed = sx.getSignedReferences();
+    if (signed.length !== 1) refused({ code: 'signature_invalid', where, detail: `${signed.length} signed references` });
+    return signed[0]!;
+  }
+
+  const metadataCerts = new Set(keys.map((k) => k.certBase64));
+  const foreign = keyInfoCertificates(signature).some((c) => !metadataCerts.has(c));
+  refused({
+    code: 'signature_untrusted',
+    where,
+    detail: foreign ? 'no IdP metadata certificate verifies it; KeyInfo carries a certificate that is not in the metadata (ignored)' : 'no IdP metadata certificate verifies it',
+  });
+}
