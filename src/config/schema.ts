@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { subjectSourceSchema } from '../migration/subject.js';
 import { ID_JAG_MAX_LIFETIME, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '../constants.js';
 
 /**
@@ -159,6 +160,17 @@ export const namespaceSchema = z.discriminatedUnion('strategy', [
       strategy: z.literal('claim'),
       /** The upstream claim whose value is the subject in this namespace (a single string). */
       claim: z.string().min(1),
+    })
+    .strict(),
+  z
+    .object({
+      namespace: z.string().min(1),
+      /**
+       * For apps migrated from SAML: the subject is what the app used to receive (persistent NameID,
+       * an attribute, subject-id or pairwise-id), bound once like a claim (see docs/migration.md).
+       */
+      strategy: z.literal('saml_subject'),
+      subject_source: subjectSourceSchema,
     })
     .strict(),
   z

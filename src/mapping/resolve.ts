@@ -4,12 +4,16 @@ import type { NamespaceConfig } from '../config/schema.js';
 import { MAPPING_CACHE_MAX, MAPPING_CACHE_MAX_BYTES, MAPPING_CACHE_TTL_MS } from '../constants.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { MappingStore, SecretStore, SubjectBinding } from '../store/ports.js';
+import { subjectFromSaml } from '../migration/subject.js';
+import type { UpstreamIdentity } from '../upstream/types.js';
 
 export interface Identity {
   principalId: string;
   upstreamIssuer: string;
   upstreamSubject: string;
   claims: Record<string, unknown>;
+  /** The SAML evidence of the login this request rides on, when there was one. */
+  saml?: UpstreamIdentity['saml'];
 }
 
 export type Resolution =
@@ -86,6 +90,16 @@ export class SubjectResolver {
         }
         return this.bindOnce(ns, who, value, 'claim', now);
       }
+      case 'saml_subject': {
+        // Without SAML evidence (e.g. an ID token the broker issued earlier) only an existing binding can answer.
+        if (!who.saml) {
+          const existing = await this.store.bindingOf(ns.namespace, who.principalId);
+          return existing ? { ok: true, subject: existing.subject, decidedBy: describe(existing) } : { ok: false, reason: 'mapping_missing', detail: `${ns.namespace}: no SAML evidence and no binding` };
+        }
+        const derived = subjectFromSaml(who.saml, ns.subject_source);
+        if (!derived.ok) return { ok: false, reason: 'mapping_claim_missing', detail: `${ns.namespace}: ${derived.reason} (${derived.detail})` };
+        return this.bindOnce(ns, who, derived.subject, 'saml_subject', now);
+      }
       case 'pairwise': {
         const existing = await this.store.bindingOf(ns.namespace, who.principalId);
         if (existing) return { ok: true, subject: existing.subject, decidedBy: describe(existing) };
@@ -112,7 +126,8 @@ export class SubjectResolver {
 
 function cacheKey(ns: NamespaceConfig, who: Identity): string {
   // The claim value is part of the key so a changed upstream value is seen at once, not after a TTL.
-  const claim = ns.strategy === 'claim' ? JSON.stringify(who.claims[ns.claim] ?? null) : '';
+  const claim =
+    ns.strategy === 'claim' ? JSON.stringify(who.claims[ns.claim] ?? null) : ns.strategy === 'saml_subject' ? JSON.stringify(who.saml ?? null) : '';
   return `${ns.namespace}\n${who.principalId}\n${who.upstreamIssuer}\n${who.upstreamSubject}\n${claim}`;
 }
 

@@ -64,7 +64,7 @@ export interface ReplayStore {
 
 export interface AuditRecord {
   at: number;
-  event: 'mint' | 'refusal' | 'remap';
+  event: 'mint' | 'refusal' | 'remap' | 'login' | 'token' | 'logout';
   /** Correlates with the log line and the response's request id. */
   requestId: string;
   grantType?: string;

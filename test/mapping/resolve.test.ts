@@ -229,3 +229,44 @@ describe('SubjectResolver', () => {
     expect(a).not.toBe(await pairwise('BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 's1', 'p'));
   });
 });
+
+describe('SubjectResolver: saml_subject (migrated SAML apps)', () => {
+  const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
+  const TRANSIENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
+  const legacy: NamespaceConfig = { namespace: 'legacy-app', strategy: 'saml_subject', subject_source: { kind: 'persistent_nameid' } };
+  const withSaml = async (sub: string, nameId: string, format = PERSISTENT) => ({
+    ...(await identity(sub)),
+    saml: { assertionId: `_a${Math.random()}`, nameId: { value: nameId, format }, attributes: [] },
+  });
+  let store: ReturnType<typeof createSqliteStore>;
+  let resolver: SubjectResolver;
+  beforeEach(async () => {
+    store = createSqliteStore(openSqlite(':memory:'));
+    resolver = await preparedResolver(store);
+  });
+
+  it('binds the persistent NameID the app used to receive as its sub', async () => {
+    const r = ok(await resolver.resolve(legacy, await withSaml('alice', 'AbC123-persistent'), NOW));
+    expect(r.subject).toBe('AbC123-persistent');
+    expect(r.newBinding).toMatchObject({ source: 'saml_subject', subject: 'AbC123-persistent' });
+  });
+
+  it('never makes a transient NameID the sub', async () => {
+    const r = await resolver.resolve(legacy, await withSaml('alice', '_3f9a2', TRANSIENT), NOW);
+    expect(r).toMatchObject({ ok: false, reason: 'mapping_claim_missing' });
+  });
+
+  it('refuses a changed NameID for the same person until an operator remaps', async () => {
+    const first = ok(await resolver.resolve(legacy, await withSaml('alice', 'old-id'), NOW));
+    await store.commitMint({ binding: first.newBinding!, audit: { at: NOW, event: 'login', requestId: 'r' } });
+    const r = await resolver.resolve(legacy, await withSaml('alice', 'new-id'), NOW + 1);
+    expect(r).toMatchObject({ ok: false, reason: 'mapping_changed' });
+  });
+
+  it('answers from the binding when the request carries no SAML evidence, and refuses without one', async () => {
+    const first = ok(await resolver.resolve(legacy, await withSaml('alice', 'kept-id'), NOW));
+    await store.commitMint({ binding: first.newBinding!, audit: { at: NOW, event: 'login', requestId: 'r' } });
+    expect(ok(await resolver.resolve(legacy, await identity('alice'), NOW + 1)).subject).toBe('kept-id');
+    expect(await resolver.resolve(legacy, await identity('bob'), NOW + 1)).toMatchObject({ ok: false, reason: 'mapping_missing' });
+  });
+});
