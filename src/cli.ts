@@ -1,5 +1,6 @@
 /**
- * Operator commands: `check`, `hash-secret`, `rotate-keys`, `import-mappings`, `remap`, `audit`.
+ * Operator commands: `check`, `hash-secret`, `rotate-keys`, `import-mappings`, `remap`, `import-sp-metadata`,
+ * `contract-report`, `audit`.
  * Run with `npm run cli -- <command>` (or `npm run check`).
  */
 import { Command } from 'commander';
@@ -16,6 +17,11 @@ import { createPolicyEngine } from './policy/cedar-engine.js';
 import { loadConfigFromDisk } from './runtime/config-files.js';
 import { createSqliteStore, openSqlite } from './store/adapters/sqlite.js';
 import { contentVersion, systemClock } from './app.js';
+import { claimMapOverridesSchema, effectiveClaimMap } from './migration/claims.js';
+import { contractReport, formatContractReport } from './migration/contract-report.js';
+import { importSpMetadata, toYaml } from './migration/import-sp-metadata.js';
+import { parseLegacyAssertion } from './migration/legacy-assertion.js';
+import { subjectSourceSchema } from './migration/subject.js';
 
 const program = new Command('xaa-broker').description('xaa-broker operator commands').option('-c, --config <file>', 'broker config file', process.env.XAA_CONFIG ?? 'broker.config.yaml');
 
@@ -93,6 +99,44 @@ program
     const b = await store.mappings.remap({ namespace: o.namespace, principalId, subject: o.to, source: 'operator' }, systemClock());
     await store.audit.append({ at: systemClock(), event: 'remap', requestId: `cli-${crypto.randomUUID()}`, reason: 'operator_remap', principalId, mapping: `${b.namespace}/${b.source}@v${b.version}` });
     console.log(`${o.namespace}: ${principalId} → ${b.subject} (version ${b.version})`);
+  });
+
+program
+  .command('import-sp-metadata <metadata>')
+  .description("draft an app's OIDC client and subject namespace from its legacy SAML SP metadata (prints YAML)")
+  .option('--client-id <id>', 'client_id to use (default: derived from the entityID)')
+  .option('--namespace <ns>', 'subject namespace name (default: derived from the client id)')
+  .option('--entity-id <id>', 'pick one SP out of a metadata aggregate')
+  .action((file: string, o: { clientId?: string; namespace?: string; entityId?: string }) => {
+    const result = importSpMetadata(readFileSync(file, 'utf8'), {
+      ...(o.clientId ? { clientId: o.clientId } : {}),
+      ...(o.namespace ? { subjectNamespace: o.namespace } : {}),
+      ...(o.entityId ? { entityId: o.entityId } : {}),
+    });
+    process.stdout.write(toYaml(result));
+  });
+
+program
+  .command('contract-report')
+  .description("compare what a migrated app receives over OIDC with what its legacy SAML assertion gave it; exits 1 on any difference")
+  .requiredOption('--legacy <file>', 'a saved SAML assertion or response (XML, or a base64 SAMLResponse)')
+  .requiredOption('--claims <file>', 'the OIDC claims the app receives now, as JSON (ID token payload or userinfo, with sub)')
+  .option('--claim-overrides <file>', "the app's claim table overrides, as JSON (attribute Name → claim name or null)")
+  .option('--subject-source <json>', 'how the legacy subject was chosen, e.g. {"kind":"persistent_nameid"}')
+  .action((o: { legacy: string; claims: string; claimOverrides?: string; subjectSource?: string }) => {
+    const legacy = parseLegacyAssertion(readFileSync(o.legacy, 'utf8'));
+    const claims = z.record(z.string(), z.unknown()).parse(JSON.parse(readFileSync(o.claims, 'utf8')));
+    if (typeof claims.sub !== 'string') throw new Error(`${o.claims} has no sub`);
+    const overrides = o.claimOverrides ? claimMapOverridesSchema.parse(JSON.parse(readFileSync(o.claimOverrides, 'utf8'))) : {};
+    const report = contractReport({
+      legacy: { ...(legacy.nameId ? { nameId: legacy.nameId } : {}), attributes: legacy.attributes },
+      oidc: { sub: claims.sub, claims },
+      claimMap: effectiveClaimMap(overrides),
+      ...(o.subjectSource ? { subjectSource: subjectSourceSchema.parse(JSON.parse(o.subjectSource)) } : {}),
+    });
+    for (const w of legacy.warnings) console.error(`warning: ${w}`);
+    console.log(formatContractReport(report));
+    if (!report.summary.unchanged) process.exitCode = 1;
   });
 
 program
