@@ -1,0 +1,75 @@
+import type { Hono } from 'hono';
+import { authorizeEndpoint, consentEndpoint } from './authorize.js';
+import { ConsentMemory } from './consent.js';
+import type { Provider } from './context.js';
+import { cookiePolicy } from './cookies.js';
+import { oidcCallback, samlAcs, samlMetadata } from './login-callbacks.js';
+import { logoutEndpoint } from './logout.js';
+import { AUTHORIZE_PATH, CONSENT_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, USERINFO_PATH } from './metadata.js';
+import { SUPPORTED_SCOPES } from './tokens.js';
+import type { ProviderDeps } from './types.js';
+import { userinfoEndpoint, userinfoPreflight } from './userinfo.js';
+
+export type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js';
+export { authorizationCodeGrant, providerGrants, refreshTokenGrant, type ProviderTokenResponse } from './grants.js';
+export { providerMetadata, AUTHORIZE_PATH, CONSENT_PATH, USERINFO_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH } from './metadata.js';
+export * as providerLimits from './limits.js';
+
+function isAbsoluteWithoutFragment(uri: string): boolean {
+  if (uri.includes('#')) return false;
+  try {
+    const url = new URL(uri);
+    return url.protocol.length > 1;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What would make the provider misbehave, found before it serves a request: a client unknown to the
+ * token endpoint or registered there with another method, a namespace not configured, scopes the
+ * provider does not know, redirect URIs that are not absolute or carry a fragment.
+ */
+export function providerConfigProblems(deps: ProviderDeps): string[] {
+  const problems: string[] = [];
+  const authClients = new Map(deps.services.settings.clients.map((c) => [c.client_id, c]));
+  for (const [id, c] of deps.clients) {
+    const at = `provider client ${id}`;
+    if (c.client_id !== id) problems.push(`${at}: keyed under another client_id (${c.client_id})`);
+    const auth = authClients.get(c.client_id);
+    if (!auth) problems.push(`${at}: not among the clients the token endpoint authenticates`);
+    else if (auth.token_endpoint_auth_method !== c.token_endpoint_auth_method) problems.push(`${at}: token_endpoint_auth_method differs from the client registration`);
+    if (!deps.services.namespaces.has(c.subject_namespace)) problems.push(`${at}: subject_namespace ${c.subject_namespace} is not configured`);
+    if (!c.scopes.includes('openid')) problems.push(`${at}: scopes must include openid`);
+    for (const s of c.scopes) if (!SUPPORTED_SCOPES.includes(s)) problems.push(`${at}: scope ${s} is not supported`);
+    if (c.scopes.includes('offline_access') && !c.grant_types.includes('refresh_token')) problems.push(`${at}: offline_access needs the refresh_token grant`);
+    if (!c.grant_types.includes('authorization_code')) problems.push(`${at}: grant_types must include authorization_code`);
+    if (c.redirect_uris.length === 0) problems.push(`${at}: no redirect_uris`);
+    for (const u of [...c.redirect_uris, ...c.post_logout_redirect_uris]) if (!isAbsoluteWithoutFragment(u)) problems.push(`${at}: ${u} is not an absolute URI without a fragment`);
+  }
+  return problems;
+}
+
+/**
+ * Mounts the broker's OpenID Provider on `app`: /authorize (+ its consent form), /userinfo,
+ * /logout, and the upstream login routes. The token endpoint grants are separate
+ * (`providerGrants`), for the token endpoint's list. Throws on a configuration problem.
+ */
+export function mountProvider(app: Hono, deps: ProviderDeps): void {
+  const problems = providerConfigProblems(deps);
+  if (problems.length > 0) throw new Error(`provider configuration: ${problems.join('; ')}`);
+  const issuer = deps.services.settings.issuer;
+  const p: Provider = { ...deps, issuer, cookies: cookiePolicy(issuer), consents: new ConsentMemory() };
+
+  app.get(AUTHORIZE_PATH, (c) => authorizeEndpoint(p, c.req.raw));
+  app.post(AUTHORIZE_PATH, (c) => authorizeEndpoint(p, c.req.raw));
+  app.post(CONSENT_PATH, (c) => consentEndpoint(p, c.req.raw));
+  app.get(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw));
+  app.post(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw));
+  app.options(USERINFO_PATH, () => userinfoPreflight());
+  app.get(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw));
+  app.post(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw));
+  app.get(OIDC_CALLBACK_PATH, (c) => oidcCallback(p, c.req.raw, c.req.param('id')));
+  app.post(SAML_ACS_PATH, (c) => samlAcs(p, c.req.raw, c.req.param('id')));
+  app.get(SAML_METADATA_PATH, (c) => samlMetadata(p, c.req.param('id')));
+}

@@ -1,0 +1,122 @@
+import { readForm } from '../http/form.js';
+import { OAuthError } from '../oauth/errors.js';
+import type { RefusalReason } from '../oauth/reasons.js';
+import type { OidcUpstream, SamlUpstream, UpstreamConnection } from '../upstream/registry.js';
+import type { CompletedLogin } from '../upstream/types.js';
+import { auditEvent, auditRefusal } from './audit.js';
+import type { RawParams } from './authorize-request.js';
+import { runAuthorization } from './authorize.js';
+import type { Flow, Provider } from './context.js';
+import { cookieHeaders } from './context.js';
+import { MAX_ACS_BODY_BYTES } from './limits.js';
+import { parseContinuation } from './login-start.js';
+import { errorPage, messagePage } from './pages.js';
+import { currentSession, presentedBinding, recordPrincipal, startSession } from './session.js';
+
+/**
+ * The browser comes back from an upstream. The connection checks everything about the login; here
+ * the outcome is turned into a broker session and the pending authorization request resumes. A
+ * failed login shows a plain page with a correlation id; the audit record says why; nothing else
+ * is stored.
+ */
+
+const FAILED_LOGIN = 'The sign-in could not be completed. Return to the application and try again.';
+
+/** The connection's own refusal reason (OIDC: a string; SAML: an object with a code), for the audit record only. */
+function loginFailureDetail(connectionId: string, err: unknown): string {
+  if (err instanceof Error) {
+    const { reason, detail, upstreamError } = err as Error & { reason?: unknown; detail?: unknown; upstreamError?: unknown };
+    const code = typeof reason === 'string' ? reason : typeof reason === 'object' && reason !== null && typeof (reason as { code?: unknown }).code === 'string' ? (reason as { code: string }).code : undefined;
+    const more = typeof detail === 'string' ? detail : typeof reason === 'object' && reason !== null && typeof (reason as { detail?: unknown }).detail === 'string' ? (reason as { detail: string }).detail : undefined;
+    const parts = [`connection=${connectionId}`, `reason=${code ?? err.name}`];
+    if (typeof upstreamError === 'string') parts.push(`upstream_error=${upstreamError}`);
+    if (more !== undefined) parts.push(`detail=${more}`);
+    return parts.join(' ');
+  }
+  return `connection=${connectionId} reason=non-error thrown`;
+}
+
+async function loginFailed(p: Provider, requestId: string, now: number, reason: RefusalReason, detail: string, status = 400): Promise<Response> {
+  await auditRefusal(p.services, { at: now, requestId, reason, detail });
+  return errorPage(status, FAILED_LOGIN, requestId);
+}
+
+/** Step: the pending request the login was for (absent for an IdP-initiated SAML login). */
+function pendingRequest(login: CompletedLogin): { ok: true; params?: RawParams } | { ok: false } {
+  if (login.continuation === undefined) return { ok: true };
+  const params = parseContinuation(login.continuation);
+  return params ? { ok: true, params } : { ok: false };
+}
+
+/** A completed login: principal recorded, session started, login audited, then the pending request resumes. */
+async function completeLogin(p: Provider, request: Request, connectionId: string, finish: () => Promise<CompletedLogin>): Promise<Response> {
+  const requestId = crypto.randomUUID();
+  let login: CompletedLogin;
+  try {
+    login = await finish();
+  } catch (err) {
+    return loginFailed(p, requestId, p.clock(), 'login_failed', loginFailureDetail(connectionId, err));
+  }
+  const now = p.clock();
+  const pending = pendingRequest(login);
+  if (!pending.ok) return loginFailed(p, requestId, now, 'continuation_invalid', `connection=${connectionId}`);
+
+  const { identity } = login;
+  const principal = await recordPrincipal(p.services, identity, now);
+  const replaced = await currentSession(request, p.services, p.cookies, now);
+  const { session, setCookie } = await startSession(p.services, p.cookies, { identity, principal, ...(replaced ? { replaced } : {}), now });
+  await auditEvent(p.services, {
+    at: now,
+    event: 'login',
+    requestId,
+    principalId: principal.id,
+    upstreamIssuer: identity.issuer,
+    detail: `connection=${connectionId} protocol=${identity.protocol} sid=${session.record.id}`,
+  });
+
+  if (!pending.params) return messagePage('Signed in', 'You are signed in. You may return to your application.', cookieHeaders([setCookie]));
+  const flow: Flow = { requestId, now, cookieHeader: request.headers.get('cookie'), session, loginSatisfied: true, setCookies: [setCookie] };
+  return runAuthorization(p, pending.params, flow, request.method === 'POST');
+}
+
+function connectionOf<K extends UpstreamConnection['kind']>(p: Provider, id: string, kind: K): Extract<UpstreamConnection, { kind: K }> | undefined {
+  const upstream = p.upstreams.get(id);
+  return upstream && upstream.kind === kind ? (upstream as Extract<UpstreamConnection, { kind: K }>) : undefined;
+}
+
+async function unknownConnection(p: Provider, id: string): Promise<Response> {
+  return loginFailed(p, crypto.randomUUID(), p.clock(), 'connection_unknown', `connection=${id.slice(0, 64)}`, 404);
+}
+
+/** GET /login/oidc/:id/callback */
+export async function oidcCallback(p: Provider, request: Request, id: string): Promise<Response> {
+  const upstream: OidcUpstream | undefined = connectionOf(p, id, 'oidc');
+  if (!upstream) return unknownConnection(p, id);
+  const browserBinding = await presentedBinding(request, p.cookies);
+  return completeLogin(p, request, upstream.id, () => upstream.finishLogin(new URL(request.url), { browserBinding }));
+}
+
+/** POST /login/saml/:id/acs: the HTTP-POST binding's form. */
+export async function samlAcs(p: Provider, request: Request, id: string): Promise<Response> {
+  const upstream: SamlUpstream | undefined = connectionOf(p, id, 'saml');
+  if (!upstream) return unknownConnection(p, id);
+  let body: { SAMLResponse?: string; RelayState?: string };
+  try {
+    const form = await readForm(request, MAX_ACS_BODY_BYTES);
+    const response = form.get('SAMLResponse');
+    const relayState = form.get('RelayState');
+    body = { ...(response !== undefined ? { SAMLResponse: response } : {}), ...(relayState !== undefined ? { RelayState: relayState } : {}) };
+  } catch (err) {
+    if (!(err instanceof OAuthError)) throw err;
+    return loginFailed(p, crypto.randomUUID(), p.clock(), 'login_failed', `connection=${upstream.id} reason=${err.reason}`);
+  }
+  const binding = await presentedBinding(request, p.cookies);
+  return completeLogin(p, request, upstream.id, () => upstream.consumeResponse(body, binding === '' ? {} : { browserBinding: binding }));
+}
+
+/** GET /login/saml/:id/metadata */
+export function samlMetadata(p: Provider, id: string): Response {
+  const upstream = connectionOf(p, id, 'saml');
+  if (!upstream) return new Response('not found', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+  return new Response(upstream.spMetadata(), { status: 200, headers: { 'Content-Type': 'application/samlmetadata+xml; charset=utf-8', 'Cache-Control': 'public, max-age=3600' } });
+}

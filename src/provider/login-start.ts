@@ -1,0 +1,99 @@
+import { InvalidRequest, TemporarilyUnavailable } from '../oauth/errors.js';
+import { chooseConnection } from '../upstream/discovery.js';
+import type { UpstreamConnection } from '../upstream/registry.js';
+import { authorizeParams, toRawParams, type AuthorizationRequest, type RawParams } from './authorize-request.js';
+import { cookieHeaders, redirect, refuseToClient, withQuery, type Flow, type Provider } from './context.js';
+import { randomToken } from './crypto.js';
+import { MAX_CONTINUATION_CHARS } from './limits.js';
+import { AUTHORIZE_PATH } from './metadata.js';
+import { autoPostPage, chooserPage } from './pages.js';
+import { browserBinding } from './session.js';
+
+/**
+ * Sending the browser to an upstream to log in. The pending authorization request travels as the
+ * login's `continuation` (stored with the upstream's login transaction, never in the browser) and
+ * is validated again, from scratch, when the login comes back.
+ */
+
+const CONTINUATION_VERSION = 1;
+
+/** The pending request, serialised; undefined when it would not fit the bound. */
+export function continuationOf(request: AuthorizationRequest): string | undefined {
+  const value = JSON.stringify({ v: CONTINUATION_VERSION, authorize: new URLSearchParams(authorizeParams(request)).toString() });
+  return value.length <= MAX_CONTINUATION_CHARS ? value : undefined;
+}
+
+/** The pending request's parameters, or undefined when the value is not one continuationOf produced. */
+export function parseContinuation(value: string): RawParams | undefined {
+  if (value.length > MAX_CONTINUATION_CHARS) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { v, authorize } = parsed as Record<string, unknown>;
+  if (v !== CONTINUATION_VERSION || typeof authorize !== 'string') return undefined;
+  return toRawParams(new URLSearchParams(authorize));
+}
+
+function discoverable(connections: readonly UpstreamConnection[]) {
+  return connections.map((c) => ({ id: c.id, email_domains: c.emailDomains, default: c.isDefault, upstream: c }));
+}
+
+/** The chooser: one link per connection, each restarting /authorize with `connection` set. */
+function chooser(flow: Flow, request: AuthorizationRequest, connections: readonly UpstreamConnection[]): Response {
+  const base = authorizeParams(request);
+  const options = connections.map((c) => ({ label: c.displayName, href: withQuery(AUTHORIZE_PATH, { ...base, connection: c.id }) }));
+  return chooserPage(options, cookieHeaders(flow.setCookies));
+}
+
+/** The upstream's `prompt`: what the app asked of the broker, passed on. */
+function upstreamPrompt(request: AuthorizationRequest): string | undefined {
+  if (request.prompt.has('select_account')) return 'select_account';
+  if (request.prompt.has('login') || request.maxAge === 0) return 'login';
+  return undefined;
+}
+
+async function startAt(upstream: UpstreamConnection, request: AuthorizationRequest, binding: string, continuation: string, setCookies: string[]): Promise<Response> {
+  if (upstream.kind === 'oidc') {
+    const prompt = upstreamPrompt(request);
+    const started = await upstream.startLogin({
+      browserBinding: binding,
+      continuation,
+      ...(request.loginHint !== undefined ? { loginHint: request.loginHint } : {}),
+      ...(prompt !== undefined ? { prompt } : {}),
+      ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
+    });
+    return redirect(started.redirectUrl.href, setCookies);
+  }
+  const started = await upstream.startLogin({ binding: 'redirect', browserBinding: binding, continuation });
+  if (started.redirectUrl !== undefined) return redirect(started.redirectUrl, setCookies);
+  if (started.postForm) return autoPostPage(started.postForm.action, started.postForm.fields, randomToken(), cookieHeaders(setCookies));
+  throw new Error(`SAML connection ${upstream.id} returned neither a redirect nor a form`);
+}
+
+/** Step: choose a connection (or ask), bind the login to this browser, send the browser upstream. */
+export async function startUpstreamLogin(p: Provider, flow: Flow, request: AuthorizationRequest, forceChooser: boolean): Promise<Response> {
+  const connections = p.upstreams.list();
+  if (forceChooser && request.connection === undefined && connections.length > 1) return chooser(flow, request, connections);
+  const choice = chooseConnection(discoverable(connections), { ...(request.connection !== undefined ? { connectionId: request.connection } : {}), ...(request.loginHint !== undefined ? { loginHint: request.loginHint } : {}) });
+  if (choice.kind === 'refused') {
+    return choice.reason === 'unknown_connection'
+      ? refuseToClient(p, flow, request, new InvalidRequest('connection_unknown', 'unknown connection'))
+      : refuseToClient(p, flow, request, new TemporarilyUnavailable('no_connections', 'no upstream login is configured'));
+  }
+  if (choice.kind === 'ask') return chooser(flow, request, connections);
+
+  const continuation = continuationOf(request);
+  if (continuation === undefined) return refuseToClient(p, flow, request, new InvalidRequest('request_too_large', 'the authorization request is too large'));
+  const binding = await browserBinding(flow.cookieHeader, p.cookies);
+  const setCookies = binding.setCookie ? [...flow.setCookies, binding.setCookie] : flow.setCookies;
+  try {
+    return await startAt(choice.connection.upstream, request, binding.hash, continuation, setCookies);
+  } catch (err) {
+    const reason = err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown';
+    return refuseToClient(p, { ...flow, setCookies }, request, new TemporarilyUnavailable('login_failed', 'the login service is unavailable', `start at ${choice.connection.id}: ${reason}`));
+  }
+}

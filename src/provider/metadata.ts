@@ -1,0 +1,47 @@
+import { STANDARD_CLAIMS, SUPPORTED_SCOPES } from './tokens.js';
+
+/** Paths under the broker issuer. */
+export const AUTHORIZE_PATH = '/authorize';
+export const CONSENT_PATH = '/authorize/consent';
+export const USERINFO_PATH = '/userinfo';
+export const LOGOUT_PATH = '/logout';
+export const OIDC_CALLBACK_PATH = '/login/oidc/:id/callback';
+export const SAML_ACS_PATH = '/login/saml/:id/acs';
+export const SAML_METADATA_PATH = '/login/saml/:id/metadata';
+
+export const AUTHORIZATION_CODE_GRANT = 'authorization_code';
+export const REFRESH_TOKEN_GRANT = 'refresh_token';
+
+export function endpointUrl(issuer: string, path: string): string {
+  return `${issuer.replace(/\/$/, '')}${path}`;
+}
+
+/**
+ * The OpenID Provider metadata fields this module implements (OIDC Discovery §3, RFC 8414, RFC 9207,
+ * RP-Initiated Logout §3), to merge into /.well-known/openid-configuration and
+ * /.well-known/oauth-authorization-server. `grant_types_supported` and
+ * `token_endpoint_auth_methods_supported` are additions to the lists already published.
+ */
+export function providerMetadata(issuer: string, signingAlg: string) {
+  return {
+    authorization_endpoint: endpointUrl(issuer, AUTHORIZE_PATH),
+    userinfo_endpoint: endpointUrl(issuer, USERINFO_PATH),
+    end_session_endpoint: endpointUrl(issuer, LOGOUT_PATH),
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: [AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT],
+    token_endpoint_auth_methods_supported: ['none'],
+    code_challenge_methods_supported: ['S256'],
+    scopes_supported: SUPPORTED_SCOPES,
+    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'acr', 'amr', 'sid', 'at_hash', ...STANDARD_CLAIMS],
+    subject_types_supported: ['pairwise', 'public'],
+    id_token_signing_alg_values_supported: [signingAlg],
+    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+    authorization_response_iss_parameter_supported: true,
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    frontchannel_logout_supported: false,
+    backchannel_logout_supported: false,
+  };
+}
