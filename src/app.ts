@@ -9,7 +9,9 @@ import { NO_STORE } from './http/errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SubjectResolver } from './mapping/resolve.js';
 import { KeyRing } from './minting/keys.js';
-import { authorizationServerMetadata, JWKS_PATH, openidConfiguration, TOKEN_PATH } from './oauth/metadata.js';
+import { JWKS_PATH, serverMetadata, TOKEN_PATH } from './oauth/metadata.js';
+import { mountProvider, providerGrants, type ProviderClient, type ProviderDeps } from './provider/index.js';
+import { buildUpstreamRegistry, type RegistryDeps } from './upstream/build-registry.js';
 import { tokenEndpoint } from './oauth/token-endpoint.js';
 import { boundedAudit } from './audit/record.js';
 import { createPolicyEngine } from './policy/cedar-engine.js';
@@ -28,6 +30,8 @@ export interface BrokerDeps {
   logger?: Logger;
   /** Used for upstream JWKS; tests pass their own. */
   fetch?: Fetch;
+  /** Builds SAML upstream connections; only the Node runtime supplies it (see runtime/node-saml.ts). */
+  saml?: RegistryDeps['saml'];
   /** Write the table rows from mappings/ into the store at start (default true). */
   importMappingTables?: boolean;
 }
@@ -95,14 +99,18 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   });
   app.notFound((c) => c.json({ error: 'not_found' }, 404));
 
-  app.get('/.well-known/oauth-authorization-server', (c) => c.json(authorizationServerMetadata(settings.issuer)));
-  app.get('/.well-known/openid-configuration', (c) => c.json(openidConfiguration(settings.issuer, settings.signing.alg)));
+  const metadata = serverMetadata(settings.issuer, settings.signing.alg);
+  app.get('/.well-known/oauth-authorization-server', (c) => c.json(metadata));
+  app.get('/.well-known/openid-configuration', (c) => c.json(metadata));
   app.get(JWKS_PATH, async (c) => {
     await keys.refresh(clock());
     c.header('Cache-Control', 'public, max-age=300');
     return c.json(keys.jwks());
   });
-  const token = tokenEndpoint([tokenExchangeGrant], services, clock);
+  const upstreams = await buildUpstreamRegistry(settings.connections, { store, clock, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.saml ? { saml: deps.saml } : {}) });
+  const provider: ProviderDeps = { services, upstreams, clock, clients: providerClients(settings.clients) };
+  mountProvider(app, provider);
+  const token = tokenEndpoint([tokenExchangeGrant, ...providerGrants(provider)], services, clock);
   app.post(TOKEN_PATH, (c) => token(c.req.raw));
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -115,6 +123,26 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
  * as a whole (people taken out are deprovisioned), and only when its content changed, so a
  * Workers isolate starting cold writes nothing.
  */
+/** The clients that log users in at the broker, as the OpenID Provider sees them. */
+function providerClients(clients: BrokerConfig['settings']['clients']): ReadonlyMap<string, ProviderClient> {
+  const out = new Map<string, ProviderClient>();
+  for (const c of clients) {
+    if (!c.oidc) continue;
+    out.set(c.client_id, {
+      client_id: c.client_id,
+      ...(c.name ? { name: c.name } : {}),
+      redirect_uris: c.oidc.redirect_uris,
+      post_logout_redirect_uris: c.oidc.post_logout_redirect_uris,
+      token_endpoint_auth_method: c.token_endpoint_auth_method,
+      grant_types: c.oidc.grant_types,
+      subject_namespace: c.oidc.subject_namespace,
+      require_consent: c.oidc.require_consent,
+      scopes: c.oidc.scopes,
+    });
+  }
+  return out;
+}
+
 async function importMappingTables(config: BrokerConfig, store: BrokerStore) {
   for (const ns of config.namespaces.values()) {
     if (ns.strategy !== 'table' || ns.rows.length === 0) continue;

@@ -1,6 +1,8 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { brokerConfigSchema, namespaceSchema, type BrokerConfig, type NamespaceConfig } from './schema.js';
+import { oidcConnectionSchema } from '../upstream/oidc/schema.js';
+import { samlConnectionSchema } from '../upstream/saml/schema.js';
 
 /** A configuration file's name and text; reading them is the runtime's job. */
 export interface ConfigFile {
@@ -112,6 +114,22 @@ function crossCheck(file: string, s: NonNullable<BrokerConfig['settings']>, name
       if (other !== undefined) add(`clients[${i}].upstream_client_ids`, `"${audience}" at ${issuer} is also claimed by client "${other}"`);
       upstreamAudiences.set(key, c.client_id);
     }
+  });
+  s.clients.forEach((c, i) => {
+    if (c.oidc && !namespaces.has(c.oidc.subject_namespace)) add(`clients[${i}].oidc.subject_namespace`, `no mappings file defines namespace "${c.oidc.subject_namespace}"`);
+    if (c.oidc?.scopes.includes('offline_access') && !c.oidc.grant_types.includes('refresh_token')) add(`clients[${i}].oidc.scopes`, 'offline_access needs the refresh_token grant type');
+  });
+  s.connections.forEach((c, i) => {
+    const schema = c.type === 'oidc' ? oidcConnectionSchema : samlConnectionSchema;
+    const { type: _type, display_name: _name, ...rest } = c;
+    const result = schema.safeParse(rest);
+    if (!result.success) for (const issue of result.error.issues) add(`connections[${i}]${issue.path.length ? `.${formatPath(issue.path)}` : ''}`, issue.message);
+  });
+  const connectionIds = new Set<string>();
+  s.connections.forEach((c, i) => {
+    if (typeof c.id !== 'string') return;
+    if (connectionIds.has(c.id)) add(`connections[${i}].id`, `duplicate connection id "${c.id}"`);
+    connectionIds.add(c.id);
   });
   const issuers = new Set<string>();
   s.trusted_issuers.forEach((t, i) => {

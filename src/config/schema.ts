@@ -64,6 +64,31 @@ const clientDestinationSchema = z
     path: ['default_scopes'],
   });
 
+/** A relying party of the broker's own OpenID Provider. */
+const oidcAppSchema = z
+  .object({
+    redirect_uris: z.array(httpUrl).min(1),
+    post_logout_redirect_uris: z.array(httpUrl).default([]),
+    grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).default(['authorization_code']),
+    /** The namespace (mappings/) its ID token `sub` comes from: the same one its authorization server's ID-JAGs use. */
+    subject_namespace: z.string().min(1),
+    require_consent: z.boolean().default(false),
+    scopes: z.array(z.enum(['openid', 'email', 'profile', 'offline_access'])).default(['openid', 'email', 'profile']),
+  })
+  .strict();
+
+/**
+ * An upstream login connection. The protocol's own schema (src/upstream/oidc, src/upstream/saml)
+ * validates the rest; load.ts reports its problems under this entry's path.
+ */
+const connectionSchema = z
+  .object({
+    type: z.enum(['oidc', 'saml']),
+    /** Shown on the chooser page. */
+    display_name: z.string().min(1).max(100).optional(),
+  })
+  .passthrough();
+
 export const clientSchema = z
   .object({
     client_id: z.string().min(1).regex(/^[\x20-\x7E]+$/, 'printable ASCII only').refine((s) => !s.includes(':'), 'must not contain ":" (HTTP Basic)'),
@@ -80,6 +105,8 @@ export const clientSchema = z
     upstream_client_ids: z.record(httpUrl, z.string().min(1)).default({}),
     /** Destinations this client may request ID-JAGs for, keyed by destination id. */
     destinations: z.record(z.string(), clientDestinationSchema).default({}),
+    /** Present when the client is also an app that logs users in at the broker (OpenID Connect). */
+    oidc: oidcAppSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -136,6 +163,8 @@ export const brokerConfigSchema = z
     mappings_dir: z.string().default('mappings'),
     policies_dir: z.string().default('policies'),
     trusted_issuers: z.array(trustedIssuerSchema).default([]),
+    /** Upstream IdPs people log in through (OIDC or SAML), for the broker's own login. */
+    connections: z.array(connectionSchema).default([]),
     clients: z.array(clientSchema).default([]),
     destinations: z.array(destinationSchema).default([]),
   })
@@ -189,6 +218,8 @@ export type ClientConfig = z.output<typeof clientSchema>;
 export type DestinationConfig = z.output<typeof destinationSchema>;
 export type TrustedIssuerConfig = z.output<typeof trustedIssuerSchema>;
 export type NamespaceConfig = z.output<typeof namespaceSchema>;
+export type ConnectionConfig = z.output<typeof connectionSchema>;
+export type OidcAppConfig = z.output<typeof oidcAppSchema>;
 
 /** Everything the app factory needs, already validated and cross-checked. */
 export interface BrokerConfig {

@@ -1,6 +1,7 @@
 import { ID_JAG_TOKEN_TYPE } from '../minting/id-jag.js';
 import { TOKEN_EXCHANGE_GRANT } from '../exchange/token-exchange.js';
 import { ASSERTION_ALGS } from '../clients/authenticate.js';
+import { providerMetadata } from '../provider/metadata.js';
 
 export const TOKEN_PATH = '/token';
 export const JWKS_PATH = '/jwks';
@@ -15,19 +16,24 @@ export function authorizationServerMetadata(issuer: string) {
     token_endpoint: `${base}${TOKEN_PATH}`,
     jwks_uri: `${base}${JWKS_PATH}`,
     grant_types_supported: [TOKEN_EXCHANGE_GRANT],
-    // No authorization endpoint yet (the broker's own login is a later milestone).
-    response_types_supported: [],
+    response_types_supported: [] as string[],
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
     identity_chaining_requested_token_types_supported: [ID_JAG_TOKEN_TYPE],
   };
 }
 
-/** OpenID Provider discovery: the same document plus the OIDC fields the broker can state truthfully. */
-export function openidConfiguration(issuer: string, signingAlg: string) {
+/**
+ * The full server metadata: RFC 8414 plus the broker's OpenID Provider. Served at both
+ * /.well-known/oauth-authorization-server and /.well-known/openid-configuration.
+ */
+export function serverMetadata(issuer: string, signingAlg: string) {
+  const base = authorizationServerMetadata(issuer);
+  const provider = providerMetadata(issuer, signingAlg);
   return {
-    ...authorizationServerMetadata(issuer),
-    subject_types_supported: ['pairwise', 'public'],
-    id_token_signing_alg_values_supported: [signingAlg],
+    ...base,
+    ...provider,
+    grant_types_supported: [...base.grant_types_supported, ...provider.grant_types_supported],
+    token_endpoint_auth_methods_supported: [...base.token_endpoint_auth_methods_supported, ...provider.token_endpoint_auth_methods_supported],
   };
 }

@@ -7,6 +7,7 @@ import { ConfigError } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
 import { loadConfigFromDisk } from './config-files.js';
+import { nodeSamlFactory } from './node-saml.js';
 
 /** Token and secret fields, at the top level and one level down: a second line of defence, never the first. */
 const SENSITIVE = ['access_token', 'refresh_token', 'id_token', 'subject_token', 'client_secret', 'assertion', 'client_assertion', 'code'];
@@ -30,7 +31,7 @@ export async function startNodeBroker(options: { configPath?: string; port?: num
   const database = options.database ?? process.env.XAA_DATABASE ?? resolve(baseDir, config.settings.database);
   const store = createSqliteStore(openSqlite(database));
   const logger = options.logger ?? pinoLogger();
-  const { app, services } = await createBroker({ config, store, cedar, logger });
+  const { app, services } = await createBroker({ config, store, cedar, logger, saml: nodeSamlFactory });
   const port = options.port ?? Number(process.env.PORT ?? config.settings.port);
   const server = serve({ fetch: app.fetch, port, hostname: process.env.HOST ?? '127.0.0.1' });
   await new Promise<void>((ok) => server.once('listening', () => ok()));

@@ -276,8 +276,8 @@ describe('token endpoint refusals', () => {
       await refusedPost(b, await exchangeParams(b, { grant_type: undefined }), { status: 400, error: 'invalid_request', reason: 'missing_parameter' });
     });
 
-    it('unsupported grant_type → unsupported_grant_type', async () => {
-      await refusedPost(b, await exchangeParams(b, { grant_type: 'authorization_code' }), { status: 400, error: 'unsupported_grant_type', reason: 'unsupported_grant_type' });
+    it('unsupported grant_type (password) → unsupported_grant_type', async () => {
+      await refusedPost(b, await exchangeParams(b, { grant_type: 'password' }), { status: 400, error: 'unsupported_grant_type', reason: 'unsupported_grant_type' });
     });
 
     it('the jwt-bearer grant (the RAS side) is not served here → unsupported_grant_type', async () => {

@@ -82,23 +82,17 @@ describe('interop with @modelcontextprotocol/client', () => {
     expect(await api.json()).toMatchObject({ sub: 'todo-user-1001', todos: [{ title: 'interop' }] });
   });
 
-  it('discovery: the SDK insists on authorization_endpoint, which RFC 8414 §2 omits when no grant uses it', async () => {
-    // Known gap, recorded in docs/interop.md: the broker has no authorization endpoint until its own
-    // login lands, and the SDK's metadata schema requires one. The direct token-endpoint call works.
-    const metadata = (await (await fetch(`${brokerOrigin}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
-    expect(metadata).not.toHaveProperty('authorization_endpoint');
-    expect(metadata.grant_types_supported).toEqual(['urn:ietf:params:oauth:grant-type:token-exchange']);
-    await expect(
-      discoverAndRequestJwtAuthGrant({
-        idpUrl: brokerOrigin,
-        audience: todoOrigin,
-        resource: `${todoOrigin}/api`,
-        idToken: await idToken(),
-        clientId: 'wiki-agent',
-        clientSecret: SECRET,
-        scope: 'todos.read',
-      }),
-    ).rejects.toThrow(/authorization_endpoint/);
+  it('discovers the broker from its RFC 8414 metadata (discoverAndRequestJwtAuthGrant)', async () => {
+    const grant = await discoverAndRequestJwtAuthGrant({
+      idpUrl: brokerOrigin,
+      audience: todoOrigin,
+      resource: `${todoOrigin}/api`,
+      idToken: await idToken(),
+      clientId: 'wiki-agent',
+      clientSecret: SECRET,
+      scope: 'todos.read',
+    });
+    expect(decodeJwt(grant.jwtAuthGrant)).toMatchObject({ aud: todoOrigin, sub: 'todo-user-1001' });
   });
 
   it('surfaces the broker refusal as the OAuth error code', async () => {
