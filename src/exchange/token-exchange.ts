@@ -92,6 +92,30 @@ function audiencesAt(issuer: string, client: ClientConfig, brokerIssuer: string)
   return Object.hasOwn(client.upstream_client_ids, issuer) ? [client.upstream_client_ids[issuer]!] : [];
 }
 
+/**
+ * Step: who the subject token is about. An upstream ID token names the person directly (issuer,
+ * sub). An ID token the broker issued names them in the app's namespace, so the person is found
+ * through its session (`sid`), which must still be active: a revoked session mints nothing.
+ */
+async function identityOf(token: VerifiedIdToken, request: GrantRequest, s: BrokerServices): Promise<Identity> {
+  if (token.issuer !== s.settings.issuer) {
+    return { principalId: await principalIdOf(token.issuer, token.subject), upstreamIssuer: token.issuer, upstreamSubject: token.subject, claims: token.claims };
+  }
+  const sid = token.claims.sid;
+  if (typeof sid !== 'string') throw new InvalidGrant('claim_missing', 'the subject token is invalid', 'sid');
+  const session = await s.store.sessions.active(sid, request.now);
+  if (!session) throw new InvalidGrant('session_ended', 'the subject token is invalid');
+  const principal = await s.store.principals.get(session.principalId);
+  if (!principal) throw new InvalidGrant('mapping_missing', 'the subject cannot be named at this audience', 'no principal record for the session');
+  return {
+    principalId: principal.id,
+    upstreamIssuer: principal.upstreamIssuer,
+    upstreamSubject: principal.upstreamSubject,
+    claims: principal.claims,
+    ...(principal.saml ? { saml: principal.saml } : {}),
+  };
+}
+
 /** Step: audience and resource name one destination the client is enabled for. */
 function chooseDestination(p: ExchangeParams, request: GrantRequest, s: BrokerServices) {
   const target = resolveTarget(p.audiences, p.resources, s.destinations);
@@ -133,15 +157,17 @@ function decideScopes(
 ): string[] {
   const { identity, token, destination } = question;
   const candidates = scopesToEvaluate(translated, clientAllowed);
+  // Who the person is comes from the principal; how they logged in, from the token.
+  const attributes = identity.claims;
   const claims = token.claims;
   const ask = (resource: string | undefined): ScopeDecision[] =>
     s.policy.evaluateMint({
       principal: {
         id: identity.principalId,
         upstreamIssuer: identity.upstreamIssuer,
-        ...(typeof claims.email === 'string' ? { email: claims.email } : {}),
-        groups: Array.isArray(claims.groups) ? claims.groups.filter((g): g is string => typeof g === 'string') : [],
-        ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
+        ...(typeof attributes.email === 'string' ? { email: attributes.email } : {}),
+        groups: Array.isArray(attributes.groups) ? attributes.groups.filter((g): g is string => typeof g === 'string') : [],
+        ...(typeof attributes.tenant === 'string' ? { tenant: attributes.tenant } : {}),
       },
       clientId: request.client.client.client_id,
       destination: { id: destination.id, issuer: destination.issuer },
@@ -167,15 +193,15 @@ function decideScopes(
 }
 
 /** Claims carried from the upstream login into the ID-JAG, as the destination's configuration allows. */
-function carriedClaims(token: VerifiedIdToken, destination: DestinationConfig): IdJagInput['carried'] {
+function carriedClaims(token: VerifiedIdToken, person: Record<string, unknown>, destination: DestinationConfig): IdJagInput['carried'] {
   const c = token.claims;
   const carried: IdJagInput['carried'] = {};
   const include = new Set(destination.include_claims);
   if (include.has('auth_time') && typeof c.auth_time === 'number') carried.auth_time = c.auth_time;
   if (include.has('acr') && typeof c.acr === 'string') carried.acr = c.acr;
   if (include.has('amr') && Array.isArray(c.amr)) carried.amr = c.amr.filter((a): a is string => typeof a === 'string');
-  if (include.has('email') && typeof c.email === 'string') carried.email = c.email;
-  if (include.has('tenant') && typeof c.tenant === 'string') carried.tenant = c.tenant;
+  if (include.has('email') && typeof person.email === 'string') carried.email = person.email;
+  if (include.has('tenant') && typeof person.tenant === 'string') carried.tenant = person.tenant;
   return carried;
 }
 
@@ -218,12 +244,7 @@ export const tokenExchangeGrant: Grant<BrokerServices> = {
     const { destination, resources, grant } = chooseDestination(params, request, s);
     const translated = translateRequestedScopes(params, destination, grant.default_scopes, request);
 
-    const identity: Identity = {
-      principalId: await principalIdOf(token.issuer, token.subject),
-      upstreamIssuer: token.issuer,
-      upstreamSubject: token.subject,
-      claims: token.claims,
-    };
+    const identity = await identityOf(token, request, s);
     request.trail.principalId = identity.principalId;
     const namespace = s.namespaces.get(destination.namespace)!;
     const mapping = await s.subjects.resolve(namespace, identity, request.now);
@@ -242,7 +263,7 @@ export const tokenExchangeGrant: Grant<BrokerServices> = {
       scopes,
       now: request.now,
       lifetime,
-      carried: carriedClaims(token, destination),
+      carried: carriedClaims(token, identity.claims, destination),
       ...(destination.tenant ? { audTenant: destination.tenant } : {}),
     });
     const jwt = await signIdJag(claims, s.keys.signingKey());

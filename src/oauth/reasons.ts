@@ -39,6 +39,7 @@ export type RefusalReason =
   | 'aud_mismatch'
   | 'subject_token_is_id_jag'
   | 'claim_missing'
+  | 'session_ended'
   // destination
   | 'audience_unknown'
   | 'audience_ambiguous'

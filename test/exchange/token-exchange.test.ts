@@ -113,20 +113,52 @@ describe('caller-pushed token exchange: the happy path', () => {
     expect(p.exp! - p.iat!).toBe(60);
   });
 
-  it('accepts an ID token issued by the broker itself', async () => {
-    const { SignJWT } = await import('jose');
-    const key = b.services.keys.signingKey();
-    const own = await new SignJWT({ email: 'alice@example.com' })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-      .setIssuer(BROKER)
-      .setSubject('alice-at-broker')
-      .setAudience('wiki-agent')
-      .setIssuedAt(b.clock.now)
-      .setExpirationTime(b.clock.now + 300)
-      .sign(key.key);
-    const res = await postToken(b, await exchangeParams(b, { subject_token: own, audience: CRM, resource: CRM_API, scope: 'contacts.read' }));
-    expect(res.status).toBe(200);
-    expect(decodeJwt(((await res.json()) as { access_token: string }).access_token).sub).toBe('alice@example.com');
+  describe('an ID token the broker issued (the app logged in at the broker)', () => {
+    async function brokerIdToken(sid: string) {
+      const { SignJWT } = await import('jose');
+      const key = b.services.keys.signingKey();
+      return new SignJWT({ sid, amr: ['pwd', 'mfa'], auth_time: b.clock.now })
+        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+        .setIssuer(BROKER)
+        .setSubject('app-pairwise-sub') // the app's namespace, not the person's upstream sub
+        .setAudience('wiki-agent')
+        .setIssuedAt(b.clock.now)
+        .setExpirationTime(b.clock.now + 300)
+        .sign(key.key);
+    }
+    async function session(id: string) {
+      const { principalIdOf } = await import('../../src/mapping/principal.js');
+      const principalId = await principalIdOf('https://idp.test', 'alice');
+      await b.services.store.principals.upsert({ id: principalId, upstreamIssuer: 'https://idp.test', upstreamSubject: 'alice', connectionId: 'idp', claims: { email: 'alice@example.com' }, updatedAt: b.clock.now });
+      await b.services.store.sessions.create({ id, principalId, connectionId: 'idp', authTime: b.clock.now, amr: ['pwd', 'mfa'], createdAt: b.clock.now, expiresAt: b.clock.now + 3600 });
+    }
+
+    it('finds the person through the session: the ID-JAG names them in the destination namespace', async () => {
+      await session('sid-1');
+      const todo = await postToken(b, await exchangeParams(b, { subject_token: await brokerIdToken('sid-1') }));
+      expect(todo.status).toBe(200);
+      expect(decodeJwt(((await todo.json()) as { access_token: string }).access_token).sub).toBe('todo-user-1001');
+      const crm = await postToken(b, await exchangeParams(b, { subject_token: await brokerIdToken('sid-1'), audience: CRM, resource: CRM_API, scope: 'contacts.read' }));
+      expect(decodeJwt(((await crm.json()) as { access_token: string }).access_token).sub).toBe('alice@example.com');
+    });
+
+    it('mints nothing once the session has ended', async () => {
+      await session('sid-2');
+      const token = await brokerIdToken('sid-2');
+      await b.services.store.sessions.revoke('sid-2', b.clock.now);
+      const res = await postToken(b, await exchangeParams(b, { subject_token: token }));
+      expect(res.status).toBe(400);
+      expect(await errorOf(res)).toBe('invalid_grant');
+      expect((await b.services.store.audit.recent(1))[0]).toMatchObject({ reason: 'session_ended' });
+    });
+
+    it('refuses a broker ID token without sid', async () => {
+      const { SignJWT } = await import('jose');
+      const key = b.services.keys.signingKey();
+      const token = await new SignJWT({}).setProtectedHeader({ alg: key.alg, kid: key.kid }).setIssuer(BROKER).setSubject('x').setAudience('wiki-agent').setIssuedAt(b.clock.now).setExpirationTime(b.clock.now + 300).sign(key.key);
+      const res = await postToken(b, await exchangeParams(b, { subject_token: token }));
+      expect(await errorOf(res)).toBe('invalid_grant');
+    });
   });
 
   it('serves the same mapping from cache on repeat and binds claim subjects once', async () => {
