@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { subjectSourceSchema } from '../migration/subject.js';
+import { claimMapOverridesSchema } from '../migration/claims.js';
 import { ID_JAG_MAX_LIFETIME, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '../constants.js';
 
 /**
@@ -74,6 +75,8 @@ const oidcAppSchema = z
     subject_namespace: z.string().min(1),
     require_consent: z.boolean().default(false),
     scopes: z.array(z.enum(['openid', 'email', 'profile', 'offline_access'])).default(['openid', 'email', 'profile']),
+    /** For an app migrated from SAML: its claim table over the default one (docs/migration.md). */
+    claim_overrides: claimMapOverridesSchema.optional(),
   })
   .strict();
 

@@ -8,7 +8,7 @@ import type { AuthorizationCodeRecord, PrincipalRecord, RefreshTokenRecord, Sess
 import { isRandomToken, randomToken, s256, sameString, sha256Base64url } from './crypto.js';
 import { ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME } from './limits.js';
 import { AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT, USERINFO_PATH, endpointUrl } from './metadata.js';
-import { ACCESS_TOKEN_TYP, buildAccessTokenClaims, buildIdTokenClaims, commitIssue, ID_TOKEN_TYP, newJti, scopedClaims, signJwt, subjectFor } from './tokens.js';
+import { ACCESS_TOKEN_TYP, buildAccessTokenClaims, buildIdTokenClaims, commitIssue, ID_TOKEN_TYP, newJti, releasedClaims, signJwt, subjectFor } from './tokens.js';
 import type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js';
 
 /** The token response of the provider's grants: OAuth 2.0 plus the ID token (OIDC Core §3.1.3.3). */
@@ -69,7 +69,7 @@ async function mintTokens(s: BrokerServices, request: GrantRequest, input: Issue
     jti,
     sid: input.sessionId,
     accessToken,
-    claims: scopedClaims(input.principal.claims, input.scopes),
+    claims: releasedClaims(input.client, input.principal, input.scopes),
     ...common,
     ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
   });

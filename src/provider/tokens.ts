@@ -1,4 +1,5 @@
 import { base64url, compactVerify, errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { effectiveClaimMap, translateWithClaimMap } from '../migration/claims.js';
 import type { NamespaceConfig } from '../config/schema.js';
 import type { Identity, Resolution } from '../mapping/resolve.js';
 import type { ActiveKey } from '../minting/keys.js';
@@ -51,6 +52,18 @@ export function scopedClaims(claims: Record<string, unknown>, scopes: readonly s
     }
   }
   return out;
+}
+
+/**
+ * The claims released to a client for a set of scopes. A migrated SAML app (one with a claim
+ * table of its own) gets its contract: the attributes translated through its table, custom
+ * claims included; every other client gets the standard claims its scopes release.
+ */
+export function releasedClaims(client: ProviderClient | undefined, principal: PrincipalRecord, scopes: readonly string[]): Record<string, unknown> {
+  if (!client?.claim_overrides || !principal.saml) return scopedClaims(principal.claims, scopes);
+  const { claims } = translateWithClaimMap(principal.saml.attributes, effectiveClaimMap(client.claim_overrides));
+  const custom = Object.fromEntries(Object.entries(claims).filter(([name]) => !STANDARD_CLAIMS.includes(name)));
+  return { ...custom, ...scopedClaims(claims, scopes) };
 }
 
 /** The person as the resolver sees them: the latest upstream evidence, SAML included (for `saml_subject` namespaces). */

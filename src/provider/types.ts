@@ -1,3 +1,4 @@
+import type { ClaimMapOverrides } from '../migration/claims.js';
 import type { BrokerServices } from '../services.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
 
@@ -25,6 +26,12 @@ export interface ProviderClient {
   subject_namespace: string;
   /** Show a consent page before issuing a code. */
   require_consent: boolean;
+  /**
+   * For an app migrated from SAML: its claim table (attribute Name → claim, or null to drop) over
+   * the default one. The app then receives its SAML identity contract as claims, custom ones
+   * included (docs/migration.md).
+   */
+  claim_overrides?: ClaimMapOverrides;
   /** Scopes it may request; must include `openid`. Others: `email`, `profile`, `offline_access`. */
   scopes: readonly string[];
 }

@@ -5,7 +5,7 @@ import { NO_STORE_HEADERS, type Provider } from './context.js';
 import { InsufficientScope, InvalidToken } from './errors.js';
 import { MAX_FORM_BYTES } from './limits.js';
 import { USERINFO_PATH, endpointUrl } from './metadata.js';
-import { scopedClaims, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
+import { releasedClaims, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
 
 /**
  * /userinfo (OIDC Core §5.3), a protected resource in the RFC 6750 sense: a broker access token
@@ -61,7 +61,7 @@ async function currentClaims(p: Provider, token: AccessTokenClaims, now: number)
   if (!session) throw new InvalidToken('session_inactive', 'the access token is no longer valid');
   const principal = await p.services.store.principals.get(session.principalId);
   if (!principal) throw new InvalidToken('principal_missing', 'the access token is no longer valid');
-  return { ...scopedClaims(principal.claims, scopes), sub: token.sub };
+  return { ...releasedClaims(p.clients.get(token.client_id), principal, scopes), sub: token.sub };
 }
 
 /** GET and POST /userinfo. */

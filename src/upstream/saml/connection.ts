@@ -4,7 +4,8 @@ import { constantTimeEqual } from '../../clients/secrets.js';
 import type { ReplayStore } from '../../store/ports.js';
 import type { LoginTransaction, LoginTransactionStore, UpstreamIdentity } from '../types.js';
 import { Refused, refused, SamlConfigError, SamlLoginError, type SamlRefusal } from './errors.js';
-import { amrFor, defaultClaims, NAMEID_FORMAT } from './identity.js';
+import { amrFor, NAMEID_FORMAT } from './identity.js';
+import { translateSamlAttributes } from '../../migration/claims.js';
 import { SAML_LOGIN_TRANSACTION_LIFETIME, SAML_MAX_RELAY_STATE_CHARS, SAML_MIN_RSA_BITS } from './limits.js';
 import { loadMetadataText, MetadataError, parseIdpMetadata, type IdpMetadata } from './metadata.js';
 import { verifySamlResponse, type VerifiedResponse } from './response.js';
@@ -143,7 +144,8 @@ function toIdentity(connectionId: string, v: VerifiedResponse): UpstreamIdentity
     protocol: 'saml',
     issuer: v.issuer,
     subject: v.subject,
-    claims: defaultClaims(v.attributes),
+    // The default SAML → OIDC claim table; conflicting single-valued attributes are left out, not guessed.
+    claims: translateSamlAttributes(v.attributes).claims,
     authTime: v.authTime,
     amr: amrFor(v.acr),
     saml: { assertionId: v.assertionId, nameId: v.nameId, attributes: v.attributes },

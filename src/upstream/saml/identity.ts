@@ -19,41 +19,6 @@ export const NAMEID_FORMAT = {
   entity: 'urn:oasis:names:tc:SAML:2.0:nameid-format:entity',
 } as const;
 
-/**
- * The default SAML attribute name → OIDC claim table. A claim takes the first value of the first
- * attribute in this order that the assertion carries. Per-app tables come later (issue 3, item 5).
- */
-export const DEFAULT_CLAIM_SOURCES: Readonly<Record<'email' | 'given_name' | 'family_name' | 'name', readonly string[]>> = {
-  email: [
-    'urn:oid:0.9.2342.19200300.100.1.3', // mail (X.500/LDAP and eduPerson SAML 2 profile)
-    'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress', // Microsoft / WS-Fed
-    'urn:oid:1.2.840.113549.1.9.1', // emailAddress (PKCS #9)
-    'email',
-    'mail',
-    'emailAddress',
-  ],
-  given_name: [
-    'urn:oid:2.5.4.42', // givenName
-    'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname',
-    'givenName',
-    'given_name',
-    'firstName',
-  ],
-  family_name: [
-    'urn:oid:2.5.4.4', // sn
-    'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname',
-    'sn',
-    'surname',
-    'family_name',
-    'lastName',
-  ],
-  name: [
-    'urn:oid:2.16.840.1.113730.3.1.241', // displayName
-    'http://schemas.microsoft.com/identity/claims/displayname',
-    'displayName',
-    'name',
-  ],
-};
 
 /** AuthnContextClassRef → RFC 8176 amr, only where the mapping is obvious. */
 const AMR_BY_CLASS: Readonly<Record<string, readonly string[]>> = {
@@ -146,18 +111,3 @@ export function principalSubject(key: PrincipalKey, nameId: SamlNameId, attribut
   return value;
 }
 
-/** The default translation: first value of the first listed attribute present. */
-export function defaultClaims(attributes: readonly SamlAttribute[]): Record<string, string> {
-  const byName = new Map(attributes.map((a) => [a.name, a]));
-  const claims: Record<string, string> = {};
-  for (const [claim, sources] of Object.entries(DEFAULT_CLAIM_SOURCES)) {
-    for (const source of sources) {
-      const value = byName.get(source)?.values[0];
-      if (value !== undefined && value !== '') {
-        claims[claim] = value;
-        break;
-      }
-    }
-  }
-  return claims;
-}

@@ -2,7 +2,7 @@ export { createSamlConnection, samlReplayScope } from './connection.js';
 export type { SamlConnection, SamlConnectionDeps, SamlFinishedLogin, SamlStartedLogin, SamlStartLoginInput } from './connection.js';
 export { SamlConfigError, SamlLoginError } from './errors.js';
 export type { SamlAlgorithmRefusalCode, SamlRefusal, SamlRefusalCode, SamlSignatureRefusalCode, SamlSimpleRefusalCode } from './errors.js';
-export { amrFor, DEFAULT_CLAIM_SOURCES, NAMEID_FORMAT } from './identity.js';
+export { amrFor, NAMEID_FORMAT } from './identity.js';
 export { MemoryLoginTransactionStore } from './memory-transactions.js';
 export { samlConnectionSchema } from './schema.js';
 export type { PrincipalKey, SamlConnectionConfig, SamlConnectionInput } from './schema.js';

@@ -181,7 +181,8 @@ describe('happy paths', () => {
       protocol: 'saml',
       issuer: IDP_ENTITY,
       subject: 'a1b2c3d4-persistent-alice',
-      claims: { email: 'alice@example.com', given_name: 'Alice', family_name: 'Liddell', name: 'Alice Liddell' },
+      // Translated through the default claim table (src/migration/claims.ts); multi-valued attributes stay arrays.
+      claims: { email: 'alice@example.com', given_name: 'Alice', family_name: 'Liddell', name: 'Alice Liddell', groups: ['staff', 'engineering', 'oncall'] },
       authTime: NOW - 10,
       acr: PPT_CLASS,
       amr: ['pwd'],
@@ -306,7 +307,7 @@ describe('happy paths', () => {
       ],
     });
     const { identity } = await h.conn.consumeResponse({ SAMLResponse: await idpResponse(spec), RelayState: started.transactionId }, { browserBinding: BROWSER });
-    expect(identity.claims).toEqual({ email: 'alice@corp.example', given_name: 'Alice', family_name: 'Liddell', name: 'Alice L.' });
+    expect(identity.claims).toEqual({ email: 'alice@corp.example', given_name: 'Alice', family_name: 'Liddell', name: 'Alice L.', groups: ['g1', 'g2', 'g3', ''] });
     expect(identity.saml!.attributes.find((a) => a.name.endsWith('/groups'))).toEqual({
       name: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/groups',
       nameFormat: URI_FORMAT,
