@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isLoopback, urlCheck, webUrl } from './urls.js';
 import { subjectSourceSchema } from '../migration/subject.js';
 import { claimMapOverridesSchema } from '../migration/claims.js';
 import { ID_JAG_MAX_LIFETIME, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '../constants.js';
@@ -9,24 +10,7 @@ import { ID_JAG_MAX_LIFETIME, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '.
  * Everything is validated before the broker starts; unknown keys are mistakes, not extensions.
  */
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '127.0.0.1' || hostname === '[::1]';
-}
 
-/** Runs a check on a parsed URL; an unparseable one passes here because the URL check reports it. */
-function urlCheck(value: string, check: (url: URL) => boolean): boolean {
-  try {
-    return check(new URL(value));
-  } catch {
-    return true;
-  }
-}
-
-const httpUrl = z
-  .string()
-  .url()
-  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
-  .refine((u) => !u.includes('#'), 'must not contain a fragment');
 
 /** Scope tokens per RFC 6749 §3.3 (NQCHAR, no spaces). */
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'not a valid scope token');
@@ -37,7 +21,7 @@ const jwks = z.object({ keys: z.array(jwk).min(1) }).strict();
 const asymmetricAlg = z.enum(['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA']);
 
 /** An https URL, or http on loopback only (local development): keys fetched over plain http could be swapped in transit. */
-const secureUrl = httpUrl.refine((u) => urlCheck(u, (url) => url.protocol === 'https:' || isLoopback(url.hostname)), 'must use https (http only for localhost)');
+const secureUrl = webUrl.refine((u) => urlCheck(u, (url) => url.protocol === 'https:' || isLoopback(url.hostname)), 'must use https (http only for localhost)');
 
 export const trustedIssuerSchema = z
   .object({
@@ -68,8 +52,8 @@ const clientDestinationSchema = z
 /** A relying party of the broker's own OpenID Provider. */
 const oidcAppSchema = z
   .object({
-    redirect_uris: z.array(httpUrl).min(1),
-    post_logout_redirect_uris: z.array(httpUrl).default([]),
+    redirect_uris: z.array(webUrl).min(1),
+    post_logout_redirect_uris: z.array(webUrl).default([]),
     grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).default(['authorization_code']),
     /** The namespace (mappings/) its ID token `sub` comes from: the same one its authorization server's ID-JAGs use. */
     subject_namespace: z.string().min(1),
@@ -105,7 +89,7 @@ export const clientSchema = z
       .optional(),
     jwks: jwks.optional(),
     /** This client's client_id at upstream issuers, when its ID tokens come from there (keyed by issuer). */
-    upstream_client_ids: z.record(httpUrl, z.string().min(1)).default({}),
+    upstream_client_ids: z.record(webUrl, z.string().min(1)).default({}),
     /** Destinations this client may request ID-JAGs for, keyed by destination id. */
     destinations: z.record(z.string(), clientDestinationSchema).default({}),
     /** Present when the client is also an app that logs users in at the broker (OpenID Connect). */
@@ -123,11 +107,11 @@ export const destinationSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, ".", "_" and "-"'),
     /** The destination AS's issuer identifier: the `aud` of every ID-JAG minted for it. */
-    issuer: httpUrl,
+    issuer: webUrl,
     /** Other values a client may send as `audience` for this destination. */
     aliases: z.array(z.string().min(1)).default([]),
     /** Resource indicators (RFC 8707) this destination serves; `resource` must be one of them. */
-    resources: z.array(httpUrl).default([]),
+    resources: z.array(webUrl).default([]),
     /** The subject namespace (a file in mappings/) users are named in at this destination. */
     namespace: z.string().min(1),
     /** Caller-vocabulary scope → destination scopes. A scope absent here is refused. */
@@ -181,7 +165,7 @@ export const namespaceSchema = z.discriminatedUnion('strategy', [
       /** Rows imported into the store at start-up (and by `cli import-mappings`). */
       rows: z
         .array(
-          z.object({ upstream_issuer: httpUrl, upstream_subject: z.string().min(1), subject: z.string().min(1).max(255) }).strict(),
+          z.object({ upstream_issuer: webUrl, upstream_subject: z.string().min(1), subject: z.string().min(1).max(255) }).strict(),
         )
         .default([]),
     })

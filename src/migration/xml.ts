@@ -1,4 +1,5 @@
 import { DOMParser } from '@xmldom/xmldom';
+import { children, is, isElement } from '../xml/dom.js';
 
 /**
  * XML reading for the migration tools (CLI only: `contract-report`, `import-sp-metadata`). They read
@@ -31,7 +32,6 @@ export class MigrationInputError extends Error {
 /** Largest document the tools read (metadata aggregates of a few SPs, a response with hundreds of attributes). */
 export const MIGRATION_XML_MAX_CHARS = 4 * 1024 * 1024;
 
-const ELEMENT_NODE = 1;
 const TEXT_NODE = 3;
 const CDATA_SECTION_NODE = 4;
 
@@ -53,24 +53,7 @@ export function parseXml(xml: string, what: string): Element {
   return doc.documentElement;
 }
 
-export function isElement(node: Node | null | undefined): node is Element {
-  return !!node && node.nodeType === ELEMENT_NODE;
-}
-
-export function is(el: Element | null | undefined, ns: string, localName: string): boolean {
-  return !!el && el.namespaceURI === ns && el.localName === localName;
-}
-
-/** Direct element children, optionally only those with this namespace and local name. */
-export function children(el: Element, ns?: string, localName?: string): Element[] {
-  const out: Element[] = [];
-  for (let n = el.firstChild; n; n = n.nextSibling) {
-    if (!isElement(n)) continue;
-    if (ns !== undefined && (n.namespaceURI !== ns || n.localName !== localName)) continue;
-    out.push(n);
-  }
-  return out;
-}
+export { children, is, isElement } from '../xml/dom.js';
 
 /** Every element below `root` with this name (root included), in document order. */
 export function descendantsNamed(root: Element, ns: string, localName: string): Element[] {

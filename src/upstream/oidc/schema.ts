@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isLoopback, parsedUrl, webUrl } from '../../config/urls.js';
 import { OIDC_HTTP_TIMEOUT, OIDC_HTTP_TIMEOUT_MAX } from './limits.js';
 
 /**
@@ -6,25 +7,6 @@ import { OIDC_HTTP_TIMEOUT, OIDC_HTTP_TIMEOUT_MAX } from './limits.js';
  * HTTP (not HTTPS) is accepted only for loopback hosts and only when the connection says so, for
  * tests and the demo.
  */
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '127.0.0.1' || hostname === '[::1]';
-}
-
-function parsedUrl(value: string): URL | undefined {
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
-  }
-}
-
-/** https, or http on a loopback host; the connection-level refine decides whether http is allowed. */
-const webUrl = z
-  .string()
-  .url()
-  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
-  .refine((u) => !u.includes('#'), 'must not contain a fragment');
 
 /** Scope tokens per RFC 6749 §3.3 (NQCHAR, no spaces). */
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'not a valid scope token');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isLoopback, parsedUrl, webUrl } from '../../config/urls.js';
 import { CLOCK_SKEW } from '../../constants.js';
 import { SAML_MAX_CLOCK_SKEW } from './limits.js';
 
@@ -7,24 +8,6 @@ import { SAML_MAX_CLOCK_SKEW } from './limits.js';
  * not extensions. HTTP (not HTTPS) is accepted only for loopback hosts and only when the
  * connection says so, for tests and the demo.
  */
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '127.0.0.1' || hostname === '[::1]';
-}
-
-function parsedUrl(value: string): URL | undefined {
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
-  }
-}
-
-const webUrl = z
-  .string()
-  .url()
-  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
-  .refine((u) => !u.includes('#'), 'must not contain a fragment');
 
 const PEM_CERT = /^\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----\s*$/;
 const PEM_KEY = /^\s*-----BEGIN (RSA |EC )?PRIVATE KEY-----[A-Za-z0-9+/=\s]+-----END (RSA |EC )?PRIVATE KEY-----\s*$/;

@@ -1,4 +1,5 @@
 import { DOMParser } from '@xmldom/xmldom';
+import { children, is, isElement } from '../../xml/dom.js';
 import { refused } from './errors.js';
 import { SAML_MAX_XML_DEPTH, SAML_MAX_XML_ELEMENTS } from './limits.js';
 
@@ -18,7 +19,6 @@ export const NS = {
   xsi: 'http://www.w3.org/2001/XMLSchema-instance',
 } as const;
 
-const ELEMENT_NODE = 1;
 const TEXT_NODE = 3;
 const CDATA_SECTION_NODE = 4;
 const COMMENT_NODE = 8;
@@ -59,24 +59,7 @@ export function parseStrict(xml: string): Document {
   return doc;
 }
 
-export function isElement(node: Node | null | undefined): node is Element {
-  return !!node && node.nodeType === ELEMENT_NODE;
-}
-
-export function is(el: Element | null | undefined, ns: string, localName: string): boolean {
-  return !!el && el.namespaceURI === ns && el.localName === localName;
-}
-
-/** Direct element children, optionally only those with this namespace and local name. */
-export function children(el: Element, ns?: string, localName?: string): Element[] {
-  const out: Element[] = [];
-  for (let n = el.firstChild; n; n = n.nextSibling) {
-    if (!isElement(n)) continue;
-    if (ns !== undefined && (n.namespaceURI !== ns || n.localName !== localName)) continue;
-    out.push(n);
-  }
-  return out;
-}
+export { children, is, isElement } from '../../xml/dom.js';
 
 export function firstChild(el: Element, ns: string, localName: string): Element | undefined {
   return children(el, ns, localName)[0];
