@@ -4,7 +4,8 @@ import type { BrokerConfig } from './config/schema.js';
 import { ClientAuthenticator } from './clients/authenticate.js';
 import { indexDestinations } from './exchange/destination.js';
 import { IdTokenVerifier, type TrustedIssuer } from './exchange/id-token.js';
-import { tokenExchangeGrant } from './exchange/token-exchange.js';
+import { createTokenExchangeGrant } from './exchange/token-exchange.js';
+import type { SamlSubjectTokenVerifierFactory } from './exchange/saml2.js';
 import { NO_STORE } from './http/errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SubjectResolver } from './mapping/resolve.js';
@@ -32,6 +33,8 @@ export interface BrokerDeps {
   fetch?: Fetch;
   /** Builds SAML upstream connections; only the Node runtime supplies it (see runtime/node-saml.ts). */
   saml?: RegistryDeps['saml'];
+  /** Verifies SAML assertions presented as `saml2` subject tokens; only the Node runtime supplies it. */
+  samlSubjectTokens?: SamlSubjectTokenVerifierFactory;
   /** Write the table rows from mappings/ into the store at start (default true). */
   importMappingTables?: boolean;
 }
@@ -110,7 +113,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const upstreams = await buildUpstreamRegistry(settings.connections, { store, clock, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.saml ? { saml: deps.saml } : {}) });
   const provider: ProviderDeps = { services, upstreams, clock, clients: providerClients(settings.clients) };
   mountProvider(app, provider);
-  const token = tokenEndpoint([tokenExchangeGrant, ...providerGrants(provider)], services, clock);
+  const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
+  const token = tokenEndpoint([createTokenExchangeGrant(saml2 ? { saml2 } : {}), ...providerGrants(provider)], services, clock);
   app.post(TOKEN_PATH, (c) => token(c.req.raw));
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -90,6 +90,12 @@ export const clientSchema = z
     jwks: jwks.optional(),
     /** This client's client_id at upstream issuers, when its ID tokens come from there (keyed by issuer). */
     upstream_client_ids: z.record(webUrl, z.string().min(1)).default({}),
+    /**
+     * SAML assertions this client may present as `saml2` subject tokens: SAML connection id → the
+     * Audience the IdP puts in assertions it issues to this client (the app's own SP entity id at
+     * that IdP). An assertion is accepted only from a listed connection and only with that Audience.
+     */
+    saml_audiences: z.record(z.string().min(1), z.string().min(1).max(1024).regex(/^\S+$/, 'no whitespace')).default({}),
     /** Destinations this client may request ID-JAGs for, keyed by destination id. */
     destinations: z.record(z.string(), clientDestinationSchema).default({}),
     /** Present when the client is also an app that logs users in at the broker (OpenID Connect). */
@@ -124,6 +130,12 @@ export const destinationSchema = z
     id_jag_lifetime: z.number().int().min(10).max(ID_JAG_MAX_LIFETIME).optional(),
     /** Claims copied from the subject token into the ID-JAG when present (draft -03 §3.1 recommends email). */
     include_claims: z.array(z.enum(['email', 'acr', 'amr', 'auth_time', 'tenant'])).default(['email', 'acr', 'amr', 'auth_time']),
+    /**
+     * For a destination that still keys users on SAML NameIDs: its ID-JAGs also carry `sub_id`
+     * (RFC 9493) of this format, built from the person's persistent NameID. A person without one
+     * gets no ID-JAG for this destination (see docs/subject-tokens.md).
+     */
+    sub_id: z.enum(['saml-nameid']).optional(),
   })
   .strict();
 
@@ -155,7 +167,32 @@ export const brokerConfigSchema = z
     clients: z.array(clientSchema).default([]),
     destinations: z.array(destinationSchema).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => checkSamlAudiences(s.clients, s.connections, ctx));
+
+/**
+ * `saml_audiences` names SAML connections; the Audience must not be the broker's own SP entity id
+ * there (those assertions are logins, redeemed at the ACS); and no two clients may claim one
+ * Audience at one connection, or each could redeem the other's assertions.
+ */
+function checkSamlAudiences(clients: readonly z.output<typeof clientSchema>[], connections: readonly z.output<typeof connectionSchema>[], ctx: z.RefinementCtx) {
+  const claimed = new Map<string, string>();
+  clients.forEach((c, i) => {
+    for (const [connectionId, audience] of Object.entries(c.saml_audiences)) {
+      const path = ['clients', i, 'saml_audiences', connectionId];
+      const connection = connections.find((k) => k.id === connectionId);
+      if (!connection || connection.type !== 'saml') {
+        ctx.addIssue({ code: 'custom', path, message: `no SAML connection with id "${connectionId}"` });
+        continue;
+      }
+      if (audience === connection.sp_entity_id) ctx.addIssue({ code: 'custom', path, message: "must be the client's own Audience at this IdP, not the broker's sp_entity_id" });
+      const key = `${connectionId}\n${audience}`;
+      const other = claimed.get(key);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path, message: `"${audience}" at connection "${connectionId}" is also claimed by client "${other}"` });
+      claimed.set(key, c.client_id);
+    }
+  });
+}
 
 export const namespaceSchema = z.discriminatedUnion('strategy', [
   z

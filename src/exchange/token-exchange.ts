@@ -12,14 +12,18 @@ import type { ScopeDecision } from '../policy/types.js';
 import type { VerifiedIdToken } from './id-token.js';
 import { resolveTarget } from './destination.js';
 import type { BrokerServices } from '../services.js';
+import type { RefreshTokenRecord } from '../store/ports.js';
+import { REFRESH_TOKEN_TYPE, subjectOfRefreshToken, verifyRefreshToken } from './refresh-token.js';
+import { SAML2_TOKEN_TYPE, subjectOfSamlAssertion, verifySamlSubjectToken, type SamlSubjectAssertion, type SamlSubjectTokenVerifier } from './saml2.js';
+import { subjectIdentifierFor } from './sub-id.js';
+import { identityOfPrincipal, loginFactsOfClaims, type LoginFacts, type Subject } from './subject.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
-/** Token types this broker knows but does not (yet) accept as subject tokens here. */
+export { REFRESH_TOKEN_TYPE, SAML2_TOKEN_TYPE };
+/** Token types this broker knows but does not accept as subject tokens here. */
 const KNOWN_UNSUPPORTED = new Set([
   'urn:ietf:params:oauth:token-type:access_token',
-  'urn:ietf:params:oauth:token-type:refresh_token',
-  'urn:ietf:params:oauth:token-type:saml2',
   'urn:ietf:params:oauth:token-type:saml1',
   'urn:ietf:params:oauth:token-type:jwt',
   ID_JAG_TOKEN_TYPE,
@@ -70,16 +74,41 @@ export function requireConfidentialClient(request: GrantRequest) {
   if (request.client.method === 'none') throw new UnauthorizedClient('public_client', 'public clients may not request ID-JAGs');
 }
 
-/** Step: verify the subject token; it must have been issued to this client. */
-async function verifySubjectToken(p: ExchangeParams, request: GrantRequest, s: BrokerServices): Promise<VerifiedIdToken> {
-  if (p.subjectTokenType !== ID_TOKEN_TYPE) {
-    const known = KNOWN_UNSUPPORTED.has(p.subjectTokenType);
-    throw new UnsupportedTokenType('unsupported_token_type', known ? 'this subject_token_type is not supported' : 'unknown subject_token_type');
-  }
+/** What the exchange can be given as a subject token, once verified. */
+type VerifiedSubjectToken =
+  | { type: 'id_token'; token: VerifiedIdToken }
+  | { type: 'refresh_token'; record: RefreshTokenRecord }
+  | { type: 'saml2'; assertion: SamlSubjectAssertion };
+
+/** What the grant is built with: the runtime's optional capabilities. */
+export interface TokenExchangeOptions {
+  /** Verifies `saml2` subject tokens; Node only. Without it, that type is unsupported_token_type. */
+  saml2?: SamlSubjectTokenVerifier;
+}
+
+/** Step: verify the subject token; whatever its type, it must have been issued to this client. */
+async function verifySubjectToken(p: ExchangeParams, request: GrantRequest, s: BrokerServices, options: TokenExchangeOptions): Promise<VerifiedSubjectToken> {
   const client = request.client.client;
-  const token = await s.idTokens.verify(p.subjectToken, (issuer) => audiencesAt(issuer, client, s.settings.issuer), request.now);
-  request.trail.upstreamIssuer = token.issuer;
-  return token;
+  switch (p.subjectTokenType) {
+    case ID_TOKEN_TYPE: {
+      const token = await s.idTokens.verify(p.subjectToken, (issuer) => audiencesAt(issuer, client, s.settings.issuer), request.now);
+      request.trail.upstreamIssuer = token.issuer;
+      return { type: 'id_token', token };
+    }
+    case REFRESH_TOKEN_TYPE: {
+      request.trail.upstreamIssuer = s.settings.issuer;
+      return { type: 'refresh_token', record: await verifyRefreshToken(p.subjectToken, client.client_id, s, request.now) };
+    }
+    case SAML2_TOKEN_TYPE: {
+      const assertion = await verifySamlSubjectToken(p.subjectToken, client, options.saml2, request.now);
+      request.trail.upstreamIssuer = assertion.issuer;
+      return { type: 'saml2', assertion };
+    }
+    default: {
+      const known = KNOWN_UNSUPPORTED.has(p.subjectTokenType);
+      throw new UnsupportedTokenType('unsupported_token_type', known ? 'this subject_token_type is not supported' : 'unknown subject_token_type');
+    }
+  }
 }
 
 /**
@@ -107,13 +136,24 @@ async function identityOf(token: VerifiedIdToken, request: GrantRequest, s: Brok
   if (!session) throw new InvalidGrant('session_ended', 'the subject token is invalid');
   const principal = await s.store.principals.get(session.principalId);
   if (!principal) throw new InvalidGrant('mapping_missing', 'the subject cannot be named at this audience', 'no principal record for the session');
-  return {
-    principalId: principal.id,
-    upstreamIssuer: principal.upstreamIssuer,
-    upstreamSubject: principal.upstreamSubject,
-    claims: principal.claims,
-    ...(principal.saml ? { saml: principal.saml } : {}),
-  };
+  return identityOfPrincipal(principal);
+}
+
+/**
+ * Step: the person and their login, whatever the subject token. An ID token's login facts are the
+ * token's own claims; a refresh token's come from its session; an assertion's from its
+ * AuthnStatement. Who the person is comes from the principal (or, for an assertion, from the
+ * assertion itself, keyed as the connection keys logins).
+ */
+async function subjectOf(verified: VerifiedSubjectToken, request: GrantRequest, s: BrokerServices): Promise<Subject> {
+  switch (verified.type) {
+    case 'id_token':
+      return { identity: await identityOf(verified.token, request, s), login: loginFactsOfClaims(verified.token.claims) };
+    case 'refresh_token':
+      return subjectOfRefreshToken(verified.record, s, request.now);
+    case 'saml2':
+      return subjectOfSamlAssertion(verified.assertion);
+  }
 }
 
 /** Step: audience and resource name one destination the client is enabled for. */
@@ -151,15 +191,14 @@ function translateRequestedScopes(p: ExchangeParams, destination: DestinationCon
 function decideScopes(
   translated: ScopeTranslation[],
   clientAllowed: string[],
-  question: { identity: Identity; token: VerifiedIdToken; destination: DestinationConfig; resources: string[] },
+  question: { identity: Identity; login: LoginFacts; destination: DestinationConfig; resources: string[] },
   request: GrantRequest,
   s: BrokerServices,
 ): string[] {
-  const { identity, token, destination } = question;
+  const { identity, login, destination } = question;
   const candidates = scopesToEvaluate(translated, clientAllowed);
-  // Who the person is comes from the principal; how they logged in, from the token.
+  // Who the person is comes from the principal; how they logged in, from the subject token.
   const attributes = identity.claims;
-  const claims = token.claims;
   const ask = (resource: string | undefined): ScopeDecision[] =>
     s.policy.evaluateMint({
       principal: {
@@ -174,10 +213,10 @@ function decideScopes(
       ...(resource ? { resource } : {}),
       scopes: candidates,
       context: {
-        ...(typeof claims.acr === 'string' ? { acr: claims.acr } : {}),
-        amr: Array.isArray(claims.amr) ? claims.amr.filter((a): a is string => typeof a === 'string') : [],
-        ...(typeof claims.auth_time === 'number' ? { authTime: claims.auth_time } : {}),
-        ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
+        ...(login.acr !== undefined ? { acr: login.acr } : {}),
+        amr: login.amr ?? [],
+        ...(login.authTime !== undefined ? { authTime: login.authTime } : {}),
+        ...(login.tenant !== undefined ? { tenant: login.tenant } : {}),
         now: request.now,
       },
     });
@@ -193,13 +232,12 @@ function decideScopes(
 }
 
 /** Claims carried from the upstream login into the ID-JAG, as the destination's configuration allows. */
-function carriedClaims(token: VerifiedIdToken, person: Record<string, unknown>, destination: DestinationConfig): IdJagInput['carried'] {
-  const c = token.claims;
+function carriedClaims(login: LoginFacts, person: Record<string, unknown>, destination: DestinationConfig): IdJagInput['carried'] {
   const carried: IdJagInput['carried'] = {};
   const include = new Set(destination.include_claims);
-  if (include.has('auth_time') && typeof c.auth_time === 'number') carried.auth_time = c.auth_time;
-  if (include.has('acr') && typeof c.acr === 'string') carried.acr = c.acr;
-  if (include.has('amr') && Array.isArray(c.amr)) carried.amr = c.amr.filter((a): a is string => typeof a === 'string');
+  if (include.has('auth_time') && login.authTime !== undefined) carried.auth_time = login.authTime;
+  if (include.has('acr') && login.acr !== undefined) carried.acr = login.acr;
+  if (include.has('amr') && login.amr !== undefined) carried.amr = login.amr;
   if (include.has('email') && typeof person.email === 'string') carried.email = person.email;
   if (include.has('tenant') && typeof person.tenant === 'string') carried.tenant = person.tenant;
   return carried;
@@ -232,45 +270,68 @@ async function commitMint(request: GrantRequest, s: BrokerServices, namespace: N
   }
 }
 
-/** RFC 8693 token exchange → ID-JAG, caller-pushed profile. An ordered list of named steps. */
-export const tokenExchangeGrant: Grant<BrokerServices> = {
-  grantType: TOKEN_EXCHANGE_GRANT,
-  parameters: ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type', 'authorization_details'],
+/**
+ * Step: a subject token that may be used once (a SAML assertion) is recorded now, when nothing but
+ * signing and committing is left: a replay is refused, and a refused exchange has burned nothing.
+ * The record is atomic in the store, so of two concurrent exchanges of one assertion only one mints.
+ */
+async function useOnce(subject: Subject, request: GrantRequest, s: BrokerServices) {
+  const once = subject.singleUse;
+  if (!once) return;
+  const fresh = await s.store.replay.consume(once.scope, once.id, once.until, request.now);
+  if (!fresh) throw new InvalidGrant('subject_token_replayed', 'the subject token is invalid');
+}
 
-  async handle(request, s): Promise<TokenResponse> {
-    const params = readExchangeParams(request);
-    requireConfidentialClient(request);
-    const token = await verifySubjectToken(params, request, s);
-    const { destination, resources, grant } = chooseDestination(params, request, s);
-    const translated = translateRequestedScopes(params, destination, grant.default_scopes, request);
+/** RFC 8693 token exchange → ID-JAG, caller-pushed profile, with the runtime's optional verifiers. An ordered list of named steps. */
+export function createTokenExchangeGrant(options: TokenExchangeOptions = {}): Grant<BrokerServices> {
+  return {
+    grantType: TOKEN_EXCHANGE_GRANT,
+    parameters: ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type', 'authorization_details'],
 
-    const identity = await identityOf(token, request, s);
-    request.trail.principalId = identity.principalId;
-    const namespace = s.namespaces.get(destination.namespace)!;
-    const mapping = await s.subjects.resolve(namespace, identity, request.now);
-    if (!mapping.ok) throw new InvalidGrant(mapping.reason, 'the subject cannot be named at this audience', mapping.detail);
-    request.trail.mapping = mapping.decidedBy;
+    async handle(request, s): Promise<TokenResponse> {
+      const params = readExchangeParams(request);
+      requireConfidentialClient(request);
+      const token = await verifySubjectToken(params, request, s, options);
+      const { destination, resources, grant } = chooseDestination(params, request, s);
+      const translated = translateRequestedScopes(params, destination, grant.default_scopes, request);
 
-    const scopes = decideScopes(translated, grant.scopes, { identity, token, destination, resources }, request, s);
+      const subject = await subjectOf(token, request, s);
+      const { identity, login } = subject;
+      request.trail.principalId = identity.principalId;
+      // The person's own IdP, also when the subject token was one the broker issued.
+      request.trail.upstreamIssuer = identity.upstreamIssuer;
+      const namespace = s.namespaces.get(destination.namespace)!;
+      const mapping = await s.subjects.resolve(namespace, identity, request.now);
+      if (!mapping.ok) throw new InvalidGrant(mapping.reason, 'the subject cannot be named at this audience', mapping.detail);
+      request.trail.mapping = mapping.decidedBy;
+      const subId = destination.sub_id ? subjectIdentifierFor(destination.sub_id, identity) : undefined;
 
-    const lifetime = Math.min(destination.id_jag_lifetime ?? s.settings.id_jag.lifetime, s.settings.id_jag.lifetime);
-    const claims = buildIdJagClaims({
-      issuer: s.settings.issuer,
-      subject: mapping.subject,
-      audience: destination.issuer,
-      clientId: grant.client_id,
-      resources,
-      scopes,
-      now: request.now,
-      lifetime,
-      carried: carriedClaims(token, identity.claims, destination),
-      ...(destination.tenant ? { audTenant: destination.tenant } : {}),
-    });
-    const jwt = await signIdJag(claims, s.keys.signingKey());
-    request.trail.jti = claims.jti;
+      const scopes = decideScopes(translated, grant.scopes, { identity, login, destination, resources }, request, s);
 
-    await commitMint(request, s, namespace, identity, mapping);
+      const lifetime = Math.min(destination.id_jag_lifetime ?? s.settings.id_jag.lifetime, s.settings.id_jag.lifetime);
+      const claims = buildIdJagClaims({
+        issuer: s.settings.issuer,
+        subject: mapping.subject,
+        audience: destination.issuer,
+        clientId: grant.client_id,
+        resources,
+        scopes,
+        now: request.now,
+        lifetime,
+        carried: carriedClaims(login, identity.claims, destination),
+        ...(destination.tenant ? { audTenant: destination.tenant } : {}),
+        ...(subId ? { subId } : {}),
+      });
+      await useOnce(subject, request, s);
+      const jwt = await signIdJag(claims, s.keys.signingKey());
+      request.trail.jti = claims.jti;
 
-    return { access_token: jwt, issued_token_type: ID_JAG_TOKEN_TYPE, token_type: 'N_A', expires_in: lifetime, scope: scopes.join(' ') };
-  },
-};
+      await commitMint(request, s, namespace, identity, mapping);
+
+      return { access_token: jwt, issued_token_type: ID_JAG_TOKEN_TYPE, token_type: 'N_A', expires_in: lifetime, scope: scopes.join(' ') };
+    },
+  };
+}
+
+/** The grant without optional verifiers (no saml2): what a runtime without SAML gets. */
+export const tokenExchangeGrant: Grant<BrokerServices> = createTokenExchangeGrant();

@@ -1,5 +1,5 @@
 import { SignJWT, base64url, type JWTPayload } from 'jose';
-import { ID_JAG_TYP, type IdJagClaims as WireClaims } from '../destination/index.js';
+import { ID_JAG_TYP, type IdJagClaims as WireClaims, type SubjectIdentifier } from '../destination/index.js';
 import type { ActiveKey } from './keys.js';
 
 export const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
@@ -19,6 +19,8 @@ export interface IdJagInput {
   /** Optional claims carried over from the upstream login (already filtered by destination policy). */
   carried: Partial<Pick<IdJagClaims, 'auth_time' | 'acr' | 'amr' | 'email' | 'tenant'>>;
   audTenant?: string;
+  /** RFC 9493 subject identifier naming the same person as `sub`, for destinations configured to receive one. */
+  subId?: SubjectIdentifier;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface IdJagInput {
  */
 export type IdJagClaims = JWTPayload &
   Pick<WireClaims, 'iss' | 'sub' | 'aud' | 'client_id' | 'jti' | 'iat' | 'exp'> &
-  Partial<Pick<WireClaims, 'resource' | 'scope' | 'tenant' | 'auth_time' | 'acr' | 'amr' | 'email' | 'aud_tenant'>>;
+  Partial<Pick<WireClaims, 'resource' | 'scope' | 'tenant' | 'auth_time' | 'acr' | 'amr' | 'email' | 'aud_tenant' | 'sub_id'>>;
 
 /** Builds the ID-JAG claim set (draft-ietf-oauth-identity-assertion-authz-grant §3), pure but for the random jti. */
 export function buildIdJagClaims(input: IdJagInput): IdJagClaims {
@@ -45,6 +47,7 @@ export function buildIdJagClaims(input: IdJagInput): IdJagClaims {
   if (input.scopes.length > 0) claims.scope = input.scopes.join(' ');
   for (const [name, value] of Object.entries(input.carried)) if (value !== undefined) (claims as Record<string, unknown>)[name] = value;
   if (input.audTenant) claims.aud_tenant = input.audTenant;
+  if (input.subId) claims.sub_id = input.subId;
   return claims;
 }
 

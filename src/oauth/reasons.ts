@@ -40,6 +40,9 @@ export type RefusalReason =
   | 'subject_token_is_id_jag'
   | 'claim_missing'
   | 'session_ended'
+  | 'subject_token_replayed'
+  | 'saml_assertion_invalid'
+  | 'saml_connection_ambiguous'
   // destination
   | 'audience_unknown'
   | 'audience_ambiguous'
@@ -51,6 +54,9 @@ export type RefusalReason =
   | 'mapping_ambiguous'
   | 'mapping_changed'
   | 'mapping_claim_missing'
+  // sub_id (RFC 9493) for a destination that keys users on SAML NameIDs
+  | 'sub_id_evidence_missing'
+  | 'sub_id_nameid_not_persistent'
   // policy and scope
   | 'scope_untranslatable'
   | 'scope_not_permitted_for_client'

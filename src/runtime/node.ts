@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
 import { loadConfigFromDisk } from './config-files.js';
 import { nodeSamlFactory } from './node-saml.js';
+import { createSamlSubjectTokenVerifier } from '../upstream/saml/subject-token.js';
 
 /** Token and secret fields, at the top level and one level down: a second line of defence, never the first. */
 const SENSITIVE = ['access_token', 'refresh_token', 'id_token', 'subject_token', 'client_secret', 'assertion', 'client_assertion', 'code'];
@@ -31,7 +32,7 @@ export async function startNodeBroker(options: { configPath?: string; port?: num
   const database = options.database ?? process.env.XAA_DATABASE ?? resolve(baseDir, config.settings.database);
   const store = createSqliteStore(openSqlite(database));
   const logger = options.logger ?? pinoLogger();
-  const { app, services } = await createBroker({ config, store, cedar, logger, saml: nodeSamlFactory });
+  const { app, services } = await createBroker({ config, store, cedar, logger, saml: nodeSamlFactory, samlSubjectTokens: createSamlSubjectTokenVerifier });
   const port = options.port ?? Number(process.env.PORT ?? config.settings.port);
   const server = serve({ fetch: app.fetch, port, hostname: process.env.HOST ?? '127.0.0.1' });
   await new Promise<void>((ok) => server.once('listening', () => ok()));

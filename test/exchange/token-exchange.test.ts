@@ -138,6 +138,7 @@ describe('caller-pushed token exchange: the happy path', () => {
       const todo = await postToken(b, await exchangeParams(b, { subject_token: await brokerIdToken('sid-1') }));
       expect(todo.status).toBe(200);
       expect(decodeJwt(((await todo.json()) as { access_token: string }).access_token).sub).toBe('todo-user-1001');
+      expect((await b.services.store.audit.recent(1))[0]).toMatchObject({ event: 'mint', upstreamIssuer: 'https://idp.test' });
       const crm = await postToken(b, await exchangeParams(b, { subject_token: await brokerIdToken('sid-1'), audience: CRM, resource: CRM_API, scope: 'contacts.read' }));
       expect(decodeJwt(((await crm.json()) as { access_token: string }).access_token).sub).toBe('alice@example.com');
     });

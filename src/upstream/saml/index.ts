@@ -4,6 +4,7 @@ export { SamlConfigError, SamlLoginError } from './errors.js';
 export type { SamlAlgorithmRefusalCode, SamlRefusal, SamlRefusalCode, SamlSignatureRefusalCode, SamlSimpleRefusalCode } from './errors.js';
 export { amrFor, NAMEID_FORMAT } from './identity.js';
 export { MemoryLoginTransactionStore } from './memory-transactions.js';
+export { createSamlSubjectTokenVerifier } from './subject-token.js';
 export { samlConnectionSchema } from './schema.js';
 export type { PrincipalKey, SamlConnectionConfig, SamlConnectionInput } from './schema.js';
 export { ALLOWED_DIGEST_ALGORITHMS, ALLOWED_SIGNATURE_ALGORITHMS } from './signature.js';

@@ -1,0 +1,66 @@
+import { InvalidGrant } from '../oauth/errors.js';
+import type { RefusalReason } from '../oauth/reasons.js';
+import { isRandomToken, randomToken, sha256Base64url } from '../provider/crypto.js';
+import type { BrokerServices } from '../services.js';
+import type { RefreshTokenRecord } from '../store/ports.js';
+import { identityOfPrincipal, loginFacts, type Subject } from './subject.js';
+
+/**
+ * subject_token_type refresh_token: a refresh token the broker issued to an app that logs users in
+ * at the broker (its OpenID Provider). Web standards only.
+ *
+ * The token is looked up, never redeemed: it is not rotated and not consumed. RFC 8693 token
+ * exchange presents the subject token as evidence of who the request is for; it does not redeem
+ * it as the refresh_token grant does (RFC 6749 §6). Rotating it here would silently invalidate the
+ * token the app keeps for its own refresh grant, and the next refresh would then look like reuse
+ * and revoke the app's whole family. The token stays bound by everything that binds it there:
+ * issued to this client, unexpired, unrevoked, unrotated, its session still active.
+ */
+
+export const REFRESH_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:refresh_token';
+
+function refuse(reason: RefusalReason, detail?: string): InvalidGrant {
+  return new InvalidGrant(reason, 'the subject token is invalid', detail);
+}
+
+/**
+ * Not active: unknown, expired, revoked or rotated. The store's atomic rotation is what tells a
+ * rotated token apart, and a rotated token presented anywhere means someone holds a copy of a
+ * token already replaced: its family is revoked (RFC 9700 §4.14.2), exactly as the refresh grant
+ * does. The successor offered to the rotation is a tombstone, expired on arrival; the store keeps
+ * nothing of it unless the token had turned active in between (it cannot: tokens never become
+ * active again), in which case the family is revoked too and the exchange still refused.
+ */
+async function refuseInactive(s: BrokerServices, hash: string, now: number): Promise<never> {
+  const tombstone: RefreshTokenRecord = { familyId: `dead:${hash}`, clientId: '', sessionId: '', principalId: '', scopes: [], createdAt: now, expiresAt: now };
+  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await sha256Base64url(randomToken()), token: tombstone }, now);
+  if (outcome.status === 'reused') throw refuse('refresh_token_reused', 'a rotated refresh token was presented; its family is revoked');
+  if (outcome.status === 'rotated') await s.store.refreshTokens.revokeFamily(outcome.previous.familyId, now);
+  throw refuse('refresh_token_invalid', 'unknown, expired or revoked');
+}
+
+/** Step: the presented refresh token is active and was issued to the authenticated client. */
+export async function verifyRefreshToken(presented: string, clientId: string, s: BrokerServices, now: number): Promise<RefreshTokenRecord> {
+  // Anything randomToken() could not have produced is refused before it is hashed or looked up.
+  if (!isRandomToken(presented)) throw refuse('token_malformed', 'not a broker refresh token');
+  // Stored by hash only; the same function that stored it (provider/crypto.ts) finds it.
+  const hash = await sha256Base64url(presented);
+  const record = await s.store.refreshTokens.active(hash, now);
+  if (!record) return refuseInactive(s, hash, now);
+  if (record.clientId !== clientId) throw refuse('refresh_token_client_mismatch', 'issued to another client');
+  return record;
+}
+
+/**
+ * Step: who the refresh token is about. Its session must still be active (a logout or a revoked
+ * session mints nothing); the person is re-assembled from the CURRENT principal record, not from
+ * what was true when the token was issued; the login facts come from the session.
+ */
+export async function subjectOfRefreshToken(record: RefreshTokenRecord, s: BrokerServices, now: number): Promise<Subject> {
+  const session = await s.store.sessions.active(record.sessionId, now);
+  if (!session) throw refuse('session_ended');
+  if (session.principalId !== record.principalId) throw refuse('principal_missing', 'the session names another principal');
+  const principal = await s.store.principals.get(record.principalId);
+  if (!principal) throw refuse('principal_missing', 'no principal record for the session');
+  return { identity: identityOfPrincipal(principal), login: loginFacts(session.authTime, session.acr, session.amr) };
+}

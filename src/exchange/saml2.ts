@@ -1,0 +1,95 @@
+import type { ClientConfig, ConnectionConfig } from '../config/schema.js';
+import { principalIdOf } from '../mapping/principal.js';
+import { InvalidGrant, UnsupportedTokenType } from '../oauth/errors.js';
+import type { RefusalReason } from '../oauth/reasons.js';
+import type { SamlAttribute, SamlNameId } from '../upstream/types.js';
+import { loginFacts, type Subject } from './subject.js';
+
+/**
+ * subject_token_type saml2: a SAML 2.0 assertion an upstream SAML IdP (one of the broker's SAML
+ * connections) issued to the client, presented base64url-encoded (RFC 8693 §3). Web standards
+ * only: the verification itself (XML, signatures, schema) needs Node and is injected as a
+ * SamlSubjectTokenVerifier (src/upstream/saml/subject-token.ts); a runtime without one (Workers)
+ * answers unsupported_token_type.
+ */
+
+export const SAML2_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:saml2';
+
+/** What a verified assertion says, in the broker's vocabulary (the same one a SAML login yields). */
+export interface SamlSubjectAssertion {
+  connectionId: string;
+  /** The IdP's entity id: the principal's upstream issuer, as at a login through that connection. */
+  issuer: string;
+  /** The value the connection keys people on (its principal_key): the principal's upstream subject. */
+  subject: string;
+  assertionId: string;
+  nameId: SamlNameId;
+  attributes: SamlAttribute[];
+  /** Attributes as OIDC claims, translated as at login. */
+  claims: Record<string, unknown>;
+  authTime: number;
+  acr?: string;
+  amr: string[];
+  /** The assertion ID is single use in this scope (the one the connection's ACS uses) until `until`. */
+  replay: { scope: string; until: number };
+}
+
+/** A failure carries the SAML module's own refusal code (and safe detail); this file maps it to a RefusalReason. */
+export type SamlSubjectTokenCheck = { ok: true; assertion: SamlSubjectAssertion } | { ok: false; code: string; detail?: string };
+
+export interface SamlSubjectTokenVerifier {
+  /**
+   * Every stateless check, against the connections in `audiences` (connection id → the Audience the
+   * assertion must carry). Stores nothing: replay is recorded by the exchange when it mints.
+   */
+  verify(token: string, audiences: ReadonlyMap<string, string>, now: number): Promise<SamlSubjectTokenCheck>;
+}
+
+/** Builds the verifier from the configured connections (the SAML ones), at start-up. Node only. */
+export type SamlSubjectTokenVerifierFactory = (connections: readonly ConnectionConfig[], deps: { fetch?: typeof fetch }) => Promise<SamlSubjectTokenVerifier>;
+
+const REASONS: ReadonlyArray<[RefusalReason, readonly string[]]> = [
+  ['token_too_large', ['token_too_large']],
+  ['token_malformed', ['token_not_base64url', 'token_not_utf8', 'not_an_assertion', 'content_outside_assertion', 'doctype_present', 'xml_encoding_unsupported', 'xml_malformed', 'schema_invalid']],
+  ['issuer_untrusted', ['issuer_missing', 'issuer_unknown', 'issuer_mismatch']],
+  ['aud_mismatch', ['audience_not_configured', 'audience_missing', 'audience_mismatch']],
+  ['saml_connection_ambiguous', ['connection_ambiguous']],
+  ['expired', ['expired', 'confirmation_expired', 'session_expired']],
+  ['not_yet_valid', ['not_yet_valid']],
+  ['signature_invalid', ['response_unsigned', 'assertion_unsigned', 'signature_reference_invalid', 'signature_digest_mismatch', 'signature_untrusted', 'signature_invalid']],
+  ['alg_not_allowed', ['signature_algorithm_refused', 'digest_algorithm_refused', 'canonicalization_refused']],
+];
+const REASON_BY_CODE: ReadonlyMap<string, RefusalReason> = new Map(REASONS.flatMap(([reason, codes]) => codes.map((code) => [code, reason] as const)));
+
+/** The broker-wide reason for a SAML refusal code; the code itself goes to the audit detail. */
+export function samlRefusalReason(code: string): RefusalReason {
+  return REASON_BY_CODE.get(code) ?? 'saml_assertion_invalid';
+}
+
+/** Step: verify the assertion against the connections at which this client has an Audience. */
+export async function verifySamlSubjectToken(token: string, client: ClientConfig, verifier: SamlSubjectTokenVerifier | undefined, now: number): Promise<SamlSubjectAssertion> {
+  if (!verifier) throw new UnsupportedTokenType('unsupported_token_type', 'this subject_token_type is not supported', 'no SAML verifier in this runtime');
+  const result = await verifier.verify(token, new Map(Object.entries(client.saml_audiences)), now);
+  if (!result.ok) throw new InvalidGrant(samlRefusalReason(result.code), 'the subject token is invalid', `saml ${result.code}${result.detail ? `: ${result.detail}` : ''}`);
+  return result.assertion;
+}
+
+/**
+ * Step: who the assertion is about. The principal id is derived exactly as at a SAML login
+ * (IdP entity id, the connection's principal key), so the same person is the same principal
+ * whichever way they arrive; the assertion is the SAML evidence (for saml_subject namespaces and
+ * sub_id) and the login facts. Its ID is single use, recorded only when the mint goes ahead.
+ */
+export async function subjectOfSamlAssertion(a: SamlSubjectAssertion): Promise<Subject> {
+  return {
+    identity: {
+      principalId: await principalIdOf(a.issuer, a.subject),
+      upstreamIssuer: a.issuer,
+      upstreamSubject: a.subject,
+      claims: a.claims,
+      saml: { assertionId: a.assertionId, nameId: a.nameId, attributes: a.attributes },
+    },
+    login: loginFacts(a.authTime, a.acr, a.amr),
+    singleUse: { scope: a.replay.scope, id: a.assertionId, until: a.replay.until },
+  };
+}

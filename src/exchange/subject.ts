@@ -1,0 +1,54 @@
+import type { Identity } from '../mapping/resolve.js';
+import type { PrincipalRecord } from '../store/ports.js';
+
+/**
+ * What every kind of subject token comes down to once verified: who the person is (the principal,
+ * as the mapping sees them) and how they logged in (for policy and the claims an ID-JAG carries).
+ * Web standards only.
+ */
+
+/** How the person authenticated: policy context, and `auth_time`/`acr`/`amr` in the ID-JAG. */
+export interface LoginFacts {
+  authTime?: number;
+  acr?: string;
+  /** Absent when the subject token says nothing about methods (then the ID-JAG carries no `amr`). */
+  amr?: string[];
+  /** A tenant the subject token itself asserts (ID tokens only), for the policy context. */
+  tenant?: string;
+}
+
+export interface Subject {
+  identity: Identity;
+  login: LoginFacts;
+  /**
+   * An identifier the subject token may be used under only once (a SAML assertion ID), recorded
+   * just before the ID-JAG is signed: a refused exchange does not burn the token.
+   */
+  singleUse?: { scope: string; id: string; until: number };
+}
+
+/** The person as the broker last recorded them: attributes and SAML evidence from the latest upstream login. */
+export function identityOfPrincipal(principal: PrincipalRecord): Identity {
+  return {
+    principalId: principal.id,
+    upstreamIssuer: principal.upstreamIssuer,
+    upstreamSubject: principal.upstreamSubject,
+    claims: principal.claims,
+    ...(principal.saml ? { saml: principal.saml } : {}),
+  };
+}
+
+/** Login facts from a session record (refresh tokens) or an upstream login (SAML): an empty amr says nothing. */
+export function loginFacts(authTime: number, acr: string | undefined, amr: readonly string[]): LoginFacts {
+  return { authTime, ...(acr !== undefined ? { acr } : {}), ...(amr.length > 0 ? { amr: [...amr] } : {}) };
+}
+
+/** Login facts an ID token asserts, each only when it has the right type. */
+export function loginFactsOfClaims(claims: Readonly<Record<string, unknown>>): LoginFacts {
+  const facts: LoginFacts = {};
+  if (typeof claims.auth_time === 'number') facts.authTime = claims.auth_time;
+  if (typeof claims.acr === 'string') facts.acr = claims.acr;
+  if (Array.isArray(claims.amr)) facts.amr = claims.amr.filter((a): a is string => typeof a === 'string');
+  if (typeof claims.tenant === 'string') facts.tenant = claims.tenant;
+  return facts;
+}
