@@ -68,7 +68,9 @@ async function startAt(upstream: UpstreamConnection, request: AuthorizationReque
     });
     return redirect(started.redirectUrl.href, setCookies);
   }
-  const started = await upstream.startLogin({ binding: 'redirect', browserBinding: binding, continuation });
+  // SAML has no max_age: a re-authentication the app asked for becomes ForceAuthn.
+  const forceAuthn = request.prompt.has('login') || request.maxAge !== undefined;
+  const started = await upstream.startLogin({ binding: 'redirect', browserBinding: binding, continuation, ...(forceAuthn ? { forceAuthn } : {}) });
   if (started.redirectUrl !== undefined) return redirect(started.redirectUrl, setCookies);
   if (started.postForm) return autoPostPage(started.postForm.action, started.postForm.fields, randomToken(), cookieHeaders(setCookies));
   throw new Error(`SAML connection ${upstream.id} returned neither a redirect nor a form`);

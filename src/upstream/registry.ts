@@ -21,7 +21,8 @@ export interface OidcUpstream extends ConnectionBase {
 
 export interface SamlUpstream extends ConnectionBase {
   kind: 'saml';
-  startLogin(input: { binding: 'redirect' | 'post'; browserBinding: string; continuation?: string }): Promise<{
+  /** `forceAuthn` asks the IdP to re-authenticate (prompt=login or max_age at the broker). */
+  startLogin(input: { binding: 'redirect' | 'post'; browserBinding: string; continuation?: string; forceAuthn?: boolean }): Promise<{
     transactionId: string;
     redirectUrl?: string;
     postForm?: { action: string; fields: Record<string, string> };

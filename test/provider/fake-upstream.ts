@@ -103,7 +103,11 @@ export class FakeSamlUpstream implements SamlUpstream {
     this.emailDomains = options.emailDomains ?? [];
   }
 
+  /** What the last startLogin was asked, for assertions. */
+  lastStart?: Parameters<SamlUpstream['startLogin']>[0];
+
   async startLogin(input: Parameters<SamlUpstream['startLogin']>[0]) {
+    this.lastStart = input;
     const transactionId = crypto.randomUUID();
     this.transactions.set(transactionId, { browserBinding: input.browserBinding, ...(input.continuation !== undefined ? { continuation: input.continuation } : {}) });
     if (this.usePost) return { transactionId, postForm: { action: SAML_SSO, fields: { SAMLRequest: 'PHNhbWxwOkF1dGhuUmVxdWVzdC8+', RelayState: transactionId } } };

@@ -213,6 +213,17 @@ describe('SAML upstream routes', () => {
     expect(principal).toMatchObject({ upstreamIssuer: 'https://saml-idp.test/metadata', upstreamSubject: 'alice-persistent-id', connectionId: 'legacy', saml: { assertionId: '_a1' } });
   });
 
+  it('prompt=login and max_age become ForceAuthn at the SAML IdP; a plain request does not', async () => {
+    const b = await startProvider({ connections: withSaml });
+    const saml = b.registry.get('legacy') as FakeSamlUpstream;
+    await b.browser().get(webAppRequest());
+    expect(saml.lastStart?.forceAuthn).toBeUndefined();
+    await b.browser().get(webAppRequest({ prompt: 'login' }));
+    expect(saml.lastStart?.forceAuthn).toBe(true);
+    await b.browser().get(webAppRequest({ max_age: '60' }));
+    expect(saml.lastStart?.forceAuthn).toBe(true);
+  });
+
   it('a refused SAML response: page and audited reason code', async () => {
     const b = await startProvider({ connections: withSaml });
     const browser = b.browser();
