@@ -9,9 +9,9 @@ import { runAuthorization } from './authorize.js';
 import type { Flow, Provider } from './context.js';
 import { cookieHeaders } from './context.js';
 import { MAX_ACS_BODY_BYTES } from './limits.js';
-import { parseContinuation } from './login-start.js';
+import { parseContinuation, replacedSessionOf } from './login-start.js';
 import { errorPage, messagePage } from './pages.js';
-import { currentSession, presentedBinding, recordPrincipal, startSession } from './session.js';
+import { currentSession, endSession, presentedBinding, recordPrincipal, startSession } from './session.js';
 
 /**
  * The browser comes back from an upstream. The connection checks everything about the login; here
@@ -65,6 +65,9 @@ async function completeLogin(p: Provider, request: Request, connectionId: string
   const principal = await recordPrincipal(p.services, identity, now);
   const replaced = await currentSession(request, p.services, p.cookies, now);
   const { session, setCookie } = await startSession(p.services, p.cookies, { identity, principal, ...(replaced ? { replaced } : {}), now });
+  // A cross-site POST (SAML ACS) carries no Lax session cookie: end the session the login started from.
+  const startedFrom = login.continuation === undefined ? undefined : replacedSessionOf(login.continuation);
+  if (startedFrom && startedFrom !== replaced?.record.id) await endSession(p.services, startedFrom, now);
   await auditEvent(p.services, {
     at: now,
     event: 'login',

@@ -17,10 +17,25 @@ import { browserBinding } from './session.js';
 
 const CONTINUATION_VERSION = 1;
 
-/** The pending request, serialised; undefined when it would not fit the bound. */
-export function continuationOf(request: AuthorizationRequest): string | undefined {
-  const value = JSON.stringify({ v: CONTINUATION_VERSION, authorize: new URLSearchParams(authorizeParams(request)).toString() });
+/**
+ * The pending request, serialised; undefined when it would not fit the bound. It also names the
+ * browser's current session (by its store id): a SAML response arrives as a cross-site POST
+ * without the Lax session cookie, and the login must still end the session it replaces. The
+ * continuation lives in the server-side login transaction, so the client cannot forge it.
+ */
+export function continuationOf(request: AuthorizationRequest, replacesSession?: string): string | undefined {
+  const value = JSON.stringify({ v: CONTINUATION_VERSION, authorize: new URLSearchParams(authorizeParams(request)).toString(), ...(replacesSession ? { replaces: replacesSession } : {}) });
   return value.length <= MAX_CONTINUATION_CHARS ? value : undefined;
+}
+
+/** The session a continuation says the login replaces, if any. */
+export function replacedSessionOf(value: string): string | undefined {
+  try {
+    const parsed = JSON.parse(value) as { replaces?: unknown };
+    return typeof parsed.replaces === 'string' ? parsed.replaces : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The pending request's parameters, or undefined when the value is not one continuationOf produced. */
@@ -88,7 +103,7 @@ export async function startUpstreamLogin(p: Provider, flow: Flow, request: Autho
   }
   if (choice.kind === 'ask') return chooser(flow, request, connections);
 
-  const continuation = continuationOf(request);
+  const continuation = continuationOf(request, flow.session?.record.id);
   if (continuation === undefined) return refuseToClient(p, flow, request, new InvalidRequest('request_too_large', 'the authorization request is too large'));
   const binding = await browserBinding(flow.cookieHeader, p.cookies);
   const setCookies = binding.setCookie ? [...flow.setCookies, binding.setCookie] : flow.setCookies;

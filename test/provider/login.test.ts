@@ -224,6 +224,25 @@ describe('SAML upstream routes', () => {
     expect(saml.lastStart?.forceAuthn).toBe(true);
   });
 
+  it('a SAML re-login ends the session it started from, even though the ACS POST carries no (Lax) session cookie', async () => {
+    const b = await startProvider({ connections: withSaml });
+    const browser = b.browser();
+    const login = async (extra: Record<string, string> = {}) => {
+      const to = location(await browser.get(webAppRequest(extra)));
+      return browser.post('/login/saml/legacy/acs', { SAMLResponse: 'ok', RelayState: to.searchParams.get('RelayState')! });
+    };
+    expect((await login()).status).toBe(303);
+    const first = b.db.prepare('SELECT id FROM sessions').pluck().get() as string;
+    // The browser starts a new login with its session, but the IdP's cross-site POST drops the Lax cookie.
+    const to = location(await browser.get(webAppRequest({ prompt: 'login' })));
+    for (const name of [...browser.cookies.keys()]) if (name.includes('session')) browser.cookies.delete(name);
+    expect((await browser.post('/login/saml/legacy/acs', { SAMLResponse: 'ok', RelayState: to.searchParams.get('RelayState')! })).status).toBe(303);
+    const rows = b.db.prepare('SELECT id, revoked_at FROM sessions ORDER BY created_at, rowid').all() as Array<{ id: string; revoked_at: number | null }>;
+    expect(rows).toHaveLength(2);
+    expect(rows.find((r) => r.id === first)!.revoked_at).not.toBeNull();
+    expect(rows.find((r) => r.id !== first)!.revoked_at).toBeNull();
+  });
+
   it('a refused SAML response: page and audited reason code', async () => {
     const b = await startProvider({ connections: withSaml });
     const browser = b.browser();
