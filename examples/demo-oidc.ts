@@ -32,6 +32,7 @@ import { loadConfig } from '../src/config/load.js';
 import type { BrokerConfigInput, NamespaceConfig } from '../src/config/schema.js';
 import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { createDestinationAs } from './destination-as/app.js';
+import { decoded, idJagToApi, short, show } from './demo-common.js';
 import { createOidcIdp, type OidcIdpUser } from './oidc-idp.js';
 
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -60,13 +61,6 @@ const ALICE: OidcIdpUser = {
   groups: ['staff', 'todo-writers'],
 };
 
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-function show(title: string, value: unknown) {
-  console.log(`\n${bold(`── ${title} `)}${'─'.repeat(Math.max(0, 70 - title.length))}`);
-  console.log(typeof value === 'string' ? value : JSON.stringify(value, null, 2));
-}
-const decoded = (jwt: string) => ({ header: decodeProtectedHeader(jwt), payload: decodeJwt(jwt) });
-const short = (s: string | null | undefined, n = 16) => (s && s.length > n ? `${s.slice(0, n)}…` : s);
 const iso = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : undefined);
 
 /** The broker's configuration, as code: the same schema broker.config.yaml and mappings/*.yaml follow. */
@@ -325,32 +319,7 @@ async function main() {
     const userinfo = await client.fetchUserInfo(app, tokens.access_token, claims.sub);
     show('   /userinfo at the broker', userinfo);
 
-    // 8. Token exchange at the broker: that ID token → an ID-JAG for the Todo AS.
-    const exchange = await client.genericGrantRequest(app, 'urn:ietf:params:oauth:grant-type:token-exchange', {
-      requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
-      subject_token: idToken,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
-      audience: TODO,
-      resource: TODO_API,
-      scope: 'todos.read todos.write',
-    });
-    const { access_token: idJag, ...rest } = exchange;
-    show('8. Token exchange response from the broker (client_secret_post)', { ...rest, access_token: '(the ID-JAG below)' });
-    show('   The ID-JAG: alice is "todo-user-1001" at the Todo AS; todos.write granted (group todo-writers, amr mfa)', decoded(idJag));
-
-    // 9. The app redeems the ID-JAG at the Todo AS (RFC 7523 jwt-bearer) for an access token.
-    const grantRes = await fetch(`${TODO}/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${btoa(`${AT_TODO.client_id}:${AT_TODO.client_secret}`)}` },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: idJag }),
-    });
-    const grant = (await grantRes.json()) as Record<string, string>;
-    if (grantRes.status !== 200) throw new Error(`jwt-bearer grant failed: ${JSON.stringify(grant)}`);
-    show('9. Access token minted by the Todo AS itself', { ...grant, access_token: decoded(grant.access_token!) });
-
-    // 10. The app calls the Todo API as alice.
-    const api = await fetch(`${TODO_API}/todos`, { headers: { authorization: `Bearer ${grant.access_token}` } });
-    show(`10. GET ${TODO_API}/todos → ${api.status}`, await api.json());
+    await idJagToApi({ app, idToken, todo: TODO, todoApi: TODO_API, atTodo: AT_TODO, firstStep: 8, exchangeLabel: 'Token exchange response from the broker (client_secret_post)', idJagNote: 'The ID-JAG: alice is "todo-user-1001" at the Todo AS; todos.write granted (group todo-writers, amr mfa)' });
 
     show('   The broker audit log (newest last)', (await broker.services.store.audit.recent(3)).reverse());
   } finally {

@@ -20,7 +20,6 @@ import { inflateRawSync } from 'node:zlib';
 import { serve, type ServerType } from '@hono/node-server';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { DOMParser } from '@xmldom/xmldom';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
 import { stringify } from 'yaml';
 import { createBroker } from '../src/app.js';
@@ -30,6 +29,7 @@ import type { BrokerConfigInput, NamespaceConfig } from '../src/config/schema.js
 import { nodeSamlFactory } from '../src/runtime/node-saml.js';
 import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { createDestinationAs } from './destination-as/app.js';
+import { decoded, idJagToApi, short, show } from './demo-common.js';
 import { createSamlIdp, type SamlIdpUser } from './saml-idp.js';
 
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -56,13 +56,6 @@ const NS_A = 'urn:oasis:names:tc:SAML:2.0:assertion';
 const NS_P = 'urn:oasis:names:tc:SAML:2.0:protocol';
 const NS_DS = 'http://www.w3.org/2000/09/xmldsig#';
 
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-function show(title: string, value: unknown) {
-  console.log(`\n${bold(`── ${title} `)}${'─'.repeat(Math.max(0, 70 - title.length))}`);
-  console.log(typeof value === 'string' ? value : JSON.stringify(value, null, 2));
-}
-const decoded = (jwt: string) => ({ header: decodeProtectedHeader(jwt), payload: decodeJwt(jwt) });
-const short = (s: string | null | undefined, n = 16) => (s && s.length > n ? `${s.slice(0, n)}…` : s);
 
 /** The broker's configuration, as code: the same schema broker.config.yaml and mappings/*.yaml follow. */
 async function brokerConfig(idpEntityId: string, idpMetadata: string) {
@@ -284,32 +277,7 @@ async function main() {
     const userinfo = await client.fetchUserInfo(app, tokens.access_token, ALICE.nameId);
     show('   /userinfo', userinfo);
 
-    // 6. Token exchange at the broker: that ID token → an ID-JAG for the Todo AS.
-    const exchange = await client.genericGrantRequest(app, 'urn:ietf:params:oauth:grant-type:token-exchange', {
-      requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
-      subject_token: idToken,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
-      audience: TODO,
-      resource: TODO_API,
-      scope: 'todos.read todos.write',
-    });
-    const { access_token: idJag, ...rest } = exchange;
-    show('6. Token exchange response from the broker', { ...rest, access_token: '(the ID-JAG below)' });
-    show('   The ID-JAG: alice is "todo-user-1001" at the Todo AS; todos.write was refused by policy (no MFA)', decoded(idJag));
-
-    // 7. The app redeems the ID-JAG at the Todo AS (RFC 7523 jwt-bearer) for an access token.
-    const grantRes = await fetch(`${TODO}/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${btoa(`${AT_TODO.client_id}:${AT_TODO.client_secret}`)}` },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: idJag }),
-    });
-    const grant = (await grantRes.json()) as Record<string, string>;
-    if (grantRes.status !== 200) throw new Error(`jwt-bearer grant failed: ${JSON.stringify(grant)}`);
-    show('7. Access token minted by the Todo AS itself', { ...grant, access_token: decoded(grant.access_token!) });
-
-    // 8. The app calls the Todo API as alice.
-    const api = await fetch(`${TODO_API}/todos`, { headers: { authorization: `Bearer ${grant.access_token}` } });
-    show(`8. GET ${TODO_API}/todos → ${api.status}`, await api.json());
+    await idJagToApi({ app, idToken, todo: TODO, todoApi: TODO_API, atTodo: AT_TODO, firstStep: 6, exchangeLabel: 'Token exchange response from the broker', idJagNote: 'The ID-JAG: alice is "todo-user-1001" at the Todo AS; todos.write was refused by policy (no MFA)' });
 
     show('   The broker audit log (newest last)', (await broker.services.store.audit.recent(3)).reverse());
   } finally {

@@ -7,12 +7,12 @@
  * The broker runs from broker.config.yaml on its own SQLite file (data/demo.sqlite).
  */
 import { serve } from '@hono/node-server';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { rmSync } from 'node:fs';
 import { startNodeBroker } from '../src/runtime/node.js';
 import { silentLogger } from '../src/logger.js';
 import { createDemoIdp } from './demo-idp.js';
 import { createDestinationAs } from './destination-as/app.js';
+import { decoded, show } from './demo-common.js';
 
 const BROKER = 'http://localhost:8787';
 const IDP = 'http://localhost:9000';
@@ -22,12 +22,6 @@ const TODO_API = `${TODO}/api`;
 const AT_BROKER = { client_id: 'wiki-agent', client_secret: 'demo-wiki-secret' };
 const AT_TODO = { client_id: 'wiki-at-todo', client_secret: 'demo-todo-secret' };
 
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-function show(title: string, value: unknown) {
-  console.log(`\n${bold(`── ${title} `)}${'─'.repeat(Math.max(0, 70 - title.length))}`);
-  console.log(typeof value === 'string' ? value : JSON.stringify(value, null, 2));
-}
-const decoded = (jwt: string) => ({ header: decodeProtectedHeader(jwt), payload: decodeJwt(jwt) });
 
 async function post(url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form) });
