@@ -3,23 +3,15 @@
  * runtime's saml2 verifier, assertions that samlify (as the upstream IdP) issued to an app, refresh
  * tokens issued the way the broker's OpenID Provider issues them, and the refusal contract.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import { stringify } from 'yaml';
 import { expect } from 'vitest';
-import { createBroker } from '../../src/app.js';
-import { loadConfig } from '../../src/config/load.js';
 import type { BrokerConfigInput, NamespaceConfig } from '../../src/config/schema.js';
 import { principalIdOf } from '../../src/mapping/principal.js';
 import { randomToken, sha256Base64url } from '../../src/provider/crypto.js';
 import { nodeSamlFactory } from '../../src/runtime/node-saml.js';
-import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.js';
 import type { AuditRecord, PrincipalRecord, RefreshTokenRecord, SessionRecord } from '../../src/store/ports.js';
 import { createSamlSubjectTokenVerifier } from '../../src/upstream/saml/index.js';
 import type { SamlConnectionInput } from '../../src/upstream/saml/index.js';
-import { createDemoIdp } from '../../examples/demo-idp.js';
-import { BROKER, ID_JAG_TYPE, IDP, postToken, SECRET, testNamespaces, testSettings, TEST_POLICIES, TOKEN_EXCHANGE, TODO, TODO_API, type TestBroker } from '../helpers/broker.js';
+import { BROKER, ID_JAG_TYPE, IDP, postToken, SECRET, startTestBroker, testNamespaces, testSettings, TOKEN_EXCHANGE, TODO, TODO_API, type TestBroker } from '../helpers/broker.js';
 import { decode, defaultSpec, IDP_ENTITY, idpMetadata, idpResponse, NOW, SP_ENTITY, testKeys, type ResponseSpec, type SignOptions } from '../upstream/saml/helpers.js';
 
 export { BROKER, IDP, IDP_ENTITY, NOW, SECRET, SP_ENTITY, TODO, TODO_API };
@@ -58,7 +50,6 @@ export interface BrokerOptions {
   settings?: (s: BrokerConfigInput) => void;
 }
 
-const root = join(import.meta.dirname, '../..');
 
 /** The standard test broker plus: SAML connection `corp`, saml_audiences for two clients, destination `legacy` (sub_id). */
 export async function startSubjectTokenBroker(options: BrokerOptions = {}): Promise<TestBroker> {
@@ -90,26 +81,12 @@ export async function startSubjectTokenBroker(options: BrokerOptions = {}): Prom
     });
     options.settings?.(s);
   });
-  const idp = await createDemoIdp(IDP);
-  const config = loadConfig({
-    broker: { path: 'broker.config.yaml', text: stringify(settings) },
-    mappings: subjectTokenNamespaces.map((ns) => ({ path: `mappings/${ns.namespace}.yaml`, text: stringify(ns) })),
-    policies: [{ path: 'policies/test.cedar', text: TEST_POLICIES }],
-    schema: { path: 'policies/xaa.cedarschema', text: readFileSync(join(root, 'policies/xaa.cedarschema'), 'utf8') },
+  return startTestBroker({
+    settings,
+    namespaces: subjectTokenNamespaces,
+    now: NOW,
+    deps: { saml: nodeSamlFactory, ...(options.withoutSamlVerifier ? {} : { samlSubjectTokens: createSamlSubjectTokenVerifier }) },
   });
-  const clock = { now: NOW };
-  const db = openSqlite(':memory:');
-  const store = createSqliteStore(db);
-  const broker = await createBroker({
-    config,
-    store,
-    cedar,
-    clock: () => clock.now,
-    fetch: async (input, init) => idp.app.request(String(input instanceof Request ? input.url : input), init),
-    saml: nodeSamlFactory,
-    ...(options.withoutSamlVerifier ? {} : { samlSubjectTokens: createSamlSubjectTokenVerifier }),
-  });
-  return { ...broker, idp, clock, db, request: (path, init) => Promise.resolve(broker.app.request(`${BROKER}${path}`, init)) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type Database from 'better-sqlite3';
 import { stringify } from 'yaml';
-import { createBroker, type Broker } from '../../src/app.js';
+import { createBroker, type Broker, type BrokerDeps } from '../../src/app.js';
 import { hashSecret } from '../../src/clients/secrets.js';
 import { loadConfig, type ConfigFile } from '../../src/config/load.js';
 import type { BrokerConfigInput, NamespaceConfig } from '../../src/config/schema.js';
@@ -110,7 +110,17 @@ export interface TestBroker extends Broker {
 }
 
 /** A broker on an in-memory SQLite store, the demo IdP reachable through an injected fetch. */
-export async function startTestBroker(options: { settings?: BrokerConfigInput; namespaces?: NamespaceConfig[]; policies?: string } = {}): Promise<TestBroker> {
+export async function startTestBroker(
+  options: {
+    settings?: BrokerConfigInput;
+    namespaces?: NamespaceConfig[];
+    policies?: string;
+    /** The test clock's start (seconds); default now. */
+    now?: number;
+    /** Further createBroker dependencies (e.g. the Node SAML factory). */
+    deps?: Partial<Pick<BrokerDeps, 'saml' | 'samlSubjectTokens'>>;
+  } = {},
+): Promise<TestBroker> {
   const settings = options.settings ?? (await testSettings());
   const idp = await createDemoIdp(IDP);
   const config = loadConfig({
@@ -119,7 +129,7 @@ export async function startTestBroker(options: { settings?: BrokerConfigInput; n
     policies: [{ path: 'policies/test.cedar', text: options.policies ?? TEST_POLICIES }],
     schema: schemaFile(),
   });
-  const clock = { now: Math.floor(Date.now() / 1000) };
+  const clock = { now: options.now ?? Math.floor(Date.now() / 1000) };
   const db = openSqlite(':memory:');
   const store = createSqliteStore(db);
   const broker = await createBroker({
@@ -128,6 +138,7 @@ export async function startTestBroker(options: { settings?: BrokerConfigInput; n
     cedar,
     clock: () => clock.now,
     fetch: async (input, init) => idp.app.request(String(input instanceof Request ? input.url : input), init),
+    ...options.deps,
   });
   return { ...broker, idp, clock, db, request: (path, init) => Promise.resolve(broker.app.request(`${BROKER}${path}`, init)) };
 }
