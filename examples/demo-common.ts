@@ -1,6 +1,8 @@
 /** What the demos share: how they print artifacts, and the ID token → ID-JAG → access token → API tail. */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
+import { hashSecret } from '../src/clients/secrets.js';
+import type { BrokerConfigInput } from '../src/config/schema.js';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
@@ -51,4 +53,34 @@ export async function idJagToApi(o: {
 
   const api = await fetch(`${o.todoApi}/todos`, { headers: { authorization: `Bearer ${grant.access_token}` } });
   show(`${step(2)} GET ${o.todoApi}/todos → ${api.status}`, await api.json());
+}
+
+/** The login demos' app: an OIDC client of the broker that may also ask for ID-JAGs at the Todo AS. */
+export async function demoApp(o: {
+  app: { client_id: string; client_secret: string; redirect_uri: string };
+  atTodo: { client_id: string };
+  name: string;
+  subjectNamespace: string;
+}): Promise<NonNullable<BrokerConfigInput['clients']>[number]> {
+  return {
+    client_id: o.app.client_id,
+    name: o.name,
+    token_endpoint_auth_method: 'client_secret_post',
+    client_secret_hash: await hashSecret(o.app.client_secret),
+    destinations: { todo: { client_id: o.atTodo.client_id, scopes: ['todos.read', 'todos.write'], default_scopes: ['todos.read'] } },
+    oidc: { redirect_uris: [o.app.redirect_uri], subject_namespace: o.subjectNamespace, scopes: ['openid', 'email', 'profile'] },
+  };
+}
+
+/** The Todo AS as a destination of the broker (examples/destination-as). */
+export function todoDestination(issuer: string, api: string): NonNullable<BrokerConfigInput['destinations']>[number] {
+  return {
+    id: 'todo',
+    issuer,
+    aliases: ['todo'],
+    resources: [api],
+    namespace: 'todo-users',
+    scope_translation: { 'todos.read': ['todos.read'], 'todos.write': ['todos.write'] },
+    include_claims: ['acr', 'amr', 'auth_time', 'email'],
+  };
 }

@@ -27,12 +27,11 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
 import { stringify } from 'yaml';
 import { createBroker } from '../src/app.js';
-import { hashSecret } from '../src/clients/secrets.js';
 import { loadConfig } from '../src/config/load.js';
 import type { BrokerConfigInput, NamespaceConfig } from '../src/config/schema.js';
 import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { createDestinationAs } from './destination-as/app.js';
-import { decoded, idJagToApi, short, show } from './demo-common.js';
+import { decoded, demoApp, idJagToApi, short, show, todoDestination } from './demo-common.js';
 import { createOidcIdp, type OidcIdpUser } from './oidc-idp.js';
 
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -85,27 +84,8 @@ async function brokerConfig() {
         allow_insecure_http_for_loopback: true,
       },
     ],
-    clients: [
-      {
-        client_id: APP.client_id,
-        name: 'Team wiki',
-        token_endpoint_auth_method: 'client_secret_post',
-        client_secret_hash: await hashSecret(APP.client_secret),
-        destinations: { todo: { client_id: AT_TODO.client_id, scopes: ['todos.read', 'todos.write'], default_scopes: ['todos.read'] } },
-        oidc: { redirect_uris: [APP.redirect_uri], subject_namespace: 'wiki-users', scopes: ['openid', 'email', 'profile'] },
-      },
-    ],
-    destinations: [
-      {
-        id: 'todo',
-        issuer: TODO,
-        aliases: ['todo'],
-        resources: [TODO_API],
-        namespace: 'todo-users',
-        scope_translation: { 'todos.read': ['todos.read'], 'todos.write': ['todos.write'] },
-        include_claims: ['acr', 'amr', 'auth_time', 'email'],
-      },
-    ],
+    clients: [await demoApp({ app: APP, atTodo: AT_TODO, name: 'Team wiki', subjectNamespace: 'wiki-users' })],
+    destinations: [todoDestination(TODO, TODO_API)],
   };
   const namespaces: NamespaceConfig[] = [
     // The wiki knows people by a pairwise identifier: not the OP's, not any other app's.

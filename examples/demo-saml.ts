@@ -23,13 +23,12 @@ import { DOMParser } from '@xmldom/xmldom';
 import * as client from 'openid-client';
 import { stringify } from 'yaml';
 import { createBroker } from '../src/app.js';
-import { hashSecret } from '../src/clients/secrets.js';
 import { loadConfig } from '../src/config/load.js';
 import type { BrokerConfigInput, NamespaceConfig } from '../src/config/schema.js';
 import { nodeSamlFactory } from '../src/runtime/node-saml.js';
 import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { createDestinationAs } from './destination-as/app.js';
-import { decoded, idJagToApi, short, show } from './demo-common.js';
+import { decoded, demoApp, idJagToApi, short, show, todoDestination } from './demo-common.js';
 import { createSamlIdp, type SamlIdpUser } from './saml-idp.js';
 
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -72,27 +71,8 @@ async function brokerConfig(idpEntityId: string, idpMetadata: string) {
         allow_insecure_http_for_loopback: true,
       },
     ],
-    clients: [
-      {
-        client_id: APP.client_id,
-        name: 'HR portal (migrated from SAML)',
-        token_endpoint_auth_method: 'client_secret_post',
-        client_secret_hash: await hashSecret(APP.client_secret),
-        destinations: { todo: { client_id: AT_TODO.client_id, scopes: ['todos.read', 'todos.write'], default_scopes: ['todos.read'] } },
-        oidc: { redirect_uris: [APP.redirect_uri], subject_namespace: 'hr-users', scopes: ['openid', 'email', 'profile'] },
-      },
-    ],
-    destinations: [
-      {
-        id: 'todo',
-        issuer: TODO,
-        aliases: ['todo'],
-        resources: [TODO_API],
-        namespace: 'todo-users',
-        scope_translation: { 'todos.read': ['todos.read'], 'todos.write': ['todos.write'] },
-        include_claims: ['acr', 'amr', 'auth_time', 'email'],
-      },
-    ],
+    clients: [await demoApp({ app: APP, atTodo: AT_TODO, name: 'HR portal (migrated from SAML)', subjectNamespace: 'hr-users' })],
+    destinations: [todoDestination(TODO, TODO_API)],
   };
   const namespaces: NamespaceConfig[] = [
     // The app's users keep the subject it used to receive over SAML: the persistent NameID.
