@@ -20,6 +20,7 @@ import type { CedarModule } from './policy/types.js';
 import type { BrokerServices } from './services.js';
 import type { BrokerStore, TableRow } from './store/ports.js';
 import { upstreamKeyResolver, type Fetch } from './upstream/jwks.js';
+import { UpstreamTrust } from './trust/registry.js';
 
 export interface BrokerDeps {
   config: BrokerConfig;
@@ -87,6 +88,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     }),
     idTokens: new IdTokenVerifier(issuers),
     subjects,
+    trust: new UpstreamTrust(
+      new Map(settings.trusted_issuers.map((t) => [t.issuer, t.authority])),
+      new Map(settings.connections.filter((c) => typeof c.id === 'string').map((c) => [c.id as string, c.authority])),
+    ),
     policy: createPolicyEngine(deps.cedar, config.policies),
     logger,
     commitMint: async (request, binding) => {

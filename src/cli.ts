@@ -95,8 +95,9 @@ program
     const ns = config.namespaces.get(o.namespace);
     if (!ns) throw new Error(`unknown namespace "${o.namespace}"`);
     if (ns.strategy === 'table') throw new Error('table namespaces are changed with import-mappings');
+    if ('upstreams' in ns && ns.upstreams && !ns.upstreams.includes(o.issuer)) throw new Error(`${o.namespace} does not accept people from ${o.issuer} (its upstreams: ${ns.upstreams.join(', ')})`);
     const principalId = await principalIdOf(o.issuer, o.upstreamSubject);
-    const b = await store.mappings.remap({ namespace: o.namespace, principalId, subject: o.to, source: 'operator' }, systemClock());
+    const b = await store.mappings.remap({ namespace: o.namespace, principalId, subject: o.to, source: 'operator', upstreamIssuer: o.issuer }, systemClock());
     await store.audit.append({ at: systemClock(), event: 'remap', requestId: `cli-${crypto.randomUUID()}`, reason: 'operator_remap', principalId, mapping: `${b.namespace}/${b.source}@v${b.version}` });
     console.log(`${o.namespace}: ${principalId} → ${b.subject} (version ${b.version})`);
   });

@@ -7,6 +7,7 @@ import type { GrantRequest } from './oauth/grants.js';
 import type { PolicyEngine } from './policy/types.js';
 import type { BrokerStore, SubjectBinding } from './store/ports.js';
 import type { Logger } from './logger.js';
+import type { UpstreamTrust } from './trust/registry.js';
 
 /** Everything a grant needs, built once by createBroker. */
 export interface BrokerServices {
@@ -19,6 +20,8 @@ export interface BrokerServices {
   clients: ClientAuthenticator;
   idTokens: IdTokenVerifier;
   subjects: SubjectResolver;
+  /** What each upstream is believed about. */
+  trust: UpstreamTrust;
   policy: PolicyEngine;
   logger: Logger;
   /** Writes a mint's binding (if new) and its audit record, atomically. */

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { brokerConfigSchema, namespaceSchema, type BrokerConfig, type NamespaceConfig } from './schema.js';
 import { oidcConnectionSchema } from '../upstream/oidc/schema.js';
 import { samlConnectionSchema } from '../upstream/saml/schema.js';
+import { checkTrust } from './trust-checks.js';
 
 /** A configuration file's name and text; reading them is the runtime's job. */
 export interface ConfigFile {
@@ -47,11 +48,16 @@ export function loadConfig(files: ConfigFiles): BrokerConfig {
     namespaces.set(ns.namespace, ns);
   }
   if (files.policies.length === 0) problems.push({ file: '(policies)', at: '', message: 'no Cedar policy files found; a broker without policy would deny everything' });
-  if (settings) crossCheck(files.broker.path, settings, namespaces, problems);
+  const warnings: ConfigProblem[] = [];
+  if (settings) {
+    crossCheck(files.broker.path, settings, namespaces, problems);
+    checkTrust(files.broker.path, settings, namespaces, problems, warnings);
+  }
   if (problems.length > 0 || !settings) throw new ConfigError(problems);
   return {
     settings,
     namespaces,
+    warnings: warnings.map(formatProblem),
     policies: { policies: files.policies.map((f) => f.text).join('\n'), ...(files.schema ? { schema: files.schema.text } : {}) },
   };
 }
@@ -121,7 +127,7 @@ function crossCheck(file: string, s: NonNullable<BrokerConfig['settings']>, name
   });
   s.connections.forEach((c, i) => {
     const schema = c.type === 'oidc' ? oidcConnectionSchema : samlConnectionSchema;
-    const { type: _type, display_name: _name, ...rest } = c;
+    const { type: _type, display_name: _name, authority: _authority, ...rest } = c;
     const result = schema.safeParse(rest);
     if (!result.success) for (const issue of result.error.issues) add(`connections[${i}]${issue.path.length ? `.${formatPath(issue.path)}` : ''}`, issue.message);
   });

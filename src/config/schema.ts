@@ -3,6 +3,7 @@ import { isLoopback, urlCheck, webUrl } from './urls.js';
 import { subjectSourceSchema } from '../migration/subject.js';
 import { claimMapOverridesSchema } from '../migration/claims.js';
 import { ID_JAG_MAX_LIFETIME, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '../constants.js';
+import { authoritySchema } from '../trust/authority.js';
 
 /**
  * The broker's configuration, as files: `broker.config.yaml` (settings, clients, destinations,
@@ -30,6 +31,8 @@ export const trustedIssuerSchema = z
     jwks_uri: secureUrl.optional(),
     jwks: jwks.optional(),
     algorithms: z.array(asymmetricAlg).min(1).default(['RS256', 'ES256']),
+    /** What this issuer's ID tokens are believed about (docs/configuration.md, "Who is believed about what"). Nothing by default. */
+    authority: authoritySchema.default({ acr: [], amr: [], claims: [] }),
   })
   .strict()
   .refine((t) => Boolean(t.jwks_uri) !== Boolean(t.jwks), 'exactly one of jwks_uri or jwks is required');
@@ -73,6 +76,8 @@ const connectionSchema = z
     type: z.enum(['oidc', 'saml']),
     /** Shown on the chooser page. */
     display_name: z.string().min(1).max(100).optional(),
+    /** What logins through this connection are believed about. Nothing by default. */
+    authority: authoritySchema.default({ acr: [], amr: [], claims: [] }),
   })
   .passthrough();
 
@@ -124,8 +129,14 @@ export const destinationSchema = z
     scope_translation: z.record(scopeToken, z.array(scopeToken).min(1)).default({}),
     /** What to do when policy grants only some of the requested scopes. */
     partial_scope: z.enum(['narrow', 'refuse']).default('narrow'),
-    /** Tenant of the destination, sent as `aud_tenant` when set. */
-    tenant: z.string().optional(),
+    /** The destination's tenant: ID-JAGs then carry `aud_tenant` with `aud_sub` (draft §3.1 pairs them). */
+    tenant: z.string().min(1).max(255).optional(),
+    /**
+     * The broker client the destination's own app logs users in with (OpenID Connect). Its
+     * `oidc.subject_namespace` must be this destination's `namespace`: the ID-JAG `sub` must be
+     * the `sub` the app already knows from SSO.
+     */
+    sso_client: z.string().min(1).optional(),
     /** ID-JAG lifetime for this destination; never above the broker's. */
     id_jag_lifetime: z.number().int().min(10).max(ID_JAG_MAX_LIFETIME).optional(),
     /** Claims copied from the subject token into the ID-JAG when present (draft -03 §3.1 recommends email). */
@@ -159,6 +170,8 @@ export const brokerConfigSchema = z
       .object({ lifetime: z.number().int().min(10).max(ID_JAG_MAX_LIFETIME).default(ID_JAG_MAX_LIFETIME) })
       .strict()
       .default({ lifetime: ID_JAG_MAX_LIFETIME }),
+    /** The broker's own tenant, sent as the ID-JAG `tenant` claim (the issuing IdP's tenant) when set. */
+    tenant: z.string().min(1).max(255).optional(),
     mappings_dir: z.string().default('mappings'),
     policies_dir: z.string().default('policies'),
     trusted_issuers: z.array(trustedIssuerSchema).default([]),
@@ -194,6 +207,12 @@ function checkSamlAudiences(clients: readonly z.output<typeof clientSchema>[], c
   });
 }
 
+/**
+ * The upstreams (issuer, or SAML IdP entity id) whose asserted values a namespace keyed on an
+ * upstream value accepts. A value asserted by any other upstream never binds or resolves.
+ */
+const upstreamList = z.array(z.string().min(1).max(1024)).min(1).max(100);
+
 export const namespaceSchema = z.discriminatedUnion('strategy', [
   z
     .object({
@@ -213,6 +232,7 @@ export const namespaceSchema = z.discriminatedUnion('strategy', [
       strategy: z.literal('claim'),
       /** The upstream claim whose value is the subject in this namespace (a single string). */
       claim: z.string().min(1),
+      upstreams: upstreamList.optional(),
     })
     .strict(),
   z
@@ -224,6 +244,7 @@ export const namespaceSchema = z.discriminatedUnion('strategy', [
        */
       strategy: z.literal('saml_subject'),
       subject_source: subjectSourceSchema,
+      upstreams: upstreamList.optional(),
     })
     .strict(),
   z
@@ -250,4 +271,6 @@ export interface BrokerConfig {
   settings: BrokerSettings;
   namespaces: Map<string, NamespaceConfig>;
   policies: { policies: string; schema?: string };
+  /** Things that are allowed but probably a mistake (`npm run check` prints them; the broker logs them at start). */
+  warnings?: string[];
 }

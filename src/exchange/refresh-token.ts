@@ -62,5 +62,5 @@ export async function subjectOfRefreshToken(record: RefreshTokenRecord, s: Broke
   if (session.principalId !== record.principalId) throw refuse('principal_missing', 'the session names another principal');
   const principal = await s.store.principals.get(record.principalId);
   if (!principal) throw refuse('principal_missing', 'no principal record for the session');
-  return { identity: identityOfPrincipal(principal), login: loginFacts(session.authTime, session.acr, session.amr) };
+  return { identity: identityOfPrincipal(principal, s.trust), login: loginFacts(session.authTime, session.acr, session.amr) };
 }

@@ -4,6 +4,8 @@ import { InvalidGrant, UnsupportedTokenType } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { SamlAttribute, SamlNameId } from '../upstream/types.js';
 import { loginFacts, type Subject } from './subject.js';
+import { believe } from '../trust/authority.js';
+import type { UpstreamTrust } from '../trust/registry.js';
 
 /**
  * subject_token_type saml2: a SAML 2.0 assertion an upstream SAML IdP (one of the broker's SAML
@@ -80,16 +82,20 @@ export async function verifySamlSubjectToken(token: string, client: ClientConfig
  * whichever way they arrive; the assertion is the SAML evidence (for saml_subject namespaces and
  * sub_id) and the login facts. Its ID is single use, recorded only when the mint goes ahead.
  */
-export async function subjectOfSamlAssertion(a: SamlSubjectAssertion): Promise<Subject> {
+export async function subjectOfSamlAssertion(a: SamlSubjectAssertion, trust: UpstreamTrust, trail: { dropped?: string[] }): Promise<Subject> {
+  // The IdP is believed only for what its connection's authority says, as at a login through it.
+  const believed = believe(trust.ofConnection(a.connectionId), { claims: a.claims, ...(a.acr !== undefined ? { acr: a.acr } : {}), amr: a.amr });
+  if (believed.dropped.length > 0) trail.dropped = believed.dropped;
   return {
     identity: {
       principalId: await principalIdOf(a.issuer, a.subject),
       upstreamIssuer: a.issuer,
       upstreamSubject: a.subject,
-      claims: a.claims,
+      claims: believed.claims,
+      ...(believed.tenant !== undefined ? { tenant: believed.tenant } : {}),
       saml: { assertionId: a.assertionId, nameId: a.nameId, attributes: a.attributes },
     },
-    login: loginFacts(a.authTime, a.acr, a.amr),
+    login: loginFacts(a.authTime, believed.acr, believed.amr ?? []),
     singleUse: { scope: a.replay.scope, id: a.assertionId, until: a.replay.until },
   };
 }

@@ -1,5 +1,5 @@
 import type { Identity } from '../mapping/resolve.js';
-import type { PrincipalRecord } from '../store/ports.js';
+export { identityOfPrincipal } from '../mapping/identity.js';
 
 /**
  * What every kind of subject token comes down to once verified: who the person is (the principal,
@@ -13,8 +13,6 @@ export interface LoginFacts {
   acr?: string;
   /** Absent when the subject token says nothing about methods (then the ID-JAG carries no `amr`). */
   amr?: string[];
-  /** A tenant the subject token itself asserts (ID tokens only), for the policy context. */
-  tenant?: string;
 }
 
 export interface Subject {
@@ -27,16 +25,6 @@ export interface Subject {
   singleUse?: { scope: string; id: string; until: number };
 }
 
-/** The person as the broker last recorded them: attributes and SAML evidence from the latest upstream login. */
-export function identityOfPrincipal(principal: PrincipalRecord): Identity {
-  return {
-    principalId: principal.id,
-    upstreamIssuer: principal.upstreamIssuer,
-    upstreamSubject: principal.upstreamSubject,
-    claims: principal.claims,
-    ...(principal.saml ? { saml: principal.saml } : {}),
-  };
-}
 
 /** Login facts from a session record (refresh tokens) or an upstream login (SAML): an empty amr says nothing. */
 export function loginFacts(authTime: number, acr: string | undefined, amr: readonly string[]): LoginFacts {
@@ -49,6 +37,5 @@ export function loginFactsOfClaims(claims: Readonly<Record<string, unknown>>): L
   if (typeof claims.auth_time === 'number') facts.authTime = claims.auth_time;
   if (typeof claims.acr === 'string') facts.acr = claims.acr;
   if (Array.isArray(claims.amr)) facts.amr = claims.amr.filter((a): a is string => typeof a === 'string');
-  if (typeof claims.tenant === 'string') facts.tenant = claims.tenant;
   return facts;
 }

@@ -17,6 +17,7 @@ import { REFRESH_TOKEN_TYPE, subjectOfRefreshToken, verifyRefreshToken } from '.
 import { SAML2_TOKEN_TYPE, subjectOfSamlAssertion, verifySamlSubjectToken, type SamlSubjectAssertion, type SamlSubjectTokenVerifier } from './saml2.js';
 import { subjectIdentifierFor } from './sub-id.js';
 import { identityOfPrincipal, loginFactsOfClaims, type LoginFacts, type Subject } from './subject.js';
+import { believe } from '../trust/authority.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
@@ -122,21 +123,42 @@ function audiencesAt(issuer: string, client: ClientConfig, brokerIssuer: string)
 }
 
 /**
- * Step: who the subject token is about. An upstream ID token names the person directly (issuer,
- * sub). An ID token the broker issued names them in the app's namespace, so the person is found
- * through its session (`sid`), which must still be active: a revoked session mints nothing.
+ * Step: who an upstream ID token is about, and what of it is believed. The person is (issuer, sub);
+ * every other claim, `acr` and `amr` count only as far as the issuer is authoritative for them
+ * (its `authority`); the rest is dropped before mapping and policy, and the audit says what.
  */
-async function identityOf(token: VerifiedIdToken, request: GrantRequest, s: BrokerServices): Promise<Identity> {
-  if (token.issuer !== s.settings.issuer) {
-    return { principalId: await principalIdOf(token.issuer, token.subject), upstreamIssuer: token.issuer, upstreamSubject: token.subject, claims: token.claims };
-  }
+async function subjectOfUpstreamIdToken(token: VerifiedIdToken, request: GrantRequest, s: BrokerServices): Promise<Subject> {
+  const asserted = loginFactsOfClaims(token.claims);
+  const believed = believe(s.trust.ofIssuer(token.issuer), { claims: token.claims, ...(asserted.acr !== undefined ? { acr: asserted.acr } : {}), ...(asserted.amr ? { amr: asserted.amr } : {}) });
+  if (believed.dropped.length > 0) request.trail.dropped = believed.dropped;
+  const identity: Identity = {
+    principalId: await principalIdOf(token.issuer, token.subject),
+    upstreamIssuer: token.issuer,
+    upstreamSubject: token.subject,
+    claims: believed.claims,
+    ...(believed.tenant !== undefined ? { tenant: believed.tenant } : {}),
+  };
+  const login: LoginFacts = {
+    ...(asserted.authTime !== undefined ? { authTime: asserted.authTime } : {}),
+    ...(believed.acr !== undefined ? { acr: believed.acr } : {}),
+    ...(believed.amr !== undefined ? { amr: believed.amr } : {}),
+  };
+  return { identity, login };
+}
+
+/**
+ * Step: who a broker-issued ID token is about. It names the person in the app's namespace, so the
+ * person is found through its session (`sid`), which must still be active: a revoked session
+ * mints nothing. What the person's upstream was believed about was settled at login.
+ */
+async function identityOfBrokerIdToken(token: VerifiedIdToken, request: GrantRequest, s: BrokerServices): Promise<Identity> {
   const sid = token.claims.sid;
   if (typeof sid !== 'string') throw new InvalidGrant('claim_missing', 'the subject token is invalid', 'sid');
   const session = await s.store.sessions.active(sid, request.now);
   if (!session) throw new InvalidGrant('session_ended', 'the subject token is invalid');
   const principal = await s.store.principals.get(session.principalId);
   if (!principal) throw new InvalidGrant('mapping_missing', 'the subject cannot be named at this audience', 'no principal record for the session');
-  return identityOfPrincipal(principal);
+  return identityOfPrincipal(principal, s.trust);
 }
 
 /**
@@ -148,11 +170,12 @@ async function identityOf(token: VerifiedIdToken, request: GrantRequest, s: Brok
 async function subjectOf(verified: VerifiedSubjectToken, request: GrantRequest, s: BrokerServices): Promise<Subject> {
   switch (verified.type) {
     case 'id_token':
-      return { identity: await identityOf(verified.token, request, s), login: loginFactsOfClaims(verified.token.claims) };
+      if (verified.token.issuer !== s.settings.issuer) return subjectOfUpstreamIdToken(verified.token, request, s);
+      return { identity: await identityOfBrokerIdToken(verified.token, request, s), login: loginFactsOfClaims(verified.token.claims) };
     case 'refresh_token':
       return subjectOfRefreshToken(verified.record, s, request.now);
     case 'saml2':
-      return subjectOfSamlAssertion(verified.assertion);
+      return subjectOfSamlAssertion(verified.assertion, s.trust, request.trail);
   }
 }
 
@@ -206,7 +229,7 @@ function decideScopes(
         upstreamIssuer: identity.upstreamIssuer,
         ...(typeof attributes.email === 'string' ? { email: attributes.email } : {}),
         groups: Array.isArray(attributes.groups) ? attributes.groups.filter((g): g is string => typeof g === 'string') : [],
-        ...(typeof attributes.tenant === 'string' ? { tenant: attributes.tenant } : {}),
+        ...(identity.tenant !== undefined ? { tenant: identity.tenant } : {}),
       },
       clientId: request.client.client.client_id,
       destination: { id: destination.id, issuer: destination.issuer },
@@ -216,7 +239,7 @@ function decideScopes(
         ...(login.acr !== undefined ? { acr: login.acr } : {}),
         amr: login.amr ?? [],
         ...(login.authTime !== undefined ? { authTime: login.authTime } : {}),
-        ...(login.tenant !== undefined ? { tenant: login.tenant } : {}),
+        ...(identity.tenant !== undefined ? { tenant: identity.tenant } : {}),
         now: request.now,
       },
     });
@@ -231,15 +254,19 @@ function decideScopes(
   return granted;
 }
 
-/** Claims carried from the upstream login into the ID-JAG, as the destination's configuration allows. */
-function carriedClaims(login: LoginFacts, person: Record<string, unknown>, destination: DestinationConfig): IdJagInput['carried'] {
+/**
+ * Claims carried into the ID-JAG, as the destination's configuration allows. Only what the person's
+ * upstream was believed about reaches here (an email only when verified by an upstream
+ * authoritative for its domain); `tenant` is the issuing side's, the broker's own.
+ */
+function carriedClaims(login: LoginFacts, person: Record<string, unknown>, destination: DestinationConfig, brokerTenant: string | undefined): IdJagInput['carried'] {
   const carried: IdJagInput['carried'] = {};
   const include = new Set(destination.include_claims);
   if (include.has('auth_time') && login.authTime !== undefined) carried.auth_time = login.authTime;
   if (include.has('acr') && login.acr !== undefined) carried.acr = login.acr;
   if (include.has('amr') && login.amr !== undefined) carried.amr = login.amr;
-  if (include.has('email') && typeof person.email === 'string') carried.email = person.email;
-  if (include.has('tenant') && typeof person.tenant === 'string') carried.tenant = person.tenant;
+  if (include.has('email') && typeof person.email === 'string' && person.email_verified === true) carried.email = person.email;
+  if (include.has('tenant') && brokerTenant !== undefined) carried.tenant = brokerTenant;
   return carried;
 }
 
@@ -318,8 +345,9 @@ export function createTokenExchangeGrant(options: TokenExchangeOptions = {}): Gr
         scopes,
         now: request.now,
         lifetime,
-        carried: carriedClaims(login, identity.claims, destination),
-        ...(destination.tenant ? { audTenant: destination.tenant } : {}),
+        carried: carriedClaims(login, identity.claims, destination, s.settings.tenant),
+        // Draft §3.1: aud_tenant scopes aud_sub; they travel together or not at all.
+        ...(destination.tenant ? { audTenant: destination.tenant, audSub: mapping.subject } : {}),
         ...(subId ? { subId } : {}),
       });
       await useOnce(subject, request, s);

@@ -11,7 +11,10 @@ export interface Identity {
   principalId: string;
   upstreamIssuer: string;
   upstreamSubject: string;
+  /** What the upstream is believed to say about the person (its authority applied). */
   claims: Record<string, unknown>;
+  /** The upstream's configured tenant (never a claim). */
+  tenant?: string;
   /** The SAML evidence of the login this request rides on, when there was one. */
   saml?: UpstreamIdentity['saml'];
 }
@@ -83,6 +86,7 @@ export class SubjectResolver {
         return { ok: true, subject: row.subject, decidedBy: `${ns.namespace}/table` };
       }
       case 'claim': {
+        if (!accepts(ns, who)) return notAccepted(ns, who);
         const value = who.claims[ns.claim];
         if (Array.isArray(value)) return { ok: false, reason: 'mapping_ambiguous', detail: `${ns.namespace}: claim ${ns.claim} has several values` };
         if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
@@ -91,6 +95,7 @@ export class SubjectResolver {
         return this.bindOnce(ns, who, value, 'claim', now);
       }
       case 'saml_subject': {
+        if (!accepts(ns, who)) return notAccepted(ns, who);
         // Without SAML evidence (e.g. an ID token the broker issued earlier) only an existing binding can answer.
         if (!who.saml) {
           const existing = await this.store.bindingOf(ns.namespace, who.principalId);
@@ -119,9 +124,18 @@ export class SubjectResolver {
     }
     const holder = await this.store.bindingOfSubject(ns.namespace, subject);
     if (holder) return { ok: false, reason: 'mapping_ambiguous', detail: `${ns.namespace}: subject already bound to another principal` };
-    const binding: SubjectBinding = { namespace: ns.namespace, principalId: who.principalId, subject, source, version: 1, createdAt: now };
+    const binding: SubjectBinding = { namespace: ns.namespace, principalId: who.principalId, subject, source, version: 1, createdAt: now, upstreamIssuer: who.upstreamIssuer };
     return { ok: true, subject, decidedBy: describe(binding), newBinding: binding };
   }
+}
+
+/** A namespace keyed on an upstream-asserted value believes only the upstreams it lists. */
+function accepts(ns: Extract<NamespaceConfig, { strategy: 'claim' | 'saml_subject' }>, who: Identity): boolean {
+  return ns.upstreams === undefined || ns.upstreams.includes(who.upstreamIssuer);
+}
+
+function notAccepted(ns: NamespaceConfig, who: Identity): Resolution {
+  return { ok: false, reason: 'mapping_upstream_not_accepted', detail: `${ns.namespace}: values asserted by ${who.upstreamIssuer.slice(0, 200)} are not accepted` };
 }
 
 function cacheKey(ns: NamespaceConfig, who: Identity): string {

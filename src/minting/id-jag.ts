@@ -18,7 +18,9 @@ export interface IdJagInput {
   lifetime: number;
   /** Optional claims carried over from the upstream login (already filtered by destination policy). */
   carried: Partial<Pick<IdJagClaims, 'auth_time' | 'acr' | 'amr' | 'email' | 'tenant'>>;
+  /** The destination's tenant and the person's subject there; only as a pair (draft §3.1). */
   audTenant?: string;
+  audSub?: string;
   /** RFC 9493 subject identifier naming the same person as `sub`, for destinations configured to receive one. */
   subId?: SubjectIdentifier;
 }
@@ -29,7 +31,7 @@ export interface IdJagInput {
  */
 export type IdJagClaims = JWTPayload &
   Pick<WireClaims, 'iss' | 'sub' | 'aud' | 'client_id' | 'jti' | 'iat' | 'exp'> &
-  Partial<Pick<WireClaims, 'resource' | 'scope' | 'tenant' | 'auth_time' | 'acr' | 'amr' | 'email' | 'aud_tenant' | 'sub_id'>>;
+  Partial<Pick<WireClaims, 'resource' | 'scope' | 'tenant' | 'auth_time' | 'acr' | 'amr' | 'email' | 'aud_tenant' | 'aud_sub' | 'sub_id'>>;
 
 /** Builds the ID-JAG claim set (draft-ietf-oauth-identity-assertion-authz-grant §3), pure but for the random jti. */
 export function buildIdJagClaims(input: IdJagInput): IdJagClaims {
@@ -46,7 +48,10 @@ export function buildIdJagClaims(input: IdJagInput): IdJagClaims {
   else if (input.resources.length > 1) claims.resource = input.resources;
   if (input.scopes.length > 0) claims.scope = input.scopes.join(' ');
   for (const [name, value] of Object.entries(input.carried)) if (value !== undefined) (claims as Record<string, unknown>)[name] = value;
-  if (input.audTenant) claims.aud_tenant = input.audTenant;
+  if (input.audTenant && input.audSub) {
+    claims.aud_tenant = input.audTenant;
+    claims.aud_sub = input.audSub;
+  }
   if (input.subId) claims.sub_id = input.subId;
   return claims;
 }

@@ -54,6 +54,7 @@ export type RefusalReason =
   | 'mapping_ambiguous'
   | 'mapping_changed'
   | 'mapping_claim_missing'
+  | 'mapping_upstream_not_accepted'
   // sub_id (RFC 9493) for a destination that keys users on SAML NameIDs
   | 'sub_id_evidence_missing'
   | 'sub_id_nameid_not_persistent'

@@ -12,6 +12,9 @@ import { MAX_ACS_BODY_BYTES } from './limits.js';
 import { parseContinuation, replacedSessionOf } from './login-start.js';
 import { errorPage, messagePage } from './pages.js';
 import { currentSession, endSession, presentedBinding, recordPrincipal, startSession } from './session.js';
+import { believe } from '../trust/authority.js';
+import type { UpstreamIdentity } from '../upstream/types.js';
+import type { UpstreamTrust } from '../trust/registry.js';
 
 /**
  * The browser comes back from an upstream. The connection checks everything about the login; here
@@ -41,6 +44,20 @@ async function loginFailed(p: Provider, requestId: string, now: number, reason: 
   return errorPage(status, FAILED_LOGIN, requestId);
 }
 
+/**
+ * Step: what the login is believed to say. The connection is authoritative only for what its
+ * `authority` lists; everything else is dropped before it is recorded (so neither mapping, policy,
+ * the ID tokens the broker issues nor later exchanges ever see it), and the login audit says what.
+ */
+export function believedLogin(identity: UpstreamIdentity, trust: UpstreamTrust): { identity: UpstreamIdentity; dropped: string[] } {
+  const believed = believe(trust.ofConnection(identity.connectionId), { claims: identity.claims, ...(identity.acr !== undefined ? { acr: identity.acr } : {}), amr: identity.amr });
+  const { acr: _acr, ...rest } = identity;
+  return {
+    identity: { ...rest, claims: believed.claims, amr: believed.amr ?? [], ...(believed.acr !== undefined ? { acr: believed.acr } : {}) },
+    dropped: believed.dropped,
+  };
+}
+
 /** Step: the pending request the login was for (absent for an IdP-initiated SAML login). */
 function pendingRequest(login: CompletedLogin): { ok: true; params?: RawParams } | { ok: false } {
   if (login.continuation === undefined) return { ok: true };
@@ -61,7 +78,7 @@ async function completeLogin(p: Provider, request: Request, connectionId: string
   const pending = pendingRequest(login);
   if (!pending.ok) return loginFailed(p, requestId, now, 'continuation_invalid', `connection=${connectionId}`);
 
-  const { identity } = login;
+  const { identity, dropped } = believedLogin(login.identity, p.services.trust);
   const principal = await recordPrincipal(p.services, identity, now);
   const replaced = await currentSession(request, p.services, p.cookies, now);
   const { session, setCookie } = await startSession(p.services, p.cookies, { identity, principal, ...(replaced ? { replaced } : {}), now });
@@ -75,6 +92,7 @@ async function completeLogin(p: Provider, request: Request, connectionId: string
     principalId: principal.id,
     upstreamIssuer: identity.issuer,
     detail: `connection=${connectionId} protocol=${identity.protocol} sid=${session.record.id}`,
+    ...(dropped.length > 0 ? { dropped } : {}),
   });
 
   if (!pending.params) return messagePage('Signed in', 'You are signed in. You may return to your application.', cookieHeaders([setCookie]));

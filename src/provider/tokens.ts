@@ -1,6 +1,7 @@
 import { base64url, compactVerify, errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { effectiveClaimMap, translateWithClaimMap } from '../migration/claims.js';
 import type { NamespaceConfig } from '../config/schema.js';
+import { identityOfPrincipal } from '../mapping/identity.js';
 import type { Identity, Resolution } from '../mapping/resolve.js';
 import type { ActiveKey } from '../minting/keys.js';
 import { InvalidGrant } from '../oauth/errors.js';
@@ -66,18 +67,11 @@ export function releasedClaims(client: ProviderClient | undefined, principal: Pr
   return { ...custom, ...scopedClaims(claims, scopes) };
 }
 
-/** The person as the resolver sees them: the latest upstream evidence, SAML included (for `saml_subject` namespaces). */
-export function identityOf(principal: PrincipalRecord): Identity {
-  const identity: Identity = { principalId: principal.id, upstreamIssuer: principal.upstreamIssuer, upstreamSubject: principal.upstreamSubject, claims: principal.claims };
-  if (principal.saml) identity.saml = principal.saml;
-  return identity;
-}
-
 /** The `sub` this client knows the person by: the one subject model, shared with the ID-JAGs of its namespace. */
 export async function subjectFor(s: BrokerServices, client: ProviderClient, principal: PrincipalRecord, now: number): Promise<{ namespace: NamespaceConfig; identity: Identity; mapping: Resolution }> {
   const namespace = s.namespaces.get(client.subject_namespace);
   if (!namespace) throw new Error(`namespace ${client.subject_namespace} is not configured`);
-  const identity = identityOf(principal);
+  const identity = identityOfPrincipal(principal, s.trust);
   return { namespace, identity, mapping: await s.subjects.resolve(namespace, identity, now) };
 }
 

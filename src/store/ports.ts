@@ -32,6 +32,8 @@ export interface SubjectBinding {
   subject: string;
   /** How it was bound: `table`, `claim`, `pairwise` or `operator`. */
   source: string;
+  /** The upstream whose login the bound value came from (absent on bindings older than this field). */
+  upstreamIssuer?: string;
   version: number;
   createdAt: number;
 }
@@ -79,6 +81,8 @@ export interface AuditRecord {
   policy?: string;
   requestedScopes?: string[];
   grantedScopes?: string[];
+  /** What the upstream asserted but is not authoritative for, dropped before mapping and policy (names only). */
+  dropped?: string[];
   /** The internal refusal reason (never sent on the wire). */
   reason?: string;
   detail?: string;

@@ -40,11 +40,11 @@ const SQL = {
   tableRow: 'SELECT * FROM mapping_table WHERE namespace = ? AND upstream_issuer = ? AND upstream_subject = ?',
   bindingOf: 'SELECT * FROM subject_bindings WHERE namespace = ? AND principal_id = ?',
   bindingOfSubject: 'SELECT * FROM subject_bindings WHERE namespace = ? AND subject = ?',
-  insertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-  upsertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at)
-    VALUES (?, ?, ?, ?, 1, ?)
+  insertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at, upstream_issuer) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  upsertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at, upstream_issuer)
+    VALUES (?, ?, ?, ?, 1, ?, ?)
     ON CONFLICT (namespace, principal_id) DO UPDATE SET subject = excluded.subject, source = excluded.source,
-      version = subject_bindings.version + 1, created_at = excluded.created_at`,
+      version = subject_bindings.version + 1, created_at = excluded.created_at, upstream_issuer = excluded.upstream_issuer`,
   /**
    * One statement, atomic: records a fresh id, or takes over a record that has already
    * expired (`expires_at < now`, as the SQLite adapter's purge), and changes nothing for a
@@ -142,7 +142,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
       remap: async (b, at) => {
         try {
           const [, read] = await db.batch<BindingRow>([
-            q.upsertBinding.bind(b.namespace, b.principalId, b.subject, b.source, at),
+            q.upsertBinding.bind(b.namespace, b.principalId, b.subject, b.source, at, b.upstreamIssuer ?? null),
             q.bindingOf.bind(b.namespace, b.principalId),
           ]);
           return rowToBinding(read!.results[0])!;
@@ -175,7 +175,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
     commitMint: async (write: { binding?: SubjectBinding; audit: AuditRecord }) => {
       const b = write.binding;
       const statements = [
-        ...(b ? [q.insertBinding.bind(b.namespace, b.principalId, b.subject, b.source, b.version, b.createdAt)] : []),
+        ...(b ? [q.insertBinding.bind(b.namespace, b.principalId, b.subject, b.source, b.version, b.createdAt, b.upstreamIssuer ?? null)] : []),
         appendAudit(write.audit),
       ];
       try {

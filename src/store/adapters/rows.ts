@@ -18,6 +18,7 @@ export interface BindingRow {
   source: string;
   version: number;
   created_at: number;
+  upstream_issuer?: string | null;
 }
 
 export function rowToKey(r: KeyRow): StoredKey {
@@ -34,5 +35,13 @@ export function rowToKey(r: KeyRow): StoredKey {
 
 export function rowToBinding(r: BindingRow | undefined | null): SubjectBinding | undefined {
   if (!r) return undefined;
-  return { namespace: r.namespace, principalId: r.principal_id, subject: r.subject, source: r.source, version: r.version, createdAt: r.created_at };
+  return {
+    namespace: r.namespace,
+    principalId: r.principal_id,
+    subject: r.subject,
+    source: r.source,
+    version: r.version,
+    createdAt: r.created_at,
+    ...(r.upstream_issuer != null ? { upstreamIssuer: r.upstream_issuer } : {}),
+  };
 }

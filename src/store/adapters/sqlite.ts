@@ -63,14 +63,14 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     bindingOf: db.prepare('SELECT * FROM subject_bindings WHERE namespace = ? AND principal_id = ?'),
     bindingOfSubject: db.prepare('SELECT * FROM subject_bindings WHERE namespace = ? AND subject = ?'),
     insertBinding: db.prepare(
-      `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at)
-       VALUES (@namespace, @principalId, @subject, @source, @version, @createdAt)`,
+      `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at, upstream_issuer)
+       VALUES (@namespace, @principalId, @subject, @source, @version, @createdAt, @upstreamIssuer)`,
     ),
     upsertBinding: db.prepare(
-      `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at)
-       VALUES (@namespace, @principalId, @subject, @source, 1, @createdAt)
+      `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at, upstream_issuer)
+       VALUES (@namespace, @principalId, @subject, @source, 1, @createdAt, @upstreamIssuer)
        ON CONFLICT (namespace, principal_id) DO UPDATE SET subject = excluded.subject, source = excluded.source,
-         version = subject_bindings.version + 1, created_at = excluded.created_at`,
+         version = subject_bindings.version + 1, created_at = excluded.created_at, upstream_issuer = excluded.upstream_issuer`,
     ),
     consumeReplay: db.prepare('INSERT INTO replay (scope, id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     purgeReplay: db.prepare('DELETE FROM replay WHERE expires_at < ?'),
@@ -117,7 +117,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
   // Nested inside the group transaction below, this is a savepoint: one write's conflict rolls
   // back that write alone.
   const commitOne = db.transaction((write: MintWrite) => {
-    if (write.binding) q.insertBinding.run(write.binding);
+    if (write.binding) q.insertBinding.run({ upstreamIssuer: null, ...write.binding });
     appendAudit(write.audit);
   });
   const commitGroup = db.transaction((batch: MintWrite[]) =>
@@ -177,7 +177,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
       },
       remap: async (b, at) => {
         try {
-          q.upsertBinding.run({ ...b, createdAt: at });
+          q.upsertBinding.run({ upstreamIssuer: null, ...b, createdAt: at });
         } catch (err) {
           if (isUniqueViolation(err)) throw new StoreConflict(`subject is already bound to another principal in ${b.namespace}`);
           throw err;

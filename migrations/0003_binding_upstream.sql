@@ -1,0 +1,3 @@
+-- A binding remembers the upstream whose login it was made from (who told the broker this value).
+-- Rows bound before this column existed keep NULL: their upstream is the principal's own.
+ALTER TABLE subject_bindings ADD COLUMN upstream_issuer TEXT;
