@@ -1,7 +1,7 @@
 import type { ClientConfig, DestinationConfig, NamespaceConfig } from '../config/schema.js';
 import { MAX_SCOPE_COUNT } from '../constants.js';
 import { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, UnsupportedTokenType } from '../oauth/errors.js';
-import type { Grant, GrantRequest, TokenResponse } from '../oauth/grants.js';
+import type { Grant, GrantRequest, TokenResponse } from '../grants/grant.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import { buildIdJagClaims, ID_JAG_TOKEN_TYPE, signIdJag, type IdJagInput } from '../minting/id-jag.js';
 import { principalIdOf } from '../mapping/principal.js';
@@ -9,12 +9,13 @@ import type { Identity, Resolution } from '../mapping/resolve.js';
 import { StoreConflict } from '../store/ports.js';
 import { intersectGrant, parseScope, scopesToEvaluate, translateScopes, type ScopeTranslation } from '../policy/scopes.js';
 import type { ScopeDecision } from '../policy/types.js';
-import type { VerifiedIdToken } from './id-token.js';
+import type { VerifiedIdToken } from '../upstream/id-token.js';
 import { resolveTarget } from './destination.js';
-import type { BrokerServices } from '../services.js';
+import type { BrokerServices } from '../grants/services.js';
 import type { RefreshTokenRecord } from '../store/ports.js';
 import { REFRESH_TOKEN_TYPE, subjectOfRefreshToken, verifyRefreshToken } from './refresh-token.js';
-import { SAML2_TOKEN_TYPE, subjectOfSamlAssertion, verifySamlSubjectToken, type SamlSubjectAssertion, type SamlSubjectTokenVerifier } from './saml2.js';
+import type { SamlSubjectAssertion, SamlSubjectTokenVerifier } from '../identity/saml-subject-token.js';
+import { SAML2_TOKEN_TYPE, subjectOfSamlAssertion, verifySamlSubjectToken } from './saml2.js';
 import { subjectIdentifierFor } from './sub-id.js';
 import { identityOfPrincipal, loginFactsOfClaims, type LoginFacts, type Subject } from './subject.js';
 
