@@ -60,3 +60,10 @@ export const RETIRED_KEY_GRACE = ID_JAG_MAX_LIFETIME + CLOCK_SKEW + KEY_RELOAD_I
 
 /** Audit records are bounded so a hostile input cannot bloat the log. */
 export const AUDIT_MAX_FIELD_CHARS = 512;
+
+/** Default timeout of every request to an upstream OP (discovery, JWKS, token, userinfo); a connection may set up to the max. */
+export const OIDC_HTTP_TIMEOUT = 5;
+export const OIDC_HTTP_TIMEOUT_MAX = 30;
+
+/** A SAML connection's `clock_skew` may be configured up to this; more would stretch every validity window. */
+export const SAML_MAX_CLOCK_SKEW = 300;

@@ -1,8 +1,8 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { brokerConfigSchema, namespaceSchema, type BrokerConfig, type NamespaceConfig } from './schema.js';
-import { oidcConnectionSchema } from '../upstream/oidc/schema.js';
-import { samlConnectionSchema } from '../upstream/saml/schema.js';
+import { oidcConnectionSchema } from './oidc-connection.js';
+import { samlConnectionSchema } from './saml-connection.js';
 import { checkTrust } from './trust-checks.js';
 
 /** A configuration file's name and text; reading them is the runtime's job. */

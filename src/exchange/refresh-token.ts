@@ -1,7 +1,7 @@
 import { InvalidGrant } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import { isRandomToken, randomToken, sha256Base64url } from '../provider/crypto.js';
-import type { BrokerServices } from '../services.js';
+import type { BrokerServices } from '../grants/services.js';
 import type { RefreshTokenRecord } from '../store/ports.js';
 import { identityOfPrincipal, loginFacts, type Subject } from './subject.js';
 

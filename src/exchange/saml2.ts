@@ -2,7 +2,7 @@ import type { ClientConfig, ConnectionConfig } from '../config/schema.js';
 import { principalIdOf } from '../mapping/principal.js';
 import { InvalidGrant, UnsupportedTokenType } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
-import type { SamlAttribute, SamlNameId } from '../upstream/types.js';
+import type { SamlSubjectAssertion, SamlSubjectTokenVerifier } from '../identity/saml-subject-token.js';
 import { loginFacts, type Subject } from './subject.js';
 import { believe } from '../trust/authority.js';
 import type { UpstreamTrust } from '../trust/registry.js';
@@ -17,37 +17,10 @@ import type { UpstreamTrust } from '../trust/registry.js';
 
 export const SAML2_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:saml2';
 
-/** What a verified assertion says, in the broker's vocabulary (the same one a SAML login yields). */
-export interface SamlSubjectAssertion {
-  connectionId: string;
-  /** The IdP's entity id: the principal's upstream issuer, as at a login through that connection. */
-  issuer: string;
-  /** The value the connection keys people on (its principal_key): the principal's upstream subject. */
-  subject: string;
-  assertionId: string;
-  nameId: SamlNameId;
-  attributes: SamlAttribute[];
-  /** Attributes as OIDC claims, translated as at login. */
-  claims: Record<string, unknown>;
-  authTime: number;
-  acr?: string;
-  amr: string[];
-  /** The assertion ID is single use in this scope (the one the connection's ACS uses) until `until`. */
-  replay: { scope: string; until: number };
-}
-
-/** A failure carries the SAML module's own refusal code (and safe detail); this file maps it to a RefusalReason. */
-export type SamlSubjectTokenCheck = { ok: true; assertion: SamlSubjectAssertion } | { ok: false; code: string; detail?: string };
-
-export interface SamlSubjectTokenVerifier {
-  /**
-   * Every stateless check, against the connections in `audiences` (connection id → the Audience the
-   * assertion must carry). Stores nothing: replay is recorded by the exchange when it mints.
-   */
-  verify(token: string, audiences: ReadonlyMap<string, string>, now: number): Promise<SamlSubjectTokenCheck>;
-}
-
-/** Builds the verifier from the configured connections (the SAML ones), at start-up. Node only. */
+/**
+ * Builds the verifier from the configured connections (the SAML ones), at start-up. Node only:
+ * src/upstream/saml/subject-token.ts is the implementation, matching this shape.
+ */
 export type SamlSubjectTokenVerifierFactory = (connections: readonly ConnectionConfig[], deps: { fetch?: typeof fetch }) => Promise<SamlSubjectTokenVerifier>;
 
 const REASONS: ReadonlyArray<[RefusalReason, readonly string[]]> = [

@@ -5,7 +5,7 @@ import { MAPPING_CACHE_MAX, MAPPING_CACHE_MAX_BYTES, MAPPING_CACHE_TTL_MS } from
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { MappingStore, SecretStore, SubjectBinding } from '../store/ports.js';
 import { subjectFromSaml } from '../migration/subject.js';
-import type { UpstreamIdentity } from '../upstream/types.js';
+import type { UpstreamIdentity } from '../identity/types.js';
 
 export interface Identity {
   principalId: string;

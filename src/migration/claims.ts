@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SamlAttribute } from '../upstream/types.js';
+import type { SamlAttribute } from '../identity/types.js';
 
 /**
  * SAML attributes → OIDC claims, for apps that move from SAML to OIDC at the broker.

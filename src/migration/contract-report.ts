@@ -1,4 +1,4 @@
-import type { SamlAttribute, SamlNameId } from '../upstream/types.js';
+import type { SamlAttribute, SamlNameId } from '../identity/types.js';
 import { getClaim, PROTOCOL_CLAIMS, translateWithClaimMap, type ClaimMap } from './claims.js';
 import { NAMEID_FORMAT, SUBJECT_ID_ATTRIBUTE, PAIRWISE_ID_ATTRIBUTE, subjectFromSaml, type SubjectSource } from './subject.js';
 

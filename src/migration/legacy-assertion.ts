@@ -1,4 +1,4 @@
-import type { SamlAttribute, SamlNameId } from '../upstream/types.js';
+import type { SamlAttribute, SamlNameId } from '../identity/types.js';
 import { attr, children, is, MigrationInputError, NS, parseXml, simpleText } from './xml.js';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SamlAttribute, UpstreamIdentity } from '../upstream/types.js';
+import type { SamlAttribute, UpstreamIdentity } from '../identity/types.js';
 import { EMAIL_ATTRIBUTE_NAMES, NAME_FORMAT } from './claims.js';
 
 /**

@@ -1,5 +1,5 @@
 import { boundedAudit } from '../audit/record.js';
-import type { BrokerServices } from '../services.js';
+import type { BrokerServices } from '../grants/services.js';
 import type { AuditRecord } from '../store/ports.js';
 
 /** A refusal's audit record: written if at all possible, never the reason a response fails. */

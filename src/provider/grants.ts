@@ -1,9 +1,9 @@
 import { boundedAudit } from '../audit/record.js';
 import { MAX_SCOPE_COUNT } from '../constants.js';
 import { InvalidGrant, InvalidScope, UnauthorizedClient } from '../oauth/errors.js';
-import type { Grant, GrantRequest, TokenResponse } from '../oauth/grants.js';
+import type { Grant, GrantRequest, TokenResponse } from '../grants/grant.js';
 import { parseScope } from '../policy/scopes.js';
-import type { BrokerServices } from '../services.js';
+import type { BrokerServices } from '../grants/services.js';
 import type { AuthorizationCodeRecord, PrincipalRecord, RefreshTokenRecord, SessionRecord } from '../store/ports.js';
 import { isRandomToken, randomToken, s256, sameString, sha256Base64url } from './crypto.js';
 import { ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME } from './limits.js';

@@ -2,7 +2,7 @@ import { readForm } from '../http/form.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { OidcUpstream, SamlUpstream, UpstreamConnection } from '../upstream/registry.js';
-import type { CompletedLogin } from '../upstream/types.js';
+import type { CompletedLogin, UpstreamIdentity } from '../identity/types.js';
 import { auditEvent, auditRefusal } from './audit.js';
 import type { RawParams } from './authorize-request.js';
 import { runAuthorization } from './authorize.js';
@@ -13,7 +13,6 @@ import { parseContinuation, replacedSessionOf } from './login-start.js';
 import { errorPage, messagePage } from './pages.js';
 import { currentSession, endSession, presentedBinding, recordPrincipal, startSession } from './session.js';
 import { believe } from '../trust/authority.js';
-import type { UpstreamIdentity } from '../upstream/types.js';
 import type { UpstreamTrust } from '../trust/registry.js';
 
 /**

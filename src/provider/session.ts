@@ -1,6 +1,6 @@
-import type { BrokerServices } from '../services.js';
+import type { BrokerServices } from '../grants/services.js';
 import type { PrincipalRecord, SessionRecord } from '../store/ports.js';
-import type { UpstreamIdentity } from '../upstream/types.js';
+import type { UpstreamIdentity } from '../identity/types.js';
 import { bindingCookie, readCookie, sessionCookie, type CookiePolicy } from './cookies.js';
 import { hmac, isRandomToken, randomToken, sameString, sha256Base64url, sha256Hex } from './crypto.js';
 import { FORM_LIFETIME, SESSION_LIFETIME } from './limits.js';

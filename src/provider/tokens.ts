@@ -5,7 +5,7 @@ import { identityOfPrincipal } from '../mapping/identity.js';
 import type { Identity, Resolution } from '../mapping/resolve.js';
 import type { ActiveKey } from '../minting/keys.js';
 import { InvalidGrant } from '../oauth/errors.js';
-import type { BrokerServices } from '../services.js';
+import type { BrokerServices } from '../grants/services.js';
 import { StoreConflict, type AuditRecord, type PrincipalRecord } from '../store/ports.js';
 import { atHash } from './crypto.js';
 import { InvalidToken } from './errors.js';

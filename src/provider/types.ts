@@ -1,5 +1,5 @@
 import type { ClaimMapOverrides } from '../migration/claims.js';
-import type { BrokerServices } from '../services.js';
+import type { BrokerServices } from '../grants/services.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
 
 /** The grants a downstream app may use at the broker's token endpoint. */

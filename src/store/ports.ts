@@ -4,7 +4,7 @@
  * Times are seconds since epoch.
  */
 import type { JWK } from 'jose';
-import type { LoginTransactionStore, UpstreamIdentity } from '../upstream/types.js';
+import type { LoginTransactionStore, UpstreamIdentity } from '../identity/types.js';
 
 export type KeyState = 'next' | 'active' | 'retired';
 

@@ -1,8 +1,8 @@
 import type { ConnectionConfig } from '../config/schema.js';
 import type { BrokerStore } from '../store/ports.js';
 import { createOidcConnection } from './oidc/connection.js';
-import type { OidcConnectionInput } from './oidc/schema.js';
-import type { SamlConnectionInput } from './saml/schema.js';
+import type { OidcConnectionInput } from '../config/oidc-connection.js';
+import type { SamlConnectionInput } from '../config/saml-connection.js';
 import type { OidcUpstream, SamlUpstream, UpstreamConnection, UpstreamRegistry } from './registry.js';
 
 export interface RegistryDeps {

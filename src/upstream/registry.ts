@@ -1,4 +1,4 @@
-import type { CompletedLogin } from './types.js';
+import type { CompletedLogin } from '../identity/types.js';
 
 /**
  * The upstream connections the broker can send a browser to, whatever their protocol. The

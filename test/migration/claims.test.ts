@@ -11,7 +11,7 @@ import {
   RESERVED_CLAIMS,
   translateSamlAttributes,
 } from '../../src/migration/claims.js';
-import type { SamlAttribute } from '../../src/upstream/types.js';
+import type { SamlAttribute } from '../../src/identity/types.js';
 
 const URI = 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri';
 const a = (name: string, ...values: string[]): SamlAttribute => ({ name, nameFormat: URI, values });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_SAML_CLAIM_MAP, effectiveClaimMap, translateSamlAttributes } from '../../src/migration/claims.js';
 import { contractReport, formatContractReport, type ContractReportInput } from '../../src/migration/contract-report.js';
 import { parseLegacyAssertion } from '../../src/migration/legacy-assertion.js';
-import type { SamlAttribute } from '../../src/upstream/types.js';
+import type { SamlAttribute } from '../../src/identity/types.js';
 import { assertion, EMAIL, response, TRANSIENT, URI } from './fixtures.js';
 
 const COST_CENTER = 'http://schemas.example.com/claims/costCenter';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { subjectFromSaml, subjectSourceSchema, type SubjectSource } from '../../src/migration/subject.js';
-import type { SamlAttribute, SamlNameId, UpstreamIdentity } from '../../src/upstream/types.js';
+import type { SamlAttribute, SamlNameId, UpstreamIdentity } from '../../src/identity/types.js';
 
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 const URI = 'urn:oasis:names:tc:SAML:2.0:attrname-format:uri';

@@ -1,5 +1,5 @@
 import type { OidcUpstream, SamlUpstream, UpstreamConnection, UpstreamRegistry } from '../../src/upstream/registry.js';
-import type { CompletedLogin, UpstreamIdentity } from '../../src/upstream/types.js';
+import type { CompletedLogin, UpstreamIdentity } from '../../src/identity/types.js';
 
 export const UPSTREAM_ISSUER = 'https://idp.test';
 export const UPSTREAM_AUTHORIZE = 'https://idp.test/authorize';

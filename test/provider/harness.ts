@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { expect } from 'vitest';
 import { tokenExchangeGrant } from '../../src/exchange/token-exchange.js';
-import { tokenEndpoint } from '../../src/oauth/token-endpoint.js';
+import { tokenEndpoint } from '../../src/server/token-endpoint.js';
 import { mountProvider, providerGrants, type ProviderClient, type ProviderDeps } from '../../src/provider/index.js';
 import type { NamespaceConfig } from '../../src/config/schema.js';
 import type { UpstreamConnection } from '../../src/upstream/registry.js';

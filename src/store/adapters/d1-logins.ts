@@ -1,6 +1,6 @@
 import type { D1Database } from '@cloudflare/workers-types';
 import type { AuthorizationCodeRecord, BrokerStore, PrincipalRecord, RefreshTokenRecord, SessionRecord } from '../ports.js';
-import type { LoginTransaction } from '../../upstream/types.js';
+import type { LoginTransaction } from '../../identity/types.js';
 
 type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'codes' | 'refreshTokens'>;
 

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { BrokerStore, AuthorizationCodeRecord, RefreshTokenRecord, SessionRecord, PrincipalRecord } from '../ports.js';
-import type { LoginTransaction } from '../../upstream/types.js';
+import type { LoginTransaction } from '../../identity/types.js';
 
 type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'codes' | 'refreshTokens'>;
 

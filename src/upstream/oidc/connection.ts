@@ -1,13 +1,13 @@
 import * as oidc from 'openid-client';
 import { constantTimeEqual } from '../../clients/secrets.js';
-import type { CompletedLogin, LoginTransaction, LoginTransactionStore, UpstreamIdentity } from '../types.js';
+import type { CompletedLogin, LoginTransaction, LoginTransactionStore, UpstreamIdentity } from '../../identity/types.js';
 import { callbackAtRedirectUri, checkIssParameter, readCallbackParams } from './callback.js';
 import { classifyOidcError, type OidcStep } from './classify.js';
 import { cachedDiscovery } from './discovery-cache.js';
 import { OidcLoginError, type OidcLoginErrorDetails, type OidcLoginReason } from './errors.js';
 import { toUpstreamIdentity } from './identity.js';
 import { LOGIN_TRANSACTION_LIFETIME, MAX_LOGIN_HINT_CHARS, OIDC_DISCOVERY_TTL } from './limits.js';
-import { oidcConnectionSchema, type OidcConnectionConfig, type OidcConnectionInput } from './schema.js';
+import { oidcConnectionSchema, type OidcConnectionConfig, type OidcConnectionInput } from '../../config/oidc-connection.js';
 
 export interface OidcConnectionDeps {
   transactions: LoginTransactionStore;

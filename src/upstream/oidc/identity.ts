@@ -1,4 +1,4 @@
-import type { UpstreamIdentity } from '../types.js';
+import type { UpstreamIdentity } from '../../identity/types.js';
 
 type Claims = Record<string, unknown>;
 

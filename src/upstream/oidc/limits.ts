@@ -6,10 +6,6 @@
 /** A login transaction lives at most this long: ten minutes covers a slow MFA prompt, not a lunch break. */
 export const LOGIN_TRANSACTION_LIFETIME = 600;
 
-/** Default timeout of every request to an upstream OP (discovery, JWKS, token, userinfo). */
-export const OIDC_HTTP_TIMEOUT = 5;
-export const OIDC_HTTP_TIMEOUT_MAX = 30;
-
 /** Discovery metadata is re-read this often, so an OP's endpoint or key changes reach the broker. */
 export const OIDC_DISCOVERY_TTL = 3_600;
 

@@ -2,14 +2,14 @@ import { createHash, createPrivateKey, randomBytes, X509Certificate, type KeyObj
 import * as samlify from 'samlify';
 import { constantTimeEqual } from '../../clients/secrets.js';
 import type { ReplayStore } from '../../store/ports.js';
-import type { LoginTransaction, LoginTransactionStore, UpstreamIdentity } from '../types.js';
+import type { LoginTransaction, LoginTransactionStore, UpstreamIdentity } from '../../identity/types.js';
 import { Refused, refused, SamlConfigError, SamlLoginError, type SamlRefusal } from './errors.js';
 import { amrFor, NAMEID_FORMAT } from './identity.js';
 import { translateSamlAttributes } from '../../migration/claims.js';
 import { SAML_LOGIN_TRANSACTION_LIFETIME, SAML_MAX_RELAY_STATE_CHARS, SAML_MIN_RSA_BITS } from './limits.js';
 import { loadMetadataText, MetadataError, parseIdpMetadata, type IdpMetadata } from './metadata.js';
 import { verifySamlResponse, type VerifiedResponse } from './response.js';
-import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from './schema.js';
+import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from '../../config/saml-connection.js';
 import { registerSamlifyValidator } from './schema-validator.js';
 import { escapeXml, isoInstant, NS } from './xml.js';
 

@@ -1,7 +1,7 @@
-import type { SamlAttribute, SamlNameId } from '../types.js';
+import type { SamlAttribute, SamlNameId } from '../../identity/types.js';
 import { refused } from './errors.js';
 import { SAML_MAX_ATTRIBUTE_VALUES, SAML_MAX_ATTRIBUTES, SAML_MAX_NAMEID_CHARS } from './limits.js';
-import type { PrincipalKey } from './schema.js';
+import type { PrincipalKey } from '../../config/saml-connection.js';
 import { attr, children, is, NS, simpleText } from './xml.js';
 
 /**

@@ -5,8 +5,8 @@ export type { SamlAlgorithmRefusalCode, SamlRefusal, SamlRefusalCode, SamlSignat
 export { amrFor, NAMEID_FORMAT } from './identity.js';
 export { MemoryLoginTransactionStore } from './memory-transactions.js';
 export { createSamlSubjectTokenVerifier } from './subject-token.js';
-export { samlConnectionSchema } from './schema.js';
-export type { PrincipalKey, SamlConnectionConfig, SamlConnectionInput } from './schema.js';
+export { samlConnectionSchema } from '../../config/saml-connection.js';
+export type { PrincipalKey, SamlConnectionConfig, SamlConnectionInput } from '../../config/saml-connection.js';
 export { ALLOWED_DIGEST_ALGORITHMS, ALLOWED_SIGNATURE_ALGORITHMS } from './signature.js';
 export { ALLOWED_CONTENT_ENCRYPTION, ALLOWED_KEY_TRANSPORT } from './decrypt.js';
 export * from './limits.js';

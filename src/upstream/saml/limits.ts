@@ -6,9 +6,6 @@
 /** A login transaction lives at most this long (the same figure as an OIDC login's). */
 export const SAML_LOGIN_TRANSACTION_LIFETIME = 600;
 
-/** `clock_skew` may be configured up to this; more would stretch every validity window. */
-export const SAML_MAX_CLOCK_SKEW = 300;
-
 /**
  * The `SAMLResponse` form field, base64 as posted. A response with a few hundred attributes and two
  * certificates fits comfortably; the ACS route must allow a body at least this large.

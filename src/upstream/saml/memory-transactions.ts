@@ -1,4 +1,4 @@
-import type { LoginTransaction, LoginTransactionStore } from '../types.js';
+import type { LoginTransaction, LoginTransactionStore } from '../../identity/types.js';
 
 /**
  * A LoginTransactionStore in process memory, for tests and single-process demos. `take` is atomic

@@ -1,11 +1,11 @@
 import type { KeyObject } from 'node:crypto';
-import type { SamlAttribute, SamlNameId } from '../types.js';
+import type { SamlAttribute, SamlNameId } from '../../identity/types.js';
 import { decryptAssertion } from './decrypt.js';
 import { refused, Refused } from './errors.js';
 import { NAMEID_FORMAT, principalSubject, readAttributes, readNameId } from './identity.js';
 import { SAML_MAX_ID_CHARS, SAML_MAX_RESPONSE_BASE64_CHARS } from './limits.js';
 import type { IdpMetadata } from './metadata.js';
-import type { PrincipalKey } from './schema.js';
+import type { PrincipalKey } from '../../config/saml-connection.js';
 import { validateSamlSchema } from './schema-validator.js';
 import { verifyEnvelopedSignature } from './signature.js';
 import { attr, children, descendants, firstChild, is, NS, parseInstant, parseStrict, refuseDoctype, refuseForbiddenCharacters, refuseForeignEncoding, simpleText } from './xml.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ConnectionConfig } from '../../config/schema.js';
-import type { SamlSubjectAssertion, SamlSubjectTokenCheck, SamlSubjectTokenVerifier, SamlSubjectTokenVerifierFactory } from '../../exchange/saml2.js';
+import type { SamlSubjectAssertion, SamlSubjectTokenCheck, SamlSubjectTokenVerifier } from '../../identity/saml-subject-token.js';
 import { samlReplayScope } from './connection.js';
 import { Refused, SamlConfigError, type SamlRefusal } from './errors.js';
 import { translateSamlAttributes } from '../../migration/claims.js';
@@ -8,7 +8,7 @@ import { amrFor } from './identity.js';
 import { SAML_MAX_RESPONSE_BASE64_CHARS } from './limits.js';
 import { loadMetadataText, MetadataError, parseIdpMetadata, type IdpMetadata } from './metadata.js';
 import { verifySamlResponse, type VerifyContext } from './response.js';
-import { samlConnectionSchema, type SamlConnectionConfig } from './schema.js';
+import { samlConnectionSchema, type SamlConnectionConfig } from '../../config/saml-connection.js';
 import { attr, children, escapeXml, firstChild, is, isoInstant, NS, parseStrict, refuseDoctype, refuseForbiddenCharacters, refuseForeignEncoding, simpleText } from './xml.js';
 
 /**
@@ -193,7 +193,7 @@ class Verifier implements SamlSubjectTokenVerifier {
  * configuration and IdP metadata once, at start-up. Broker-only fields (type, display name,
  * discovery) are not the connection's.
  */
-export const createSamlSubjectTokenVerifier: SamlSubjectTokenVerifierFactory = async (connections, deps) => {
+export async function createSamlSubjectTokenVerifier(connections: readonly ConnectionConfig[], deps: { fetch?: typeof fetch }): Promise<SamlSubjectTokenVerifier> {
   const built: Connection[] = [];
   for (const entry of connections.filter((c: ConnectionConfig) => c.type === 'saml')) {
     const { type: _type, display_name: _name, email_domains: _domains, default: _default, ...rest } = entry;
@@ -208,4 +208,4 @@ export const createSamlSubjectTokenVerifier: SamlSubjectTokenVerifierFactory = a
     built.push({ id: config.id, config, idp });
   }
   return new Verifier(built);
-};
+}

@@ -1,4 +1,4 @@
-import type { LoginTransaction, LoginTransactionStore } from '../../../src/upstream/types.js';
+import type { LoginTransaction, LoginTransactionStore } from '../../../src/identity/types.js';
 
 /**
  * The LoginTransactionStore contract in memory: `take` removes the record whatever happens and

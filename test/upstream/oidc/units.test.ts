@@ -4,7 +4,7 @@ import { classifyOidcError } from '../../../src/upstream/oidc/classify.js';
 import { cachedDiscovery } from '../../../src/upstream/oidc/discovery-cache.js';
 import { OidcLoginError } from '../../../src/upstream/oidc/errors.js';
 import { mergeClaims, toUpstreamIdentity } from '../../../src/upstream/oidc/identity.js';
-import { oidcConnectionSchema, type OidcConnectionInput } from '../../../src/upstream/oidc/schema.js';
+import { oidcConnectionSchema, type OidcConnectionInput } from '../../../src/config/oidc-connection.js';
 
 const base: OidcConnectionInput = {
   id: 'corp',

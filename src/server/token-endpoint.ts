@@ -1,9 +1,9 @@
-import { InvalidRequest, OAuthError, ServerError, UnsupportedGrantType } from './errors.js';
-import type { AuditTrail, Grant, GrantRequest } from './grants.js';
+import { InvalidRequest, OAuthError, ServerError, UnsupportedGrantType } from '../oauth/errors.js';
+import type { AuditTrail, Grant, GrantRequest } from '../grants/grant.js';
 import { readForm } from '../http/form.js';
 import { NO_STORE, oauthErrorResponse } from '../http/errors.js';
 import { boundedAudit } from '../audit/record.js';
-import type { BrokerServices } from '../services.js';
+import type { BrokerServices } from '../grants/services.js';
 
 /**
  * The token endpoint: read the form, find the grant, authenticate the client, run the grant.

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { isLoopback, parsedUrl, webUrl } from '../../config/urls.js';
-import { CLOCK_SKEW } from '../../constants.js';
-import { SAML_MAX_CLOCK_SKEW } from './limits.js';
+import { isLoopback, parsedUrl, webUrl } from './urls.js';
+import { CLOCK_SKEW, SAML_MAX_CLOCK_SKEW } from '../constants.js';
 
 /**
  * One upstream SAML 2.0 IdP the broker federates as a service provider. Unknown keys are mistakes,

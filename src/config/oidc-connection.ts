@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { isLoopback, parsedUrl, webUrl } from '../../config/urls.js';
-import { OIDC_HTTP_TIMEOUT, OIDC_HTTP_TIMEOUT_MAX } from './limits.js';
+import { isLoopback, parsedUrl, webUrl } from './urls.js';
+import { OIDC_HTTP_TIMEOUT, OIDC_HTTP_TIMEOUT_MAX } from '../constants.js';
 
 /**
  * One upstream OpenID Provider the broker federates. Unknown keys are mistakes, not extensions.

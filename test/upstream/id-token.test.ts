@@ -1,7 +1,7 @@
 import type { JWTPayload, ProtectedHeaderParameters } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { CLOCK_SKEW } from '../../src/constants.js';
-import { checkHeader, checkIdTokenClaims } from '../../src/exchange/id-token.js';
+import { checkHeader, checkIdTokenClaims } from '../../src/upstream/id-token.js';
 
 const ISS = 'https://idp.test';
 const NOW = 1_800_000_000;
@@ -213,7 +213,7 @@ describe('checkHeader: hostile typ values', () => {
 describe('IdTokenVerifier: kid-less tokens during an upstream key rotation', () => {
   it('tries every key that matches when the token has no kid', async () => {
     const { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } = await import('jose');
-    const { IdTokenVerifier } = await import('../../src/exchange/id-token.js');
+    const { IdTokenVerifier } = await import('../../src/upstream/id-token.js');
     const [a, b] = await Promise.all([generateKeyPair('ES256'), generateKeyPair('ES256')]);
     const jwks = { keys: [{ ...(await exportJWK(a.publicKey)), alg: 'ES256' }, { ...(await exportJWK(b.publicKey)), alg: 'ES256' }] };
     const verifier = new IdTokenVerifier(new Map([[ISS, { issuer: ISS, algorithms: ['ES256'], keys: createLocalJWKSet(jwks) }]]));

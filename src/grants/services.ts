@@ -1,13 +1,13 @@
-import type { BrokerSettings, NamespaceConfig, DestinationConfig } from './config/schema.js';
-import type { ClientAuthenticator } from './clients/authenticate.js';
-import type { IdTokenVerifier } from './exchange/id-token.js';
-import type { SubjectResolver } from './mapping/resolve.js';
-import type { KeyRing } from './minting/keys.js';
-import type { GrantRequest } from './oauth/grants.js';
-import type { PolicyEngine } from './policy/types.js';
-import type { BrokerStore, SubjectBinding } from './store/ports.js';
-import type { Logger } from './logger.js';
-import type { UpstreamTrust } from './trust/registry.js';
+import type { BrokerSettings, NamespaceConfig, DestinationConfig } from '../config/schema.js';
+import type { ClientAuthenticator } from '../clients/authenticate.js';
+import type { IdTokenVerifier } from '../upstream/id-token.js';
+import type { SubjectResolver } from '../mapping/resolve.js';
+import type { KeyRing } from '../minting/keys.js';
+import type { GrantRequest } from './grant.js';
+import type { PolicyEngine } from '../policy/types.js';
+import type { BrokerStore, SubjectBinding } from '../store/ports.js';
+import type { Logger } from '../logger.js';
+import type { UpstreamTrust } from '../trust/registry.js';
 
 /** Everything a grant needs, built once by createBroker. */
 export interface BrokerServices {
