@@ -9,6 +9,8 @@ import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint, type JWK }
 export interface DemoUser {
   sub: string;
   email?: string;
+  /** Whether the IdP verified the email; like a workforce directory, it has unless told otherwise. */
+  email_verified?: boolean;
   groups?: string[];
   amr?: string[];
   acr?: string;
@@ -32,6 +34,7 @@ export async function createDemoIdp(issuer = 'http://localhost:9000'): Promise<D
     const now = options.now ?? Math.floor(Date.now() / 1000);
     return new SignJWT({
       email: user.email,
+      ...(user.email !== undefined ? { email_verified: user.email_verified ?? true } : {}),
       groups: user.groups,
       amr: user.amr ?? ['pwd'],
       acr: user.acr,

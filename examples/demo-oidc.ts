@@ -82,6 +82,16 @@ async function brokerConfig() {
         // The OP sends its session id only when asked.
         claims: { id_token: { sid: null } },
         allow_insecure_http_for_loopback: true,
+        // What this OP is believed about (docs/configuration.md): verified corp.example addresses,
+        // the todo-* groups, its own assurance levels and methods, and the person's name.
+        authority: {
+          tenant: 'corp',
+          email: { domains: ['corp.example'] },
+          groups: { allow_prefixes: ['todo-'] },
+          acr: ['urn:corp:loa:pwd', 'urn:corp:loa:2fa'],
+          amr: ['pwd', 'otp', 'mfa'],
+          claims: ['name', 'given_name', 'family_name'],
+        },
       },
     ],
     clients: [await demoApp({ app: APP, atTodo: AT_TODO, name: 'Team wiki', subjectNamespace: 'wiki-users' })],

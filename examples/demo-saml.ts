@@ -69,6 +69,15 @@ async function brokerConfig(idpEntityId: string, idpMetadata: string) {
         acs_url: `${BROKER}/login/saml/corp-saml/acs`,
         idp_metadata_xml: idpMetadata,
         allow_insecure_http_for_loopback: true,
+        // What this IdP is believed about (docs/configuration.md): a SAML IdP sends no
+        // email_verified, so its directory is trusted for example.com addresses outright.
+        authority: {
+          tenant: 'corp',
+          email: { domains: ['example.com'], verified: 'always' },
+          acr: ['urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport'],
+          amr: ['pwd'],
+          claims: ['name', 'given_name', 'family_name'],
+        },
       },
     ],
     clients: [await demoApp({ app: APP, atTodo: AT_TODO, name: 'HR portal (migrated from SAML)', subjectNamespace: 'hr-users' })],

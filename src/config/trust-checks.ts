@@ -4,7 +4,7 @@ import type { BrokerSettings, NamespaceConfig } from './schema.js';
 
 /**
  * Load-time checks of who is believed about what (docs/configuration.md, "Who is believed about
- * what"): one upstream, one authority; no email domain vouched for by two upstreams; namespaces
+ * what"): one upstream, one authority; email domains vouched for by two upstreams (a warning); namespaces
  * keyed on an upstream value name upstreams that may assert it; an app's SSO `sub` and its
  * destination's ID-JAG `sub` come from one namespace.
  */
@@ -49,13 +49,15 @@ export function checkTrust(file: string, s: BrokerSettings, namespaces: Readonly
     else if (canonical(first.authority) !== canonical(u.authority)) add(u.at, `differs from ${first.at}: ${u.key} is one upstream and is believed about one set of things`);
   }
 
-  // Two upstreams vouching for one email domain could each name the other's people.
+  // Two upstreams vouching for one email domain (a migration from one IdP to another, say) is
+  // allowed but worth a look: the same person arriving through both is two principals, and a
+  // namespace keyed on email binds whichever came first and refuses the other.
   const distinct = [...byKey.values()];
   distinct.forEach((a, i) => {
     for (const b of distinct.slice(i + 1)) {
       for (const da of a.authority.email?.domains ?? []) {
         for (const db of b.authority.email?.domains ?? []) {
-          if (domainsOverlap(da, db)) add(b.at, `email domain "${db}" overlaps "${da}" of ${a.key}: only one upstream may be authoritative for an email domain`);
+          if (domainsOverlap(da, db)) warnings.push({ file, at: b.at, message: `email domain "${db}" overlaps "${da}" of ${a.key}: both upstreams vouch for these addresses; list only one in the upstreams of namespaces keyed on email` });
         }
       }
     }

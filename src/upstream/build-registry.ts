@@ -27,7 +27,7 @@ export async function buildUpstreamRegistry(connections: readonly ConnectionConf
 }
 
 async function buildOne(entry: ConnectionConfig, deps: RegistryDeps): Promise<UpstreamConnection> {
-  const { type, display_name, ...rest } = entry;
+  const { type, display_name, authority: _authority, ...rest } = entry;
   const id = String(rest.id);
   const emailDomains = Array.isArray(rest.email_domains) ? rest.email_domains.map((d) => String(d).toLowerCase()) : [];
   const common: Common = { id, displayName: display_name ?? id, emailDomains, isDefault: rest.default === true };

@@ -58,6 +58,13 @@ beforeAll(async () => {
         allow_insecure_http_for_loopback: true,
         use_userinfo: true,
         claims: { id_token: { sid: null } },
+        authority: {
+          email: { domains: ['corp.example'] },
+          groups: { allow_prefixes: ['todo-'] },
+          acr: ['urn:corp:loa:pwd', 'urn:corp:loa:2fa'],
+          amr: ['pwd', 'otp', 'mfa'],
+          claims: ['name', 'given_name', 'family_name'],
+        },
       },
     ],
     clients: [

@@ -67,6 +67,13 @@ beforeAll(async () => {
         acs_url: `${BROKER}/login/saml/corp-saml/acs`,
         idp_metadata_xml: idp.metadata,
         allow_insecure_http_for_loopback: true,
+        // A SAML IdP sends no email_verified: its directory is the authority for corp.example.
+        authority: {
+          email: { domains: ['corp.example'], verified: 'always' },
+          acr: [PASSWORD_PROTECTED_TRANSPORT],
+          amr: ['pwd'],
+          claims: ['name', 'given_name', 'family_name'],
+        },
       },
     ],
     clients: [
@@ -190,7 +197,8 @@ describe('SAML upstream (samlify IdP) → broker → openid-client', () => {
 
   it('answers userinfo with the translated claims', async () => {
     const userinfo = await client.fetchUserInfo(rp, tokens.access_token, ALICE.nameId);
-    expect(userinfo).toEqual({ sub: ALICE.nameId, email: ALICE.email, given_name: ALICE.givenName, family_name: ALICE.familyName, name: ALICE.displayName });
+    // email_verified: the connection's authority vouches for corp.example addresses (verified: always).
+    expect(userinfo).toEqual({ sub: ALICE.nameId, email: ALICE.email, email_verified: true, given_name: ALICE.givenName, family_name: ALICE.familyName, name: ALICE.displayName });
   });
 
   it('refuses the same SAMLResponse posted again', async () => {

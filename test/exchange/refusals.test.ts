@@ -62,7 +62,7 @@ beforeAll(async () => {
 /** The standard test settings plus a crafted-token issuer, an issuer whose JWKS is unreachable, and a private_key_jwt client. */
 function batterySettings(extra: (s: BrokerConfigInput) => void = () => {}) {
   return testSettings((s) => {
-    s.trusted_issuers!.push({ issuer: IDP2, jwks: { keys: [idp2.jwk] }, algorithms: ['ES256'] });
+    s.trusted_issuers!.push({ issuer: IDP2, jwks: { keys: [idp2.jwk] }, algorithms: ['ES256'], authority: { email: { domains: ['idp2.example'] } } });
     s.trusted_issuers!.push({ issuer: IDP3, jwks_uri: `${IDP3}/nowhere`, algorithms: ['ES256'] });
     const wiki = s.clients![0]!;
     wiki.upstream_client_ids = { ...wiki.upstream_client_ids, [IDP2]: 'wiki-agent', [IDP3]: 'wiki-agent' };
@@ -193,7 +193,7 @@ function unsigned(header: Record<string, unknown>, payload: Record<string, unkno
 
 /** A token from the crafted issuer: anything the test wants, signed with that issuer's real key. */
 function idp2Token(b: TestBroker, claims: Record<string, unknown> = {}, header: Partial<JWTHeaderParameters> = {}) {
-  const payload: Record<string, unknown> = { iss: IDP2, sub: 'alice', aud: 'wiki-agent', iat: b.clock.now, exp: b.clock.now + 300, email: 'alice@example.com', ...claims };
+  const payload: Record<string, unknown> = { iss: IDP2, sub: 'alice', aud: 'wiki-agent', iat: b.clock.now, exp: b.clock.now + 300, email: 'alice@idp2.example', email_verified: true, ...claims };
   for (const [k, v] of Object.entries(claims)) if (v === undefined) delete payload[k];
   return new SignJWT(payload as JWTPayload).setProtectedHeader({ alg: 'ES256', kid: idp2.kid, typ: 'JWT', ...header }).sign(idp2.privateKey);
 }
@@ -254,7 +254,7 @@ describe('token endpoint refusals', () => {
 
     it('a token from the crafted issuer at the CRM AS', async () => {
       const body = await expectMint(await postToken(b, await idp2Params(b, await idp2Token(b))));
-      expect(decodeJwt(body.access_token).sub).toBe('alice@example.com');
+      expect(decodeJwt(body.access_token).sub).toBe('alice@idp2.example');
     });
 
     it('an unknown parameter is ignored (RFC 6749 §3.2), not refused', async () => {
@@ -651,9 +651,9 @@ describe('token endpoint refusals', () => {
       await expectMint(await postToken(b, await crmParams(b, { sub: 'alice', email: 'alice@example.com' })));
       const alice = await principalIdOf(IDP, 'alice');
       const bound = await b.services.store.mappings.bindingOf('crm-users', alice);
-      await refusedPost(b, await crmParams(b, { sub: 'alice', email: 'alice@new.example.com' }), { status: 400, error: 'invalid_grant', reason: 'mapping_changed' });
+      await refusedPost(b, await crmParams(b, { sub: 'alice', email: 'alice.new@example.com' }), { status: 400, error: 'invalid_grant', reason: 'mapping_changed' });
       expect(await b.services.store.mappings.bindingOf('crm-users', alice)).toEqual(bound);
-      expect(await b.services.store.mappings.bindingOfSubject('crm-users', 'alice@new.example.com')).toBeUndefined();
+      expect(await b.services.store.mappings.bindingOfSubject('crm-users', 'alice.new@example.com')).toBeUndefined();
     });
 
     it('claim strategy: a second principal with the same email → invalid_grant, nothing bound for it', async () => {

@@ -51,6 +51,14 @@ export interface BrokerOptions {
 }
 
 
+/** What the test SAML IdP is believed about: its directory is the authority for example.com addresses. */
+export const SAML_TEST_AUTHORITY = {
+  email: { domains: ['example.com'], verified: 'always' as const },
+  acr: ['urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport', 'https://refeds.org/profile/mfa'],
+  amr: ['pwd', 'mfa'],
+  claims: ['name', 'given_name', 'family_name'],
+};
+
 /** The standard test broker plus: SAML connection `corp`, saml_audiences for two clients, destination `legacy` (sub_id). */
 export async function startSubjectTokenBroker(options: BrokerOptions = {}): Promise<TestBroker> {
   const keys = await testKeys();
@@ -62,6 +70,7 @@ export async function startSubjectTokenBroker(options: BrokerOptions = {}): Prom
         sp_entity_id: SP_ENTITY,
         acs_url: `${BROKER}/login/saml/corp/acs`,
         idp_metadata_xml: idpMetadata([keys.idp.cert]),
+        authority: SAML_TEST_AUTHORITY,
         ...options.connection,
       } as NonNullable<BrokerConfigInput['connections']>[number],
     ];
@@ -139,7 +148,7 @@ export async function login(b: TestBroker, o: { sessionId?: string; principal?: 
     upstreamIssuer,
     upstreamSubject,
     connectionId: 'idp',
-    claims: { email: 'alice@example.com' },
+    claims: { email: 'alice@example.com', email_verified: true },
     updatedAt: b.clock.now,
     ...o.principal,
   };

@@ -25,6 +25,16 @@ export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const root = join(import.meta.dirname, '../..');
 const schemaFile = (): ConfigFile => ({ path: 'policies/xaa.cedarschema', text: readFileSync(join(root, 'policies/xaa.cedarschema'), 'utf8') });
 
+/** What the tests' corporate IdP is believed about: its email domain, its groups, its login methods. */
+export const TEST_IDP_AUTHORITY = {
+  tenant: 'corp',
+  email: { domains: ['example.com'] },
+  groups: { allow: ['staff', 'todo-writers', 'engineering', 'oncall', 'admins', 'g1', 'g2', 'g3'] },
+  acr: ['urn:corp:loa:pwd', 'urn:corp:loa:2fa', 'urn:mace:incommon:iap:silver'],
+  amr: ['pwd', 'mfa', 'otp', 'hwk', 'sc', 'pin'],
+  claims: ['name', 'given_name', 'family_name', 'preferred_username'],
+};
+
 /** Policies for tests: reads are open, writes need the group and MFA. */
 export const TEST_POLICIES = `
 @id("read-anything")
@@ -43,7 +53,7 @@ export async function testSettings(overrides: (s: BrokerConfigInput) => void = (
   const [postHash, basicHash] = await secretHashes;
   const settings: BrokerConfigInput = {
     issuer: BROKER,
-    trusted_issuers: [{ issuer: IDP, jwks_uri: `${IDP}/jwks`, algorithms: ['ES256'] }],
+    trusted_issuers: [{ issuer: IDP, jwks_uri: `${IDP}/jwks`, algorithms: ['ES256'], authority: TEST_IDP_AUTHORITY }],
     clients: [
       {
         client_id: 'wiki-agent',

@@ -81,7 +81,7 @@ describe('SubjectResolver', () => {
       const alice = await identity('alice', { email: 'alice@example.com' });
       const r = ok(await resolver.resolve(claim, alice, NOW));
       expect(r.subject).toBe('alice@example.com');
-      expect(r.newBinding).toEqual({ namespace: 'crm-users', principalId: alice.principalId, subject: 'alice@example.com', source: 'claim', version: 1, createdAt: NOW });
+      expect(r.newBinding).toEqual({ namespace: 'crm-users', principalId: alice.principalId, subject: 'alice@example.com', source: 'claim', version: 1, createdAt: NOW, upstreamIssuer: alice.upstreamIssuer });
       expect(r.decidedBy).toBe('crm-users/claim@v1');
     });
 

@@ -8,6 +8,17 @@ import type { NamespaceConfig } from '../../src/config/schema.js';
 import type { UpstreamConnection } from '../../src/upstream/registry.js';
 import { BROKER, SECRET, BASIC_SECRET, startTestBroker, testSettings, type TestBroker } from '../helpers/broker.js';
 import { FakeOidcUpstream, FakeRegistry } from './fake-upstream.js';
+import { authoritySchema } from '../../src/trust/authority.js';
+import { UpstreamTrust } from '../../src/trust/registry.js';
+
+/** What the fake upstreams are believed about (as the tests' corporate IdP). */
+export const PROVIDER_TEST_AUTHORITY = authoritySchema.parse({
+  email: { domains: ['example.com'] },
+  groups: { allow: ['staff', 'todo-writers'] },
+  acr: ['urn:example:mfa'],
+  amr: ['pwd', 'mfa', 'otp'],
+  claims: ['name', 'given_name', 'family_name'],
+});
 
 export { BROKER, SECRET, BASIC_SECRET };
 export const APP_CALLBACK = 'https://app.test/cb';
@@ -125,6 +136,12 @@ export async function startProvider(
     wiki.destinations!.analytics = { client_id: 'wiki-at-analytics', scopes: ['stats.read'] };
   });
   const b = await startTestBroker({ settings, ...(options.namespaces ? { namespaces: options.namespaces } : {}) });
+  // The fake connections are not in the settings: every one of them is believed as the tests' corporate IdP is.
+  b.services.trust = new (class extends UpstreamTrust {
+    override ofConnection() {
+      return PROVIDER_TEST_AUTHORITY;
+    }
+  })(new Map(), new Map());
   const clock = () => b.clock.now;
   const oidc = new FakeOidcUpstream('corp', clock);
   const registry = new FakeRegistry(options.connections ? options.connections(clock) : [oidc]);

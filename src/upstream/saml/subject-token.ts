@@ -196,7 +196,7 @@ class Verifier implements SamlSubjectTokenVerifier {
 export async function createSamlSubjectTokenVerifier(connections: readonly ConnectionConfig[], deps: { fetch?: typeof fetch }): Promise<SamlSubjectTokenVerifier> {
   const built: Connection[] = [];
   for (const entry of connections.filter((c: ConnectionConfig) => c.type === 'saml')) {
-    const { type: _type, display_name: _name, email_domains: _domains, default: _default, ...rest } = entry;
+    const { type: _type, display_name: _name, authority: _authority, email_domains: _domains, default: _default, ...rest } = entry;
     const config = samlConnectionSchema.parse(rest);
     let idp: IdpMetadata;
     try {
