@@ -18,7 +18,7 @@ const demo = () => createPolicyEngine(cedar, { policies: DEMO_POLICIES, schema: 
 describe('loading', () => {
   it('loads the demo policies against the schema, named by their @id', () => {
     const engine = demo();
-    expect(engine.policyIds).toEqual(['employees-read-todos', 'writers-need-group', 'require-mfa-for-write']);
+    expect(engine.policyIds).toEqual(['employees-read-todos', 'writers-need-group', 'require-mfa-for-write', 'write-only-from-corporate-upstreams']);
     expect(engine.warnings).toEqual([]);
   });
 

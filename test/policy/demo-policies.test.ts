@@ -8,9 +8,9 @@ const engine = createPolicyEngine(cedar, { policies: DEMO_POLICIES, schema: SCHE
 const TABLE = { 'tasks:read': ['todos.read'], 'tasks:write': ['todos.write'], 'tasks:all': ['todos.read', 'todos.write'] };
 
 /** What the demo policies mean, written independently of Cedar. */
-function demoAllows(scope: string, groups: string[], amr: string[]): boolean {
+function demoAllows(scope: string, groups: string[], amr: string[], tenant: string | null): boolean {
   if (scope === 'todos.read') return true;
-  if (scope === 'todos.write') return groups.includes('todo-writers') && amr.includes('mfa');
+  if (scope === 'todos.write') return groups.includes('todo-writers') && amr.includes('mfa') && tenant === 'corp';
   return false;
 }
 
@@ -21,21 +21,23 @@ describe('the demo configuration, end to end through the scope pipeline', () => 
       const groups = subset(random, ['todo-writers', 'staff']);
       const amr = subset(random, ['pwd', 'mfa', 'otp']);
       const clientAllowed = subset(random, ['todos.read', 'todos.write']);
+      // The person's upstream: a corporate one, a partner, or one configured with no tenant.
+      const tenant = [['corp'], ['partner'], []][Math.floor(random() * 3)]![0] ?? null;
       const parsed = parseScope(subset(random, [...Object.keys(TABLE), 'tasks:delete']).join(' '), 10);
       if (!parsed.ok) throw new Error('generated scope did not parse');
 
       const { translated } = translateScopes(parsed.scopes, TABLE);
-      const decisions = engine.evaluateMint(question({ scopes: scopesToEvaluate(translated, clientAllowed), groups, amr }));
+      const decisions = engine.evaluateMint(question({ scopes: scopesToEvaluate(translated, clientAllowed), groups, amr, tenant }));
       const { granted } = intersectGrant({ translated, clientAllowed, decisions });
 
-      const context = JSON.stringify({ run, groups, amr, clientAllowed, requested: parsed.scopes, granted });
+      const context = JSON.stringify({ run, groups, amr, tenant, clientAllowed, requested: parsed.scopes, granted });
       for (const scope of granted) {
         expect(clientAllowed.includes(scope), context).toBe(true);
         expect(translated.some((t) => t.to === scope), context).toBe(true);
-        expect(demoAllows(scope, groups, amr), context).toBe(true);
+        expect(demoAllows(scope, groups, amr, tenant), context).toBe(true);
       }
       // And nothing the oracle allows is lost on the way.
-      const expected = [...new Set(translated.map((t) => t.to))].filter((s) => clientAllowed.includes(s) && demoAllows(s, groups, amr));
+      const expected = [...new Set(translated.map((t) => t.to))].filter((s) => clientAllowed.includes(s) && demoAllows(s, groups, amr, tenant));
       expect(granted, context).toEqual(expected);
     }
   });

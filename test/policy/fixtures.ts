@@ -13,6 +13,8 @@ export function question(overrides: {
   groups?: string[];
   amr?: string[];
   email?: string;
+  /** The upstream's configured tenant; `corp` (the demo's corporate upstreams) unless given, none when null. */
+  tenant?: string | null;
   now?: number;
 } = {}): MintQuestion {
   return {
@@ -21,6 +23,7 @@ export function question(overrides: {
       upstreamIssuer: 'https://idp.example',
       groups: overrides.groups ?? [],
       ...(overrides.email !== undefined ? { email: overrides.email } : {}),
+      ...(overrides.tenant !== null ? { tenant: overrides.tenant ?? 'corp' } : {}),
     },
     clientId: 'agent',
     destination: { id: 'todo', issuer: 'http://localhost:9100' },
