@@ -146,15 +146,25 @@ export async function runSamlBench(o: { logins: number; forged: number; inflight
   const cap = SAML_MAX_RESPONSE_BASE64_CHARS;
   const elements = SAML_MAX_XML_ELEMENTS - 200;
   const good = () => b64(signAssertion(responseXml(), current));
-  const badSignature = (size: number) => b64(signAssertion(responseXml({ padding: padding(size, elements) }), current).replace('>Alice<', '>Mallory<'));
-  const wrongKey = (size: number) => b64(signAssertion(responseXml({ padding: padding(size, elements) }), attacker));
-  const xsw = (size: number) => {
-    // XSW3-like: a forged, unsigned assertion first, the genuinely signed one after it.
-    const signed = signAssertion(responseXml(), current);
-    const evil = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(responseXml({ padding: padding(size - b64(signed).length + 2_000, elements) }))![0].replace(/ID="[^"]+"/, `ID="${id('evil')}"`).replace('Xo2mB3v1c6vR4qz9lH0pQ7w8sY5tN1kJ', 'admin');
-    return b64(signed.replace('<saml:Assertion ', `${evil}<saml:Assertion `));
+  /** Builds with padding for `size`, then shrinks the padding until the post fits in `size`. */
+  const fit = (size: number, build: (target: number) => string) => {
+    let target = size;
+    for (;;) {
+      const out = build(target);
+      if (out.length <= size) return out;
+      target -= out.length - size + 8;
+    }
   };
-  const unsigned = (size: number) => b64(responseXml({ padding: padding(size, elements) }));
+  const badSignature = (size: number) => fit(size, (t) => b64(signAssertion(responseXml({ padding: padding(t, elements) }), current).replace('>Alice<', '>Mallory<')));
+  const wrongKey = (size: number) => fit(size, (t) => b64(signAssertion(responseXml({ padding: padding(t, elements) }), attacker)));
+  const xsw = (size: number) =>
+    fit(size, (t) => {
+      // XSW3-like: a forged, unsigned assertion first, the genuinely signed one after it.
+      const signed = signAssertion(responseXml(), current);
+      const evil = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(responseXml({ padding: padding(t - b64(signed).length + 2_000, elements) }))![0].replace(/ID="[^"]+"/, `ID="${id('evil')}"`).replace('Xo2mB3v1c6vR4qz9lH0pQ7w8sY5tN1kJ', 'admin');
+      return b64(signed.replace('<saml:Assertion ', `${evil}<saml:Assertion `));
+    });
+  const unsigned = (size: number) => fit(size, (t) => b64(responseXml({ padding: padding(t, elements) })));
 
   const failures: string[] = [];
   const rows: SamlRow[] = [];

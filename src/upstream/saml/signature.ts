@@ -133,6 +133,22 @@ function precheck(signature: Element, parent: Element, where: 'response' | 'asse
   return { signatureAlgorithm, canonicalization: c14n, signedInfo };
 }
 
+/**
+ * How many elements of the document carry `id` under any name xml-crypto resolves: one DOM walk
+ * (xml-crypto's XPath search costs far more per element). The reference must resolve to exactly
+ * the element that envelopes the signature, so xml-crypto is then told only of `ID`.
+ */
+function idOwners(root: Element, id: string): number {
+  let count = 0;
+  const stack: Element[] = [root];
+  while (stack.length > 0) {
+    const el = stack.pop()!;
+    if (el.getAttribute('ID') === id || el.getAttribute('Id') === id || el.getAttribute('id') === id) count++;
+    for (let n = el.lastChild; n; n = n.previousSibling) if (n.nodeType === 1) stack.push(n as Element);
+  }
+  return count;
+}
+
 /** Certificates KeyInfo carries, for the refusal's detail only. */
 function keyInfoCertificates(signature: Element): string[] {
   const out: string[] = [];
@@ -151,6 +167,7 @@ function keyInfoCertificates(signature: Element): string[] {
  */
 export function verifyEnvelopedSignature(xml: string, signature: Element, parent: Element, where: 'response' | 'assertion', keys: readonly IdpSigningKey[]): string {
   const { signatureAlgorithm, canonicalization, signedInfo } = precheck(signature, parent, where);
+  if (idOwners(parent.ownerDocument.documentElement, attr(parent, 'ID')!) !== 1) refused({ code: 'duplicate_id', detail: `${where} signature reference` });
   const spec = ALLOWED_SIGNATURE_ALGORITHMS[signatureAlgorithm]!;
   const Verifier = verifierFor(signatureAlgorithm, spec);
   // KeyInfo is never consulted for trust: the key is the metadata's, or nothing.
@@ -159,6 +176,9 @@ export function verifyEnvelopedSignature(xml: string, signature: Element, parent
   sx.CanonicalizationAlgorithms = { [EXC_C14N]: canon[EXC_C14N]!, [C14N]: canon[C14N]!, [ENVELOPED]: canon[ENVELOPED]! };
   sx.HashAlgorithms = { ...HASHES };
   sx.SignatureAlgorithms = { [signatureAlgorithm]: Verifier };
+  // SAML's ID attribute only: each name costs xml-crypto an XPath search of the whole document, and
+  // the referenced value was just found on exactly one element under any of the three names.
+  sx.idAttributes = ['ID'];
   try {
     sx.loadSignature(signature);
   } catch (err) {
@@ -176,8 +196,19 @@ export function verifyEnvelopedSignature(xml: string, signature: Element, parent
   const signer = ordered.find(({ key }) => verifier.verifySignature(signedInfoCanon, key, signatureValue));
 
   if (signer) {
-    // Stage A and B again, by xml-crypto, with that key only: the reference resolves to exactly one
-    // element and its digest matches; what it returns is the signed bytes.
+    // Stage A, on the element already located (no search of the document): the reference's digest,
+    // over xml-crypto's canonical form of it. A mismatch is refused here; a match is not trusted
+    // yet. These two pre-checks only ever refuse: what is accepted, xml-crypto alone accepts below.
+    const reference = sx.getReferences()[0]!;
+    const canonical = sx.getCanonXml(reference.transforms, parent, {
+      inclusiveNamespacesPrefixList: reference.inclusiveNamespacesPrefixList,
+      ancestorNamespaces: findAncestorNsForElement(parent),
+    });
+    const digest = new HASHES[reference.digestAlgorithm]!().getHash(canonical);
+    if (digest !== String(reference.digestValue ?? '').replace(/\s+/g, '')) refused({ code: 'signature_digest_mismatch', where });
+
+    // Core validation by xml-crypto, with that key only: the reference resolves to exactly one
+    // element, its digest and the SignatureValue verify; what it returns is the signed bytes.
     sx.publicCert = signer.key;
     let valid: boolean;
     try {
