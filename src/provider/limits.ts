@@ -1,3 +1,5 @@
+import { SAML_MAX_RESPONSE_BASE64_CHARS } from '../upstream/saml/limits.js';
+
 /**
  * Limits and names of the broker's OpenID Provider. Times are in seconds. They live beside the
  * code that enforces them; the lifetimes may move into src/constants.ts with the rest.
@@ -37,8 +39,21 @@ export const MAX_MAX_AGE = 10 * 365 * 24 * 3600;
 export const MAX_CONTINUATION_CHARS = 4 * 1024;
 /** Bodies of the broker's own forms (consent, logout) and of RP-initiated logout posts. */
 export const MAX_FORM_BYTES = 16 * 1024;
-/** The SAML ACS body: the largest SAMLResponse the SAML connection accepts, plus room for RelayState. */
-export const MAX_ACS_BODY_BYTES = 512 * 1024 + 4 * 1024;
+/**
+ * The SAML ACS body: the largest SAMLResponse the SAML connection accepts, form-encoded (`+`, `/`
+ * and `=` become `%XX`: about 1/32 of base64 characters each, so a quarter more is ample), plus
+ * room for RelayState.
+ */
+export const MAX_ACS_BODY_BYTES = Math.ceil(SAML_MAX_RESPONSE_BASE64_CHARS * 1.25) + 4 * 1024;
+/**
+ * ACS posts handled at once by one broker process, counted from before the body is read. The
+ * verification itself is synchronous (a few ms), so this bounds what waits on I/O: bodies being
+ * received and logins being stored, at most this many times MAX_ACS_BODY_BYTES of memory. Posts
+ * beyond it get 503 with Retry-After (seconds) at once, unread. 100 logins/s at ~5 ms each keeps
+ * one or two in flight; 32 leaves room for slow uplinks.
+ */
+export const SAML_ACS_MAX_IN_FLIGHT = 32;
+export const SAML_ACS_RETRY_AFTER = 2;
 /** A presented access token or id_token_hint larger than this is refused unparsed. */
 export const MAX_PRESENTED_TOKEN_CHARS = 16 * 1024;
 

@@ -8,7 +8,7 @@ import type { RawParams } from './authorize-request.js';
 import { runAuthorization } from './authorize.js';
 import type { Flow, Provider } from './context.js';
 import { cookieHeaders } from './context.js';
-import { MAX_ACS_BODY_BYTES } from './limits.js';
+import { MAX_ACS_BODY_BYTES, SAML_ACS_MAX_IN_FLIGHT, SAML_ACS_RETRY_AFTER } from './limits.js';
 import { parseContinuation, replacedSessionOf } from './login-start.js';
 import { errorPage, messagePage } from './pages.js';
 import { currentSession, endSession, presentedBinding, recordPrincipal, startSession } from './session.js';
@@ -116,10 +116,31 @@ export async function oidcCallback(p: Provider, request: Request, id: string): P
   return completeLogin(p, request, upstream.id, () => upstream.finishLogin(new URL(request.url), { browserBinding }));
 }
 
-/** POST /login/saml/:id/acs: the HTTP-POST binding's form. */
+/** ACS posts in flight, per provider (one broker instance). */
+const acsInFlight = new WeakMap<Provider, { count: number }>();
+
+/**
+ * POST /login/saml/:id/acs: the HTTP-POST binding's form. At most SAML_ACS_MAX_IN_FLIGHT at once;
+ * beyond that, 503 with Retry-After before the body is read, and nothing stored or audited (a
+ * flood must not turn into audit rows either).
+ */
 export async function samlAcs(p: Provider, request: Request, id: string): Promise<Response> {
   const upstream: SamlUpstream | undefined = connectionOf(p, id, 'saml');
   if (!upstream) return unknownConnection(p, id);
+  let slots = acsInFlight.get(p);
+  if (!slots) acsInFlight.set(p, (slots = { count: 0 }));
+  if (slots.count >= SAML_ACS_MAX_IN_FLIGHT) {
+    return errorPage(503, 'The sign-in service is busy. Try again in a moment.', crypto.randomUUID(), { 'Retry-After': String(SAML_ACS_RETRY_AFTER) });
+  }
+  slots.count++;
+  try {
+    return await samlAcsAdmitted(p, request, upstream);
+  } finally {
+    slots.count--;
+  }
+}
+
+async function samlAcsAdmitted(p: Provider, request: Request, upstream: SamlUpstream): Promise<Response> {
   let body: { SAMLResponse?: string; RelayState?: string };
   try {
     const form = await readForm(request, MAX_ACS_BODY_BYTES);

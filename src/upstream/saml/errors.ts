@@ -18,6 +18,7 @@ export type SamlSimpleRefusalCode =
   | 'xml_encoding_unsupported'
   | 'doctype_present'
   | 'xml_malformed'
+  | 'xml_comment_refused'
   | 'schema_invalid'
   // document structure (signature wrapping defences)
   | 'not_a_response'

@@ -1,5 +1,6 @@
 import { createHash, KeyObject, verify, type KeyLike } from 'node:crypto';
 import { SignedXml, type HashAlgorithm, type SignatureAlgorithm } from 'xml-crypto';
+import { findAncestorNsForElement } from 'xml-crypto/lib/utils.js';
 import { refused } from './errors.js';
 import { attr, children, NS, simpleText } from './xml.js';
 
@@ -9,7 +10,11 @@ import { attr, children, NS, simpleText } from './xml.js';
  *
  * - the key comes from the IdP metadata only; KeyInfo is never used to find or trust a key (it is
  *   read only to say, in a refusal, that it named a certificate the metadata does not have);
- * - several metadata certificates are tried in turn (rollover);
+ * - several metadata certificates may verify (rollover): each is tried on the SignatureValue over
+ *   the canonical SignedInfo, which is a few hundred bytes, before xml-crypto checks the
+ *   references with the one that verified. A response no configured key signed is refused after
+ *   one public-key operation per key, without canonicalizing or digesting its content; a good one
+ *   is checked once by xml-crypto, not once per certificate;
  * - the signature, digest and canonicalization algorithms are allow-listed before xml-crypto runs,
  *   and xml-crypto is given only the allowed implementations as well (no SHA-1, no HMAC);
  * - exactly one Reference, whose URI is `#` + the ID of the element that envelopes the signature;
@@ -95,7 +100,7 @@ function algorithmOf(el: Element | undefined): string {
 }
 
 /** The structural and algorithm checks, on our own parse of the signature, before any crypto. */
-function precheck(signature: Element, parent: Element, where: 'response' | 'assertion'): { signatureAlgorithm: string } {
+function precheck(signature: Element, parent: Element, where: 'response' | 'assertion'): { signatureAlgorithm: string; canonicalization: string; signedInfo: Element } {
   const signedInfos = children(signature, NS.dsig, 'SignedInfo');
   if (signedInfos.length !== 1) refused({ code: 'signature_invalid', where, detail: 'expected exactly one SignedInfo' });
   const signedInfo = signedInfos[0]!;
@@ -125,7 +130,23 @@ function precheck(signature: Element, parent: Element, where: 'response' | 'asse
   const digest = algorithmOf(children(reference, NS.dsig, 'DigestMethod')[0]);
   if (!Object.hasOwn(ALLOWED_DIGEST_ALGORITHMS, digest)) refused({ code: 'digest_algorithm_refused', algorithm: digest, detail: where });
 
-  return { signatureAlgorithm };
+  return { signatureAlgorithm, canonicalization: c14n, signedInfo };
+}
+
+/**
+ * How many elements of the document carry `id` under any name xml-crypto resolves: one DOM walk
+ * (xml-crypto's XPath search costs far more per element). The reference must resolve to exactly
+ * the element that envelopes the signature, so xml-crypto is then told only of `ID`.
+ */
+function idOwners(root: Element, id: string): number {
+  let count = 0;
+  const stack: Element[] = [root];
+  while (stack.length > 0) {
+    const el = stack.pop()!;
+    if (el.getAttribute('ID') === id || el.getAttribute('Id') === id || el.getAttribute('id') === id) count++;
+    for (let n = el.lastChild; n; n = n.previousSibling) if (n.nodeType === 1) stack.push(n as Element);
+  }
+  return count;
 }
 
 /** Certificates KeyInfo carries, for the refusal's detail only. */
@@ -145,29 +166,60 @@ function keyInfoCertificates(signature: Element): string[] {
  * the signature itself). Throws Refused.
  */
 export function verifyEnvelopedSignature(xml: string, signature: Element, parent: Element, where: 'response' | 'assertion', keys: readonly IdpSigningKey[]): string {
-  const { signatureAlgorithm } = precheck(signature, parent, where);
+  const { signatureAlgorithm, canonicalization, signedInfo } = precheck(signature, parent, where);
+  if (idOwners(parent.ownerDocument.documentElement, attr(parent, 'ID')!) !== 1) refused({ code: 'duplicate_id', detail: `${where} signature reference` });
   const spec = ALLOWED_SIGNATURE_ALGORITHMS[signatureAlgorithm]!;
+  const Verifier = verifierFor(signatureAlgorithm, spec);
+  // KeyInfo is never consulted for trust: the key is the metadata's, or nothing.
+  const sx = new SignedXml({ getCertFromKeyInfo: () => null });
+  const canon = sx.CanonicalizationAlgorithms;
+  sx.CanonicalizationAlgorithms = { [EXC_C14N]: canon[EXC_C14N]!, [C14N]: canon[C14N]!, [ENVELOPED]: canon[ENVELOPED]! };
+  sx.HashAlgorithms = { ...HASHES };
+  sx.SignatureAlgorithms = { [signatureAlgorithm]: Verifier };
+  // SAML's ID attribute only: each name costs xml-crypto an XPath search of the whole document, and
+  // the referenced value was just found on exactly one element under any of the three names.
+  sx.idAttributes = ['ID'];
+  try {
+    sx.loadSignature(signature);
+  } catch (err) {
+    refused({ code: 'signature_invalid', where, detail: err instanceof Error ? err.message : String(err) });
+  }
 
-  for (const { key } of keys) {
-    // KeyInfo is never consulted: the key is the metadata's, or nothing.
-    const sx = new SignedXml({ publicCert: key, getCertFromKeyInfo: () => null });
-    const canon = sx.CanonicalizationAlgorithms;
-    sx.CanonicalizationAlgorithms = { [EXC_C14N]: canon[EXC_C14N]!, [C14N]: canon[C14N]!, [ENVELOPED]: canon[ENVELOPED]! };
-    sx.HashAlgorithms = { ...HASHES };
-    sx.SignatureAlgorithms = { [signatureAlgorithm]: verifierFor(signatureAlgorithm, spec) };
+  // Stage B of core validation first (xml-crypto does it last): the SignatureValue over the
+  // canonical SignedInfo, by xml-crypto's canonicalizer, under each metadata key, the one KeyInfo
+  // names first. Inclusive C14N renders the namespaces in scope from the ancestors.
+  const signedInfoCanon = sx.getCanonXml([canonicalization], signedInfo, canonicalization === C14N ? { ancestorNamespaces: findAncestorNsForElement(signedInfo) } : {});
+  const signatureValue = (sx as unknown as { signatureValue?: string }).signatureValue ?? '';
+  const named = new Set(keyInfoCertificates(signature));
+  const ordered = [...keys.filter((k) => named.has(k.certBase64)), ...keys.filter((k) => !named.has(k.certBase64))];
+  const verifier = new Verifier();
+  const signer = ordered.find(({ key }) => verifier.verifySignature(signedInfoCanon, key, signatureValue));
+
+  if (signer) {
+    // Stage A, on the element already located (no search of the document): the reference's digest,
+    // over xml-crypto's canonical form of it. A mismatch is refused here; a match is not trusted
+    // yet. These two pre-checks only ever refuse: what is accepted, xml-crypto alone accepts below.
+    const reference = sx.getReferences()[0]!;
+    const canonical = sx.getCanonXml(reference.transforms, parent, {
+      inclusiveNamespacesPrefixList: reference.inclusiveNamespacesPrefixList,
+      ancestorNamespaces: findAncestorNsForElement(parent),
+    });
+    const digest = new HASHES[reference.digestAlgorithm]!().getHash(canonical);
+    if (digest !== String(reference.digestValue ?? '').replace(/\s+/g, '')) refused({ code: 'signature_digest_mismatch', where });
+
+    // Core validation by xml-crypto, with that key only: the reference resolves to exactly one
+    // element, its digest and the SignatureValue verify; what it returns is the signed bytes.
+    sx.publicCert = signer.key;
     let valid: boolean;
     try {
-      sx.loadSignature(signature);
       valid = sx.checkSignature(xml);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      // The SignatureValue does not verify under this key: try the next metadata certificate.
-      if (/signature value .* is incorrect/.test(message)) continue;
       if (/multiple elements with the same value for the ID/.test(message)) refused({ code: 'duplicate_id', detail: `${where} signature reference` });
       refused({ code: 'signature_invalid', where, detail: message });
     }
     // xml-crypto checks the references before the SignatureValue: false means a digest did not
-    // match, whatever the key. The signed content was altered.
+    // match. The signed content was altered.
     if (!valid) refused({ code: 'signature_digest_mismatch', where });
     const signed = sx.getSignedReferences();
     if (signed.length !== 1) refused({ code: 'signature_invalid', where, detail: `${signed.length} signed references` });

@@ -21,6 +21,7 @@ export const NS = {
 
 const TEXT_NODE = 3;
 const CDATA_SECTION_NODE = 4;
+const PROCESSING_INSTRUCTION_NODE = 7;
 const COMMENT_NODE = 8;
 
 /**
@@ -41,9 +42,21 @@ export function refuseForeignEncoding(xml: string): void {
 }
 
 /**
- * Parses with every xmldom warning and error fatal. Well-formedness the DOM parser lets through
- * (undeclared prefixes, trailing text) is refused by the schema validator, which runs on the same
- * text before anything is trusted.
+ * Bounds the parser's work before it runs: every element costs at least one `<`, and a document
+ * within SAML_MAX_XML_ELEMENTS has at most two per element (start and end tag) plus a few for the
+ * XML declaration, comments and CDATA. The exact count is checked after parsing (`walk`).
+ */
+export function refuseTooMuchMarkup(xml: string): void {
+  let tags = 0;
+  for (let i = xml.indexOf('<'); i !== -1; i = xml.indexOf('<', i + 1)) {
+    if (++tags > 2 * SAML_MAX_XML_ELEMENTS + 16) refused({ code: 'xml_malformed', detail: `more than ${SAML_MAX_XML_ELEMENTS} elements` });
+  }
+}
+
+/**
+ * Parses with every xmldom warning and error fatal, and refuses what xmldom lets through but XML
+ * does not: content beside the document element (trailing text, a second root). Undeclared
+ * prefixes are refused by `walk`.
  */
 export function parseStrict(xml: string): Document {
   const problems: string[] = [];
@@ -56,6 +69,11 @@ export function parseStrict(xml: string): Document {
   if (problems.length > 0 || !doc || !doc.documentElement) {
     refused({ code: 'xml_malformed', detail: (problems[0] ?? 'no document element').replace(/\s+/g, ' ') });
   }
+  for (let n = doc.firstChild; n; n = n.nextSibling) {
+    if (n === doc.documentElement || n.nodeType === COMMENT_NODE || n.nodeType === PROCESSING_INSTRUCTION_NODE) continue;
+    if (n.nodeType === TEXT_NODE && /^[ \t\r\n]*$/.test((n as CharacterData).data)) continue;
+    refused({ code: 'xml_malformed', detail: 'content outside the document element' });
+  }
   return doc;
 }
 
@@ -66,11 +84,16 @@ export function firstChild(el: Element, ns: string, localName: string): Element 
 }
 
 /**
- * Every element below `root` (itself included), in document order, walked without recursion and
- * bounded: a SAML message is a few levels deep, and nothing later (canonicalization recurses) should
- * meet a hostile nesting depth.
+ * Every element below `root` (itself included), in document order, in one bounded walk without
+ * recursion (canonicalization recurses later, and must not meet a hostile depth), refusing on the
+ * way what no SAML response contains:
+ * - more than SAML_MAX_XML_DEPTH levels or SAML_MAX_XML_ELEMENTS elements;
+ * - a prefix bound to no namespace (xmldom reads it as no namespace; XML Namespaces forbids it);
+ * - a comment or processing instruction inside a SAML assertion element (NameID, AttributeValue,
+ *   Issuer, Audience…): canonicalization drops comments, so one can be added after signing, and
+ *   any reader that stops at it would see a prefix of the signed value. IdPs never send them.
  */
-export function descendants(root: Element): Element[] {
+export function walk(root: Element): Element[] {
   const out: Element[] = [];
   const stack: { el: Element; depth: number }[] = [{ el: root, depth: 1 }];
   while (stack.length > 0) {
@@ -78,7 +101,18 @@ export function descendants(root: Element): Element[] {
     if (depth > SAML_MAX_XML_DEPTH) refused({ code: 'xml_malformed', detail: `nested deeper than ${SAML_MAX_XML_DEPTH} elements` });
     out.push(el);
     if (out.length > SAML_MAX_XML_ELEMENTS) refused({ code: 'xml_malformed', detail: `more than ${SAML_MAX_XML_ELEMENTS} elements` });
-    const kids = children(el);
+    if (el.prefix && !el.namespaceURI) refused({ code: 'xml_malformed', detail: `undeclared prefix ${el.prefix}` });
+    for (let i = 0; i < el.attributes.length; i++) {
+      const a = el.attributes.item(i)!;
+      if (a.prefix && a.prefix !== 'xmlns' && !a.namespaceURI) refused({ code: 'xml_malformed', detail: `undeclared prefix ${a.prefix}` });
+    }
+    const kids: Element[] = [];
+    for (let n = el.firstChild; n; n = n.nextSibling) {
+      if (isElement(n)) kids.push(n);
+      else if ((n.nodeType === COMMENT_NODE || n.nodeType === PROCESSING_INSTRUCTION_NODE) && el.namespaceURI === NS.assertion) {
+        refused({ code: 'xml_comment_refused', detail: `${n.nodeType === COMMENT_NODE ? 'comment' : 'processing instruction'} inside ${el.localName}` });
+      }
+    }
     for (let i = kids.length - 1; i >= 0; i--) stack.push({ el: kids[i]!, depth: depth + 1 });
   }
   return out;
