@@ -38,6 +38,7 @@ program
     const { config } = loadConfigFromDisk(program.opts().config);
     const engine = createPolicyEngine(cedar, config.policies);
     const s = config.settings;
+    for (const w of config.warnings ?? []) console.warn(`warning: ${w}`);
     console.log(`configuration is valid: ${s.clients.length} clients, ${s.destinations.length} destinations, ${config.namespaces.size} namespaces, ${s.trusted_issuers.length} trusted issuers, policy set ${engine.version}`);
   });
 

@@ -32,6 +32,7 @@ export async function startNodeBroker(options: { configPath?: string; port?: num
   const database = options.database ?? process.env.XAA_DATABASE ?? resolve(baseDir, config.settings.database);
   const store = createSqliteStore(openSqlite(database));
   const logger = options.logger ?? pinoLogger();
+  for (const warning of config.warnings ?? []) logger.warn({ warning }, 'configuration warning');
   const { app, services } = await createBroker({ config, store, cedar, logger, saml: nodeSamlFactory, samlSubjectTokens: createSamlSubjectTokenVerifier });
   const port = options.port ?? Number(process.env.PORT ?? config.settings.port);
   const server = serve({ fetch: app.fetch, port, hostname: process.env.HOST ?? '127.0.0.1' });
