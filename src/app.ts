@@ -62,13 +62,17 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   issuers.set(settings.issuer, {
     issuer: settings.issuer,
     algorithms: ['ES256', 'RS256'],
+    // The broker's own ID tokens are always typed JWT (provider/tokens.ts); its access tokens at+jwt.
+    typing: { accepted: ['JWT'], required: true },
     keys: async (header) => {
       const key = header.kid ? keys.publicKey(header.kid) : undefined;
       if (!key) throw new joseErrors.JWKSNoMatchingKey();
       return key;
     },
   });
-  for (const t of settings.trusted_issuers) issuers.set(t.issuer, { issuer: t.issuer, algorithms: t.algorithms, keys: upstreamKeyResolver(t, deps.fetch) });
+  for (const t of settings.trusted_issuers) {
+    issuers.set(t.issuer, { issuer: t.issuer, algorithms: t.algorithms, keys: upstreamKeyResolver(t, deps.fetch), typing: { accepted: t.id_token_typ, required: t.require_typ } });
+  }
 
   const subjects = new SubjectResolver(store.mappings, store.secrets);
   await subjects.prepare(config.namespaces.values());

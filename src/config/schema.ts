@@ -30,6 +30,10 @@ export const trustedIssuerSchema = z
     jwks_uri: secureUrl.optional(),
     jwks: jwks.optional(),
     algorithms: z.array(asymmetricAlg).min(1).default(['RS256', 'ES256']),
+    /** JWS `typ` values this issuer puts on its ID tokens; a subject token with another `typ` is refused. */
+    id_token_typ: z.array(z.string().min(1).max(100)).min(1).default(['JWT']),
+    /** This issuer always types its ID tokens: an untyped subject token is refused. */
+    require_typ: z.boolean().default(false),
   })
   .strict()
   .refine((t) => Boolean(t.jwks_uri) !== Boolean(t.jwks), 'exactly one of jwks_uri or jwks is required');

@@ -38,6 +38,7 @@ export type RefusalReason =
   | 'iat_in_future'
   | 'aud_mismatch'
   | 'subject_token_is_id_jag'
+  | 'subject_token_not_id_token'
   | 'claim_missing'
   | 'session_ended'
   | 'subject_token_replayed'

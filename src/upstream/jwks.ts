@@ -20,7 +20,7 @@ export function sizeCappedFetch(maxBytes: number, inner: Fetch = fetch): Fetch {
 }
 
 /** Key resolver for a trusted upstream: inline keys, or its jwks_uri with timeout, size cap, cache and cooldown. */
-export function upstreamKeyResolver(issuer: TrustedIssuerConfig, fetchImpl?: Fetch): JWTVerifyGetKey {
+export function upstreamKeyResolver(issuer: Pick<TrustedIssuerConfig, 'issuer' | 'jwks_uri' | 'jwks' | 'algorithms'>, fetchImpl?: Fetch): JWTVerifyGetKey {
   if (issuer.jwks) return createLocalJWKSet(issuer.jwks as JSONWebKeySet);
   return createRemoteJWKSet(new URL(issuer.jwks_uri!), {
     timeoutDuration: JWKS_FETCH_TIMEOUT_MS,

@@ -624,7 +624,7 @@ describe('token endpoint refusals', () => {
     });
 
     it('typ at+jwt (an access token) → invalid_grant', async () => {
-      await refusedPost(b, await idp2Params(b, await idp2Token(b, {}, { typ: 'at+jwt' })), { status: 400, error: 'invalid_grant', reason: 'token_malformed' });
+      await refusedPost(b, await idp2Params(b, await idp2Token(b, {}, { typ: 'at+jwt' })), { status: 400, error: 'invalid_grant', reason: 'subject_token_not_id_token' });
     });
 
     it('an issuer whose keys cannot be fetched → 503 temporarily_unavailable: not blamed on the client, not a 500', async () => {
