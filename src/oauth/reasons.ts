@@ -14,6 +14,7 @@ export type RefusalReason =
   | 'authorization_details_unsupported'
   | 'unsupported_grant_type'
   | 'unsupported_token_type'
+  | 'dpop_unsupported'
   // client authentication
   | 'client_unknown'
   | 'client_auth_missing'
