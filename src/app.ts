@@ -86,7 +86,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     keys,
     clients: new ClientAuthenticator({
       clients: new Map(settings.clients.map((c) => [c.client_id, c])),
-      assertionAudiences: [`${base}${TOKEN_PATH}`, settings.issuer],
+      assertionAudiences: [settings.issuer],
+      compatibilityAudiences: [`${base}${TOKEN_PATH}`],
       replay: store.replay,
     }),
     idTokens: new IdTokenVerifier(issuers),

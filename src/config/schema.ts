@@ -92,6 +92,12 @@ export const clientSchema = z
       .refine((h) => Number(h.split('$')[1]) >= PBKDF2_MIN_ITERATIONS && Number(h.split('$')[1]) <= PBKDF2_ITERATIONS, `iterations must be between ${PBKDF2_MIN_ITERATIONS} and ${PBKDF2_ITERATIONS} (workerd's maximum)`)
       .optional(),
     jwks: jwks.optional(),
+    /**
+     * private_key_jwt: the `aud` its assertions may carry. RFC 7523bis: the broker's issuer
+     * identifier only; `issuer_or_token_endpoint` also accepts the token endpoint URL, for clients
+     * built before it.
+     */
+    assertion_audience: z.enum(['issuer', 'issuer_or_token_endpoint']).default('issuer'),
     /** This client's client_id at upstream issuers, when its ID tokens come from there (keyed by issuer). */
     upstream_client_ids: z.record(webUrl, z.string().min(1)).default({}),
     /**
