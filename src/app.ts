@@ -147,6 +147,7 @@ function providerClients(clients: BrokerConfig['settings']['clients']): Readonly
       subject_namespace: c.oidc.subject_namespace,
       require_consent: c.oidc.require_consent,
       scopes: c.oidc.scopes,
+      ...(c.oidc.delegated_scopes.length > 0 ? { delegated_scopes: c.oidc.delegated_scopes } : {}),
       ...(c.oidc.claim_overrides ? { claim_overrides: c.oidc.claim_overrides } : {}),
     });
   }

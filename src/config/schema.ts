@@ -63,6 +63,12 @@ const oidcAppSchema = z
     subject_namespace: z.string().min(1),
     require_consent: z.boolean().default(false),
     scopes: z.array(z.enum(['openid', 'email', 'profile', 'offline_access'])).default(['openid', 'email', 'profile']),
+    /**
+     * Scopes at its destinations (caller vocabulary: keys of their scope_translation) the app may ask
+     * the user to delegate at /authorize; its refresh tokens carry them, and a refresh token used as
+     * a subject token mints only these.
+     */
+    delegated_scopes: z.array(scopeToken).default([]),
     /** For an app migrated from SAML: its claim table over the default one (docs/migration.md). */
     claim_overrides: claimMapOverridesSchema.optional(),
   })
@@ -178,7 +184,22 @@ export const brokerConfigSchema = z
     destinations: z.array(destinationSchema).default([]),
   })
   .strict()
-  .superRefine((s, ctx) => checkSamlAudiences(s.clients, s.connections, ctx));
+  .superRefine((s, ctx) => {
+    checkSamlAudiences(s.clients, s.connections, ctx);
+    checkDelegatedScopes(s.clients, s.destinations, ctx);
+  });
+
+/** A delegated scope must be one the client can request at one of its destinations. */
+function checkDelegatedScopes(clients: readonly z.output<typeof clientSchema>[], destinations: readonly z.output<typeof destinationSchema>[], ctx: z.RefinementCtx) {
+  clients.forEach((c, i) => {
+    const requestable = new Set(
+      destinations.filter((d) => Object.hasOwn(c.destinations, d.id)).flatMap((d) => Object.keys(d.scope_translation)),
+    );
+    (c.oidc?.delegated_scopes ?? []).forEach((scope, j) => {
+      if (!requestable.has(scope)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'oidc', 'delegated_scopes', j], message: `"${scope}" is not a scope this client can request at any of its destinations` });
+    });
+  });
+}
 
 /**
  * `saml_audiences` names SAML connections; the Audience must not be the broker's own SP entity id

@@ -13,7 +13,7 @@ import type { VerifiedIdToken } from './id-token.js';
 import { resolveTarget } from './destination.js';
 import type { BrokerServices } from '../services.js';
 import type { RefreshTokenRecord } from '../store/ports.js';
-import { REFRESH_TOKEN_TYPE, subjectOfRefreshToken, verifyRefreshToken } from './refresh-token.js';
+import { REFRESH_TOKEN_TYPE, requireWithinRefreshGrant, subjectOfRefreshToken, verifyRefreshToken } from './refresh-token.js';
 import { SAML2_TOKEN_TYPE, subjectOfSamlAssertion, verifySamlSubjectToken, type SamlSubjectAssertion, type SamlSubjectTokenVerifier } from './saml2.js';
 import { subjectIdentifierFor } from './sub-id.js';
 import { identityOfPrincipal, loginFactsOfClaims, type LoginFacts, type Subject } from './subject.js';
@@ -294,6 +294,7 @@ export function createTokenExchangeGrant(options: TokenExchangeOptions = {}): Gr
       const token = await verifySubjectToken(params, request, s, options);
       const { destination, resources, grant } = chooseDestination(params, request, s);
       const translated = translateRequestedScopes(params, destination, grant.default_scopes, request);
+      if (token.type === 'refresh_token') requireWithinRefreshGrant(translated, token.record);
 
       const subject = await subjectOf(token, request, s);
       const { identity, login } = subject;

@@ -64,6 +64,7 @@ export type RefusalReason =
   | 'scope_not_permitted_for_client'
   | 'policy_denied'
   | 'no_scope_granted'
+  | 'scope_exceeds_subject_grant'
   // the broker as OpenID provider: /authorize
   | 'redirect_uri_missing'
   | 'redirect_uri_unregistered'
