@@ -60,3 +60,6 @@ export const RETIRED_KEY_GRACE = ID_JAG_MAX_LIFETIME + CLOCK_SKEW + KEY_RELOAD_I
 
 /** Audit records are bounded so a hostile input cannot bloat the log. */
 export const AUDIT_MAX_FIELD_CHARS = 512;
+
+/** The largest `max_auth_age` a destination may configure (seconds): one year. */
+export const MAX_AUTH_AGE_LIMIT = 365 * 24 * 3600;

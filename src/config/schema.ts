@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isLoopback, urlCheck, webUrl } from './urls.js';
 import { subjectSourceSchema } from '../migration/subject.js';
 import { claimMapOverridesSchema } from '../migration/claims.js';
-import { ID_JAG_MAX_LIFETIME, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '../constants.js';
+import { ID_JAG_MAX_LIFETIME, MAX_AUTH_AGE_LIMIT, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '../constants.js';
 
 /**
  * The broker's configuration, as files: `broker.config.yaml` (settings, clients, destinations,
@@ -142,6 +142,11 @@ export const destinationSchema = z
     partial_scope: z.enum(['narrow', 'refuse']).default('narrow'),
     /** Tenant of the destination, sent as `aud_tenant` when set. */
     tenant: z.string().optional(),
+    /**
+     * Seconds: a mint whose login is older, or whose login time is unknown, is refused with
+     * insufficient_user_authentication and this as the `max_age` hint (RFC 9470).
+     */
+    max_auth_age: z.number().int().min(0).max(MAX_AUTH_AGE_LIMIT).optional(),
     /** ID-JAG lifetime for this destination; never above the broker's. */
     id_jag_lifetime: z.number().int().min(10).max(ID_JAG_MAX_LIFETIME).optional(),
     /** Claims copied from the subject token into the ID-JAG when present (draft -03 §3.1 recommends email). */

@@ -65,6 +65,9 @@ export type RefusalReason =
   | 'policy_denied'
   | 'no_scope_granted'
   | 'scope_exceeds_subject_grant'
+  // authentication strength (insufficient_user_authentication)
+  | 'authentication_too_old'
+  | 'authentication_insufficient'
   // the broker as OpenID provider: /authorize
   | 'redirect_uri_missing'
   | 'redirect_uri_unregistered'

@@ -270,7 +270,7 @@ export function decideAuthentication(request: AuthorizationRequest, session: Ses
   const unusable =
     !session
       ? 'no session'
-      : request.maxAge !== undefined && now - session.authTime > request.maxAge
+      : request.maxAge !== undefined && (session.authTime === undefined || now - session.authTime > request.maxAge)
         ? 'max_age exceeded'
         : request.connection !== undefined && request.connection !== session.connectionId
           ? 'session is from another connection'
