@@ -63,13 +63,17 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   issuers.set(settings.issuer, {
     issuer: settings.issuer,
     algorithms: ['ES256', 'RS256'],
+    // The broker's own ID tokens are always typed JWT (provider/tokens.ts); its access tokens at+jwt.
+    typing: { accepted: ['JWT'], required: true },
     keys: async (header) => {
       const key = header.kid ? keys.publicKey(header.kid) : undefined;
       if (!key) throw new joseErrors.JWKSNoMatchingKey();
       return key;
     },
   });
-  for (const t of settings.trusted_issuers) issuers.set(t.issuer, { issuer: t.issuer, algorithms: t.algorithms, keys: upstreamKeyResolver(t, deps.fetch) });
+  for (const t of settings.trusted_issuers) {
+    issuers.set(t.issuer, { issuer: t.issuer, algorithms: t.algorithms, keys: upstreamKeyResolver(t, deps.fetch), typing: { accepted: t.id_token_typ, required: t.require_typ } });
+  }
 
   const subjects = new SubjectResolver(store.mappings, store.secrets);
   await subjects.prepare(config.namespaces.values());
@@ -83,7 +87,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     keys,
     clients: new ClientAuthenticator({
       clients: new Map(settings.clients.map((c) => [c.client_id, c])),
-      assertionAudiences: [`${base}${TOKEN_PATH}`, settings.issuer],
+      assertionAudiences: [settings.issuer],
+      compatibilityAudiences: [`${base}${TOKEN_PATH}`],
       replay: store.replay,
     }),
     idTokens: new IdTokenVerifier(issuers),
@@ -147,6 +152,7 @@ function providerClients(clients: BrokerConfig['settings']['clients']): Readonly
       subject_namespace: c.oidc.subject_namespace,
       require_consent: c.oidc.require_consent,
       scopes: c.oidc.scopes,
+      ...(c.oidc.delegated_scopes.length > 0 ? { delegated_scopes: c.oidc.delegated_scopes } : {}),
       ...(c.oidc.claim_overrides ? { claim_overrides: c.oidc.claim_overrides } : {}),
     });
   }

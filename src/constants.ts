@@ -67,3 +67,5 @@ export const OIDC_HTTP_TIMEOUT_MAX = 30;
 
 /** A SAML connection's `clock_skew` may be configured up to this; more would stretch every validity window. */
 export const SAML_MAX_CLOCK_SKEW = 300;
+/** The largest `max_auth_age` a destination may configure (seconds): one year. */
+export const MAX_AUTH_AGE_LIMIT = 365 * 24 * 3600;

@@ -89,8 +89,10 @@ function decodeBasic(value: string): { clientId: string; secret: string } | unde
 
 export interface ClientAuthDeps {
   clients: ReadonlyMap<string, ClientConfig>;
-  /** Values accepted as a client assertion's `aud`: the token endpoint URL and the issuer. */
+  /** Values accepted as every client assertion's `aud`: the broker's issuer identifier (RFC 7523bis). */
   assertionAudiences: readonly string[];
+  /** Also accepted for a client configured `assertion_audience: issuer_or_token_endpoint`: the token endpoint URL. */
+  compatibilityAudiences?: readonly string[];
   replay: ReplayStore;
 }
 
@@ -168,13 +170,18 @@ export class ClientAuthenticator {
     if (client.token_endpoint_auth_method !== 'private_key_jwt') throw fail('client_auth_method_mismatch', false, `registered for ${client.token_endpoint_auth_method}`);
 
     let payload: JWTPayload;
+    let typ: unknown;
     try {
-      const { payload: bytes } = await compactVerify(assertion, this.keySetOf(client), { algorithms: ASSERTION_ALGS });
+      const { payload: bytes, protectedHeader } = await compactVerify(assertion, this.keySetOf(client), { algorithms: ASSERTION_ALGS });
       payload = JSON.parse(new TextDecoder().decode(bytes)) as JWTPayload;
+      typ = protectedHeader.typ;
     } catch {
       throw fail('client_assertion_invalid', false, 'signature verification failed');
     }
-    const problem = checkClientAssertionClaims(payload, client.client_id, this.deps.assertionAudiences, now);
+    const typProblem = checkClientAssertionTyp(typ);
+    if (typProblem) throw fail('client_assertion_invalid', false, typProblem);
+    const audiences = client.assertion_audience === 'issuer_or_token_endpoint' ? [...this.deps.assertionAudiences, ...(this.deps.compatibilityAudiences ?? [])] : this.deps.assertionAudiences;
+    const problem = checkClientAssertionClaims(payload, client.client_id, audiences, now);
     if (problem) throw fail('client_assertion_invalid', false, problem);
     const fresh = await this.deps.replay.consume(`client_assertion:${client.client_id}`, payload.jti!, payload.exp! + CLOCK_SKEW, now);
     if (!fresh) throw fail('client_assertion_replayed', false);
@@ -191,12 +198,30 @@ export class ClientAuthenticator {
   }
 }
 
-/** RFC 7523 §3 rules for a client assertion, as a pure function. Returns the broken rule, or undefined. */
+/** The `typ` values of a client assertion (RFC 7523bis explicit typing; `JWT` from before it). */
+const ASSERTION_TYP = new Set(['client-authentication+jwt', 'jwt']);
+
+/**
+ * RFC 7523bis: a `typ`, where present, must be that of a client authentication JWT; an access
+ * token, ID-JAG, DPoP proof or any other typed JWT signed with the client's key is not one. Pure.
+ */
+export function checkClientAssertionTyp(typ: unknown): string | undefined {
+  if (typ === undefined) return undefined;
+  if (typeof typ !== 'string') return 'typ is not a string';
+  if (!ASSERTION_TYP.has(typ.toLowerCase().replace(/^application\//, ''))) return `typ ${typ.slice(0, 50)} is not a client assertion`;
+  return undefined;
+}
+
+/**
+ * RFC 7523 §3 rules for a client assertion, as amended by RFC 7523bis after the 2025
+ * audience-injection findings: `aud` is ONE string, one of `audiences` (the broker's issuer, and
+ * the token endpoint URL only for clients configured for it). Returns the broken rule, or undefined.
+ */
 export function checkClientAssertionClaims(p: JWTPayload, clientId: string, audiences: readonly string[], now: number): string | undefined {
   if (p.iss !== clientId) return 'iss must be the client_id';
   if (p.sub !== clientId) return 'sub must be the client_id';
-  const aud = typeof p.aud === 'string' ? [p.aud] : Array.isArray(p.aud) ? p.aud : [];
-  if (!aud.some((a) => audiences.includes(a))) return 'aud must name the token endpoint or the issuer';
+  if (typeof p.aud !== 'string') return 'aud must be a single string, the issuer identifier';
+  if (!audiences.includes(p.aud)) return 'aud must be the issuer identifier';
   if (typeof p.exp !== 'number') return 'exp is required';
   if (p.exp + CLOCK_SKEW <= now) return 'expired';
   if (typeof p.jti !== 'string' || p.jti.length === 0 || p.jti.length > 256) return 'jti is required';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isLoopback, urlCheck, webUrl } from './urls.js';
 import { subjectSourceSchema } from '../migration/subject.js';
 import { claimMapOverridesSchema } from '../migration/claims.js';
-import { ID_JAG_MAX_LIFETIME, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '../constants.js';
+import { ID_JAG_MAX_LIFETIME, MAX_AUTH_AGE_LIMIT, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '../constants.js';
 import { authoritySchema } from '../trust/authority.js';
 
 /**
@@ -33,6 +33,10 @@ export const trustedIssuerSchema = z
     algorithms: z.array(asymmetricAlg).min(1).default(['RS256', 'ES256']),
     /** What this issuer's ID tokens are believed about (docs/configuration.md, "Who is believed about what"). Nothing by default. */
     authority: authoritySchema.default({ acr: [], amr: [], claims: [] }),
+    /** JWS `typ` values this issuer puts on its ID tokens; a subject token with another `typ` is refused. */
+    id_token_typ: z.array(z.string().min(1).max(100)).min(1).default(['JWT']),
+    /** This issuer always types its ID tokens: an untyped subject token is refused. */
+    require_typ: z.boolean().default(false),
   })
   .strict()
   .refine((t) => Boolean(t.jwks_uri) !== Boolean(t.jwks), 'exactly one of jwks_uri or jwks is required');
@@ -62,6 +66,12 @@ const oidcAppSchema = z
     subject_namespace: z.string().min(1),
     require_consent: z.boolean().default(false),
     scopes: z.array(z.enum(['openid', 'email', 'profile', 'offline_access'])).default(['openid', 'email', 'profile']),
+    /**
+     * Scopes at its destinations (caller vocabulary: keys of their scope_translation) the app may ask
+     * the user to delegate at /authorize; its refresh tokens carry them, and a refresh token used as
+     * a subject token mints only these.
+     */
+    delegated_scopes: z.array(scopeToken).default([]),
     /** For an app migrated from SAML: its claim table over the default one (docs/migration.md). */
     claim_overrides: claimMapOverridesSchema.optional(),
   })
@@ -93,6 +103,12 @@ export const clientSchema = z
       .refine((h) => Number(h.split('$')[1]) >= PBKDF2_MIN_ITERATIONS && Number(h.split('$')[1]) <= PBKDF2_ITERATIONS, `iterations must be between ${PBKDF2_MIN_ITERATIONS} and ${PBKDF2_ITERATIONS} (workerd's maximum)`)
       .optional(),
     jwks: jwks.optional(),
+    /**
+     * private_key_jwt: the `aud` its assertions may carry. RFC 7523bis: the broker's issuer
+     * identifier only; `issuer_or_token_endpoint` also accepts the token endpoint URL, for clients
+     * built before it.
+     */
+    assertion_audience: z.enum(['issuer', 'issuer_or_token_endpoint']).default('issuer'),
     /** This client's client_id at upstream issuers, when its ID tokens come from there (keyed by issuer). */
     upstream_client_ids: z.record(webUrl, z.string().min(1)).default({}),
     /**
@@ -137,6 +153,11 @@ export const destinationSchema = z
      * the `sub` the app already knows from SSO.
      */
     sso_client: z.string().min(1).optional(),
+    /**
+     * Seconds: a mint whose login is older, or whose login time is unknown, is refused with
+     * insufficient_user_authentication and this as the `max_age` hint (RFC 9470).
+     */
+    max_auth_age: z.number().int().min(0).max(MAX_AUTH_AGE_LIMIT).optional(),
     /** ID-JAG lifetime for this destination; never above the broker's. */
     id_jag_lifetime: z.number().int().min(10).max(ID_JAG_MAX_LIFETIME).optional(),
     /** Claims copied from the subject token into the ID-JAG when present (draft -03 §3.1 recommends email). */
@@ -181,7 +202,22 @@ export const brokerConfigSchema = z
     destinations: z.array(destinationSchema).default([]),
   })
   .strict()
-  .superRefine((s, ctx) => checkSamlAudiences(s.clients, s.connections, ctx));
+  .superRefine((s, ctx) => {
+    checkSamlAudiences(s.clients, s.connections, ctx);
+    checkDelegatedScopes(s.clients, s.destinations, ctx);
+  });
+
+/** A delegated scope must be one the client can request at one of its destinations. */
+function checkDelegatedScopes(clients: readonly z.output<typeof clientSchema>[], destinations: readonly z.output<typeof destinationSchema>[], ctx: z.RefinementCtx) {
+  clients.forEach((c, i) => {
+    const requestable = new Set(
+      destinations.filter((d) => Object.hasOwn(c.destinations, d.id)).flatMap((d) => Object.keys(d.scope_translation)),
+    );
+    (c.oidc?.delegated_scopes ?? []).forEach((scope, j) => {
+      if (!requestable.has(scope)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'oidc', 'delegated_scopes', j], message: `"${scope}" is not a scope this client can request at any of its destinations` });
+    });
+  });
+}
 
 /**
  * `saml_audiences` names SAML connections; the Audience must not be the broker's own SP entity id

@@ -1,4 +1,5 @@
-import { InvalidGrant } from '../oauth/errors.js';
+import { InvalidGrant, InvalidScope } from '../oauth/errors.js';
+import type { ScopeTranslation } from '../policy/scopes.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import { isRandomToken, randomToken, sha256Base64url } from '../provider/crypto.js';
 import type { BrokerServices } from '../grants/services.js';
@@ -63,4 +64,16 @@ export async function subjectOfRefreshToken(record: RefreshTokenRecord, s: Broke
   const principal = await s.store.principals.get(record.principalId);
   if (!principal) throw refuse('principal_missing', 'no principal record for the session');
   return { identity: identityOfPrincipal(principal, s.trust), login: loginFacts(session.authTime, session.acr, session.amr) };
+}
+
+/**
+ * Step: the exchange stays within the authorization the refresh token was granted for (issue 6
+ * §2). Its scopes are what the user delegated at /authorize, in the caller's vocabulary (the app's
+ * `oidc.delegated_scopes`); every requested scope, the client's defaults included, must be one of
+ * them. Refused whole, never narrowed: the client asked for more than it was given.
+ */
+export function requireWithinRefreshGrant(translated: readonly ScopeTranslation[], record: RefreshTokenRecord): void {
+  const granted = new Set(record.scopes);
+  const outside = [...new Set(translated.map((t) => t.from).filter((s) => !granted.has(s)))];
+  if (outside.length > 0) throw new InvalidScope('scope_exceeds_subject_grant', 'a requested scope was not granted to the subject token', outside.join(' ').slice(0, 200));
 }

@@ -1,5 +1,6 @@
 import type { Identity } from '../mapping/resolve.js';
 export { identityOfPrincipal } from '../mapping/identity.js';
+import { InsufficientUserAuthentication } from '../oauth/errors.js';
 
 /**
  * What every kind of subject token comes down to once verified: who the person is (the principal,
@@ -9,6 +10,7 @@ export { identityOfPrincipal } from '../mapping/identity.js';
 
 /** How the person authenticated: policy context, and `auth_time`/`acr`/`amr` in the ID-JAG. */
 export interface LoginFacts {
+  /** Absent when the subject token does not say: unknown, never invented (no max age is then met). */
   authTime?: number;
   acr?: string;
   /** Absent when the subject token says nothing about methods (then the ID-JAG carries no `amr`). */
@@ -27,8 +29,8 @@ export interface Subject {
 
 
 /** Login facts from a session record (refresh tokens) or an upstream login (SAML): an empty amr says nothing. */
-export function loginFacts(authTime: number, acr: string | undefined, amr: readonly string[]): LoginFacts {
-  return { authTime, ...(acr !== undefined ? { acr } : {}), ...(amr.length > 0 ? { amr: [...amr] } : {}) };
+export function loginFacts(authTime: number | undefined, acr: string | undefined, amr: readonly string[]): LoginFacts {
+  return { ...(authTime !== undefined ? { authTime } : {}), ...(acr !== undefined ? { acr } : {}), ...(amr.length > 0 ? { amr: [...amr] } : {}) };
 }
 
 /** Login facts an ID token asserts, each only when it has the right type. */
@@ -38,4 +40,16 @@ export function loginFactsOfClaims(claims: Readonly<Record<string, unknown>>): L
   if (typeof claims.acr === 'string') facts.acr = claims.acr;
   if (Array.isArray(claims.amr)) facts.amr = claims.amr.filter((a): a is string => typeof a === 'string');
   return facts;
+}
+
+/**
+ * Step: a destination's `max_auth_age` (seconds). A login older than that, or whose time is unknown,
+ * is refused with insufficient_user_authentication and the RFC 9470 `max_age` hint: the client sends
+ * the user to log in again and retries. Pure; the clock is passed in.
+ */
+export function requireRecentAuthentication(login: LoginFacts, maxAuthAge: number | undefined, now: number): void {
+  if (maxAuthAge === undefined) return;
+  if (login.authTime === undefined) throw new InsufficientUserAuthentication('authentication_too_old', 'the user must authenticate again', { max_age: maxAuthAge }, 'auth_time unknown');
+  const age = now - login.authTime;
+  if (age > maxAuthAge) throw new InsufficientUserAuthentication('authentication_too_old', 'the user must authenticate again', { max_age: maxAuthAge }, `authenticated ${age} s ago`);
 }

@@ -8,16 +8,17 @@ import { principalIdOf } from '../mapping/principal.js';
 import type { Identity, Resolution } from '../mapping/resolve.js';
 import { StoreConflict } from '../store/ports.js';
 import { intersectGrant, parseScope, scopesToEvaluate, translateScopes, type ScopeTranslation } from '../policy/scopes.js';
-import type { ScopeDecision } from '../policy/types.js';
+import type { MintQuestion, ScopeDecision } from '../policy/types.js';
+import { stepUpRefusal } from './step-up.js';
 import type { VerifiedIdToken } from '../upstream/id-token.js';
 import { resolveTarget } from './destination.js';
 import type { BrokerServices } from '../grants/services.js';
 import type { RefreshTokenRecord } from '../store/ports.js';
-import { REFRESH_TOKEN_TYPE, subjectOfRefreshToken, verifyRefreshToken } from './refresh-token.js';
+import { REFRESH_TOKEN_TYPE, requireWithinRefreshGrant, subjectOfRefreshToken, verifyRefreshToken } from './refresh-token.js';
 import type { SamlSubjectAssertion, SamlSubjectTokenVerifier } from '../identity/saml-subject-token.js';
 import { SAML2_TOKEN_TYPE, subjectOfSamlAssertion, verifySamlSubjectToken } from './saml2.js';
 import { subjectIdentifierFor } from './sub-id.js';
-import { identityOfPrincipal, loginFactsOfClaims, type LoginFacts, type Subject } from './subject.js';
+import { identityOfPrincipal, loginFactsOfClaims, requireRecentAuthentication, type LoginFacts, type Subject } from './subject.js';
 import { believe } from '../trust/authority.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -223,7 +224,14 @@ function decideScopes(
   const candidates = scopesToEvaluate(translated, clientAllowed);
   // Who the person is comes from the principal; how they logged in, from the subject token.
   const attributes = identity.claims;
-  const ask = (resource: string | undefined): ScopeDecision[] =>
+  const loginContext = {
+    ...(login.acr !== undefined ? { acr: login.acr } : {}),
+    amr: login.amr ?? [],
+    ...(login.authTime !== undefined ? { authTime: login.authTime } : {}),
+    ...(identity.tenant !== undefined ? { tenant: identity.tenant } : {}),
+    now: request.now,
+  };
+  const ask = (resource: string | undefined, scopes = candidates, context: MintQuestion['context'] = loginContext): ScopeDecision[] =>
     s.policy.evaluateMint({
       principal: {
         id: identity.principalId,
@@ -235,20 +243,19 @@ function decideScopes(
       clientId: request.client.client.client_id,
       destination: { id: destination.id, issuer: destination.issuer },
       ...(resource ? { resource } : {}),
-      scopes: candidates,
-      context: {
-        ...(login.acr !== undefined ? { acr: login.acr } : {}),
-        amr: login.amr ?? [],
-        ...(login.authTime !== undefined ? { authTime: login.authTime } : {}),
-        ...(identity.tenant !== undefined ? { tenant: identity.tenant } : {}),
-        now: request.now,
-      },
+      scopes,
+      context,
     });
   const resources = question.resources.length > 0 ? question.resources : [undefined];
-  const decisions: ScopeDecision[] = candidates.length === 0 ? [] : resources.flatMap(ask);
+  const decisions: ScopeDecision[] = candidates.length === 0 ? [] : resources.flatMap((r) => ask(r));
   const { granted, refused } = intersectGrant({ translated, clientAllowed, decisions });
   request.trail.policy = `${s.policy.version} ${decisions.map((d) => `${d.scope}:${d.allowed ? 'permit' : 'deny'}[${d.policies.join(',')}]`).join(' ')}`.trim();
   const reason: RefusalReason = refused.some((r) => r.why === 'policy_denied') ? 'policy_denied' : 'scope_not_permitted_for_client';
+  if (granted.length === 0 || (refused.length > 0 && destination.partial_scope === 'refuse')) {
+    // Issue 6 §2: a denial a stronger login would lift is a step-up, not invalid_scope (exchange/step-up.ts).
+    const stepUp = stepUpRefusal(decisions, refused.map((r) => r.scope), s.policy, (scopes, context) => resources.flatMap((r) => ask(r, scopes, context)), loginContext);
+    if (stepUp) throw stepUp;
+  }
   if (granted.length === 0) throw new InvalidScope(refused.length ? reason : 'no_scope_granted', 'none of the requested scopes can be granted', refused.map((r) => r.scope).join(' '));
   if (refused.length > 0 && destination.partial_scope === 'refuse') throw new InvalidScope(reason, 'some of the requested scopes cannot be granted', refused.map((r) => r.scope).join(' '));
   request.trail.grantedScopes = granted;
@@ -322,10 +329,12 @@ export function createTokenExchangeGrant(options: TokenExchangeOptions = {}): Gr
       const token = await verifySubjectToken(params, request, s, options);
       const { destination, resources, grant } = chooseDestination(params, request, s);
       const translated = translateRequestedScopes(params, destination, grant.default_scopes, request);
+      if (token.type === 'refresh_token') requireWithinRefreshGrant(translated, token.record);
 
       const subject = await subjectOf(token, request, s);
       const { identity, login } = subject;
       request.trail.principalId = identity.principalId;
+      requireRecentAuthentication(login, destination.max_auth_age, request.now);
       // The person's own IdP, also when the subject token was one the broker issued.
       request.trail.upstreamIssuer = identity.upstreamIssuer;
       const namespace = s.namespaces.get(destination.namespace)!;

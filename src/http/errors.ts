@@ -1,4 +1,4 @@
-import { InvalidClient, OAuthError } from '../oauth/errors.js';
+import { InsufficientUserAuthentication, InvalidClient, OAuthError } from '../oauth/errors.js';
 
 /** Headers every token-endpoint answer carries, success or error (RFC 6749 §5.1). */
 export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
@@ -10,7 +10,12 @@ export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as c
 export function oauthErrorResponse(err: OAuthError, requestId: string): Response {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', ...NO_STORE, 'X-Request-Id': requestId };
   if (err instanceof InvalidClient && err.usedBasic) headers['WWW-Authenticate'] = 'Basic realm="xaa-broker", charset="UTF-8"';
-  const body: Record<string, string> = { error: err.code };
+  const body: Record<string, string | number> = { error: err.code };
   if (err.description) body.error_description = err.description;
+  // RFC 9470 §3: the step-up hints ride beside the error code.
+  if (err instanceof InsufficientUserAuthentication) {
+    if (err.hints.acr_values !== undefined) body.acr_values = err.hints.acr_values;
+    if (err.hints.max_age !== undefined) body.max_age = err.hints.max_age;
+  }
   return new Response(JSON.stringify(body), { status: err.status, headers });
 }

@@ -28,8 +28,8 @@ export interface UpstreamIdentity {
   subject: string;
   /** Claims as OIDC names: the ID token's (and userinfo's) claims, or SAML attributes translated. */
   claims: Record<string, unknown>;
-  /** Seconds since epoch. */
-  authTime: number;
+  /** Seconds since epoch; absent when the upstream did not say (never invented). */
+  authTime?: number;
   acr?: string;
   amr: string[];
   /** Upstream session handle: OIDC `sid` or SAML SessionIndex. */

@@ -54,6 +54,31 @@ export class UnsupportedTokenType extends OAuthError {
   readonly code = 'unsupported_token_type';
 }
 
+/** RFC 9470 §3 hints: what authentication would satisfy the request. */
+export interface StepUpHints {
+  /** Space-separated acr values, any of which would do. */
+  acr_values?: string;
+  /** The maximum age, in seconds, of an authentication that would do. */
+  max_age?: number;
+}
+
+/**
+ * The subject authenticated, but not strongly or recently enough (RFC 9470 §3; ID-JAG draft,
+ * "Step-Up Authentication"): the client sends the user back to log in and retries. The hints go on
+ * the wire beside `error` (http/errors.ts).
+ */
+export class InsufficientUserAuthentication extends OAuthError {
+  readonly code = 'insufficient_user_authentication';
+  constructor(
+    reason: RefusalReason,
+    description: string,
+    readonly hints: StepUpHints,
+    detail?: string,
+  ) {
+    super(reason, description, detail);
+  }
+}
+
 export class AccessDenied extends OAuthError {
   readonly code = 'access_denied';
   override readonly status = 403;

@@ -14,6 +14,7 @@ export type RefusalReason =
   | 'authorization_details_unsupported'
   | 'unsupported_grant_type'
   | 'unsupported_token_type'
+  | 'dpop_unsupported'
   // client authentication
   | 'client_unknown'
   | 'client_auth_missing'
@@ -38,6 +39,7 @@ export type RefusalReason =
   | 'iat_in_future'
   | 'aud_mismatch'
   | 'subject_token_is_id_jag'
+  | 'subject_token_not_id_token'
   | 'claim_missing'
   | 'session_ended'
   | 'subject_token_replayed'
@@ -63,6 +65,10 @@ export type RefusalReason =
   | 'scope_not_permitted_for_client'
   | 'policy_denied'
   | 'no_scope_granted'
+  | 'scope_exceeds_subject_grant'
+  // authentication strength (insufficient_user_authentication)
+  | 'authentication_too_old'
+  | 'authentication_insufficient'
   // the broker as OpenID provider: /authorize
   | 'redirect_uri_missing'
   | 'redirect_uri_unregistered'

@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { POLICY_DECISION_CACHE_MAX, POLICY_DECISION_CACHE_MAX_BYTES } from '../constants.js';
 import { fnv1a64 } from './hash.js';
-import { indexOfByte, lineCol, namePolicies, splitPolicies, type NamedPolicy } from './policy-text.js';
-import type { CedarModule, MintQuestion, PolicyEngine, ScopeDecision } from './types.js';
+import { annotationValue, indexOfByte, lineCol, namePolicies, splitPolicies, type NamedPolicy } from './policy-text.js';
+import type { CedarModule, MintQuestion, PolicyEngine, ScopeDecision, StepUpRule } from './types.js';
 
 /**
  * The Cedar policy engine behind every mint. Policies are checked once at load (syntax, ids,
@@ -56,6 +56,7 @@ export class PolicyLoadError extends Error {
 export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput): LoadedPolicyEngine {
   const version = policySetVersion(input.policies, input.schema);
   const policies = parsePolicies(cedar, input.policies);
+  const stepUp = stepUpRules(policies);
   const warnings = input.schema === undefined ? [] : validatePolicies(cedar, input.policies, policies, input.schema);
 
   // Cedar's cache is per thread and keyed by name: the content hash in the key keeps two engines
@@ -78,6 +79,7 @@ export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput)
   return Object.freeze({
     version,
     policyIds: Object.freeze(policies.map((p) => p.id)),
+    stepUp,
     warnings: Object.freeze(warnings),
     evaluateMint(question: MintQuestion): ScopeDecision[] {
       // The Cedar call is a pure function of (question, scope), so the question is the memo key.
@@ -109,6 +111,31 @@ export function policySetVersion(policies: string, schema: string | undefined): 
 }
 
 // ---- load -------------------------------------------------------------------------------
+
+const STEP_UP_KEYS = new Set(['acr_values', 'max_age', 'amr']);
+
+/**
+ * `@step_up("acr_values=a b&max_age=600&amr=mfa")` on a forbid marks its denial as one a stronger
+ * or fresher login would lift. Checked at load: on forbids only, known keys, an integer max_age.
+ */
+function stepUpRules(policies: readonly NamedPolicy[]): ReadonlyMap<string, StepUpRule> {
+  const rules = new Map<string, StepUpRule>();
+  const problems: string[] = [];
+  for (const p of policies) {
+    const raw = annotationValue(p.text, 'step_up');
+    if (raw === undefined) continue;
+    const effect = /^\s*(?:@\s*\w+\s*(?:\(\s*"(?:[^"\\]|\\.)*"\s*\))?\s*)*(permit|forbid)\b/.exec(p.text)?.[1];
+    if (effect !== 'forbid') problems.push(`${p.id}: @step_up is only meaningful on a forbid`);
+    const params = new URLSearchParams(raw);
+    for (const key of params.keys()) if (!STEP_UP_KEYS.has(key)) problems.push(`${p.id}: @step_up has unknown key "${key}" (acr_values, max_age, amr)`);
+    const maxAge = params.get('max_age');
+    if (maxAge !== null && !/^\d{1,9}$/.test(maxAge)) problems.push(`${p.id}: @step_up max_age must be a whole number of seconds`);
+    const words = (key: string) => (params.get(key) ?? '').split(' ').filter(Boolean);
+    rules.set(p.id, { acrValues: words('acr_values'), amr: words('amr'), ...(maxAge !== null ? { maxAge: Number(maxAge) } : {}) });
+  }
+  if (problems.length > 0) throw new PolicyLoadError(problems);
+  return rules;
+}
 
 /** Parses the whole set (positions are then file positions), then names each policy. */
 function parsePolicies(cedar: CedarModule, text: string): NamedPolicy[] {

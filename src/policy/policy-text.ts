@@ -72,9 +72,14 @@ const ANNOTATION = /@\s*([A-Za-z_]\w*)\s*(?:\(\s*"(_*)"\s*\))?/dg;
 
 /** The raw value of the policy's `@id` annotation, if it has one (`@id` alone means "", as in Cedar). */
 export function idAnnotation(policy: string): string | undefined {
+  return annotationValue(policy, 'id');
+}
+
+/** The raw value of the policy's `@<name>` annotation, if it has one (`@name` alone means ""). */
+export function annotationValue(policy: string, name: string): string | undefined {
   const head = LEADING_ANNOTATIONS.exec(skeleton(policy))?.[0] ?? '';
   for (const m of head.matchAll(ANNOTATION)) {
-    if (m[1] !== 'id') continue;
+    if (m[1] !== name) continue;
     const value = m.indices?.[2];
     return value ? policy.slice(value[0], value[1]) : '';
   }

@@ -42,8 +42,23 @@ export interface ScopeDecision {
   errors: string[];
 }
 
+/**
+ * What a forbid annotated `@step_up("acr_values=…&max_age=…&amr=…")` asks of the login: its denial
+ * is about authentication strength, and a fresh login meeting this would lift it (RFC 9470).
+ */
+export interface StepUpRule {
+  /** Sent as the `acr_values` hint; the first one is assumed when re-asking policy. */
+  acrValues: string[];
+  /** Sent as the `max_age` hint (seconds). */
+  maxAge?: number;
+  /** Methods a stepped-up login would add (assumed when re-asking policy; not sent). */
+  amr: string[];
+}
+
 export interface PolicyEngine {
   /** Identifies the loaded policy set (content hash) for the audit record. */
   readonly version: string;
+  /** Forbids annotated `@step_up`, by policy id. */
+  readonly stepUp?: ReadonlyMap<string, StepUpRule>;
   evaluateMint(question: MintQuestion): ScopeDecision[];
 }

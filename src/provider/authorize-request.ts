@@ -112,7 +112,7 @@ function readScopes(params: RawParams, client: ProviderClient): string[] {
   const parsed = parseScope(raw, MAX_SCOPE_COUNT);
   if (!parsed.ok) throw new InvalidScope('invalid_parameter', 'scope is malformed', parsed.detail);
   if (!parsed.scopes.includes('openid')) throw new InvalidScope('openid_scope_missing', 'scope must include openid');
-  const refused = parsed.scopes.filter((s) => !client.scopes.includes(s));
+  const refused = parsed.scopes.filter((s) => !client.scopes.includes(s) && !(client.delegated_scopes ?? []).includes(s));
   if (refused.length > 0) throw new InvalidScope('scope_not_permitted_for_client', 'a requested scope is not available to this client', refused.join(' ').slice(0, 200));
   return parsed.scopes;
 }
@@ -270,7 +270,7 @@ export function decideAuthentication(request: AuthorizationRequest, session: Ses
   const unusable =
     !session
       ? 'no session'
-      : request.maxAge !== undefined && now - session.authTime > request.maxAge
+      : request.maxAge !== undefined && (session.authTime === undefined || now - session.authTime > request.maxAge)
         ? 'max_age exceeded'
         : request.connection !== undefined && request.connection !== session.connectionId
           ? 'session is from another connection'

@@ -36,7 +36,7 @@ interface IssueInput {
   /** Scopes of the access token and the ID token's claims. */
   scopes: string[];
   sessionId: string;
-  authTime: number;
+  authTime?: number;
   acr?: string;
   amr: string[];
   nonce?: string;
@@ -54,7 +54,7 @@ async function resolveSubject(s: BrokerServices, request: GrantRequest, input: I
 async function mintTokens(s: BrokerServices, request: GrantRequest, input: IssueInput, subject: string) {
   const issuer = s.settings.issuer;
   const key = s.keys.signingKey();
-  const common = { authTime: input.authTime, amr: input.amr, ...(input.acr !== undefined ? { acr: input.acr } : {}) };
+  const common = { ...(input.authTime !== undefined ? { authTime: input.authTime } : {}), amr: input.amr, ...(input.acr !== undefined ? { acr: input.acr } : {}) };
   const accessToken = await signJwt(
     buildAccessTokenClaims({ issuer, subject, audience: endpointUrl(issuer, USERINFO_PATH), clientId: input.client.client_id, scopes: input.scopes, sid: input.sessionId, now: request.now, ...common }),
     key,
@@ -175,7 +175,7 @@ export function authorizationCodeGrant(deps: ProviderDeps): Grant<BrokerServices
         principal,
         scopes: code.scopes,
         sessionId: session.id,
-        authTime: code.authTime,
+        ...(code.authTime !== undefined ? { authTime: code.authTime } : {}),
         amr: code.amr,
         ...(code.acr !== undefined ? { acr: code.acr } : {}),
         ...(code.nonce !== undefined ? { nonce: code.nonce } : {}),
@@ -270,7 +270,7 @@ export function refreshTokenGrant(deps: ProviderDeps): Grant<BrokerServices> {
         principal,
         scopes,
         sessionId: session.id,
-        authTime: session.authTime,
+        ...(session.authTime !== undefined ? { authTime: session.authTime } : {}),
         amr: session.amr,
         ...(session.acr !== undefined ? { acr: session.acr } : {}),
       };

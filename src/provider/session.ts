@@ -61,7 +61,7 @@ export async function startSession(
     id: await sha256Base64url(secret),
     principalId: input.principal.id,
     connectionId: identity.connectionId,
-    authTime: identity.authTime,
+    ...(identity.authTime !== undefined ? { authTime: identity.authTime } : {}),
     amr: identity.amr,
     createdAt: now,
     expiresAt: now + SESSION_LIFETIME,

@@ -108,7 +108,8 @@ export interface IdTokenInput {
   clientId: string;
   now: number;
   jti: string;
-  authTime: number;
+  /** Absent when the upstream did not say: then no auth_time claim (OIDC Core §2: never invented). */
+  authTime?: number;
   acr?: string;
   amr: readonly string[];
   sid: string;
@@ -129,10 +130,10 @@ export async function buildIdTokenClaims(input: IdTokenInput): Promise<JWTPayloa
     exp: input.now + ID_TOKEN_LIFETIME,
     iat: input.now,
     jti: input.jti,
-    auth_time: input.authTime,
     sid: input.sid,
     at_hash: await atHash(input.accessToken),
   };
+  if (input.authTime !== undefined) claims.auth_time = input.authTime;
   if (input.nonce !== undefined) claims.nonce = input.nonce;
   if (input.acr !== undefined) claims.acr = input.acr;
   if (input.amr.length > 0) claims.amr = [...input.amr];
@@ -147,7 +148,7 @@ export interface AccessTokenInput {
   clientId: string;
   scopes: readonly string[];
   sid: string;
-  authTime: number;
+  authTime?: number;
   acr?: string;
   amr: readonly string[];
   now: number;
@@ -165,8 +166,8 @@ export function buildAccessTokenClaims(input: AccessTokenInput): JWTPayload {
     client_id: input.clientId,
     scope: input.scopes.join(' '),
     sid: input.sid,
-    auth_time: input.authTime,
   };
+  if (input.authTime !== undefined) claims.auth_time = input.authTime;
   if (input.acr !== undefined) claims.acr = input.acr;
   if (input.amr.length > 0) claims.amr = [...input.amr];
   return claims;

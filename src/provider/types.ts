@@ -34,6 +34,12 @@ export interface ProviderClient {
   claim_overrides?: ClaimMapOverrides;
   /** Scopes it may request; must include `openid`. Others: `email`, `profile`, `offline_access`. */
   scopes: readonly string[];
+  /**
+   * Caller-vocabulary scopes at its destinations that the app may ask the user to delegate at
+   * /authorize. Its refresh tokens carry them, and a refresh token used as a token-exchange subject
+   * mints only scopes among them.
+   */
+  delegated_scopes?: readonly string[];
 }
 
 export interface ProviderDeps {

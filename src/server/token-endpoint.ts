@@ -24,6 +24,7 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
       trail.grantType = grantType.slice(0, 100);
       const grant = byType.get(grantType);
       if (!grant) throw new UnsupportedGrantType('unsupported_grant_type', 'this grant_type is not supported');
+      refuseDpop(request);
 
       const client = await services.clients.authenticate(request.headers.get('authorization') ?? undefined, form, now);
       trail.clientId = client.client.client_id;
@@ -45,6 +46,15 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
       return oauthErrorResponse(oauthError, requestId);
     }
   };
+}
+
+/**
+ * Step: a DPoP proof (RFC 9449) asks for a sender-constrained token. The broker cannot bind one
+ * yet, and answering with a bearer token would silently drop what the client asked for (§5 lets a
+ * server that ignores DPoP do so; this one refuses). Before client authentication: nothing to pay.
+ */
+function refuseDpop(request: Request) {
+  if (request.headers.has('dpop')) throw new InvalidRequest('dpop_unsupported', 'DPoP is not supported: this server cannot issue sender-constrained tokens');
 }
 
 /** RFC 6749 §3.2: unrecognised parameters are ignored; these are known to the client-auth step. */

@@ -122,7 +122,8 @@ export interface SessionRecord {
   id: string;
   principalId: string;
   connectionId: string;
-  authTime: number;
+  /** When the person authenticated upstream; absent when the upstream did not say. */
+  authTime?: number;
   acr?: string;
   amr: string[];
   upstreamSessionIndex?: string;
@@ -146,7 +147,7 @@ export interface AuthorizationCodeRecord {
   nonce?: string;
   codeChallenge?: string;
   codeChallengeMethod?: 'S256';
-  authTime: number;
+  authTime?: number;
   acr?: string;
   amr: string[];
   issuedAt: number;

@@ -14,10 +14,19 @@ export interface VerifiedIdToken {
   claims: JWTPayload & Record<string, unknown>;
 }
 
+/** How an issuer types its ID tokens (JWS `typ`), from its trusted-issuer configuration. */
+export interface IdTokenTyping {
+  /** `typ` values this issuer puts on ID tokens; a token with any other `typ` is not an ID token. */
+  accepted: readonly string[];
+  /** The issuer always types its ID tokens: an untyped token is not one. */
+  required: boolean;
+}
+
 export interface TrustedIssuer {
   issuer: string;
   algorithms: string[];
   keys: JWTVerifyGetKey;
+  typing?: IdTokenTyping;
 }
 
 type Check<T> = { ok: true; value: T } | { ok: false; reason: RefusalReason; detail?: string };
@@ -25,13 +34,44 @@ type Check<T> = { ok: true; value: T } | { ok: false; reason: RefusalReason; det
 /** Token types that are never ID tokens; an ID-JAG presented as a subject token is the main case. */
 const REFUSED_TYP = new Set([ID_JAG_TYP, 'at+jwt', 'logout+jwt', 'secevent+jwt']);
 
-/** Header rules, pure. `typ` is compared as a media type: case-insensitive, `application/` optional. */
-export function checkHeader(header: ProtectedHeaderParameters, algorithms: readonly string[]): Check<void> {
+/** `typ` compared as a media type (RFC 8725 §3.11): case-insensitive, `application/` optional. */
+const mediaType = (typ: string) => typ.toLowerCase().replace(/^application\//, '');
+
+/** Header rules, pure. With the issuer's typing, a `typ` it does not use for ID tokens is refused. */
+export function checkHeader(header: ProtectedHeaderParameters, algorithms: readonly string[], typing?: IdTokenTyping): Check<void> {
   if (header.typ !== undefined && typeof header.typ !== 'string') return { ok: false, reason: 'token_malformed', detail: 'typ is not a string' };
-  const typ = header.typ?.toLowerCase().replace(/^application\//, '');
+  const typ = header.typ === undefined ? undefined : mediaType(header.typ);
   if (typ === ID_JAG_TYP) return { ok: false, reason: 'subject_token_is_id_jag' };
-  if (typ && REFUSED_TYP.has(typ)) return { ok: false, reason: 'token_malformed', detail: `typ ${typ} is not an ID token` };
+  if (typ && REFUSED_TYP.has(typ)) return { ok: false, reason: 'subject_token_not_id_token', detail: `typ ${typ} is not an ID token` };
+  if (typing) {
+    if (typ === undefined && typing.required) return { ok: false, reason: 'subject_token_not_id_token', detail: 'typ is required by this issuer' };
+    if (typ !== undefined && !typing.accepted.some((t) => mediaType(t) === typ)) return { ok: false, reason: 'subject_token_not_id_token', detail: `typ ${typ.slice(0, 50)} is not this issuer's ID token typ` };
+  }
   if (!header.alg || !algorithms.includes(header.alg)) return { ok: false, reason: 'alg_not_allowed', detail: String(header.alg) };
+  return { ok: true, value: undefined };
+}
+
+/** Claims only access tokens carry (RFC 9068 §2.2.3 `scope`, Entra `scp`). */
+const ACCESS_TOKEN_CLAIMS = ['scp', 'scope'];
+/** Claims naming the client a token was issued to (RFC 9068 `client_id`, Entra `appid`, Okta `cid`). */
+const CLIENT_CLAIMS = ['client_id', 'appid', 'cid'];
+/** Payload markers some IdPs put on their non-ID tokens (Keycloak's `typ`, Cognito's `token_use`). */
+const NON_ID_PAYLOAD_TYP = new Set(['bearer', 'refresh', 'offline', 'at+jwt']);
+
+/**
+ * Evidence that a verified JWT is an ID token and not an access token of the same issuer with this
+ * client in `aud` (issue 6 §2): no access-token claims, and any client claim names this client.
+ */
+function checkIdTokenEvidence(claims: Record<string, unknown>, audiences: readonly string[]): Check<void> {
+  const not = (detail: string): Check<void> => ({ ok: false, reason: 'subject_token_not_id_token', detail });
+  for (const name of ACCESS_TOKEN_CLAIMS) if (Object.hasOwn(claims, name)) return not(`${name} is an access token claim`);
+  for (const name of CLIENT_CLAIMS) {
+    if (!Object.hasOwn(claims, name)) continue;
+    const value = claims[name];
+    if (typeof value !== 'string' || !audiences.includes(value)) return not(`${name} names another client than the audience`);
+  }
+  if (claims.token_use !== undefined && claims.token_use !== 'id') return not('token_use is not id');
+  if (typeof claims.typ === 'string' && NON_ID_PAYLOAD_TYP.has(claims.typ.toLowerCase())) return not(`typ claim ${claims.typ.slice(0, 20)}`);
   return { ok: true, value: undefined };
 }
 
@@ -48,7 +88,8 @@ export function checkIdTokenClaims(
   if (typeof claims.sub !== 'string' || claims.sub.length === 0) return { ok: false, reason: 'claim_missing', detail: 'sub' };
   if (typeof claims.exp !== 'number') return { ok: false, reason: 'claim_missing', detail: 'exp' };
   if (typeof claims.iat !== 'number') return { ok: false, reason: 'claim_missing', detail: 'iat' };
-  const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud.filter((a) => typeof a === 'string') : [];
+  if (Array.isArray(claims.aud) && claims.aud.some((a) => typeof a !== 'string')) return { ok: false, reason: 'token_malformed', detail: 'aud has a non-string entry' };
+  const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? (claims.aud as string[]) : [];
   if (aud.length === 0) return { ok: false, reason: 'claim_missing', detail: 'aud' };
   if (claims.exp + skew <= expect.now) return { ok: false, reason: 'expired' };
   if (typeof claims.nbf === 'number' && claims.nbf - skew > expect.now) return { ok: false, reason: 'not_yet_valid' };
@@ -59,6 +100,8 @@ export function checkIdTokenClaims(
   // naming another party means the token was issued to that party (OIDC Core §2), whatever aud says.
   if (aud.length > 1 && typeof claims.azp !== 'string') return { ok: false, reason: 'aud_mismatch', detail: 'azp' };
   if (claims.azp !== undefined && (typeof claims.azp !== 'string' || !expect.audiences.includes(claims.azp))) return { ok: false, reason: 'aud_mismatch', detail: 'azp' };
+  const evidence = checkIdTokenEvidence(claims, expect.audiences);
+  if (!evidence.ok) return evidence;
   return {
     ok: true,
     value: { issuer: claims.iss, subject: claims.sub, audience: aud, expiresAt: claims.exp, claims: claims as VerifiedIdToken['claims'] },
@@ -104,7 +147,7 @@ export class IdTokenVerifier {
     }
     const trusted = typeof unverified.iss === 'string' ? this.issuers.get(unverified.iss) : undefined;
     if (!trusted) throw refuse('issuer_untrusted', typeof unverified.iss === 'string' ? unverified.iss.slice(0, 200) : undefined);
-    const headerCheck = checkHeader(header, trusted.algorithms);
+    const headerCheck = checkHeader(header, trusted.algorithms, trusted.typing);
     if (!headerCheck.ok) throw refuse(headerCheck.reason, headerCheck.detail);
 
     let claims: JWTPayload;

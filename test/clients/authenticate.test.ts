@@ -150,8 +150,8 @@ describe('presentedCredentials', () => {
 
 describe('checkClientAssertionClaims (RFC 7523 §3)', () => {
   const NOW = 1_800_000_000;
-  const AUDS = ['https://broker.test/token', 'https://broker.test'];
-  const good: JWTPayload = { iss: 'jwt-agent', sub: 'jwt-agent', aud: 'https://broker.test/token', exp: NOW + 60, iat: NOW, jti: 'j-1' };
+  const AUDS = ['https://broker.test'];
+  const good: JWTPayload = { iss: 'jwt-agent', sub: 'jwt-agent', aud: 'https://broker.test', exp: NOW + 60, iat: NOW, jti: 'j-1' };
   const check = (overrides: Record<string, unknown>) => {
     const p = { ...good, ...overrides } as Record<string, unknown>;
     for (const [k, v] of Object.entries(overrides)) if (v === undefined) delete p[k];
@@ -162,9 +162,16 @@ describe('checkClientAssertionClaims (RFC 7523 §3)', () => {
     expect(check({})).toBeUndefined();
   });
 
-  it('accepts the issuer as aud, and aud as an array containing it', () => {
+  it('accepts the issuer as aud, and refuses any array (RFC 7523bis: a single string)', () => {
     expect(check({ aud: 'https://broker.test' })).toBeUndefined();
-    expect(check({ aud: ['https://elsewhere.test', 'https://broker.test/token'] })).toBeUndefined();
+    expect(check({ aud: ['https://broker.test'] })).toMatch(/single string/);
+    expect(check({ aud: ['https://elsewhere.test', 'https://broker.test'] })).toMatch(/single string/);
+  });
+
+  it('refuses the token endpoint URL unless it is among the accepted audiences', () => {
+    expect(check({ aud: 'https://broker.test/token' })).toMatch(/aud/);
+    const p = { ...good, aud: 'https://broker.test/token' };
+    expect(checkClientAssertionClaims(p, 'jwt-agent', ['https://broker.test', 'https://broker.test/token'], NOW)).toBeUndefined();
   });
 
   it('refuses iss other than the client_id', () => {

@@ -67,6 +67,7 @@ describe('configuration validation', () => {
     ['two clients claiming the same upstream audience', (s: any) => (s.clients[1].upstream_client_ids = { 'https://idp.test': 'wiki-agent' }), 'broker.config.yaml', 'clients[1].upstream_client_ids', /also claimed/],
     ['an upstream client id for an issuer that is not trusted', (s: any) => (s.clients[0].upstream_client_ids = { 'https://other.test': 'x' }), 'broker.config.yaml', 'clients[0].upstream_client_ids', /not a trusted upstream issuer/],
     ['a trusted issuer over plain http', (s: any) => (s.trusted_issuers[0].issuer = 'http://idp.example'), 'broker.config.yaml', 'trusted_issuers[0].issuer', /https/],
+    ['a delegated scope the client cannot request at any destination', (s: any) => (s.clients[0].oidc = { redirect_uris: ['https://app.test/cb'], subject_namespace: 'todo-users', delegated_scopes: ['todos.admin'] }), 'broker.config.yaml', 'clients[0].oidc.delegated_scopes[0]', /todos.admin/],
     ['a JWKS URL over plain http', (s: any) => (s.trusted_issuers[0].jwks_uri = 'http://idp.example/jwks'), 'broker.config.yaml', 'trusted_issuers[0].jwks_uri', /https/],
     ['more PBKDF2 iterations than workerd allows', (s: any) => (s.clients[0].client_secret_hash = 'pbkdf2-sha256$200000$AAAA$AAAA'), 'broker.config.yaml', 'clients[0].client_secret_hash', /iterations/],
     ['a client id with a colon', (s: any) => (s.clients[0].client_id = 'a:b'), 'broker.config.yaml', 'clients[0].client_id', /":"/],

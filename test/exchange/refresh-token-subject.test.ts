@@ -8,7 +8,7 @@ import { decodeJwt } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { randomToken, sha256Base64url } from '../../src/provider/crypto.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { codeFor, redeem, SECRET as PROVIDER_SECRET, startProvider, webApp, webAppRequest } from '../provider/harness.js';
+import { codeFor, location, redeem, SECRET as PROVIDER_SECRET, startProvider, webApp, webAppRequest } from '../provider/harness.js';
 import { exchange, exchangeBody, expectRefused, issueRefreshToken, login, minted, REFRESH_TOKEN_TYPE, snapshot, TODO } from './subject-token-helpers.js';
 
 const write = { scope: 'todos.write' } as const;
@@ -47,6 +47,22 @@ describe('refresh_token as the subject token', () => {
       const pwd = await login(b, { principal: { claims: { email: 'alice@example.com', groups: ['todo-writers'] } }, session: { amr: ['pwd'] } });
       const passwordOnly = await issueRefreshToken(b, pwd);
       await expectRefused(b, exchangeBody(passwordOnly.token, REFRESH_TOKEN_TYPE, write), { error: 'invalid_scope', reason: 'policy_denied' });
+    });
+
+    it('stays within the authorization it was granted for: a token granted only openid mints no Todo scope (issue 6 §2)', async () => {
+      const l = await login(b, { principal: { claims: { email: 'alice@example.com', groups: ['todo-writers'] } } });
+      const { token } = await issueRefreshToken(b, l, { scopes: ['openid'] });
+      await expectRefused(b, exchangeBody(token, REFRESH_TOKEN_TYPE, write), { error: 'invalid_scope', reason: 'scope_exceeds_subject_grant', detail: 'todos.write' });
+      await expectRefused(b, exchangeBody(token, REFRESH_TOKEN_TYPE), { error: 'invalid_scope', reason: 'scope_exceeds_subject_grant', detail: 'todos.read' });
+      // Nor can the client's default scopes widen it: without `scope`, the defaults are bound the same way.
+      await expectRefused(b, exchangeBody(token, REFRESH_TOKEN_TYPE, { scope: undefined }), { error: 'invalid_scope', reason: 'scope_exceeds_subject_grant' });
+    });
+
+    it('a token granted todos.read mints todos.read, and not todos.write', async () => {
+      const l = await login(b, { principal: { claims: { email: 'alice@example.com', groups: ['todo-writers'] } } });
+      const { token } = await issueRefreshToken(b, l, { scopes: ['openid', 'offline_access', 'todos.read'] });
+      expect((await minted(await exchange(b, token, REFRESH_TOKEN_TYPE))).scope).toBe('todos.read');
+      await expectRefused(b, exchangeBody(token, REFRESH_TOKEN_TYPE, { scope: 'todos.read todos.write' }), { error: 'invalid_scope', reason: 'scope_exceeds_subject_grant', detail: 'todos.write' });
     });
 
     it('is neither rotated nor consumed: it can be exchanged again, and its record is untouched', async () => {
@@ -133,8 +149,8 @@ describe('refresh_token as the subject token', () => {
 
 describe('refresh_token as the subject token, end to end through the broker as OpenID Provider', () => {
   it('the app logs in, exchanges its refresh token for an ID-JAG, and still refreshes with the same token afterwards', async () => {
-    const p = await startProvider();
-    const params = await codeFor(p.browser(), webAppRequest({ scope: 'openid email offline_access' }));
+    const p = await startProvider({ clients: [{ ...webApp, delegated_scopes: ['todos.read'] }] });
+    const params = await codeFor(p.browser(), webAppRequest({ scope: 'openid email offline_access todos.read' }));
     const tokens = (await (await redeem(p, params.get('code')!)).json()) as Record<string, string>;
     expect(tokens.refresh_token).toBeDefined();
 
@@ -144,5 +160,23 @@ describe('refresh_token as the subject token, end to end through the broker as O
 
     const refreshed = await p.token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: webApp.client_id, client_secret: PROVIDER_SECRET });
     expect(refreshed.status).toBe(200);
+  });
+
+  it('a refresh token from a login that delegated no Todo scope mints none (issue 6 §2)', async () => {
+    const p = await startProvider({ clients: [{ ...webApp, delegated_scopes: ['todos.read'] }] });
+    const params = await codeFor(p.browser(), webAppRequest({ scope: 'openid offline_access' }));
+    const tokens = (await (await redeem(p, params.get('code')!)).json()) as Record<string, string>;
+    const res = await p.token(exchangeBody(tokens.refresh_token!, REFRESH_TOKEN_TYPE));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'invalid_scope' });
+    const [record] = await p.services.store.audit.recent(1);
+    expect(record).toMatchObject({ reason: 'scope_exceeds_subject_grant', detail: 'todos.read' });
+  });
+
+  it('/authorize refuses a Todo scope the app may not ask to be delegated', async () => {
+    const p = await startProvider();
+    const res = await p.browser().get(webAppRequest({ scope: 'openid offline_access todos.write' }));
+    expect(res.status).toBeGreaterThanOrEqual(300);
+    expect(location(res).searchParams.get('error')).toBe('invalid_scope');
   });
 });

@@ -30,7 +30,8 @@ import {
 const IDP2 = 'https://idp2.test';
 const IDP3 = 'https://idp3.test';
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-const TOKEN_URL = `${BROKER}/token`;
+/** RFC 7523bis: client assertions name the issuer identifier. */
+const ASSERTION_AUD = BROKER;
 const TT = 'urn:ietf:params:oauth:token-type:';
 
 type Params = Record<string, string | string[]>;
@@ -204,7 +205,7 @@ async function idp2Params(b: TestBroker, token: string, overrides: Record<string
 }
 
 function assertion(b: TestBroker, claims: Record<string, unknown> = {}, key: SigningKey = jwtAgentKey) {
-  const payload: Record<string, unknown> = { iss: 'jwt-agent', sub: 'jwt-agent', aud: TOKEN_URL, iat: b.clock.now, exp: b.clock.now + 60, jti: crypto.randomUUID(), ...claims };
+  const payload: Record<string, unknown> = { iss: 'jwt-agent', sub: 'jwt-agent', aud: ASSERTION_AUD, iat: b.clock.now, exp: b.clock.now + 60, jti: crypto.randomUUID(), ...claims };
   for (const [k, v] of Object.entries(claims)) if (v === undefined) delete payload[k];
   return new SignJWT(payload as JWTPayload).setProtectedHeader({ alg: 'ES256', kid: key.kid }).sign(key.privateKey);
 }
@@ -624,7 +625,7 @@ describe('token endpoint refusals', () => {
     });
 
     it('typ at+jwt (an access token) → invalid_grant', async () => {
-      await refusedPost(b, await idp2Params(b, await idp2Token(b, {}, { typ: 'at+jwt' })), { status: 400, error: 'invalid_grant', reason: 'token_malformed' });
+      await refusedPost(b, await idp2Params(b, await idp2Token(b, {}, { typ: 'at+jwt' })), { status: 400, error: 'invalid_grant', reason: 'subject_token_not_id_token' });
     });
 
     it('an issuer whose keys cannot be fetched → 503 temporarily_unavailable: not blamed on the client, not a 500', async () => {
@@ -773,7 +774,7 @@ describe('token endpoint refusals', () => {
     });
 
     it('a secret client presenting a client assertion → 401', async () => {
-      const forged = await new SignJWT({ iss: 'wiki-agent', sub: 'wiki-agent', aud: TOKEN_URL, jti: 'x', exp: b.clock.now + 60 }).setProtectedHeader({ alg: 'ES256', kid: rogue.kid }).sign(rogue.privateKey);
+      const forged = await new SignJWT({ iss: 'wiki-agent', sub: 'wiki-agent', aud: ASSERTION_AUD, jti: 'x', exp: b.clock.now + 60 }).setProtectedHeader({ alg: 'ES256', kid: rogue.kid }).sign(rogue.privateKey);
       const params = await exchangeParams(b, { client_id: undefined, client_secret: undefined, client_assertion: forged, client_assertion_type: JWT_BEARER });
       await refusedPost(b, params, { status: 401, error: 'invalid_client', reason: 'client_auth_method_mismatch' });
     });
@@ -819,14 +820,14 @@ describe('token endpoint refusals', () => {
     });
 
     it('signed by a key the client did not register → 401', async () => {
-      const a = await new SignJWT({ iss: 'jwt-agent', sub: 'jwt-agent', aud: TOKEN_URL, iat: b.clock.now, exp: b.clock.now + 60, jti: crypto.randomUUID() })
+      const a = await new SignJWT({ iss: 'jwt-agent', sub: 'jwt-agent', aud: ASSERTION_AUD, iat: b.clock.now, exp: b.clock.now + 60, jti: crypto.randomUUID() })
         .setProtectedHeader({ alg: 'ES256', kid: jwtAgentKey.kid })
         .sign(rogue.privateKey);
       await refusedPost(b, await jwtAgentParams(b, a), { status: 401, error: 'invalid_client', reason: 'client_assertion_invalid' });
     });
 
     it('alg none → 401', async () => {
-      const a = unsigned({ alg: 'none' }, { iss: 'jwt-agent', sub: 'jwt-agent', aud: TOKEN_URL, iat: b.clock.now, exp: b.clock.now + 60, jti: 'j1' });
+      const a = unsigned({ alg: 'none' }, { iss: 'jwt-agent', sub: 'jwt-agent', aud: ASSERTION_AUD, iat: b.clock.now, exp: b.clock.now + 60, jti: 'j1' });
       await refusedPost(b, await jwtAgentParams(b, a), { status: 401, error: 'invalid_client', reason: 'client_assertion_invalid' });
     });
 

@@ -177,7 +177,8 @@ export async function issueRefreshToken(b: TestBroker, l: Login, o: Partial<Refr
     clientId: 'wiki-agent',
     sessionId: l.session.id,
     principalId: l.principal.id,
-    scopes: ['openid', 'email', 'offline_access'],
+    // The app asked the user to delegate the Todo, legacy and CRM scopes at /authorize (oidc.delegated_scopes).
+    scopes: ['openid', 'email', 'offline_access', 'todos.read', 'todos.write', 'records.read', 'contacts.read'],
     createdAt: b.clock.now,
     expiresAt: b.clock.now + 3600,
     ...o,

@@ -66,6 +66,13 @@ describe('decideAuthentication (time passed in)', () => {
     expect(decideAuthentication(valid({ max_age: '99' }), session, NOW, false)).toEqual({ kind: 'login', forceChooser: false });
   });
 
+  it('a session whose authentication time is unknown satisfies no max_age (issue 6 §2)', () => {
+    const { authTime: _, ...unknown } = session;
+    expect(decideAuthentication(valid({ max_age: '100000' }), unknown, NOW, false)).toEqual({ kind: 'login', forceChooser: false });
+    expect(decideAuthentication(valid({ max_age: '100000', prompt: 'none' }), unknown, NOW, false)).toMatchObject({ kind: 'refuse', error: { code: 'login_required' } });
+    expect(decideAuthentication(valid(), unknown, NOW, false)).toMatchObject({ kind: 'authenticated' });
+  });
+
   it('prompt=login always logs in, unless the login it caused just happened', () => {
     expect(decideAuthentication(valid({ prompt: 'login' }), session, NOW, false)).toEqual({ kind: 'login', forceChooser: false });
     expect(decideAuthentication(valid({ prompt: 'login', max_age: '0' }), session, NOW, true)).toMatchObject({ kind: 'authenticated' });

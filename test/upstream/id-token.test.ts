@@ -48,16 +48,16 @@ describe('checkHeader', () => {
 
   it('refuses an access token (typ at+jwt)', () => {
     const r = checkHeader(header({ typ: 'at+jwt' }), ALGS);
-    expect(reasonOf(r)).toBe('token_malformed');
+    expect(reasonOf(r)).toBe('subject_token_not_id_token');
     expect(r.ok ? '' : r.detail).toContain('at+jwt');
   });
 
   it('refuses a logout token (typ logout+jwt)', () => {
-    expect(reasonOf(checkHeader(header({ typ: 'application/logout+jwt' }), ALGS))).toBe('token_malformed');
+    expect(reasonOf(checkHeader(header({ typ: 'application/logout+jwt' }), ALGS))).toBe('subject_token_not_id_token');
   });
 
   it('refuses a security event token (typ secevent+jwt)', () => {
-    expect(reasonOf(checkHeader(header({ typ: 'secevent+jwt' }), ALGS))).toBe('token_malformed');
+    expect(reasonOf(checkHeader(header({ typ: 'secevent+jwt' }), ALGS))).toBe('subject_token_not_id_token');
   });
 
   it('refuses alg none', () => {
@@ -198,9 +198,65 @@ describe('checkIdTokenClaims', () => {
     expect(check({ aud: 'wiki-at-idp' }, { audiences: ['wiki-at-idp'] }).ok).toBe(true);
   });
 
-  it('ignores non-string entries in an aud array', () => {
+  it('refuses an aud array with a non-string entry (issue 6 §2: non-string aud entries refused)', () => {
     const r = check({ aud: [7, 'wiki-agent'] });
-    expect(r.ok && r.value.audience).toEqual(['wiki-agent']);
+    expect(reasonOf(r)).toBe('token_malformed');
+    expect(r.ok ? '' : r.detail).toContain('aud');
+  });
+});
+
+describe('checkIdTokenClaims: ID-token evidence (issue 6 §2, token confusion)', () => {
+  it.each([['scp', 'todos.write'], ['scp', ['todos.write']], ['scope', 'openid todos.write']])('refuses a token carrying the access-token claim %s', (name, value) => {
+    const r = check({ [name]: value });
+    expect(reasonOf(r)).toBe('subject_token_not_id_token');
+    expect(r.ok ? '' : r.detail).toContain(name);
+  });
+
+  it.each([['client_id'], ['appid'], ['cid']])('refuses %s naming another app than the audience', (name) => {
+    const r = check({ [name]: 'some-other-app' });
+    expect(reasonOf(r)).toBe('subject_token_not_id_token');
+    expect(r.ok ? '' : r.detail).toContain(name);
+  });
+
+  it.each([['client_id'], ['appid'], ['cid']])('accepts %s naming the client itself', (name) => {
+    expect(check({ [name]: 'wiki-agent' }).ok).toBe(true);
+  });
+
+  it('refuses a non-string client_id', () => {
+    expect(reasonOf(check({ client_id: ['wiki-agent'] }))).toBe('subject_token_not_id_token');
+  });
+
+  it('refuses token_use other than id (Cognito access tokens)', () => {
+    expect(reasonOf(check({ token_use: 'access' }))).toBe('subject_token_not_id_token');
+    expect(check({ token_use: 'id' }).ok).toBe(true);
+  });
+
+  it('refuses a payload typ naming an access or refresh token (Keycloak marks its tokens so)', () => {
+    expect(reasonOf(check({ typ: 'Bearer' }))).toBe('subject_token_not_id_token');
+    expect(reasonOf(check({ typ: 'Refresh' }))).toBe('subject_token_not_id_token');
+    expect(check({ typ: 'ID' }).ok).toBe(true);
+  });
+
+  it('the reproduced access token: aud = the client, scp, appid of another app, no azp', () => {
+    expect(reasonOf(check({ scp: 'todos.write', appid: '00000000-other-app', azp: undefined }))).toBe('subject_token_not_id_token');
+  });
+});
+
+describe('checkHeader: explicit typing per upstream', () => {
+  const typing = { accepted: ['JWT'], required: false };
+  it('refuses a typ the upstream does not use for ID tokens', () => {
+    const r = checkHeader(header({ typ: 'application/jose' }), ALGS, typing);
+    expect(reasonOf(r)).toBe('subject_token_not_id_token');
+  });
+
+  it('accepts the configured typ, compared as a media type', () => {
+    expect(checkHeader(header({ typ: 'jwt' }), ALGS, typing).ok).toBe(true);
+    expect(checkHeader(header({ typ: 'application/id_token+jwt' }), ALGS, { accepted: ['id_token+jwt'], required: true }).ok).toBe(true);
+  });
+
+  it('refuses an untyped token where the upstream always types its ID tokens', () => {
+    expect(reasonOf(checkHeader(header({}), ALGS, { accepted: ['JWT'], required: true }))).toBe('subject_token_not_id_token');
+    expect(checkHeader(header({}), ALGS, typing).ok).toBe(true);
   });
 });
 

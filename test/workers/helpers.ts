@@ -70,7 +70,7 @@ export function idToken(sub: string, audience: string, claims: Record<string, un
 /** A private_key_jwt client assertion for `key-agent`. */
 export function clientAssertion(jti: string) {
   const t = now();
-  return sign(keys.client, { iss: 'key-agent', sub: 'key-agent', aud: `${BROKER}/token`, iat: t, exp: t + 60, jti }, 'JWT');
+  return sign(keys.client, { iss: 'key-agent', sub: 'key-agent', aud: BROKER, iat: t, exp: t + 60, jti }, 'JWT');
 }
 
 /** A caller-pushed exchange for alice at the Todo AS by wiki-agent; override any parameter. */

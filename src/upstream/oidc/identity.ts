@@ -38,9 +38,10 @@ export function toUpstreamIdentity(connectionId: string, idToken: Claims & { iss
     issuer: idToken.iss,
     subject: idToken.sub,
     claims: mergeClaims(idToken, userinfo),
-    authTime: typeof idToken.auth_time === 'number' ? idToken.auth_time : idToken.iat,
     amr: stringArray(idToken.amr),
   };
+  // Never invented: without auth_time the login's time is unknown (not iat, which dates the token).
+  if (typeof idToken.auth_time === 'number') identity.authTime = idToken.auth_time;
   if (typeof idToken.acr === 'string') identity.acr = idToken.acr;
   if (typeof idToken.sid === 'string') identity.sessionIndex = idToken.sid;
   return identity;

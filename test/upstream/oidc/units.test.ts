@@ -87,20 +87,25 @@ describe('callback parameters', () => {
 describe('identity from claims', () => {
   const idToken = { iss: 'https://idp', sub: 'u1', aud: 'broker', iat: 1_000, exp: 2_000, nonce: 'n', at_hash: 'h', email: 'signed@corp.example' };
 
-  it('falls back to iat for authTime, and reads acr, amr and sid only in their proper types', () => {
+  it('reads auth_time, acr, amr and sid only in their proper types', () => {
     expect(toUpstreamIdentity('corp', idToken)).toEqual({
       connectionId: 'corp',
       protocol: 'oidc',
       issuer: 'https://idp',
       subject: 'u1',
       claims: { iss: 'https://idp', sub: 'u1', aud: 'broker', iat: 1_000, exp: 2_000, email: 'signed@corp.example' },
-      authTime: 1_000,
       amr: [],
     });
     const rich = toUpstreamIdentity('corp', { ...idToken, auth_time: 900, acr: 'loa2', amr: ['pwd', 7, 'hwk'], sid: 'session-1' });
     expect(rich).toMatchObject({ authTime: 900, acr: 'loa2', amr: ['pwd', 'hwk'], sessionIndex: 'session-1' });
     expect(toUpstreamIdentity('corp', { ...idToken, acr: 2, amr: 'pwd', sid: 3 })).toMatchObject({ amr: [] });
     expect(toUpstreamIdentity('corp', { ...idToken, acr: 2 }).acr).toBeUndefined();
+  });
+
+  it('never invents auth_time: an ID token without it gives a login whose time is unknown, not its iat (issue 6 §2)', () => {
+    const identity = toUpstreamIdentity('corp', idToken);
+    expect(identity).not.toHaveProperty('authTime');
+    expect(toUpstreamIdentity('corp', { ...idToken, auth_time: '900' })).not.toHaveProperty('authTime');
   });
 
   it('lets userinfo add claims but never override the ID token or supply login-bound ones', () => {
