@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { errors as joseErrors } from 'jose';
 import type { BrokerConfig } from './config/schema.js';
 import { ClientAuthenticator } from './clients/authenticate.js';
@@ -7,6 +7,7 @@ import { IdTokenVerifier, type TrustedIssuer } from './exchange/id-token.js';
 import { createTokenExchangeGrant } from './exchange/token-exchange.js';
 import type { SamlSubjectTokenVerifierFactory } from './exchange/saml2.js';
 import { NO_STORE } from './http/errors.js';
+import { requestSource } from './http/source.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SubjectResolver } from './mapping/resolve.js';
 import { KeyRing } from './minting/keys.js';
@@ -35,6 +36,11 @@ export interface BrokerDeps {
   saml?: RegistryDeps['saml'];
   /** Verifies SAML assertions presented as `saml2` subject tokens; only the Node runtime supplies it. */
   samlSubjectTokens?: SamlSubjectTokenVerifierFactory;
+  /**
+   * The caller's address as the runtime knows it: the TCP peer on Node, `CF-Connecting-IP` on
+   * Workers. Used unless `client_ip.header` is configured.
+   */
+  connectionAddress?: (c: Context) => string | undefined;
   /** Write the table rows from mappings/ into the store at start (default true). */
   importMappingTables?: boolean;
 }
@@ -115,7 +121,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   mountProvider(app, provider);
   const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
   const token = tokenEndpoint([createTokenExchangeGrant(saml2 ? { saml2 } : {}), ...providerGrants(provider)], services, clock);
-  app.post(TOKEN_PATH, (c) => token(c.req.raw));
+  const sourceOf = (c: Context) => requestSource(c.req.raw.headers, deps.connectionAddress?.(c), settings.client_ip);
+  app.post(TOKEN_PATH, (c) => token(c.req.raw, sourceOf(c)));
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 

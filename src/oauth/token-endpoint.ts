@@ -1,6 +1,7 @@
 import { InvalidRequest, OAuthError, ServerError, UnsupportedGrantType } from './errors.js';
 import type { AuditTrail, Grant, GrantRequest } from './grants.js';
 import { readForm } from '../http/form.js';
+import { UNKNOWN_SOURCE } from '../http/source.js';
 import { NO_STORE, oauthErrorResponse } from '../http/errors.js';
 import { boundedAudit } from '../audit/record.js';
 import type { BrokerServices } from '../services.js';
@@ -12,7 +13,8 @@ import type { BrokerServices } from '../services.js';
 export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services: BrokerServices, clock: () => number) {
   const byType = new Map(grants.map((g) => [g.grantType, g]));
 
-  return async (request: Request): Promise<Response> => {
+  /** `source`: the caller's source key (http/source.ts), for client-auth budgets and refusal summaries. */
+  return async (request: Request, source: string = UNKNOWN_SOURCE): Promise<Response> => {
     const requestId = crypto.randomUUID();
     const now = clock();
     const trail: AuditTrail = {};
@@ -25,7 +27,7 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
       const grant = byType.get(grantType);
       if (!grant) throw new UnsupportedGrantType('unsupported_grant_type', 'this grant_type is not supported');
 
-      const client = await services.clients.authenticate(request.headers.get('authorization') ?? undefined, form, now);
+      const client = await services.clients.authenticate(request.headers.get('authorization') ?? undefined, form, now, source);
       trail.clientId = client.client.client_id;
 
       const ignored = form.names().filter((n) => !grant.parameters.includes(n) && !CLIENT_AUTH_PARAMS.has(n));

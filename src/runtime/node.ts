@@ -1,7 +1,9 @@
 import { serve } from '@hono/node-server';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { pino } from 'pino';
+import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
+import type { Context } from 'hono';
 import { createBroker } from '../app.js';
 import { ConfigError } from '../config/load.js';
 import type { Logger } from '../logger.js';
@@ -27,12 +29,25 @@ export function pinoLogger(level = process.env.LOG_LEVEL ?? 'info', dest: string
   };
 }
 
+/** The TCP peer of the request, from @hono/node-server's bindings. */
+export function nodeConnectionAddress(c: Context): string | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress;
+}
+
 export async function startNodeBroker(options: { configPath?: string; port?: number; database?: string; logger?: Logger } = {}) {
   const { config, baseDir } = loadConfigFromDisk(options.configPath);
   const database = options.database ?? process.env.XAA_DATABASE ?? resolve(baseDir, config.settings.database);
   const store = createSqliteStore(openSqlite(database));
   const logger = options.logger ?? pinoLogger();
-  const { app, services } = await createBroker({ config, store, cedar, logger, saml: nodeSamlFactory, samlSubjectTokens: createSamlSubjectTokenVerifier });
+  const { app, services } = await createBroker({
+    config,
+    store,
+    cedar,
+    logger,
+    saml: nodeSamlFactory,
+    samlSubjectTokens: createSamlSubjectTokenVerifier,
+    connectionAddress: nodeConnectionAddress,
+  });
   const port = options.port ?? Number(process.env.PORT ?? config.settings.port);
   const server = serve({ fetch: app.fetch, port, hostname: process.env.HOST ?? '127.0.0.1' });
   await new Promise<void>((ok) => server.once('listening', () => ok()));

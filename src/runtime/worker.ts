@@ -59,6 +59,8 @@ export async function buildWorkerBroker(env: WorkerEnv, options: WorkerOptions):
     logger: options.logger ?? consoleLogger({ runtime: 'workers' }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    // Cloudflare sets it on every request that reaches the Worker; a client cannot override it.
+    connectionAddress: (c) => c.req.header('cf-connecting-ip'),
   });
 }
 
