@@ -80,3 +80,13 @@ export const AUDIT_MAX_FIELD_CHARS = 512;
 export const AUDIT_DEFAULT_MAX_AGE_DAYS = 90;
 export const AUDIT_DEFAULT_MAX_ROWS = 1_000_000;
 export const REFUSAL_SUMMARY_DEFAULT_INTERVAL = 60;
+/** Pruning deletes in chunks of this many rows, at most this many chunks per table per run. */
+export const PRUNE_CHUNK_ROWS = 5_000;
+export const PRUNE_MAX_CHUNKS = 20;
+/** How often a Node broker prunes (Workers: the cron trigger in wrangler.toml). */
+export const PRUNE_INTERVAL = 300;
+/**
+ * Distinct (reason, source) keys one process counts per summary interval; refusals beyond it are
+ * counted under the source `other`. Bounds memory and the audit rows a distributed flood writes.
+ */
+export const REFUSAL_SUMMARY_MAX_KEYS = 1_000;
