@@ -16,6 +16,8 @@ import { mountProvider, providerGrants, type ProviderClient, type ProviderDeps }
 import { buildUpstreamRegistry, type RegistryDeps } from './upstream/build-registry.js';
 import { tokenEndpoint } from './oauth/token-endpoint.js';
 import { boundedAudit } from './audit/record.js';
+import { createMaintenance, type Maintenance } from './audit/maintenance.js';
+import { RefusalSummaries } from './audit/summary.js';
 import { createPolicyEngine } from './policy/cedar-engine.js';
 import type { CedarModule } from './policy/types.js';
 import type { BrokerServices } from './services.js';
@@ -48,6 +50,8 @@ export interface BrokerDeps {
 export interface Broker {
   app: Hono;
   services: BrokerServices;
+  /** Refusal summaries and pruning; the runtime schedules it (docs/operations.md). */
+  maintenance: Maintenance;
 }
 
 export const systemClock = () => Math.floor(Date.now() / 1000);
@@ -80,6 +84,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   await subjects.prepare(config.namespaces.values());
 
   const base = settings.issuer.replace(/\/$/, '');
+  const refusals = new RefusalSummaries(settings.retention.refusal_summary_interval_seconds, (record) => store.audit.append(record));
   const services: BrokerServices = {
     settings,
     namespaces: config.namespaces,
@@ -95,6 +100,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     subjects,
     policy: createPolicyEngine(deps.cedar, config.policies),
     logger,
+    refusals,
     commitMint: async (request, binding) => {
       const audit = boundedAudit({ ...request.trail, at: request.now, event: 'mint', requestId: request.requestId });
       await store.commitMint({ ...(binding ? { binding } : {}), audit });
@@ -126,7 +132,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-  return { app, services };
+  const maintenance = createMaintenance({ store, summaries: refusals, retention: settings.retention, clock, logger });
+  return { app, services, maintenance };
 }
 
 /**

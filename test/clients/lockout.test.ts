@@ -14,7 +14,9 @@ describe('token endpoint: client lockout', () => {
     expect(throttled.status).toBe(401);
     const ok = await postToken(b, params, { 'x-forwarded-for': '192.0.2.10' });
     expect(ok.status).toBe(200);
-    const reasons = (await b.services.store.audit.recent(100)).map((r) => r.reason);
-    expect(reasons).toContain('client_auth_throttled');
+    await b.maintenance.flush({ final: true });
+    const summaries = (await b.services.store.audit.recent(100)).filter((r) => r.event === 'refusal_summary');
+    expect(summaries).toContainEqual(expect.objectContaining({ reason: 'client_secret_mismatch', source: '203.0.113.7', count: CLIENT_AUTH_MAX_FAILURES }));
+    expect(summaries).toContainEqual(expect.objectContaining({ reason: 'client_auth_throttled', source: '203.0.113.7', count: 4 }));
   });
 });
