@@ -137,12 +137,13 @@ export class ClientAuthenticator {
   /** `source` is the request's source (see http/source.ts); failed secret checks are charged to it. */
   async authenticate(authorization: string | undefined, form: FormParams, now: number, source: string = UNKNOWN_SOURCE): Promise<AuthenticatedClient> {
     const presented = presentedCredentials(authorization, form);
+    // `return await`: workerd reports a refusal returned un-awaited as an unhandled rejection.
     switch (presented.method) {
       case 'client_secret_basic':
       case 'client_secret_post':
-        return this.checkSecret(presented, now, sourceKey(source));
+        return await this.checkSecret(presented, now, sourceKey(source));
       case 'private_key_jwt':
-        return this.checkAssertion(presented.assertion, presented.clientId, now);
+        return await this.checkAssertion(presented.assertion, presented.clientId, now);
       case 'none': {
         const client = this.deps.clients.get(presented.clientId);
         if (!client) throw fail('client_unknown', false);
