@@ -89,4 +89,6 @@ export const PRUNE_INTERVAL = 300;
  * Distinct (reason, source) keys one process counts per summary interval; refusals beyond it are
  * counted under the source `other`. Bounds memory and the audit rows a distributed flood writes.
  */
-export const REFUSAL_SUMMARY_MAX_KEYS = 1_000;
+export const REFUSAL_SUMMARY_MAX_KEYS = 256;
+/** `cli audit-export` reads the audit log this many records at a time. */
+export const AUDIT_EXPORT_PAGE = 1_000;
