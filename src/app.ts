@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { errors as joseErrors } from 'jose';
 import type { BrokerConfig } from './config/schema.js';
 import { ClientAuthenticator } from './clients/authenticate.js';
@@ -7,6 +7,7 @@ import { IdTokenVerifier, type TrustedIssuer } from './upstream/id-token.js';
 import { createTokenExchangeGrant } from './exchange/token-exchange.js';
 import type { SamlSubjectTokenVerifierFactory } from './exchange/saml2.js';
 import { NO_STORE } from './http/errors.js';
+import { requestSource } from './http/source.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SubjectResolver } from './mapping/resolve.js';
 import { KeyRing } from './minting/keys.js';
@@ -15,6 +16,8 @@ import { mountProvider, providerGrants, type ProviderClient, type ProviderDeps }
 import { buildUpstreamRegistry, type RegistryDeps } from './upstream/build-registry.js';
 import { tokenEndpoint } from './server/token-endpoint.js';
 import { boundedAudit } from './audit/record.js';
+import { createMaintenance, type Maintenance } from './audit/maintenance.js';
+import { RefusalSummaries } from './audit/summary.js';
 import { createPolicyEngine } from './policy/cedar-engine.js';
 import type { CedarModule } from './policy/types.js';
 import type { BrokerServices } from './grants/services.js';
@@ -36,6 +39,11 @@ export interface BrokerDeps {
   saml?: RegistryDeps['saml'];
   /** Verifies SAML assertions presented as `saml2` subject tokens; only the Node runtime supplies it. */
   samlSubjectTokens?: SamlSubjectTokenVerifierFactory;
+  /**
+   * The caller's address as the runtime knows it: the TCP peer on Node, `CF-Connecting-IP` on
+   * Workers. Used unless `client_ip.header` is configured.
+   */
+  connectionAddress?: (c: Context) => string | undefined;
   /** Write the table rows from mappings/ into the store at start (default true). */
   importMappingTables?: boolean;
 }
@@ -43,6 +51,8 @@ export interface BrokerDeps {
 export interface Broker {
   app: Hono;
   services: BrokerServices;
+  /** Refusal summaries and pruning; the runtime schedules it (docs/operations.md). */
+  maintenance: Maintenance;
 }
 
 export const systemClock = () => Math.floor(Date.now() / 1000);
@@ -79,6 +89,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   await subjects.prepare(config.namespaces.values());
 
   const base = settings.issuer.replace(/\/$/, '');
+  const refusals = new RefusalSummaries(settings.retention.refusal_summary_interval_seconds, (record) => store.audit.append(record));
   const services: BrokerServices = {
     settings,
     namespaces: config.namespaces,
@@ -99,6 +110,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     ),
     policy: createPolicyEngine(deps.cedar, config.policies),
     logger,
+    refusals,
     commitMint: async (request, binding) => {
       const audit = boundedAudit({ ...request.trail, at: request.now, event: 'mint', requestId: request.requestId });
       await store.commitMint({ ...(binding ? { binding } : {}), audit });
@@ -125,11 +137,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   mountProvider(app, provider);
   const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
   const token = tokenEndpoint([createTokenExchangeGrant(saml2 ? { saml2 } : {}), ...providerGrants(provider)], services, clock);
-  app.post(TOKEN_PATH, (c) => token(c.req.raw));
+  const sourceOf = (c: Context) => requestSource(c.req.raw.headers, deps.connectionAddress?.(c), settings.client_ip);
+  app.post(TOKEN_PATH, (c) => token(c.req.raw, sourceOf(c)));
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-  return { app, services };
+  const maintenance = createMaintenance({ store, summaries: refusals, retention: settings.retention, clock, logger });
+  return { app, services, maintenance };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Operator commands: `check`, `hash-secret`, `rotate-keys`, `import-mappings`, `remap`, `import-sp-metadata`,
- * `contract-report`, `audit`.
+ * `contract-report`, `audit`, `audit-export`, `prune`.
  * Run with `npm run cli -- <command>` (or `npm run check`).
  */
 import { Command } from 'commander';
@@ -17,6 +17,7 @@ import { createPolicyEngine } from './policy/cedar-engine.js';
 import { loadConfigFromDisk } from './runtime/config-files.js';
 import { createSqliteStore, openSqlite } from './store/adapters/sqlite.js';
 import { contentVersion, systemClock } from './app.js';
+import { AUDIT_EXPORT_PAGE } from './constants.js';
 import { claimMapOverridesSchema, effectiveClaimMap } from './migration/claims.js';
 import { contractReport, formatContractReport } from './migration/contract-report.js';
 import { importSpMetadata, toYaml } from './migration/import-sp-metadata.js';
@@ -148,6 +149,45 @@ program
   .action(async (o: { limit: string }) => {
     const { store } = openStore();
     for (const r of (await store.audit.recent(Number(o.limit))).reverse()) console.log(JSON.stringify(r));
+  });
+
+/** `--since`: epoch seconds, or an ISO 8601 date or date-time. */
+function parseSince(value: string): number {
+  if (/^\d+$/.test(value)) return Number(value);
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new Error(`--since: "${value}" is neither an ISO 8601 date nor epoch seconds`);
+  return Math.floor(ms / 1000);
+}
+
+program
+  .command('audit-export')
+  .description('write audit records (refusal summaries included) as JSON lines to stdout, oldest first: run it before retention deletes them')
+  .option('--since <time>', 'only records at or after this time (ISO 8601 or epoch seconds)', '0')
+  .action(async (o: { since: string }) => {
+    const since = parseSince(o.since);
+    const { store } = openStore();
+    let after = 0;
+    for (;;) {
+      const page = await store.audit.since(since, after, AUDIT_EXPORT_PAGE);
+      if (page.length === 0) break;
+      const text = page.map((r) => `${JSON.stringify(r.record)}\n`).join('');
+      if (!process.stdout.write(text)) await new Promise((ok) => process.stdout.once('drain', ok));
+      after = page[page.length - 1]!.seq;
+    }
+  });
+
+program
+  .command('prune')
+  .description('delete expired state and audit records past retention now (what a running broker does every few minutes)')
+  .action(async () => {
+    const { config, store } = openStore();
+    const now = systemClock();
+    const r = config.settings.retention;
+    for (;;) {
+      const { deleted, complete } = await store.retention.prune({ now, auditBefore: now - r.audit_max_age_days * 86_400, auditMaxRows: r.audit_max_rows });
+      console.log(JSON.stringify(deleted));
+      if (complete) break;
+    }
   });
 
 program.parseAsync().catch((err) => {

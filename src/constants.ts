@@ -36,15 +36,30 @@ export const MAPPING_CACHE_MAX = 50_000;
 export const MAPPING_CACHE_TTL_MS = 60_000;
 /** Memoised Cedar decisions (keyed by the full request; see policy/cedar-engine.ts). */
 export const POLICY_DECISION_CACHE_MAX = 20_000;
-export const CLIENT_SECRET_CACHE_MAX = 1_000;
-export const CLIENT_SECRET_CACHE_TTL_MS = 5 * 60_000;
 /**
- * After this many failed secret checks for one client within the window, further attempts are
- * refused without running PBKDF2 until the window ends: an unauthenticated caller cannot make the
- * broker hash without bound. A client presenting its cached, verified secret is never throttled.
+ * Verified client secrets are remembered in memory (as an HMAC under a per-process random key, never
+ * the secret) so that a request with an already-verified secret costs no PBKDF2. The expiry is
+ * sliding: an entry is dropped only after this long without use, so steady traffic never falls
+ * back to PBKDF2 all at once.
+ */
+export const CLIENT_SECRET_CACHE_MAX = 1_000;
+export const CLIENT_SECRET_CACHE_IDLE_TTL = 300;
+/**
+ * PBKDF2 work is budgeted per request source (an IPv4 address, or an IPv6 /64), never per client:
+ * a source that has had this many failed secret checks within the window is refused without
+ * hashing until the window ends, and no other source is affected. A secret already verified in
+ * this process is accepted from any source.
  */
 export const CLIENT_AUTH_MAX_FAILURES = 10;
-export const CLIENT_AUTH_FAILURE_WINDOW_MS = 60_000;
+export const CLIENT_AUTH_FAILURE_WINDOW = 60;
+/** Sources whose failures are remembered; the least recently seen are forgotten first. */
+export const CLIENT_AUTH_SOURCES_MAX = 10_000;
+/**
+ * At most this many PBKDF2 runs at once per process (Node's libuv pool has four threads); others
+ * wait their turn in order. Beyond the queue length the request gets 503 temporarily_unavailable.
+ */
+export const CLIENT_AUTH_MAX_CONCURRENT_HASHES = 4;
+export const CLIENT_AUTH_MAX_QUEUED_HASHES = 1_000;
 
 /** Client secret hashing: PBKDF2-SHA256 via WebCrypto (workerd caps iterations at 100k). */
 export const PBKDF2_ITERATIONS = 100_000;
@@ -69,3 +84,20 @@ export const OIDC_HTTP_TIMEOUT_MAX = 30;
 export const SAML_MAX_CLOCK_SKEW = 300;
 /** The largest `max_auth_age` a destination may configure (seconds): one year. */
 export const MAX_AUTH_AGE_LIMIT = 365 * 24 * 3600;
+
+/** Retention defaults (broker.config.yaml `retention:` overrides them; see docs/operations.md). */
+export const AUDIT_DEFAULT_MAX_AGE_DAYS = 90;
+export const AUDIT_DEFAULT_MAX_ROWS = 1_000_000;
+export const REFUSAL_SUMMARY_DEFAULT_INTERVAL = 60;
+/** Pruning deletes in chunks of this many rows, at most this many chunks per table per run. */
+export const PRUNE_CHUNK_ROWS = 5_000;
+export const PRUNE_MAX_CHUNKS = 20;
+/** How often a Node broker prunes (Workers: the cron trigger in wrangler.toml). */
+export const PRUNE_INTERVAL = 300;
+/**
+ * Distinct (reason, source) keys one process counts per summary interval; refusals beyond it are
+ * counted under the source `other`. Bounds memory and the audit rows a distributed flood writes.
+ */
+export const REFUSAL_SUMMARY_MAX_KEYS = 256;
+/** `cli audit-export` reads the audit log this many records at a time. */
+export const AUDIT_EXPORT_PAGE = 1_000;

@@ -1,20 +1,25 @@
 import { LRUCache } from 'lru-cache';
-import { compactVerify, createLocalJWKSet, decodeJwt, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { base64url, compactVerify, createLocalJWKSet, decodeJwt, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { ClientConfig } from '../config/schema.js';
 import {
   CLIENT_ASSERTION_MAX_LIFETIME,
-  CLIENT_AUTH_FAILURE_WINDOW_MS,
+  CLIENT_AUTH_FAILURE_WINDOW,
+  CLIENT_AUTH_MAX_CONCURRENT_HASHES,
   CLIENT_AUTH_MAX_FAILURES,
+  CLIENT_AUTH_MAX_QUEUED_HASHES,
+  CLIENT_AUTH_SOURCES_MAX,
+  CLIENT_SECRET_CACHE_IDLE_TTL,
   CLIENT_SECRET_CACHE_MAX,
-  CLIENT_SECRET_CACHE_TTL_MS,
   CLOCK_SKEW,
   MAX_TOKEN_BYTES,
 } from '../constants.js';
-import { InvalidClient, InvalidRequest } from '../oauth/errors.js';
+import { InvalidClient, InvalidRequest, TemporarilyUnavailable } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { FormParams } from '../http/form.js';
+import { sourceKey, UNKNOWN_SOURCE } from '../http/source.js';
 import type { ReplayStore } from '../store/ports.js';
 import { constantTimeEqual, verifySecret } from './secrets.js';
+import { QueueFull, WorkQueue } from './work-queue.js';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** Asymmetric algorithms only: an HMAC assertion would need a shared secret, `none` is no signature. */
@@ -96,32 +101,51 @@ export interface ClientAuthDeps {
   replay: ReplayStore;
 }
 
+/** A verified secret, remembered as its HMAC under the process key; `lastUsed` drives the sliding expiry. */
+interface VerifiedSecret {
+  mac: Uint8Array;
+  lastUsed: number;
+}
+
+/** Failed secret checks charged to one source in its current window. */
+interface SourceBudget {
+  used: number;
+  windowStart: number;
+}
+
 /**
- * Authenticates the client at the token endpoint. PBKDF2 is deliberately slow, so after a secret
- * verifies, its bytes are kept in memory (never logged or stored) for a few minutes and the next
- * request is compared against them in constant time. Anything else, a wrong secret included,
- * pays the full PBKDF2 check.
+ * Authenticates the client at the token endpoint.
+ *
+ * PBKDF2 is deliberately slow, which makes it a lever for denial of service. The work is bounded
+ * without ever refusing a correct secret because of what others sent:
+ * - a verified secret is remembered in memory as an HMAC under a random per-process key (the
+ *   secret itself is never kept), with a sliding idle expiry, so steady use costs one PBKDF2;
+ * - concurrent checks of the same (client, presented secret) share one PBKDF2 run;
+ * - failed checks are charged to the request's source (IPv4 address or IPv6 /64), never to the
+ *   client: a source over its budget is refused without hashing, and only that source;
+ * - at most a few PBKDF2 run at once; the rest queue in order.
  */
 export class ClientAuthenticator {
-  private readonly verifiedSecrets = new LRUCache<string, Uint8Array>({ max: CLIENT_SECRET_CACHE_MAX, ttl: CLIENT_SECRET_CACHE_TTL_MS });
+  private readonly verifiedSecrets = new LRUCache<string, VerifiedSecret>({ max: CLIENT_SECRET_CACHE_MAX });
   private readonly keySets = new Map<string, ReturnType<typeof createLocalJWKSet>>();
-  /** Failed secret checks per client within the current window. */
-  private readonly failures = new LRUCache<string, number>({ max: CLIENT_SECRET_CACHE_MAX, ttl: CLIENT_AUTH_FAILURE_WINDOW_MS });
-
-  private recentFailures(clientId: string): number {
-    return this.failures.get(clientId) ?? 0;
-  }
+  private readonly budgets = new LRUCache<string, SourceBudget>({ max: CLIENT_AUTH_SOURCES_MAX });
+  /** PBKDF2 runs under way, by (client, stored hash, HMAC of the presented secret). */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly hashing = new WorkQueue(CLIENT_AUTH_MAX_CONCURRENT_HASHES, CLIENT_AUTH_MAX_QUEUED_HASHES);
+  private macKey: Promise<CryptoKey> | undefined;
 
   constructor(private readonly deps: ClientAuthDeps) {}
 
-  async authenticate(authorization: string | undefined, form: FormParams, now: number): Promise<AuthenticatedClient> {
+  /** `source` is the request's source (see http/source.ts); failed secret checks are charged to it. */
+  async authenticate(authorization: string | undefined, form: FormParams, now: number, source: string = UNKNOWN_SOURCE): Promise<AuthenticatedClient> {
     const presented = presentedCredentials(authorization, form);
+    // `return await`: workerd reports a refusal returned un-awaited as an unhandled rejection.
     switch (presented.method) {
       case 'client_secret_basic':
       case 'client_secret_post':
-        return this.checkSecret(presented);
+        return await this.checkSecret(presented, now, sourceKey(source));
       case 'private_key_jwt':
-        return this.checkAssertion(presented.assertion, presented.clientId, now);
+        return await this.checkAssertion(presented.assertion, presented.clientId, now);
       case 'none': {
         const client = this.deps.clients.get(presented.clientId);
         if (!client) throw fail('client_unknown', false);
@@ -131,7 +155,11 @@ export class ClientAuthenticator {
     }
   }
 
-  private async checkSecret(p: { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; secret: string }): Promise<AuthenticatedClient> {
+  private async checkSecret(
+    p: { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; secret: string },
+    now: number,
+    source: string,
+  ): Promise<AuthenticatedClient> {
     const usedBasic = p.method === 'client_secret_basic';
     const client = this.deps.clients.get(p.clientId);
     if (!client) throw fail('client_unknown', usedBasic);
@@ -139,19 +167,72 @@ export class ClientAuthenticator {
     const stored = client.client_secret_hash!;
     // Keyed by the stored hash too, so a changed registration never matches an old secret.
     const cacheKey = `${client.client_id}\n${stored}`;
-    const presented = new TextEncoder().encode(p.secret);
-    const known = this.verifiedSecrets.get(cacheKey);
-    if (!known || !constantTimeEqual(known, presented)) {
-      // PBKDF2 is costly by design; repeated failures for one client stop paying it for a while.
-      if (this.recentFailures(client.client_id) >= CLIENT_AUTH_MAX_FAILURES) throw fail('client_auth_throttled', usedBasic);
-      if (!(await verifySecret(p.secret, stored))) {
-        this.failures.set(client.client_id, this.recentFailures(client.client_id) + 1, { noUpdateTTL: this.failures.has(client.client_id) });
-        throw fail('client_secret_mismatch', usedBasic);
-      }
-      this.failures.delete(client.client_id);
-      this.verifiedSecrets.set(cacheKey, presented);
+    const mac = await this.macOf(p.secret);
+    if (this.isVerified(cacheKey, mac, now)) return { client, method: p.method };
+
+    const flightKey = `${cacheKey}\n${base64url.encode(mac)}`;
+    let flight = this.inFlight.get(flightKey);
+    if (!flight) {
+      // Charged up front, so a burst from one source cannot start more runs than its budget; refunded on success.
+      if (!this.charge(source, now)) throw fail('client_auth_throttled', usedBasic, `source ${source}`);
+      flight = this.hashing.run(() => verifySecret(p.secret, stored));
+      this.inFlight.set(flightKey, flight);
+      const started = flight;
+      void started.then(
+        (ok) => {
+          if (ok) this.refund(source);
+          this.inFlight.delete(flightKey);
+        },
+        () => {
+          this.refund(source);
+          this.inFlight.delete(flightKey);
+        },
+      );
     }
+    let ok: boolean;
+    try {
+      ok = await flight;
+    } catch (err) {
+      if (err instanceof QueueFull) throw new TemporarilyUnavailable('client_auth_busy', 'the server is busy; retry shortly');
+      throw err;
+    }
+    if (!ok) throw fail('client_secret_mismatch', usedBasic);
+    this.verifiedSecrets.set(cacheKey, { mac, lastUsed: now });
     return { client, method: p.method };
+  }
+
+  private isVerified(cacheKey: string, mac: Uint8Array, now: number): boolean {
+    const known = this.verifiedSecrets.get(cacheKey);
+    if (!known || !constantTimeEqual(known.mac, mac)) return false;
+    if (now - known.lastUsed > CLIENT_SECRET_CACHE_IDLE_TTL) {
+      this.verifiedSecrets.delete(cacheKey);
+      return false;
+    }
+    known.lastUsed = Math.max(known.lastUsed, now);
+    return true;
+  }
+
+  /** Takes one unit of the source's failure budget; false when it is spent for this window. */
+  private charge(source: string, now: number): boolean {
+    let budget = this.budgets.get(source);
+    if (!budget || now - budget.windowStart >= CLIENT_AUTH_FAILURE_WINDOW) {
+      budget = { used: 0, windowStart: now };
+      this.budgets.set(source, budget);
+    }
+    if (budget.used >= CLIENT_AUTH_MAX_FAILURES) return false;
+    budget.used++;
+    return true;
+  }
+
+  private refund(source: string) {
+    const budget = this.budgets.get(source);
+    if (budget && budget.used > 0) budget.used--;
+  }
+
+  /** HMAC-SHA256 of the presented secret under a key that never leaves this process. */
+  private async macOf(secret: string): Promise<Uint8Array> {
+    this.macKey ??= crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign']) as Promise<CryptoKey>;
+    return new Uint8Array(await crypto.subtle.sign('HMAC', await this.macKey, new TextEncoder().encode(secret)));
   }
 
   private async checkAssertion(assertion: string, bodyClientId: string | undefined, now: number): Promise<AuthenticatedClient> {

@@ -2,7 +2,15 @@ import { z } from 'zod';
 import { isLoopback, urlCheck, webUrl } from './urls.js';
 import { subjectSourceSchema } from '../migration/subject.js';
 import { claimMapOverridesSchema } from '../migration/claims.js';
-import { ID_JAG_MAX_LIFETIME, MAX_AUTH_AGE_LIMIT, PBKDF2_ITERATIONS, PBKDF2_MIN_ITERATIONS } from '../constants.js';
+import {
+  AUDIT_DEFAULT_MAX_AGE_DAYS,
+  AUDIT_DEFAULT_MAX_ROWS,
+  ID_JAG_MAX_LIFETIME,
+  MAX_AUTH_AGE_LIMIT,
+  PBKDF2_ITERATIONS,
+  PBKDF2_MIN_ITERATIONS,
+  REFUSAL_SUMMARY_DEFAULT_INTERVAL,
+} from '../constants.js';
 import { authoritySchema } from '../trust/authority.js';
 
 /**
@@ -171,6 +179,29 @@ export const destinationSchema = z
   })
   .strict();
 
+/**
+ * Where a caller's address comes from, for the per-source budgets and the aggregated audit of
+ * unauthenticated refusals. Without `header`: the TCP connection on Node, `CF-Connecting-IP` on
+ * Workers. Name a header only if a proxy you run sets it: clients can send any header.
+ */
+const clientIpSchema = z
+  .object({ header: z.string().regex(/^[A-Za-z0-9-]+$/, 'an HTTP header name').max(100).optional() })
+  .strict()
+  .default({});
+
+/** How long the database keeps what it keeps (docs/operations.md). Expired tokens and sessions are always pruned. */
+const retentionSchema = z
+  .object({
+    /** Audit records older than this are deleted; export them first with `cli audit-export`. */
+    audit_max_age_days: z.number().int().min(1).max(36_500).default(AUDIT_DEFAULT_MAX_AGE_DAYS),
+    /** At most this many audit records are kept; the oldest go first. */
+    audit_max_rows: z.number().int().min(1_000).default(AUDIT_DEFAULT_MAX_ROWS),
+    /** Refusals of unauthenticated requests are counted per (reason, source) over this interval, one record each. */
+    refusal_summary_interval_seconds: z.number().int().min(10).max(3_600).default(REFUSAL_SUMMARY_DEFAULT_INTERVAL),
+  })
+  .strict()
+  .default({ audit_max_age_days: AUDIT_DEFAULT_MAX_AGE_DAYS, audit_max_rows: AUDIT_DEFAULT_MAX_ROWS, refusal_summary_interval_seconds: REFUSAL_SUMMARY_DEFAULT_INTERVAL });
+
 export const brokerConfigSchema = z
   .object({
     /**
@@ -200,6 +231,8 @@ export const brokerConfigSchema = z
     connections: z.array(connectionSchema).default([]),
     clients: z.array(clientSchema).default([]),
     destinations: z.array(destinationSchema).default([]),
+    client_ip: clientIpSchema,
+    retention: retentionSchema,
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -8,6 +8,7 @@ import type { PolicyEngine } from '../policy/types.js';
 import type { BrokerStore, SubjectBinding } from '../store/ports.js';
 import type { Logger } from '../logger.js';
 import type { UpstreamTrust } from '../trust/registry.js';
+import type { RefusalSummaries } from '../audit/summary.js';
 
 /** Everything a grant needs, built once by createBroker. */
 export interface BrokerServices {
@@ -24,6 +25,8 @@ export interface BrokerServices {
   trust: UpstreamTrust;
   policy: PolicyEngine;
   logger: Logger;
+  /** Counts refusals of requests whose client never authenticated (audit/summary.ts). */
+  refusals: RefusalSummaries;
   /** Writes a mint's binding (if new) and its audit record, atomically. */
   commitMint(request: GrantRequest, binding?: SubjectBinding): Promise<void>;
 }

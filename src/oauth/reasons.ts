@@ -23,6 +23,7 @@ export type RefusalReason =
   | 'client_id_mismatch'
   | 'client_secret_mismatch'
   | 'client_auth_throttled'
+  | 'client_auth_busy'
   | 'client_assertion_invalid'
   | 'client_assertion_replayed'
   | 'public_client'

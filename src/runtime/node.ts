@@ -1,8 +1,12 @@
 import { serve } from '@hono/node-server';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { pino } from 'pino';
+import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
+import type { Context } from 'hono';
 import { createBroker } from '../app.js';
+import type { Maintenance } from '../audit/maintenance.js';
+import { PRUNE_INTERVAL } from '../constants.js';
 import { ConfigError } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
@@ -27,29 +31,62 @@ export function pinoLogger(level = process.env.LOG_LEVEL ?? 'info', dest: string
   };
 }
 
+/** The TCP peer of the request, from @hono/node-server's bindings. */
+export function nodeConnectionAddress(c: Context): string | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress;
+}
+
 export async function startNodeBroker(options: { configPath?: string; port?: number; database?: string; logger?: Logger } = {}) {
   const { config, baseDir } = loadConfigFromDisk(options.configPath);
   const database = options.database ?? process.env.XAA_DATABASE ?? resolve(baseDir, config.settings.database);
   const store = createSqliteStore(openSqlite(database));
   const logger = options.logger ?? pinoLogger();
   for (const warning of config.warnings ?? []) logger.warn({ warning }, 'configuration warning');
-  const { app, services } = await createBroker({ config, store, cedar, logger, saml: nodeSamlFactory, samlSubjectTokens: createSamlSubjectTokenVerifier });
+  const { app, services, maintenance } = await createBroker({
+    config,
+    store,
+    cedar,
+    logger,
+    saml: nodeSamlFactory,
+    samlSubjectTokens: createSamlSubjectTokenVerifier,
+    connectionAddress: nodeConnectionAddress,
+  });
   const port = options.port ?? Number(process.env.PORT ?? config.settings.port);
   const server = serve({ fetch: app.fetch, port, hostname: process.env.HOST ?? '127.0.0.1' });
   await new Promise<void>((ok) => server.once('listening', () => ok()));
-  return { server, services, issuer: config.settings.issuer, port, database };
+  const stopMaintenance = scheduleMaintenance(maintenance, config.settings.retention.refusal_summary_interval_seconds, logger);
+  /** Stops the timers and writes the open refusal summaries; the caller closes the server and exits. */
+  const stop = () => stopMaintenance();
+  return { server, services, maintenance, stop, issuer: config.settings.issuer, port, database };
+}
+
+/**
+ * Node's share of retention: refusal summaries are written every interval, expired state and old
+ * audit records pruned at start and every PRUNE_INTERVAL. Unref'd timers: they never keep the
+ * process alive. The returned function stops them and writes what is still counted.
+ */
+export function scheduleMaintenance(maintenance: Maintenance, summaryInterval: number, logger: Logger): () => Promise<void> {
+  const prune = () =>
+    void maintenance.run().catch((err: unknown) => logger.error({ error: err instanceof Error ? err.message : 'unknown' }, 'pruning failed'));
+  const timers = [setInterval(() => void maintenance.flush(), summaryInterval * 1000), setInterval(prune, PRUNE_INTERVAL * 1000)];
+  for (const t of timers) t.unref();
+  setImmediate(prune);
+  return async () => {
+    for (const t of timers) clearInterval(t);
+    await maintenance.flush({ final: true });
+  };
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('runtime/node.ts');
 if (isMain) {
   startNodeBroker()
-    .then(({ issuer, port, database }) => {
+    .then(({ issuer, port, database, stop }) => {
       console.log(`xaa-broker listening on port ${port}`);
       console.log(`issuer:   ${issuer}`);
       console.log(`metadata: ${issuer.replace(/\/$/, '')}/.well-known/oauth-authorization-server`);
       console.log(`database: ${database}`);
-      // Exit through process.exit so buffered logs are flushed.
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(0));
+      // Write the open refusal summaries, then exit through process.exit so buffered logs are flushed.
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().finally(() => process.exit(0)));
     })
     .catch((err) => {
       if (err instanceof ConfigError) {

@@ -4,7 +4,7 @@
  * @cedar-policy/cedar-wasm initialised synchronously from the bundled module: the default
  * ESM build does not start on workerd.
  *
- * The broker is built once per isolate, on the first request, and reused. If building fails
+ * The broker is built once per isolate, on the first request (or cron event), and reused. If building fails
  * the request gets a bare 500 and the next request tries again.
  */
 import type { D1Database } from '@cloudflare/workers-types';
@@ -59,6 +59,8 @@ export async function buildWorkerBroker(env: WorkerEnv, options: WorkerOptions):
     logger: options.logger ?? consoleLogger({ runtime: 'workers' }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    // Cloudflare sets it on every request that reaches the Worker; a client cannot override it.
+    connectionAddress: (c) => c.req.header('cf-connecting-ip'),
   });
 }
 
@@ -69,6 +71,8 @@ function describeFailure(err: unknown): Record<string, unknown> {
 
 export interface BrokerWorker {
   fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response>;
+  /** The cron trigger (wrangler.toml `[triggers]`): refusal summaries and pruning. */
+  scheduled(controller: { scheduledTime: number; cron: string }, env: WorkerEnv, ctx: ExecutionContext): Promise<void>;
 }
 
 /** The Worker: `fetch` builds the broker on first use (memoised per isolate) and serves it. */
@@ -102,6 +106,22 @@ export function createWorker(options: WorkerOptions): BrokerWorker {
         });
       }
       return app.fetch(request, env, ctx);
+    },
+
+    /**
+     * Workers has no timers that outlive a request: the cron trigger does what Node's timers do.
+     * It writes the summaries this isolate still counts (other isolates write theirs on their
+     * next refusal after the interval) and prunes D1.
+     */
+    async scheduled(controller, env, ctx) {
+      try {
+        const { maintenance } = await broker(env, ctx);
+        const result = await maintenance.run();
+        logger.info({ event: 'scheduled', cron: controller.cron, summaries: result.summaries, deleted: result.deleted, complete: result.complete }, 'maintenance done');
+      } catch (err) {
+        logger.error(describeFailure(err), 'scheduled maintenance failed');
+        throw err;
+      }
     },
   };
 }

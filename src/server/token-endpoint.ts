@@ -1,6 +1,7 @@
 import { InvalidRequest, OAuthError, ServerError, UnsupportedGrantType } from '../oauth/errors.js';
 import type { AuditTrail, Grant, GrantRequest } from '../grants/grant.js';
 import { readForm } from '../http/form.js';
+import { UNKNOWN_SOURCE } from '../http/source.js';
 import { NO_STORE, oauthErrorResponse } from '../http/errors.js';
 import { boundedAudit } from '../audit/record.js';
 import type { BrokerServices } from '../grants/services.js';
@@ -12,7 +13,8 @@ import type { BrokerServices } from '../grants/services.js';
 export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services: BrokerServices, clock: () => number) {
   const byType = new Map(grants.map((g) => [g.grantType, g]));
 
-  return async (request: Request): Promise<Response> => {
+  /** `source`: the caller's source key (http/source.ts), for client-auth budgets and refusal summaries. */
+  return async (request: Request, source: string = UNKNOWN_SOURCE): Promise<Response> => {
     const requestId = crypto.randomUUID();
     const now = clock();
     const trail: AuditTrail = {};
@@ -26,7 +28,7 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
       if (!grant) throw new UnsupportedGrantType('unsupported_grant_type', 'this grant_type is not supported');
       refuseDpop(request);
 
-      const client = await services.clients.authenticate(request.headers.get('authorization') ?? undefined, form, now);
+      const client = await services.clients.authenticate(request.headers.get('authorization') ?? undefined, form, now, source);
       trail.clientId = client.client.client_id;
 
       const ignored = form.names().filter((n) => !grant.parameters.includes(n) && !CLIENT_AUTH_PARAMS.has(n));
@@ -42,7 +44,7 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
         // Name and message only: no stack, and messages here never carry token material.
         services.logger.error({ requestId, error: err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown' }, 'token endpoint failure');
       }
-      await auditRefusal(services, { requestId, now, trail, err: oauthError });
+      await auditRefusal(services, { requestId, now, trail, err: oauthError, source });
       return oauthErrorResponse(oauthError, requestId);
     }
   };
@@ -60,7 +62,26 @@ function refuseDpop(request: Request) {
 /** RFC 6749 §3.2: unrecognised parameters are ignored; these are known to the client-auth step. */
 const CLIENT_AUTH_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type']);
 
-async function auditRefusal(services: BrokerServices, r: { requestId: string; now: number; trail: AuditTrail; err: OAuthError }) {
+/**
+ * A refusal after the client authenticated is one audit record. Before that, anyone can cause
+ * one at line rate, so it is counted into a per-(reason, source) summary instead, and logged
+ * only when it is the first of its kind in the interval.
+ */
+async function auditRefusal(services: BrokerServices, r: { requestId: string; now: number; trail: AuditTrail; err: OAuthError; source: string }) {
+  const log = { requestId: r.requestId, event: 'refusal', error: r.err.code, reason: r.err.reason, clientId: r.trail.clientId };
+  if (r.trail.clientId === undefined) {
+    const counted = services.refusals.count({
+      at: r.now,
+      requestId: r.requestId,
+      reason: r.err.reason,
+      source: r.source,
+      ...(r.trail.grantType ? { grantType: r.trail.grantType } : {}),
+      ...(r.err.detail ? { detail: r.err.detail } : {}),
+    });
+    if (counted.first) services.logger.warn({ ...log, source: r.source }, 'refused (further refusals like it are counted in the audit summary)');
+    if (counted.flushed) await counted.flushed.catch((err: unknown) => services.logger.error({ error: err instanceof Error ? err.message : 'unknown' }, 'refusal summary write failed'));
+    return;
+  }
   const record = boundedAudit({
     ...r.trail,
     at: r.now,
@@ -69,7 +90,7 @@ async function auditRefusal(services: BrokerServices, r: { requestId: string; no
     reason: r.err.reason,
     ...(r.err.detail ? { detail: r.err.detail } : {}),
   });
-  services.logger.warn({ requestId: r.requestId, event: 'refusal', error: r.err.code, reason: r.err.reason, clientId: r.trail.clientId }, 'refused');
+  services.logger.warn(log, 'refused');
   try {
     await services.store.audit.append(record);
   } catch (auditErr) {

@@ -66,7 +66,8 @@ export interface ReplayStore {
 
 export interface AuditRecord {
   at: number;
-  event: 'mint' | 'refusal' | 'remap' | 'login' | 'token' | 'logout';
+  /** `refusal_summary`: refusals of unauthenticated requests, counted per (reason, source) over one interval. */
+  event: 'mint' | 'refusal' | 'refusal_summary' | 'remap' | 'login' | 'token' | 'logout';
   /** Correlates with the log line and the response's request id. */
   requestId: string;
   grantType?: string;
@@ -88,11 +89,38 @@ export interface AuditRecord {
   detail?: string;
   /** The minted token's jti: an identifier, never the token. */
   jti?: string;
+  /** For a summary: the request source (http/source.ts), how many refusals, and the end of its interval (`at` is the start). */
+  source?: string;
+  count?: number;
+  until?: number;
 }
 
 export interface AuditStore {
   append(record: AuditRecord): Promise<void>;
   recent(limit: number): Promise<AuditRecord[]>;
+  /** Records with `at >= since`, oldest first, after the sequence number `after` (for paging an export). */
+  since(since: number, after: number, limit: number): Promise<Array<{ seq: number; record: AuditRecord }>>;
+}
+
+/** What `RetentionStore.prune` deletes. Times are seconds since epoch. */
+export interface RetentionPolicy {
+  /** Expired replay records, login transactions, authorization codes, sessions and refresh tokens go. */
+  now: number;
+  /** Audit records with `at` before this go. */
+  auditBefore: number;
+  /** Beyond this many audit records, the oldest go. */
+  auditMaxRows: number;
+}
+
+/** Rows deleted, per table. */
+export type PruneReport = Record<string, number>;
+
+export interface RetentionStore {
+  /**
+   * Deletes what the policy says, in bounded chunks: one call does a bounded amount of work and
+   * reports `complete: false` when rows were left for the next call.
+   */
+  prune(policy: RetentionPolicy): Promise<{ deleted: PruneReport; complete: boolean }>;
 }
 
 export interface SecretStore {
@@ -202,6 +230,7 @@ export interface BrokerStore {
   sessions: SessionStore;
   codes: AuthorizationCodeStore;
   refreshTokens: RefreshTokenStore;
+  retention: RetentionStore;
   /** The mint's writes, all or nothing: a new binding (if any) and the audit record. */
   commitMint(write: { binding?: SubjectBinding; audit: AuditRecord }): Promise<void>;
 }

@@ -125,12 +125,16 @@ async function expectRefusal(b: TestBroker, send: () => Promise<Response>, sent:
   expect(body.error).toBe(e.error);
   expect(Object.keys(body).filter((k) => k !== 'error' && k !== 'error_description')).toEqual([]);
 
-  // Nothing changed but one audit record.
+  // Nothing changed but one audit record: a refusal, or (before the client authenticated) a
+  // refusal summary counting this one request, written at the latest when the broker stops.
+  await b.maintenance.flush({ final: true });
   const after = storeState(b);
   expect(after.tables).toEqual(before.tables);
   expect(after.auditCount).toBe(before.auditCount + 1);
   const record = await latestAudit(b);
-  expect(record).toMatchObject({ event: 'refusal', reason: e.reason, requestId: res.headers.get('x-request-id'), at: b.clock.now });
+  expect(record).toMatchObject({ reason: e.reason, requestId: res.headers.get('x-request-id'), at: b.clock.now });
+  if (record.event === 'refusal_summary') expect(record).toMatchObject({ count: 1, source: 'unknown' });
+  else expect(record.event).toBe('refusal');
   expect(record).not.toHaveProperty('jti');
 
   // The wire never carries the internal reason or its detail.

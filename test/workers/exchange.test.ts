@@ -1,4 +1,5 @@
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/store/ports.js';
 import {
@@ -14,11 +15,28 @@ import {
   postToken,
   rows,
   testWorker,
+  workerEnv,
   TODO,
   TODO_API,
 } from './helpers.js';
 
 const worker = testWorker();
+
+/**
+ * Refusals before the client authenticated are counted into summaries (docs/operations.md): a
+ * worker whose clock the test moves past the interval, then runs the cron handler to write them.
+ */
+function summarisingWorker() {
+  const clock = { now: Math.floor(Date.now() / 1000) };
+  const w = testWorker({ clock: () => clock.now });
+  const writeSummaries = async () => {
+    clock.now += 3_600;
+    const ctx = createExecutionContext();
+    await w.scheduled(createScheduledController(), workerEnv(), ctx);
+    await waitOnExecutionContext(ctx);
+  };
+  return { w, writeSummaries };
+}
 
 async function auditByRequestId(requestId: string | null): Promise<AuditRecord> {
   const [row] = await rows<{ record: string; event: string }>('SELECT record, event FROM audit_log WHERE request_id = ?', requestId);
@@ -83,11 +101,13 @@ describe('caller-pushed token exchange inside workerd', () => {
 
 describe('refusals inside workerd', () => {
   it('refuses a bad client secret with 401 invalid_client and audits it', async () => {
-    const res = await postToken(worker, await exchangeParams({ client_secret: 'not-the-secret' }));
+    const { w, writeSummaries } = summarisingWorker();
+    const res = await postToken(w, await exchangeParams({ client_secret: 'not-the-secret' }));
     expect(res.status).toBe(401);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(await errorOf(res)).toBe('invalid_client');
-    expect(await auditByRequestId(res.headers.get('x-request-id'))).toMatchObject({ event: 'refusal', reason: 'client_secret_mismatch' });
+    await writeSummaries();
+    expect(await auditByRequestId(res.headers.get('x-request-id'))).toMatchObject({ event: 'refusal_summary', reason: 'client_secret_mismatch', count: 1 });
   });
 
   it('refuses an ID-JAG presented as the subject token with invalid_grant', async () => {
@@ -123,15 +143,17 @@ describe('private_key_jwt replay protection is in D1, not in the isolate', () =>
   });
 
   it('accepts a client assertion once and refuses its replay', async () => {
+    const { w, writeSummaries } = summarisingWorker();
     const assertion = await clientAssertion(crypto.randomUUID());
-    const first = await postToken(worker, await params(assertion));
+    const first = await postToken(w, await params(assertion));
     expect(first.status).toBe(200);
     expect(decodeJwt(((await first.json()) as { access_token: string }).access_token).client_id).toBe('key-agent-at-todo');
 
-    const replay = await postToken(worker, await params(assertion));
+    const replay = await postToken(w, await params(assertion));
     expect(replay.status).toBe(401);
     expect(await errorOf(replay)).toBe('invalid_client');
-    expect(await auditByRequestId(replay.headers.get('x-request-id'))).toMatchObject({ event: 'refusal', reason: 'client_assertion_replayed' });
+    await writeSummaries();
+    expect(await auditByRequestId(replay.headers.get('x-request-id'))).toMatchObject({ event: 'refusal_summary', reason: 'client_assertion_replayed', count: 1 });
   });
 
   it('refuses the replay at a second, separately built broker (another isolate)', async () => {

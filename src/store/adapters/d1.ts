@@ -10,6 +10,8 @@ import {
 } from '../ports.js';
 import { rowToBinding, rowToKey, type BindingRow, type KeyRow } from './rows.js';
 import { d1LoginStores } from './d1-logins.js';
+import { d1Retention } from './d1-retention.js';
+import { AUDIT_SINCE } from './retention-sql.js';
 
 /**
  * The Workers store: Cloudflare D1 over the same schema as the SQLite adapter (migrations/,
@@ -55,6 +57,7 @@ const SQL = {
   purgeReplay: 'DELETE FROM replay WHERE expires_at < ?',
   appendAudit: 'INSERT INTO audit_log (at, event, request_id, record) VALUES (?, ?, ?, ?)',
   recentAudit: 'SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?',
+  auditSince: AUDIT_SINCE,
   insertSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING',
   getSecret: 'SELECT value FROM broker_secrets WHERE name = ?',
   putSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
@@ -114,6 +117,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
 
   return {
     ...d1LoginStores(db),
+    retention: d1Retention(db),
     keys,
     mappings: {
       tableRow: async (ns, iss, sub) => {
@@ -165,6 +169,11 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
     audit: {
       append: async (r) => void (await appendAudit(r).run()),
       recent: async (limit) => ((await q.recentAudit.bind(limit).all<{ record: string }>()).results ?? []).map((r) => JSON.parse(r.record) as AuditRecord),
+      since: async (since, after, limit) =>
+        ((await q.auditSince.bind(since, after, limit).all<{ seq: number; record: string }>()).results ?? []).map((r) => ({
+          seq: r.seq,
+          record: JSON.parse(r.record) as AuditRecord,
+        })),
     },
     secrets: {
       getOrCreate: async (name, create) => {

@@ -12,6 +12,8 @@ import {
 } from '../ports.js';
 import { rowToBinding, rowToKey, type BindingRow, type KeyRow } from './rows.js';
 import { sqliteLoginStores } from './sqlite-logins.js';
+import { sqliteRetention } from './sqlite-retention.js';
+import { AUDIT_SINCE } from './retention-sql.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 
@@ -76,6 +78,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     purgeReplay: db.prepare('DELETE FROM replay WHERE expires_at < ?'),
     appendAudit: db.prepare('INSERT INTO audit_log (at, event, request_id, record) VALUES (?, ?, ?, ?)'),
     recentAudit: db.prepare('SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?').pluck(),
+    auditSince: db.prepare(AUDIT_SINCE),
     getSecret: db.prepare('SELECT value FROM broker_secrets WHERE name = ?').pluck(),
     insertSecret: db.prepare('INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
     putSecret: db.prepare('INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
@@ -156,6 +159,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
 
   return {
     ...sqliteLoginStores(db),
+    retention: sqliteRetention(db),
     keys: {
       list: async () => (q.listKeys.all() as KeyRow[]).map(rowToKey),
       apply: async (change) => applyKeys(change),
@@ -199,6 +203,8 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     audit: {
       append: (r) => enqueue({ audit: r }),
       recent: async (limit) => (q.recentAudit.all(limit) as string[]).map((s) => JSON.parse(s) as AuditRecord),
+      since: async (since, after, limit) =>
+        (q.auditSince.all(since, after, limit) as Array<{ seq: number; record: string }>).map((r) => ({ seq: r.seq, record: JSON.parse(r.record) as AuditRecord })),
     },
     secrets: {
       getOrCreate: async (name, create) => {
