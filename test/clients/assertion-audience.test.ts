@@ -42,6 +42,8 @@ async function send(b: TestBroker, clientAssertion: string) {
   const idToken = await b.idp.idToken({ sub: 'alice' }, 'jwt-agent', { now: b.clock.now });
   const params = await exchangeParams(b, { subject_token: idToken, client_id: undefined, client_secret: undefined, client_assertion: clientAssertion, client_assertion_type: JWT_BEARER });
   const res = await postToken(b, params);
+  // A refusal before the client authenticated is counted in a summary record: write it now.
+  await b.maintenance.flush({ final: true });
   const [record] = await b.services.store.audit.recent(1);
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, record: record! };
 }

@@ -20,8 +20,10 @@ describe('DPoP at the token endpoint', () => {
     expect(body.error).toBe('invalid_request');
     expect(body.error_description).toMatch(/DPoP/);
     expect(body).not.toHaveProperty('access_token');
+    // Refused before the client authenticated: counted in a refusal summary, written on flush.
+    await b.maintenance.flush({ final: true });
     const [record] = await b.services.store.audit.recent(1);
-    expect(record).toMatchObject({ event: 'refusal', reason: 'dpop_unsupported' });
+    expect(record).toMatchObject({ event: 'refusal_summary', reason: 'dpop_unsupported', count: 1 });
     expect(storeState(b).tables).toEqual(before.tables);
   });
 
@@ -32,6 +34,7 @@ describe('DPoP at the token endpoint', () => {
     const refused = await b.token({ grant_type: 'authorization_code', code, redirect_uri: 'https://app.test/cb', client_id: 'wiki-agent', client_secret: 'wiki-secret-value' }, { dpop: PROOF });
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ error: 'invalid_request' });
+    await b.maintenance.flush({ final: true });
     const [record] = await b.services.store.audit.recent(1);
     expect(record).toMatchObject({ reason: 'dpop_unsupported' });
     expect((await redeem(b, code)).status).toBe(200);
