@@ -58,5 +58,12 @@ export const KEY_RELOAD_INTERVAL = 60;
  */
 export const RETIRED_KEY_GRACE = ID_JAG_MAX_LIFETIME + CLOCK_SKEW + KEY_RELOAD_INTERVAL;
 
+/**
+ * A revoked refresh-token family is remembered this long, so that a token issued into it afterwards
+ * (an authorization code replayed while its first redemption was still being answered) is refused.
+ * Longer than any request takes; the code itself lives a minute.
+ */
+export const REVOKED_FAMILY_MEMORY = 3600;
+
 /** Audit records are bounded so a hostile input cannot bloat the log. */
 export const AUDIT_MAX_FIELD_CHARS = 512;

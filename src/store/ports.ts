@@ -169,19 +169,29 @@ export interface RefreshTokenRecord {
 }
 
 export interface RefreshTokenStore {
-  issue(tokenHash: string, token: RefreshTokenRecord): Promise<void>;
+  /**
+   * Stores the token unless its family has been revoked (then stores nothing and returns false):
+   * a revocation that lands before the issue, e.g. a replayed authorization code, still wins.
+   */
+  issue(tokenHash: string, token: RefreshTokenRecord): Promise<boolean>;
   /**
    * Atomic rotation: an active token is marked rotated and its successor stored → `rotated`.
-   * A token already rotated is being reused → its whole family is revoked → `reused`.
+   * A token rotated after `rotatedAfter` (the reuse grace window) → `superseded`, nothing changed.
+   * A token rotated earlier is being reused → its whole family is revoked → `reused`.
    * Unknown, expired or revoked → `invalid`.
    */
   rotate(
     oldHash: string,
     next: { tokenHash: string; token: RefreshTokenRecord },
     now: number,
-  ): Promise<{ status: 'rotated'; previous: RefreshTokenRecord } | { status: 'reused' | 'invalid' }>;
-  /** The token if active (unrotated, unrevoked, unexpired): for refresh tokens used as subject tokens. */
-  active(tokenHash: string, now: number): Promise<RefreshTokenRecord | undefined>;
+    rotatedAfter?: number,
+  ): Promise<{ status: 'rotated'; previous: RefreshTokenRecord } | { status: 'superseded' | 'reused' | 'invalid' }>;
+  /**
+   * The token if active (unrotated, unrevoked, unexpired): for refresh tokens used as subject
+   * tokens. With `rotatedAfter`, a token rotated after that time (and not revoked) also counts.
+   */
+  active(tokenHash: string, now: number, rotatedAfter?: number): Promise<RefreshTokenRecord | undefined>;
+  /** Revokes every token of the family, and remembers the family as revoked (see `issue`). */
   revokeFamily(familyId: string, now: number): Promise<void>;
   revokeSession(sessionId: string, now: number): Promise<void>;
 }

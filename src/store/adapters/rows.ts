@@ -36,3 +36,11 @@ export function rowToBinding(r: BindingRow | undefined | null): SubjectBinding |
   if (!r) return undefined;
   return { namespace: r.namespace, principalId: r.principal_id, subject: r.subject, source: r.source, version: r.version, createdAt: r.created_at };
 }
+
+/**
+ * The refresh_tokens row that marks a family revoked, so nothing is issued into it later: a key no
+ * token hash can take (hashes are base64url, no colon).
+ */
+export function revokedFamilyHash(familyId: string): string {
+  return `revoked-family:${familyId}`;
+}
