@@ -65,5 +65,11 @@ export const RETIRED_KEY_GRACE = ID_JAG_MAX_LIFETIME + CLOCK_SKEW + KEY_RELOAD_I
  */
 export const REVOKED_FAMILY_MEMORY = 3600;
 
+/**
+ * A write to the SQLite file waits this long for another process's write lock (two brokers, or a
+ * broker and the CLI, on one file) before failing with SQLITE_BUSY.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
 /** Audit records are bounded so a hostile input cannot bloat the log. */
 export const AUDIT_MAX_FIELD_CHARS = 512;

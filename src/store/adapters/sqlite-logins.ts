@@ -3,6 +3,7 @@ import type { BrokerStore, AuthorizationCodeRecord, RefreshTokenRecord, SessionR
 import type { LoginTransaction } from '../../upstream/types.js';
 import { REVOKED_FAMILY_MEMORY } from '../../constants.js';
 import { revokedFamilyHash } from './rows.js';
+import { writeTransaction } from './sqlite-tx.js';
 
 type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'codes' | 'refreshTokens'>;
 
@@ -45,12 +46,12 @@ export function sqliteLoginStores(db: Database.Database): LoginStores {
   const issue = (hash: string, t: RefreshTokenRecord) =>
     q.issueRefresh.run(hash, t.familyId, t.clientId, t.sessionId, JSON.stringify(t), t.createdAt, t.expiresAt);
 
-  const revokeFamily = db.transaction((familyId: string, now: number) => {
+  const revokeFamily = writeTransaction(db, (familyId: string, now: number) => {
     q.revokeFamily.run(now, familyId);
     q.markFamilyRevoked.run(revokedFamilyHash(familyId), familyId, now, now + REVOKED_FAMILY_MEMORY, now);
   });
 
-  const rotate = db.transaction((oldHash: string, next: { tokenHash: string; token: RefreshTokenRecord }, now: number, rotatedAfter?: number) => {
+  const rotate = writeTransaction(db, (oldHash: string, next: { tokenHash: string; token: RefreshTokenRecord }, now: number, rotatedAfter?: number) => {
     const row = q.getRefresh.get(oldHash) as
       | { record: string; expires_at: number; rotated_at: number | null; revoked_at: number | null; family_id: string }
       | undefined;
@@ -67,7 +68,7 @@ export function sqliteLoginStores(db: Database.Database): LoginStores {
     return { status: 'rotated' as const, previous: JSON.parse(row.record) as RefreshTokenRecord };
   });
 
-  const consumeCode = db.transaction((hash: string, now: number) => {
+  const consumeCode = writeTransaction(db, (hash: string, now: number) => {
     const row = q.getCode.get(hash) as { record: string; expires_at: number; consumed_at: number | null } | undefined;
     if (!row) return { status: 'unknown' as const };
     const code = JSON.parse(row.record) as AuthorizationCodeRecord;

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { readFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SQLITE_BUSY_TIMEOUT_MS } from '../../constants.js';
 import {
   StoreConflict,
   type AuditRecord,
@@ -12,31 +13,34 @@ import {
 } from '../ports.js';
 import { rowToBinding, rowToKey, type BindingRow, type KeyRow } from './rows.js';
 import { sqliteLoginStores } from './sqlite-logins.js';
+import { writeTransaction } from './sqlite-tx.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 
 /** Opens (creating if needed) the SQLite file and applies the shared migrations. */
 export function openSqlite(file: string): Database.Database {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file);
+  // Another process (a second broker, the CLI) may hold the write lock: wait for it, set first.
+  const db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+  db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
 }
 
+/** Each migration once, even when several processes open a fresh file at the same moment. */
 function migrate(db: Database.Database) {
-  db.exec('CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)');
-  const applied = new Set(db.prepare('SELECT name FROM d1_migrations').pluck().all() as string[]);
+  const apply = writeTransaction(db, (name: string, sql: string) => {
+    db.exec('CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)');
+    // Checked under the write lock: another process may have applied it meanwhile.
+    if (db.prepare('SELECT 1 FROM d1_migrations WHERE name = ?').get(name)) return;
+    db.exec(sql);
+    db.prepare('INSERT INTO d1_migrations (name) VALUES (?)').run(name);
+  });
   for (const name of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort()) {
-    if (applied.has(name)) continue;
-    const sql = readFileSync(join(MIGRATIONS_DIR, name), 'utf8');
-    db.transaction(() => {
-      db.exec(sql);
-      db.prepare('INSERT INTO d1_migrations (name) VALUES (?)').run(name);
-    })();
+    apply(name, readFileSync(join(MIGRATIONS_DIR, name), 'utf8'));
   }
 }
 
@@ -85,7 +89,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
   const appendAudit = (r: AuditRecord) => q.appendAudit.run(r.at, r.event, r.requestId, JSON.stringify(r));
   let replayWrites = 0;
 
-  const applyKeys = db.transaction((change: { upsert: StoredKey[]; remove: string[]; expectActive?: string | null }) => {
+  const applyKeys = writeTransaction(db, (change: { upsert: StoredKey[]; remove: string[]; expectActive?: string | null }) => {
     if (change.expectActive !== undefined && ((q.activeKid.get() as string | undefined) ?? null) !== change.expectActive) return false;
     // Demote before promote so the one-active index never sees two.
     const ordered = [...change.upsert].sort((a, b) => (a.state === 'active' ? 1 : 0) - (b.state === 'active' ? 1 : 0));
@@ -104,7 +108,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     return true;
   });
 
-  const replaceTable = db.transaction((namespace: string, rows: TableRow[], version: string) => {
+  const replaceTable = writeTransaction(db, (namespace: string, rows: TableRow[], version: string) => {
     const versionKey = `table-version:${namespace}`;
     if (q.getSecret.get(versionKey) === version) return { written: 0, unchanged: true };
     q.deleteTable.run(namespace);
@@ -116,11 +120,11 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
   type MintWrite = { binding?: SubjectBinding; audit: AuditRecord };
   // Nested inside the group transaction below, this is a savepoint: one write's conflict rolls
   // back that write alone.
-  const commitOne = db.transaction((write: MintWrite) => {
+  const commitOne = writeTransaction(db, (write: MintWrite) => {
     if (write.binding) q.insertBinding.run(write.binding);
     appendAudit(write.audit);
   });
-  const commitGroup = db.transaction((batch: MintWrite[]) =>
+  const commitGroup = writeTransaction(db, (batch: MintWrite[]) =>
     batch.map((write) => {
       try {
         commitOne(write);
