@@ -91,7 +91,7 @@ async function brokerConfig() {
     // The wiki knows people by a pairwise identifier: not the OP's, not any other app's.
     { namespace: 'wiki-users', strategy: 'pairwise', sector: 'wiki.corp.example' },
     // The Todo AS knows people by its own account numbers.
-    { namespace: 'todo-users', strategy: 'table', rows: [{ upstream_issuer: IDP, upstream_subject: ALICE.sub, subject: 'todo-user-1001' }] },
+    { namespace: 'todo-users', strategy: 'table', version: 1, rows: [{ upstream_issuer: IDP, upstream_subject: ALICE.sub, subject: 'todo-user-1001' }] },
   ];
   const policyFiles = readdirSync('policies').sort();
   return loadConfig({

@@ -78,7 +78,7 @@ async function brokerConfig(idpEntityId: string, idpMetadata: string) {
     // The app's users keep the subject it used to receive over SAML: the persistent NameID.
     { namespace: 'hr-users', strategy: 'saml_subject', subject_source: { kind: 'persistent_nameid' } },
     // The Todo AS knows people by its own account numbers.
-    { namespace: 'todo-users', strategy: 'table', rows: [{ upstream_issuer: idpEntityId, upstream_subject: ALICE.nameId, subject: 'todo-user-1001' }] },
+    { namespace: 'todo-users', strategy: 'table', version: 1, rows: [{ upstream_issuer: idpEntityId, upstream_subject: ALICE.nameId, subject: 'todo-user-1001' }] },
   ];
   const policyFiles = readdirSync('policies').sort();
   return loadConfig({

@@ -43,18 +43,31 @@ export interface TableRow {
   subject: string;
 }
 
+/** What a table was written from: an operator-raised version, and the content hash of the rows. */
+export interface TableVersion {
+  version: number;
+  hash: string;
+}
+
 export interface MappingStore {
   tableRow(namespace: string, upstreamIssuer: string, upstreamSubject: string): Promise<TableRow | undefined>;
   bindingOf(namespace: string, principalId: string): Promise<SubjectBinding | undefined>;
   bindingOfSubject(namespace: string, subject: string): Promise<SubjectBinding | undefined>;
   /**
    * Makes `rows` the whole table of `namespace`, atomically: rows not listed are removed (a person
-   * taken out of the file is deprovisioned). Skipped when `version` (a content hash) is what was
-   * last written. Throws StoreConflict, writing nothing, if two identities would share a subject.
+   * taken out of the file is deprovisioned). Versions only go up: a version lower than the one
+   * last written changes nothing (`older`), the same version and content nothing (`unchanged`).
+   * Throws StoreConflict, writing nothing, if two identities would share a subject or the same
+   * version comes with other content. A write bumps the mapping generation.
    */
-  replaceTable(namespace: string, rows: TableRow[], version: string): Promise<{ written: number; unchanged: boolean }>;
-  /** Operator action: bind (or re-bind) a principal to a subject, bumping the version. */
+  replaceTable(namespace: string, rows: TableRow[], version: TableVersion): Promise<{ status: 'written' | 'unchanged' | 'older'; written: number; current: number }>;
+  /** Operator action: bind (or re-bind) a principal to a subject, bumping its version and the mapping generation. */
   remap(binding: Omit<SubjectBinding, 'version' | 'createdAt'>, at: number): Promise<SubjectBinding>;
+  /**
+   * A counter every operator mapping write (table replacement, remap) raises in the same
+   * transaction: an instance whose cache was filled at another generation drops it.
+   */
+  generation(): Promise<number>;
 }
 
 export interface ReplayStore {

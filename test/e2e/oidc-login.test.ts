@@ -93,7 +93,7 @@ beforeAll(async () => {
   };
   const namespaces: NamespaceConfig[] = [
     { namespace: 'wiki-users', strategy: 'pairwise', sector: 'wiki.example' },
-    { namespace: 'todo-users', strategy: 'table', rows: [{ upstream_issuer: op.issuer, upstream_subject: 'alice-0001', subject: 'todo-user-1001' }] },
+    { namespace: 'todo-users', strategy: 'table', version: 1, rows: [{ upstream_issuer: op.issuer, upstream_subject: 'alice-0001', subject: 'todo-user-1001' }] },
   ];
   broker = await buildBroker(settings, namespaces);
   brokerHttp.serve(broker.app.fetch);

@@ -10,8 +10,19 @@ import {
   type StoredKey,
   type SubjectBinding,
   type TableRow,
+  type TableVersion,
 } from '../ports.js';
-import { rowToBinding, rowToKey, type BindingRow, type KeyRow } from './rows.js';
+import {
+  formatTableVersion,
+  MAPPING_GENERATION_KEY,
+  rowToBinding,
+  rowToKey,
+  storedTableVersion,
+  tableVersionKey,
+  tableWriteDecision,
+  type BindingRow,
+  type KeyRow,
+} from './rows.js';
 import { sqliteLoginStores } from './sqlite-logins.js';
 import { writeTransaction } from './sqlite-tx.js';
 
@@ -84,6 +95,9 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     insertSecret: db.prepare('INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
     putSecret: db.prepare('INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     deleteTable: db.prepare('DELETE FROM mapping_table WHERE namespace = ?'),
+    bumpGeneration: db.prepare(
+      "INSERT INTO broker_secrets (name, value) VALUES (?, '1') ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+    ),
   };
 
   const appendAudit = (r: AuditRecord) => q.appendAudit.run(r.at, r.event, r.requestId, JSON.stringify(r));
@@ -108,13 +122,22 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     return true;
   });
 
-  const replaceTable = writeTransaction(db, (namespace: string, rows: TableRow[], version: string) => {
-    const versionKey = `table-version:${namespace}`;
-    if (q.getSecret.get(versionKey) === version) return { written: 0, unchanged: true };
+  const replaceTable = writeTransaction(db, (namespace: string, rows: TableRow[], version: TableVersion) => {
+    const versionKey = tableVersionKey(namespace);
+    const stored = q.getSecret.get(versionKey) as string | undefined;
+    const decision = tableWriteDecision(namespace, stored, version);
+    if (decision !== 'write') return { status: decision, written: 0, current: storedTableVersion(stored) };
     q.deleteTable.run(namespace);
     for (const r of rows) q.upsertTableRow.run(namespace, r.upstreamIssuer, r.upstreamSubject, r.subject);
-    q.putSecret.run(versionKey, version);
-    return { written: rows.length, unchanged: false };
+    q.putSecret.run(versionKey, formatTableVersion(version));
+    q.bumpGeneration.run(MAPPING_GENERATION_KEY);
+    return { status: 'written' as const, written: rows.length, current: version.version };
+  });
+
+  const remap = writeTransaction(db, (b: Omit<SubjectBinding, 'version' | 'createdAt'>, at: number) => {
+    q.upsertBinding.run({ ...b, createdAt: at });
+    q.bumpGeneration.run(MAPPING_GENERATION_KEY);
+    return rowToBinding(q.bindingOf.get(b.namespace, b.principalId) as BindingRow)!;
   });
 
   type MintWrite = { binding?: SubjectBinding; audit: AuditRecord };
@@ -181,13 +204,13 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
       },
       remap: async (b, at) => {
         try {
-          q.upsertBinding.run({ ...b, createdAt: at });
+          return remap(b, at);
         } catch (err) {
           if (isUniqueViolation(err)) throw new StoreConflict(`subject is already bound to another principal in ${b.namespace}`);
           throw err;
         }
-        return rowToBinding(q.bindingOf.get(b.namespace, b.principalId) as BindingRow)!;
       },
+      generation: async () => Number(q.getSecret.get(MAPPING_GENERATION_KEY) ?? 0),
     },
     replay: {
       consume: async (scope, id, expiresAt, now) => {
