@@ -70,25 +70,31 @@ export function chooseConnection<C extends DiscoverableConnection>(connections: 
   return byDefault(connections);
 }
 
+/** A configuration conflict, at a path inside the `connections` list (`[1].email_domains[0]`). */
+export interface DiscoveryConflict {
+  at: string;
+  message: string;
+}
+
 /**
- * Configuration conflicts that would make discovery ambiguous, for the config loader to refuse
- * at start: duplicate ids, an email domain claimed twice, more than one default.
+ * Configuration conflicts that would make discovery ambiguous, refused by the config loader at
+ * start: an email domain claimed by two connections (compared case-insensitively), more than one
+ * default. (Duplicate connection ids are refused by the loader itself.)
  */
-export function discoveryConflicts(connections: readonly DiscoverableConnection[]): string[] {
-  const problems: string[] = [];
-  const ids = new Set<string>();
+export function discoveryConflicts(connections: readonly DiscoverableConnection[]): DiscoveryConflict[] {
+  const problems: DiscoveryConflict[] = [];
   const domains = new Map<string, string>();
-  for (const c of connections) {
-    if (ids.has(c.id)) problems.push(`connection id ${c.id} is used twice`);
-    ids.add(c.id);
-    for (const raw of c.email_domains ?? []) {
+  connections.forEach((c, i) => {
+    (c.email_domains ?? []).forEach((raw, j) => {
       const d = raw.toLowerCase();
       const owner = domains.get(d);
-      if (owner !== undefined && owner !== c.id) problems.push(`email domain ${d} is claimed by ${owner} and ${c.id}`);
-      domains.set(d, c.id);
-    }
+      if (owner !== undefined && owner !== c.id) problems.push({ at: `[${i}].email_domains[${j}]`, message: `email domain ${d} is claimed by ${owner} and ${c.id}: discovery by login_hint could not choose` });
+      else domains.set(d, c.id);
+    });
+  });
+  const defaults = connections.flatMap((c, i) => (c.default === true ? [{ id: c.id, i }] : []));
+  for (const extra of defaults.slice(1)) {
+    problems.push({ at: `[${extra.i}].default`, message: `more than one default connection (${defaults.map((d) => d.id).join(', ')}): at most one may be the default` });
   }
-  const defaults = connections.filter((c) => c.default === true).map((c) => c.id);
-  if (defaults.length > 1) problems.push(`more than one default connection: ${defaults.join(', ')}`);
   return problems;
 }
