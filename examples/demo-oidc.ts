@@ -195,9 +195,8 @@ async function main() {
     // The Todo AS trusts the broker's keys; it knows alice as todo-user-1001.
     const todoAs = await createDestinationAs({
       issuer: TODO,
-      brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks` }],
+      brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the OIDC-upstream demo', done: false }, { id: '2', title: 'Write the wiki page about it', done: false }] } }],
       clients: [AT_TODO],
-      todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the OIDC-upstream demo', done: false }, { id: '2', title: 'Write the wiki page about it', done: false }] },
     });
     await listen(todoAs.fetch, PORTS.todo);
     console.log(`OpenID Provider ${IDP} (oidc-provider), broker ${BROKER}, Todo AS ${TODO}`);

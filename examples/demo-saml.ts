@@ -199,9 +199,8 @@ async function main() {
     // The Todo AS trusts the broker's keys; it knows alice as todo-user-1001.
     const todoAs = await createDestinationAs({
       issuer: TODO,
-      brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks` }],
+      brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the SAML-upstream demo', done: false }, { id: '2', title: 'Retire the legacy SAML SP', done: false }] } }],
       clients: [AT_TODO],
-      todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the SAML-upstream demo', done: false }, { id: '2', title: 'Retire the legacy SAML SP', done: false }] },
     });
     await listen(todoAs.fetch, PORTS.todo);
     console.log(`SAML IdP ${IDP} (samlify), broker ${BROKER}, Todo AS ${TODO}`);

@@ -100,9 +100,8 @@ beforeAll(async () => {
 
   const todoAs = await createDestinationAs({
     issuer: TODO,
-    brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks` }],
+    brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, todos: { 'todo-user-1001': [{ id: '1', title: 'Review the e2e suite', done: false }] } }],
     clients: [WIKI_AT_TODO],
-    todos: { 'todo-user-1001': [{ id: '1', title: 'Review the e2e suite', done: false }] },
   });
   todoHttp.serve(todoAs.fetch);
 
