@@ -7,6 +7,7 @@ import { IdTokenVerifier, type TrustedIssuer } from './exchange/id-token.js';
 import { createTokenExchangeGrant } from './exchange/token-exchange.js';
 import type { SamlSubjectTokenVerifierFactory } from './exchange/saml2.js';
 import { NO_STORE } from './http/errors.js';
+import { JWKS_PUBLIC_MAX_AGE } from './constants.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SubjectResolver } from './mapping/resolve.js';
 import { KeyRing } from './minting/keys.js';
@@ -107,7 +108,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   app.get('/.well-known/openid-configuration', (c) => c.json(metadata));
   app.get(JWKS_PATH, async (c) => {
     await keys.refresh(clock());
-    c.header('Cache-Control', 'public, max-age=300');
+    c.header('Cache-Control', `public, max-age=${JWKS_PUBLIC_MAX_AGE}`);
     return c.json(keys.jwks());
   });
   const upstreams = await buildUpstreamRegistry(settings.connections, { store, clock, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.saml ? { saml: deps.saml } : {}) });
