@@ -45,7 +45,7 @@ const rows = Array.from({ length: USERS }, (_, i) => ({ upstream_issuer: IDP, up
 const root = join(import.meta.dirname, '..');
 const config = loadConfig({
   broker: { path: 'bench.yaml', text: stringify(settings) },
-  mappings: [{ path: 'mappings/todo-users.yaml', text: stringify({ namespace: 'todo-users', strategy: 'table', rows }) }],
+  mappings: [{ path: 'mappings/todo-users.yaml', text: stringify({ namespace: 'todo-users', strategy: 'table', version: 1, rows }) }],
   policies: [{ path: 'policies/demo.cedar', text: readFileSync(join(root, 'policies/demo.cedar'), 'utf8') }],
   schema: { path: 'policies/xaa.cedarschema', text: readFileSync(join(root, 'policies/xaa.cedarschema'), 'utf8') },
 });

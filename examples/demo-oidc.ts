@@ -101,7 +101,7 @@ async function brokerConfig() {
     // The wiki knows people by a pairwise identifier: not the OP's, not any other app's.
     { namespace: 'wiki-users', strategy: 'pairwise', sector: 'wiki.corp.example' },
     // The Todo AS knows people by its own account numbers.
-    { namespace: 'todo-users', strategy: 'table', rows: [{ upstream_issuer: IDP, upstream_subject: ALICE.sub, subject: 'todo-user-1001' }] },
+    { namespace: 'todo-users', strategy: 'table', version: 1, rows: [{ upstream_issuer: IDP, upstream_subject: ALICE.sub, subject: 'todo-user-1001' }] },
   ];
   const policyFiles = readdirSync('policies').sort();
   return loadConfig({
@@ -205,9 +205,8 @@ async function main() {
     // The Todo AS trusts the broker's keys; it knows alice as todo-user-1001.
     const todoAs = await createDestinationAs({
       issuer: TODO,
-      brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks` }],
+      brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the OIDC-upstream demo', done: false }, { id: '2', title: 'Write the wiki page about it', done: false }] } }],
       clients: [AT_TODO],
-      todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the OIDC-upstream demo', done: false }, { id: '2', title: 'Write the wiki page about it', done: false }] },
     });
     await listen(todoAs.fetch, PORTS.todo);
     console.log(`OpenID Provider ${IDP} (oidc-provider), broker ${BROKER}, Todo AS ${TODO}`);

@@ -87,7 +87,7 @@ async function brokerConfig(idpEntityId: string, idpMetadata: string) {
     // The app's users keep the subject it used to receive over SAML: the persistent NameID.
     { namespace: 'hr-users', strategy: 'saml_subject', subject_source: { kind: 'persistent_nameid' } },
     // The Todo AS knows people by its own account numbers.
-    { namespace: 'todo-users', strategy: 'table', rows: [{ upstream_issuer: idpEntityId, upstream_subject: ALICE.nameId, subject: 'todo-user-1001' }] },
+    { namespace: 'todo-users', strategy: 'table', version: 1, rows: [{ upstream_issuer: idpEntityId, upstream_subject: ALICE.nameId, subject: 'todo-user-1001' }] },
   ];
   const policyFiles = readdirSync('policies').sort();
   return loadConfig({
@@ -208,9 +208,8 @@ async function main() {
     // The Todo AS trusts the broker's keys; it knows alice as todo-user-1001.
     const todoAs = await createDestinationAs({
       issuer: TODO,
-      brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks` }],
+      brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the SAML-upstream demo', done: false }, { id: '2', title: 'Retire the legacy SAML SP', done: false }] } }],
       clients: [AT_TODO],
-      todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the SAML-upstream demo', done: false }, { id: '2', title: 'Retire the legacy SAML SP', done: false }] },
     });
     await listen(todoAs.fetch, PORTS.todo);
     console.log(`SAML IdP ${IDP} (samlify), broker ${BROKER}, Todo AS ${TODO}`);

@@ -39,9 +39,8 @@ async function main() {
   servers.push(broker.server);
   const todoAs = await createDestinationAs({
     issuer: TODO,
-    brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks` }],
+    brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the Cross-App Access demo', done: false }, { id: '2', title: 'Rotate signing keys', done: true }] } }],
     clients: [AT_TODO],
-    todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the Cross-App Access demo', done: false }, { id: '2', title: 'Rotate signing keys', done: true }] },
   });
   servers.push(serve({ fetch: todoAs.fetch, port: 9100, hostname: '127.0.0.1' }));
   console.log(`upstream IdP ${IDP}, broker ${BROKER}, Todo AS ${TODO}`);

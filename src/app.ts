@@ -8,6 +8,7 @@ import { createTokenExchangeGrant } from './exchange/token-exchange.js';
 import type { SamlSubjectTokenVerifierFactory } from './exchange/saml2.js';
 import { NO_STORE } from './http/errors.js';
 import { requestSource } from './http/source.js';
+import { JWKS_PUBLIC_MAX_AGE } from './constants.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SubjectResolver } from './mapping/resolve.js';
 import { KeyRing } from './minting/keys.js';
@@ -66,7 +67,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   const keys = new KeyRing(store.keys, settings.signing.alg);
   await keys.init(clock());
-  if (deps.importMappingTables !== false) await importMappingTables(config, store);
+  if (deps.importMappingTables !== false) await importMappingTables(config, store, logger);
 
   const issuers = new Map<string, TrustedIssuer>();
   // The broker trusts its own ID tokens, verified with its own published keys.
@@ -129,7 +130,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   app.get('/.well-known/openid-configuration', (c) => c.json(metadata));
   app.get(JWKS_PATH, async (c) => {
     await keys.refresh(clock());
-    c.header('Cache-Control', 'public, max-age=300');
+    c.header('Cache-Control', `public, max-age=${JWKS_PUBLIC_MAX_AGE}`);
     return c.json(keys.jwks());
   });
   const upstreams = await buildUpstreamRegistry(settings.connections, { store, clock, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.saml ? { saml: deps.saml } : {}) });
@@ -146,11 +147,6 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   return { app, services, maintenance };
 }
 
-/**
- * The namespace files are the source of truth for tables that list rows: each table is replaced
- * as a whole (people taken out are deprovisioned), and only when its content changed, so a
- * Workers isolate starting cold writes nothing.
- */
 /** The clients that log users in at the broker, as the OpenID Provider sees them. */
 function providerClients(clients: BrokerConfig['settings']['clients']): ReadonlyMap<string, ProviderClient> {
   const out = new Map<string, ProviderClient>();
@@ -173,11 +169,21 @@ function providerClients(clients: BrokerConfig['settings']['clients']): Readonly
   return out;
 }
 
-async function importMappingTables(config: BrokerConfig, store: BrokerStore) {
+/**
+ * The namespace files are the source of truth for tables that list rows: each table is replaced
+ * as a whole (people taken out are deprovisioned), only when its version is higher than the one
+ * in the store (a Workers isolate starting cold writes nothing; an older deployment starting after
+ * a newer one keeps the newer rows).
+ */
+async function importMappingTables(config: BrokerConfig, store: BrokerStore, logger: Logger) {
   for (const ns of config.namespaces.values()) {
     if (ns.strategy !== 'table' || ns.rows.length === 0) continue;
     const rows: TableRow[] = ns.rows.map((r) => ({ namespace: ns.namespace, upstreamIssuer: r.upstream_issuer, upstreamSubject: r.upstream_subject, subject: r.subject }));
-    await store.mappings.replaceTable(ns.namespace, rows, await contentVersion(rows));
+    // The schema requires a version wherever rows are listed.
+    const result = await store.mappings.replaceTable(ns.namespace, rows, { version: ns.version!, hash: await contentVersion(rows) });
+    if (result.status === 'older') {
+      logger.warn({ namespace: ns.namespace, fileVersion: ns.version, storeVersion: result.current }, 'mapping table in the store is newer than this deployment’s file; kept the store’s rows');
+    }
   }
 }
 

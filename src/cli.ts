@@ -68,12 +68,14 @@ program
 
 const tableFile = z.object({
   namespace: z.string().min(1),
+  /** Raised with every import: the store refuses a version lower than the one it holds. */
+  version: z.number().int().positive(),
   rows: z.array(z.object({ upstream_issuer: z.string().url(), upstream_subject: z.string().min(1), subject: z.string().min(1).max(255) }).strict()),
 });
 
 program
   .command('import-mappings <file>')
-  .description('replace a table namespace with the rows of a YAML file (namespace + rows), all or nothing')
+  .description('replace a table namespace with the rows of a YAML file (namespace, version, rows), all or nothing')
   .action(async (file: string) => {
     const { config, store } = openStore();
     const data = tableFile.parse(parseYaml(readFileSync(file, 'utf8')));
@@ -81,8 +83,10 @@ program
     if (!ns || ns.strategy !== 'table') throw new Error(`namespace "${data.namespace}" is not a table namespace in the configuration`);
     if (ns.rows.length > 0) throw new Error(`${data.namespace} lists its rows in mappings/; edit that file instead (it is the source of truth and would undo this import)`);
     const rows = data.rows.map((r) => ({ namespace: data.namespace, upstreamIssuer: r.upstream_issuer, upstreamSubject: r.upstream_subject, subject: r.subject }));
-    const { written } = await store.mappings.replaceTable(data.namespace, rows, await contentVersion(rows));
-    console.log(`${data.namespace} now holds the ${written} rows of ${file} (rows not in the file were removed)`);
+    const result = await store.mappings.replaceTable(data.namespace, rows, { version: data.version, hash: await contentVersion(rows) });
+    if (result.status === 'older') throw new Error(`${file}: version ${data.version} is older than version ${result.current} in the store; nothing imported`);
+    if (result.status === 'unchanged') console.log(`${data.namespace} already holds version ${data.version} of these rows`);
+    else console.log(`${data.namespace} now holds the ${result.written} rows of ${file}, version ${data.version} (rows not in the file were removed); running brokers use them from their next mint`);
   });
 
 program

@@ -67,11 +67,32 @@ export const PBKDF2_MIN_ITERATIONS = 10_000;
 
 /** Each broker node re-reads the key ring this often, so a rotation reaches every node. */
 export const KEY_RELOAD_INTERVAL = 60;
+/** `Cache-Control: max-age` of the broker's /jwks: how long any HTTP cache may serve an old key set. */
+export const JWKS_PUBLIC_MAX_AGE = 300;
+/**
+ * A `next` key may start signing only once it has been published this long: every node serves it
+ * (KEY_RELOAD_INTERVAL), no HTTP cache still holds a JWKS without it (JWKS_PUBLIC_MAX_AGE), and a
+ * destination that refetched just before is past its refetch cooldown (JWKS_REFETCH_COOLDOWN_MS).
+ */
+export const NEXT_KEY_MIN_AGE = JWKS_PUBLIC_MAX_AGE + JWKS_REFETCH_COOLDOWN_MS / 1000 + KEY_RELOAD_INTERVAL;
 /**
  * Signing keys. A retired key stays published until every token it signed has expired, counting
  * a node that has not yet reloaded and still signs with it.
  */
 export const RETIRED_KEY_GRACE = ID_JAG_MAX_LIFETIME + CLOCK_SKEW + KEY_RELOAD_INTERVAL;
+
+/**
+ * A revoked refresh-token family is remembered this long, so that a token issued into it afterwards
+ * (an authorization code replayed while its first redemption was still being answered) is refused.
+ * Longer than any request takes; the code itself lives a minute.
+ */
+export const REVOKED_FAMILY_MEMORY = 3600;
+
+/**
+ * A write to the SQLite file waits this long for another process's write lock (two brokers, or a
+ * broker and the CLI, on one file) before failing with SQLITE_BUSY.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
 /** Audit records are bounded so a hostile input cannot bloat the log. */
 export const AUDIT_MAX_FIELD_CHARS = 512;

@@ -17,6 +17,9 @@ const ALG = 'ES256';
 const TYP = 'at+jwt';
 
 /** This AS's own signing key. It signs access tokens only; ID-JAGs come from the broker. */
+/** A private claim of this AS's access tokens: the issuer of the ID-JAG whose `sub` it carries. */
+const SUBJECT_ISSUER = 'subject_issuer';
+
 export interface AccessTokenKey {
   privateKey: CryptoKey;
   publicKey: CryptoKey;
@@ -50,7 +53,8 @@ export async function mintAccessToken(key: AccessTokenKey, input: AccessTokenInp
   if (grant.auth_time !== undefined) context.auth_time = grant.auth_time;
   if (grant.acr !== undefined) context.acr = grant.acr;
   if (grant.amr !== undefined) context.amr = grant.amr;
-  return new SignJWT({ ...context, client_id: grant.client_id, scope: input.scope })
+  // `sub` is unique only within the broker that named it: the account is (subject_issuer, sub).
+  return new SignJWT({ ...context, client_id: grant.client_id, scope: input.scope, [SUBJECT_ISSUER]: grant.iss })
     .setProtectedHeader({ alg: ALG, typ: TYP, kid: key.kid })
     .setIssuer(input.issuer)
     .setSubject(grant.sub)
@@ -63,6 +67,8 @@ export async function mintAccessToken(key: AccessTokenKey, input: AccessTokenInp
 
 export interface AccessTokenClaims {
   sub: string;
+  /** The broker that named `sub` (the ID-JAG's `iss`): with `sub`, the account. */
+  subjectIssuer: string;
   client_id: string;
   scopes: string[];
 }
@@ -79,11 +85,11 @@ export async function verifyAccessToken(
     typ: TYP,
     algorithms: [ALG],
     currentDate: expected.now,
-    requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id', 'scope'],
+    requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id', 'scope', SUBJECT_ISSUER],
   });
-  const { sub, client_id, scope } = payload;
-  if (typeof sub !== 'string' || typeof client_id !== 'string' || typeof scope !== 'string') {
+  const { sub, client_id, scope, [SUBJECT_ISSUER]: subjectIssuer } = payload;
+  if (typeof sub !== 'string' || typeof client_id !== 'string' || typeof scope !== 'string' || typeof subjectIssuer !== 'string') {
     throw new TypeError('access token claims have unexpected types');
   }
-  return { sub, client_id, scopes: scope.split(' ').filter(Boolean) };
+  return { sub, subjectIssuer, client_id, scopes: scope.split(' ').filter(Boolean) };
 }

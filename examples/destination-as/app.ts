@@ -37,6 +37,12 @@ export interface BrokerTrust {
   issuer: string;
   jwks?: JSONWebKeySet;
   jwksUri?: string | URL;
+  /**
+   * Todo lists of this broker's people, keyed by `sub` in this destination's namespace at that
+   * broker. Accounts are keyed on (`iss`, `sub`): a `sub` is unique only within its issuer, so the
+   * same `sub` from another trusted broker is another person.
+   */
+  todos?: Readonly<Record<string, readonly Todo[]>>;
 }
 
 export interface Todo {
@@ -53,8 +59,6 @@ export interface DestinationAsOptions {
   now?: () => Date;
   /** Scopes this AS can grant. Default `todos.read todos.write`. */
   scopes?: readonly string[];
-  /** Todo lists keyed by `sub` in this destination's namespace. */
-  todos?: Readonly<Record<string, readonly Todo[]>>;
   /** Default: in memory, which is right for one process only. */
   replayStore?: ReplayStore;
   /** Signing key for access tokens. Default: a fresh ES256 key. */
@@ -67,6 +71,11 @@ const DEFAULT_SCOPES = ['todos.read', 'todos.write'];
 /** Draft -03 §7: the grant profile a Resource Authorization Server advertises in its metadata. */
 const ID_JAG_GRANT_PROFILE = 'urn:ietf:params:oauth:grant-profile:id-jag';
 const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
+
+/** An account: the person `sub` as named by the broker `iss` (never `sub` alone). */
+function accountKey(iss: string, sub: string): string {
+  return JSON.stringify([iss, sub]);
+}
 
 function originIssuer(issuer: string): string {
   const url = new URL(issuer);
@@ -158,7 +167,8 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
   const now = options.now ?? (() => new Date());
   const scopes = options.scopes ?? DEFAULT_SCOPES;
   const clients = new Map(options.clients.map((client) => [client.client_id, client]));
-  const todos = new Map(Object.entries(options.todos ?? {}));
+  const todos = new Map<string, readonly Todo[]>();
+  for (const b of options.brokers) for (const [sub, list] of Object.entries(b.todos ?? {})) todos.set(accountKey(b.issuer, sub), list);
   const key = options.accessTokenKey ?? (await generateAccessTokenKey());
   const verifyIdJag = createIdJagVerifier({
     audience: issuer,
@@ -243,7 +253,7 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
       return bearerError(c, 401, 'invalid_token');
     }
     if (!claims.scopes.includes('todos.read')) return bearerError(c, 403, 'insufficient_scope');
-    return c.json({ sub: claims.sub, todos: todos.get(claims.sub) ?? [] });
+    return c.json({ sub: claims.sub, todos: todos.get(accountKey(claims.subjectIssuer, claims.sub)) ?? [] });
   });
 
   return app;

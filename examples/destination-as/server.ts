@@ -24,11 +24,14 @@ const brokerIssuer = env('BROKER_ISSUER');
 
 const app = await createDestinationAs({
   issuer,
-  brokers: [{ issuer: brokerIssuer, jwksUri: env('BROKER_JWKS_URI') }],
+  brokers: [
+    {
+      issuer: brokerIssuer,
+      jwksUri: env('BROKER_JWKS_URI'),
+      todos: process.env.DEMO_SUB ? { [process.env.DEMO_SUB]: [{ id: '1', title: 'Try Cross-App Access', done: false }] } : {},
+    },
+  ],
   clients: [{ client_id: env('DESTINATION_CLIENT_ID'), client_secret: env('DESTINATION_CLIENT_SECRET') }],
-  todos: process.env.DEMO_SUB
-    ? { [process.env.DEMO_SUB]: [{ id: '1', title: 'Try Cross-App Access', done: false }] }
-    : {},
   onRefusal: (error) => console.warn(`refused: ${error.code} (${error.reason}) ${error.detail ?? ''}`),
 });
 

@@ -1,6 +1,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { brokerConfigSchema, namespaceSchema, type BrokerConfig, type NamespaceConfig } from './schema.js';
+import { discoveryConflicts } from './discovery-conflicts.js';
 import { oidcConnectionSchema } from './oidc-connection.js';
 import { samlConnectionSchema } from './saml-connection.js';
 import { checkTrust } from './trust-checks.js';
@@ -137,6 +138,13 @@ function crossCheck(file: string, s: NonNullable<BrokerConfig['settings']>, name
     if (connectionIds.has(c.id)) add(`connections[${i}].id`, `duplicate connection id "${c.id}"`);
     connectionIds.add(c.id);
   });
+  // Connections are checked per type above; discovery reads only these three keys of each.
+  const discoverable = s.connections.map((c) => ({
+    id: String(c.id),
+    ...(Array.isArray(c.email_domains) ? { email_domains: c.email_domains.filter((d): d is string => typeof d === 'string') } : {}),
+    default: c.default === true,
+  }));
+  for (const conflict of discoveryConflicts(discoverable)) add(`connections${conflict.at}`, conflict.message);
   const issuers = new Set<string>();
   s.trusted_issuers.forEach((t, i) => {
     if (t.issuer === s.issuer) add(`trusted_issuers[${i}].issuer`, 'the broker trusts itself implicitly; do not list its own issuer');

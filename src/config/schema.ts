@@ -293,8 +293,18 @@ export const namespaceSchema = z.discriminatedUnion('strategy', [
           z.object({ upstream_issuer: webUrl, upstream_subject: z.string().min(1), subject: z.string().min(1).max(255) }).strict(),
         )
         .default([]),
+      /**
+       * Of the rows: raised with every change to them. The store keeps the highest version written,
+       * so an older deployment starting later never brings back rows a newer one removed.
+       */
+      version: z.number().int().positive().optional(),
     })
-    .strict(),
+    .strict()
+    .superRefine((ns, ctx) => {
+      if (ns.rows.length > 0 && ns.version === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['version'], message: 'a table that lists rows needs a version (a positive integer, raised with every change to the rows)' });
+      }
+    }),
   z
     .object({
       namespace: z.string().min(1),

@@ -2,6 +2,7 @@ import { InvalidGrant, InvalidScope } from '../oauth/errors.js';
 import type { ScopeTranslation } from '../policy/scopes.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import { isRandomToken, randomToken, sha256Base64url } from '../provider/crypto.js';
+import { REFRESH_TOKEN_REUSE_GRACE } from '../provider/limits.js';
 import type { BrokerServices } from '../grants/services.js';
 import type { RefreshTokenRecord } from '../store/ports.js';
 import { identityOfPrincipal, loginFacts, type Subject } from './subject.js';
@@ -15,7 +16,8 @@ import { identityOfPrincipal, loginFacts, type Subject } from './subject.js';
  * it as the refresh_token grant does (RFC 6749 §6). Rotating it here would silently invalidate the
  * token the app keeps for its own refresh grant, and the next refresh would then look like reuse
  * and revoke the app's whole family. The token stays bound by everything that binds it there:
- * issued to this client, unexpired, unrevoked, unrotated, its session still active.
+ * issued to this client, unexpired, unrevoked, unrotated (or rotated within the last
+ * REFRESH_TOKEN_REUSE_GRACE seconds by the client's own concurrent refresh), its session still active.
  */
 
 export const REFRESH_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:refresh_token';
@@ -34,7 +36,8 @@ function refuse(reason: RefusalReason, detail?: string): InvalidGrant {
  */
 async function refuseInactive(s: BrokerServices, hash: string, now: number): Promise<never> {
   const tombstone: RefreshTokenRecord = { familyId: `dead:${hash}`, clientId: '', sessionId: '', principalId: '', scopes: [], createdAt: now, expiresAt: now };
-  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await sha256Base64url(randomToken()), token: tombstone }, now);
+  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await sha256Base64url(randomToken()), token: tombstone }, now, now - REFRESH_TOKEN_REUSE_GRACE);
+  if (outcome.status === 'superseded') throw refuse('refresh_token_superseded', 'rotated moments ago by a concurrent request');
   if (outcome.status === 'reused') throw refuse('refresh_token_reused', 'a rotated refresh token was presented; its family is revoked');
   if (outcome.status === 'rotated') await s.store.refreshTokens.revokeFamily(outcome.previous.familyId, now);
   throw refuse('refresh_token_invalid', 'unknown, expired or revoked');
@@ -46,7 +49,9 @@ export async function verifyRefreshToken(presented: string, clientId: string, s:
   if (!isRandomToken(presented)) throw refuse('token_malformed', 'not a broker refresh token');
   // Stored by hash only; the same function that stored it (provider/crypto.ts) finds it.
   const hash = await sha256Base64url(presented);
-  const record = await s.store.refreshTokens.active(hash, now);
+  // A token the client's own refresh rotated moments ago is still the client's: within the grace
+  // window it is accepted, so a refresh racing this exchange does not turn it into a replay.
+  const record = await s.store.refreshTokens.active(hash, now, now - REFRESH_TOKEN_REUSE_GRACE);
   if (!record) return refuseInactive(s, hash, now);
   if (record.clientId !== clientId) throw refuse('refresh_token_client_mismatch', 'issued to another client');
   return record;

@@ -45,6 +45,9 @@ export class SubjectResolver {
     sizeCalculation: (r, key) => (key.length + r.subject.length + r.decidedBy.length) * 2 + 64,
   });
 
+  /** The store's mapping generation the cache was filled at. */
+  private generation: number | undefined;
+
   constructor(
     private readonly store: MappingStore,
     private readonly secrets: SecretStore,
@@ -60,6 +63,7 @@ export class SubjectResolver {
   }
 
   async resolve(ns: NamespaceConfig, who: Identity, now: number): Promise<Resolution> {
+    await this.syncGeneration();
     const key = cacheKey(ns, who);
     const hit = this.cache.get(key);
     if (hit) return hit;
@@ -76,6 +80,20 @@ export class SubjectResolver {
 
   forget() {
     this.cache.clear();
+  }
+
+  /**
+   * Another instance (a second Node process, another Workers isolate, the CLI) may have remapped,
+   * imported or deprovisioned: every such write raises the store's mapping generation, and one
+   * primary-key read per resolution tells whether what this cache holds is from before it. Read
+   * before any mapping row, so a result cached under a generation never predates it.
+   */
+  private async syncGeneration() {
+    const generation = await this.store.generation();
+    if (generation !== this.generation) {
+      this.cache.clear();
+      this.generation = generation;
+    }
   }
 
   private async resolveUncached(ns: NamespaceConfig, who: Identity, now: number): Promise<Resolution> {

@@ -1,5 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { KEY_RELOAD_INTERVAL, RETIRED_KEY_GRACE } from '../constants.js';
+import { KEY_RELOAD_INTERVAL, NEXT_KEY_MIN_AGE, RETIRED_KEY_GRACE } from '../constants.js';
 import type { KeyStore, StoredKey } from '../store/ports.js';
 
 export type SigningAlg = 'ES256' | 'RS256';
@@ -26,23 +26,47 @@ export class KeyRing {
     private readonly alg: SigningAlg,
   ) {}
 
-  /** Loads keys, creating the first active and next keys on first start. */
+  /**
+   * Loads keys, creating the first active and next keys on first start. When `signing.alg` changed,
+   * keys of the old algorithm stop signing at once: a new active and next key of the configured
+   * algorithm replace them, the old active key is retired (published until its tokens expire) and
+   * an old next key, which never signed, is removed. Verifiers meet the new kid as unknown and
+   * refetch the JWKS, which already holds it.
+   */
   async init(now: number): Promise<void> {
     let keys = await this.store.list();
-    if (!keys.some((k) => k.state === 'active')) {
+    const current = keys.find((k) => k.state === 'active');
+    if (!current || current.alg !== this.alg) {
       const active = await newKey(this.alg, 'active', now);
-      const next = keys.some((k) => k.state === 'next') ? [] : [await newKey(this.alg, 'next', now)];
-      await this.store.apply({ upsert: [active, ...next], remove: [], expectActive: null });
+      const oldNext = keys.filter((k) => k.state === 'next' && k.alg !== this.alg);
+      const next = keys.some((k) => k.state === 'next' && k.alg === this.alg) ? [] : [await newKey(this.alg, 'next', now)];
+      const retire = current ? [{ ...current, state: 'retired' as const, expiresAt: now + RETIRED_KEY_GRACE }] : [];
+      // A concurrent start that did the same first wins; this one then loads what it wrote.
+      await this.store.apply({ upsert: [...retire, active, ...next], remove: oldNext.map((k) => k.kid), expectActive: current?.kid ?? null });
       keys = await this.store.list();
     }
     await this.load(keys, now);
   }
 
-  /** Promotes next → active, demotes active → retired, adds a fresh next, drops expired retired keys. */
+  /**
+   * Promotes next → active, demotes active → retired, adds a fresh next, drops expired retired keys.
+   * Refused while the next key is younger than NEXT_KEY_MIN_AGE (a destination could still hold a
+   * JWKS without it); without a next key of the configured algorithm, one is published and the
+   * rotation refused until it is old enough.
+   */
   async rotate(now: number): Promise<{ activated: string; retired?: string; next: string }> {
     const keys = await this.store.list();
     const current = keys.find((k) => k.state === 'active');
-    const next = keys.find((k) => k.state === 'next') ?? (await newKey(this.alg, 'next', now));
+    const existing = keys.find((k) => k.state === 'next' && k.alg === this.alg);
+    if (!existing) {
+      const published = await newKey(this.alg, 'next', now);
+      const stale = keys.filter((k) => k.state === 'next').map((k) => k.kid);
+      if (!(await this.store.apply({ upsert: [published], remove: stale, expectActive: current?.kid ?? null }))) throw new Error('another rotation happened concurrently; reload and retry');
+      await this.load(await this.store.list(), now);
+      throw tooEarly(published, now);
+    }
+    if (now - existing.createdAt < NEXT_KEY_MIN_AGE) throw tooEarly(existing, now);
+    const next = existing;
     const fresh = await newKey(this.alg, 'next', now);
     const upsert: StoredKey[] = [{ ...next, state: 'active' }, fresh];
     if (current) upsert.push({ ...current, state: 'retired', expiresAt: now + RETIRED_KEY_GRACE });
@@ -96,6 +120,14 @@ export class KeyRing {
     this.publicByKid = publicByKid;
     this.loadedAt = now;
   }
+}
+
+function tooEarly(next: StoredKey, now: number): Error {
+  const from = next.createdAt + NEXT_KEY_MIN_AGE;
+  return new Error(
+    `the next key ${next.kid} was published at ${new Date(next.createdAt * 1000).toISOString()}; it may be activated from ${new Date(from * 1000).toISOString()} ` +
+      `(in ${from - now} s: JWKS max-age + destination refetch cooldown + key reload interval)`,
+  );
 }
 
 async function newKey(alg: SigningAlg, state: StoredKey['state'], now: number): Promise<StoredKey> {

@@ -106,6 +106,7 @@ export type RefusalReason =
   | 'principal_missing'
   | 'refresh_token_invalid'
   | 'refresh_token_reused'
+  | 'refresh_token_superseded'
   | 'refresh_token_client_mismatch'
   | 'scope_widened'
   // /userinfo

@@ -6,7 +6,7 @@ import { parseScope } from '../policy/scopes.js';
 import type { BrokerServices } from '../grants/services.js';
 import type { AuthorizationCodeRecord, PrincipalRecord, RefreshTokenRecord, SessionRecord } from '../store/ports.js';
 import { isRandomToken, randomToken, s256, sameString, sha256Base64url } from './crypto.js';
-import { ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME } from './limits.js';
+import { ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, REFRESH_TOKEN_REUSE_GRACE } from './limits.js';
 import { AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT, USERINFO_PATH, endpointUrl } from './metadata.js';
 import { ACCESS_TOKEN_TYP, buildAccessTokenClaims, buildIdTokenClaims, commitIssue, ID_TOKEN_TYP, newJti, releasedClaims, signJwt, subjectFor } from './tokens.js';
 import type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js';
@@ -196,7 +196,10 @@ export function authorizationCodeGrant(deps: ProviderDeps): Grant<BrokerServices
           // Never beyond the session: when it ends, its refresh tokens end.
           expiresAt: Math.min(request.now + REFRESH_TOKEN_LIFETIME, session.expiresAt),
         };
-        await s.store.refreshTokens.issue(await sha256Base64url(refreshToken), record);
+        // Refused if a replay of this code revoked the family while this redemption was in flight.
+        if (!(await s.store.refreshTokens.issue(await sha256Base64url(refreshToken), record))) {
+          throw new InvalidGrant('code_reused', 'the authorization code is invalid');
+        }
       }
       await commit(s, request, resolved, refreshToken !== undefined ? hash : undefined);
       return response(tokens, code.scopes, refreshToken);
@@ -218,10 +221,19 @@ async function activeRefreshToken(s: BrokerServices, presented: string, now: num
   const record = await s.store.refreshTokens.active(hash, now);
   if (record) return { record, hash };
   const tombstone: RefreshTokenRecord = { familyId: `dead:${hash}`, clientId: '', sessionId: '', principalId: '', scopes: [], createdAt: now, expiresAt: now };
-  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await sha256Base64url(randomToken()), token: tombstone }, now);
-  if (outcome.status === 'reused') throw new InvalidGrant('refresh_token_reused', 'the refresh token is invalid');
+  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await sha256Base64url(randomToken()), token: tombstone }, now, now - REFRESH_TOKEN_REUSE_GRACE);
+  refuseUnrotated(outcome.status);
   if (outcome.status === 'rotated') await s.store.refreshTokens.revokeFamily(outcome.previous.familyId, now);
   throw new InvalidGrant('refresh_token_invalid', 'the refresh token is invalid');
+}
+
+/**
+ * A rotation that did not happen: `superseded` is the client's own concurrent refresh within the
+ * grace window (refused, the family untouched); `reused` is a copy (the store revoked the family).
+ */
+function refuseUnrotated(status: 'rotated' | 'superseded' | 'reused' | 'invalid') {
+  if (status === 'superseded') throw new InvalidGrant('refresh_token_superseded', 'the refresh token is invalid', 'rotated moments ago by a concurrent request');
+  if (status === 'reused') throw new InvalidGrant('refresh_token_reused', 'the refresh token is invalid');
 }
 
 /** Step: RFC 6749 §6: a narrower scope may be asked for, never a wider one. */
@@ -236,14 +248,14 @@ function narrowedScopes(requested: string | undefined, granted: readonly string[
 }
 
 /**
- * Step: rotate. Atomic in the store: if another request rotated this token first, this one is the
- * reuse and the family is revoked.
+ * Step: rotate. Atomic in the store: if another request rotated this token first, this one is
+ * refused; it is the reuse that revokes the family only once the grace window has passed.
  */
 async function rotate(s: BrokerServices, hash: string, record: RefreshTokenRecord, now: number): Promise<string> {
   const next = randomToken();
   const successor: RefreshTokenRecord = { ...record, createdAt: now };
-  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await sha256Base64url(next), token: successor }, now);
-  if (outcome.status === 'reused') throw new InvalidGrant('refresh_token_reused', 'the refresh token is invalid');
+  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await sha256Base64url(next), token: successor }, now, now - REFRESH_TOKEN_REUSE_GRACE);
+  refuseUnrotated(outcome.status);
   if (outcome.status === 'invalid') throw new InvalidGrant('refresh_token_invalid', 'the refresh token is invalid');
   return next;
 }

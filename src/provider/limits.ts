@@ -12,6 +12,13 @@ export const ACCESS_TOKEN_LIFETIME = 300;
 export const ID_TOKEN_LIFETIME = 300;
 /** A refresh token lives 30 days, and never longer than the broker session it came from. */
 export const REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600;
+/**
+ * A refresh token just rotated may still be presented for this long without counting as a replay:
+ * as a token-exchange subject token it is accepted (it is looked up, never redeemed), and a
+ * duplicate refresh grant is refused without revoking the family. The client's own concurrent
+ * requests race like this; a copy replayed later than this revokes the family (RFC 9700 §4.14.2).
+ */
+export const REFRESH_TOKEN_REUSE_GRACE = 10;
 /** A broker session: one upstream login, twelve hours at most. */
 export const SESSION_LIFETIME = 12 * 3600;
 /** The browser-binding cookie of upstream logins lives as long as a login transaction may. */

@@ -106,7 +106,7 @@ export async function startUpstreamLogin(p: Provider, flow: Flow, request: Autho
   const continuation = continuationOf(request, flow.session?.record.id);
   if (continuation === undefined) return refuseToClient(p, flow, request, new InvalidRequest('request_too_large', 'the authorization request is too large'));
   const binding = await browserBinding(flow.cookieHeader, p.cookies);
-  const setCookies = binding.setCookie ? [...flow.setCookies, binding.setCookie] : flow.setCookies;
+  const setCookies = [...flow.setCookies, binding.setCookie];
   try {
     return await startAt(choice.connection.upstream, request, binding.hash, continuation, setCookies);
   } catch (err) {

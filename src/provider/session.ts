@@ -74,12 +74,13 @@ export async function startSession(
 
 /**
  * The browser-binding cookie of upstream logins: reused while it lives (several tabs may log in at
- * once), created otherwise. Connections receive its SHA-256 hex, never the value.
+ * once), created otherwise, and set again either way: a reused cookie's lifetime restarts, so a
+ * login started just before it would have expired still finds it at the callback. Connections
+ * receive its SHA-256 hex, never the value.
  */
-export async function browserBinding(cookieHeader: string | null, cookies: CookiePolicy): Promise<{ hash: string; setCookie?: string }> {
+export async function browserBinding(cookieHeader: string | null, cookies: CookiePolicy): Promise<{ hash: string; setCookie: string }> {
   const existing = readCookie(cookieHeader, cookies.bindingName);
-  if (isRandomToken(existing)) return { hash: await sha256Hex(existing) };
-  const value = randomToken();
+  const value = isRandomToken(existing) ? existing : randomToken();
   return { hash: await sha256Hex(value), setCookie: bindingCookie(cookies, value) };
 }
 

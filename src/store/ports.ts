@@ -45,18 +45,31 @@ export interface TableRow {
   subject: string;
 }
 
+/** What a table was written from: an operator-raised version, and the content hash of the rows. */
+export interface TableVersion {
+  version: number;
+  hash: string;
+}
+
 export interface MappingStore {
   tableRow(namespace: string, upstreamIssuer: string, upstreamSubject: string): Promise<TableRow | undefined>;
   bindingOf(namespace: string, principalId: string): Promise<SubjectBinding | undefined>;
   bindingOfSubject(namespace: string, subject: string): Promise<SubjectBinding | undefined>;
   /**
    * Makes `rows` the whole table of `namespace`, atomically: rows not listed are removed (a person
-   * taken out of the file is deprovisioned). Skipped when `version` (a content hash) is what was
-   * last written. Throws StoreConflict, writing nothing, if two identities would share a subject.
+   * taken out of the file is deprovisioned). Versions only go up: a version lower than the one
+   * last written changes nothing (`older`), the same version and content nothing (`unchanged`).
+   * Throws StoreConflict, writing nothing, if two identities would share a subject or the same
+   * version comes with other content. A write bumps the mapping generation.
    */
-  replaceTable(namespace: string, rows: TableRow[], version: string): Promise<{ written: number; unchanged: boolean }>;
-  /** Operator action: bind (or re-bind) a principal to a subject, bumping the version. */
+  replaceTable(namespace: string, rows: TableRow[], version: TableVersion): Promise<{ status: 'written' | 'unchanged' | 'older'; written: number; current: number }>;
+  /** Operator action: bind (or re-bind) a principal to a subject, bumping its version and the mapping generation. */
   remap(binding: Omit<SubjectBinding, 'version' | 'createdAt'>, at: number): Promise<SubjectBinding>;
+  /**
+   * A counter every operator mapping write (table replacement, remap) raises in the same
+   * transaction: an instance whose cache was filled at another generation drops it.
+   */
+  generation(): Promise<number>;
 }
 
 export interface ReplayStore {
@@ -202,19 +215,29 @@ export interface RefreshTokenRecord {
 }
 
 export interface RefreshTokenStore {
-  issue(tokenHash: string, token: RefreshTokenRecord): Promise<void>;
+  /**
+   * Stores the token unless its family has been revoked (then stores nothing and returns false):
+   * a revocation that lands before the issue, e.g. a replayed authorization code, still wins.
+   */
+  issue(tokenHash: string, token: RefreshTokenRecord): Promise<boolean>;
   /**
    * Atomic rotation: an active token is marked rotated and its successor stored → `rotated`.
-   * A token already rotated is being reused → its whole family is revoked → `reused`.
+   * A token rotated after `rotatedAfter` (the reuse grace window) → `superseded`, nothing changed.
+   * A token rotated earlier is being reused → its whole family is revoked → `reused`.
    * Unknown, expired or revoked → `invalid`.
    */
   rotate(
     oldHash: string,
     next: { tokenHash: string; token: RefreshTokenRecord },
     now: number,
-  ): Promise<{ status: 'rotated'; previous: RefreshTokenRecord } | { status: 'reused' | 'invalid' }>;
-  /** The token if active (unrotated, unrevoked, unexpired): for refresh tokens used as subject tokens. */
-  active(tokenHash: string, now: number): Promise<RefreshTokenRecord | undefined>;
+    rotatedAfter?: number,
+  ): Promise<{ status: 'rotated'; previous: RefreshTokenRecord } | { status: 'superseded' | 'reused' | 'invalid' }>;
+  /**
+   * The token if active (unrotated, unrevoked, unexpired): for refresh tokens used as subject
+   * tokens. With `rotatedAfter`, a token rotated after that time (and not revoked) also counts.
+   */
+  active(tokenHash: string, now: number, rotatedAfter?: number): Promise<RefreshTokenRecord | undefined>;
+  /** Revokes every token of the family, and remembers the family as revoked (see `issue`). */
   revokeFamily(familyId: string, now: number): Promise<void>;
   revokeSession(sessionId: string, now: number): Promise<void>;
 }

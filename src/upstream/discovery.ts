@@ -12,11 +12,9 @@
  * 4. Else the user must be asked.
  */
 
-export interface DiscoverableConnection {
-  id: string;
-  email_domains?: readonly string[];
-  default?: boolean;
-}
+export type { DiscoverableConnection, DiscoveryConflict } from '../config/discovery-conflicts.js';
+export { discoveryConflicts } from '../config/discovery-conflicts.js';
+import type { DiscoverableConnection } from '../config/discovery-conflicts.js';
 
 export interface DiscoveryInput {
   connectionId?: string;
@@ -70,25 +68,3 @@ export function chooseConnection<C extends DiscoverableConnection>(connections: 
   return byDefault(connections);
 }
 
-/**
- * Configuration conflicts that would make discovery ambiguous, for the config loader to refuse
- * at start: duplicate ids, an email domain claimed twice, more than one default.
- */
-export function discoveryConflicts(connections: readonly DiscoverableConnection[]): string[] {
-  const problems: string[] = [];
-  const ids = new Set<string>();
-  const domains = new Map<string, string>();
-  for (const c of connections) {
-    if (ids.has(c.id)) problems.push(`connection id ${c.id} is used twice`);
-    ids.add(c.id);
-    for (const raw of c.email_domains ?? []) {
-      const d = raw.toLowerCase();
-      const owner = domains.get(d);
-      if (owner !== undefined && owner !== c.id) problems.push(`email domain ${d} is claimed by ${owner} and ${c.id}`);
-      domains.set(d, c.id);
-    }
-  }
-  const defaults = connections.filter((c) => c.default === true).map((c) => c.id);
-  if (defaults.length > 1) problems.push(`more than one default connection: ${defaults.join(', ')}`);
-  return problems;
-}

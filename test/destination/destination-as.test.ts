@@ -25,10 +25,9 @@ beforeEach(async () => {
   refusals = [];
   app = await createDestinationAs({
     issuer: DESTINATION,
-    brokers: [{ issuer: BROKER, jwks: broker.jwks }],
+    brokers: [{ issuer: BROKER, jwks: broker.jwks, todos: { [SUBJECT]: TODOS } }],
     clients: [CLIENT],
     now: () => current,
-    todos: { [SUBJECT]: TODOS },
     onRefusal: (error) => refusals.push(error),
   });
 });
@@ -151,6 +150,26 @@ describe('reference destination AS', () => {
 
     it('accepts an empty authorization_details array: there is nothing to process', async () => {
       expect((await redeem(await idJag({ authorization_details: [] }))).status).toBe(200);
+    });
+
+    it('keys accounts on (iss, sub): the same sub from another trusted broker is another person', async () => {
+      const OTHER = 'https://other-broker.example';
+      const other = await signingKey();
+      app = await createDestinationAs({
+        issuer: DESTINATION,
+        brokers: [
+          { issuer: BROKER, jwks: broker.jwks, todos: { [SUBJECT]: TODOS } },
+          { issuer: OTHER, jwks: other.jwks },
+        ],
+        clients: [CLIENT],
+        now: () => current,
+      });
+      const fromOther = await signIdJag(other, { payload: idJagPayload({ iss: OTHER, client_id: CLIENT.client_id, scope: 'todos.read' }) });
+      const body = (await (await redeem(fromOther)).json()) as { access_token: string };
+      expect(await (await todos(body.access_token)).json()).toEqual({ sub: SUBJECT, todos: [] });
+      // The broker the account belongs to still reaches it.
+      const own = (await (await redeem(await idJag())).json()) as { access_token: string };
+      expect(await (await todos(own.access_token)).json()).toEqual({ sub: SUBJECT, todos: TODOS });
     });
 
     it('returns an empty list for a subject with no todos', async () => {

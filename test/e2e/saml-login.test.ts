@@ -107,9 +107,8 @@ beforeAll(async () => {
 
   const api = await createDestinationAs({
     issuer: API,
-    brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks` }],
+    brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, todos: { [ALICE.nameId]: [{ id: '7', title: 'Approve leave requests', done: false }] } }],
     clients: [HR_AT_API],
-    todos: { [ALICE.nameId]: [{ id: '7', title: 'Approve leave requests', done: false }] },
   });
   apiHttp.serve(api.fetch);
 

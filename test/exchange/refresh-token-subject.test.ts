@@ -7,6 +7,7 @@
 import { decodeJwt } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { randomToken, sha256Base64url } from '../../src/provider/crypto.js';
+import { REFRESH_TOKEN_REUSE_GRACE } from '../../src/provider/limits.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { codeFor, location, redeem, SECRET as PROVIDER_SECRET, startProvider, webApp, webAppRequest } from '../provider/harness.js';
 import { exchange, exchangeBody, expectRefused, issueRefreshToken, login, minted, REFRESH_TOKEN_TYPE, snapshot, TODO } from './subject-token-helpers.js';
@@ -100,12 +101,13 @@ describe('refresh_token as the subject token', () => {
       await expectRefused(b, exchangeBody(token, REFRESH_TOKEN_TYPE), { error: 'invalid_grant', reason: 'refresh_token_invalid' });
     });
 
-    it('already rotated → invalid_grant (refresh_token_reused), and its family is revoked as the refresh grant would', async () => {
+    it('already rotated (longer ago than the reuse grace) → invalid_grant (refresh_token_reused), and its family is revoked as the refresh grant would', async () => {
       const l = await login(b);
       const { token, hash, record } = await issueRefreshToken(b, l);
       const successor = randomToken();
       const successorHash = await sha256Base64url(successor);
       expect((await b.services.store.refreshTokens.rotate(hash, { tokenHash: successorHash, token: { ...record, createdAt: b.clock.now } }, b.clock.now)).status).toBe('rotated');
+      b.clock.now += REFRESH_TOKEN_REUSE_GRACE;
       await expectRefused(b, exchangeBody(token, REFRESH_TOKEN_TYPE), { error: 'invalid_grant', reason: 'refresh_token_reused', storeMayChange: true });
       expect(await b.services.store.refreshTokens.active(successorHash, b.clock.now)).toBeUndefined();
     });

@@ -101,6 +101,7 @@ export const testNamespaces: NamespaceConfig[] = [
   {
     namespace: 'todo-users',
     strategy: 'table',
+    version: 1,
     rows: [
       { upstream_issuer: IDP, upstream_subject: 'alice', subject: 'todo-user-1001' },
       { upstream_issuer: IDP, upstream_subject: 'bob', subject: 'todo-user-1002' },
@@ -129,6 +130,8 @@ export async function startTestBroker(
     now?: number;
     /** Further createBroker dependencies (e.g. the Node SAML factory). */
     deps?: Partial<Pick<BrokerDeps, 'saml' | 'samlSubjectTokens'>>;
+    /** An open database to share with another broker (default: a fresh in-memory one). */
+    db?: Database.Database;
   } = {},
 ): Promise<TestBroker> {
   const settings = options.settings ?? (await testSettings());
@@ -140,7 +143,7 @@ export async function startTestBroker(
     schema: schemaFile(),
   });
   const clock = { now: options.now ?? Math.floor(Date.now() / 1000) };
-  const db = openSqlite(':memory:');
+  const db = options.db ?? openSqlite(':memory:');
   const store = createSqliteStore(db);
   const broker = await createBroker({
     config,

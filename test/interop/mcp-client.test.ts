@@ -41,9 +41,8 @@ describe('interop with @modelcontextprotocol/client', () => {
     b.handle((r) => broker.app.fetch(r));
     const todo = await createDestinationAs({
       issuer: todoOrigin,
-      brokers: [{ issuer: brokerOrigin, jwksUri: `${brokerOrigin}/jwks` }],
+      brokers: [{ issuer: brokerOrigin, jwksUri: `${brokerOrigin}/jwks`, todos: { 'todo-user-1001': [{ id: '1', title: 'interop', done: false }] } }],
       clients: [{ client_id: 'wiki-at-todo', client_secret: 'todo-secret' }],
-      todos: { 'todo-user-1001': [{ id: '1', title: 'interop', done: false }] },
     });
     t.handle((r) => todo.fetch(r));
   });

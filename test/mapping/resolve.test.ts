@@ -53,7 +53,7 @@ describe('SubjectResolver', () => {
         { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'alice', subject: 'todo-user-1001' },
         { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'bob', subject: 'todo-user-1002' },
       ],
-      'v1',
+      { version: 1, hash: 'v1' },
     );
   });
 

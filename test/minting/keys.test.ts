@@ -1,9 +1,10 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { RETIRED_KEY_GRACE } from '../../src/constants.js';
+import { JWKS_PUBLIC_MAX_AGE, JWKS_REFETCH_COOLDOWN_MS, KEY_RELOAD_INTERVAL, NEXT_KEY_MIN_AGE, RETIRED_KEY_GRACE } from '../../src/constants.js';
 import { KeyRing } from '../../src/minting/keys.js';
 import { buildIdJagClaims, signIdJag } from '../../src/minting/id-jag.js';
 import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.js';
+import { exchangeParams, postToken, startTestBroker, testSettings } from '../helpers/broker.js';
 
 const T0 = 1_800_000_000;
 
@@ -46,21 +47,21 @@ describe('signing keys', () => {
     const published = r.jwks().keys.map((k) => k.kid);
     const oldToken = await mint(r, T0);
 
-    const rotated = await r.rotate(T0 + 100);
+    const rotated = await r.rotate(T0 + NEXT_KEY_MIN_AGE);
     expect(rotated.retired).toBe(first);
     expect(published).toContain(rotated.activated);
     expect(r.signingKey().kid).toBe(rotated.activated);
-    const newToken = await mint(r, T0 + 100);
+    const newToken = await mint(r, T0 + NEXT_KEY_MIN_AGE);
     expect(decodeProtectedHeader(newToken).kid).toBe(rotated.activated);
 
     // Both verify against the JWKS now.
     const jwks = createLocalJWKSet(r.jwks());
     await jwtVerify(oldToken, jwks, { currentDate: new Date((T0 + 100) * 1000) });
-    await jwtVerify(newToken, jwks, { currentDate: new Date((T0 + 100) * 1000) });
+    await jwtVerify(newToken, jwks, { currentDate: new Date((T0 + NEXT_KEY_MIN_AGE) * 1000) });
     expect(r.jwks().keys.map((k) => k.kid)).toEqual(expect.arrayContaining([first, rotated.activated, rotated.next]));
 
     // After the grace period the retired key leaves the JWKS and is deleted at the next rotation.
-    await r.reload(T0 + 100 + RETIRED_KEY_GRACE + 1);
+    await r.reload(T0 + NEXT_KEY_MIN_AGE + RETIRED_KEY_GRACE + 1);
     expect(r.jwks().keys.map((k) => k.kid)).not.toContain(first);
   });
 
@@ -68,8 +69,8 @@ describe('signing keys', () => {
     const { store, ring: r } = ring();
     await r.init(T0);
     const first = r.signingKey().kid;
-    await r.rotate(T0 + 1);
-    await r.rotate(T0 + 2 + RETIRED_KEY_GRACE);
+    await r.rotate(T0 + NEXT_KEY_MIN_AGE);
+    await r.rotate(T0 + 2 * NEXT_KEY_MIN_AGE + RETIRED_KEY_GRACE);
     expect((await store.keys.list()).map((k) => k.kid)).not.toContain(first);
   });
 
@@ -78,7 +79,7 @@ describe('signing keys', () => {
     await a.init(T0);
     const stale = await store.keys.list();
     const staleActive = stale.find((k) => k.state === 'active')!;
-    await a.rotate(T0 + 1);
+    await a.rotate(T0 + NEXT_KEY_MIN_AGE);
     const applied = await store.keys.apply({ upsert: [{ ...staleActive, state: 'retired', expiresAt: T0 + 999 }], remove: [], expectActive: staleActive.kid });
     expect(applied).toBe(false);
     expect((await store.keys.list()).filter((k) => k.state === 'active')).toHaveLength(1);
@@ -96,16 +97,90 @@ describe('signing keys', () => {
 
 describe('key reload across nodes', () => {
   it('a node picks up another node\'s rotation within the reload interval', async () => {
-    const { KEY_RELOAD_INTERVAL } = await import('../../src/constants.js');
     const { store, ring: a } = ring();
     await a.init(T0);
     const b = new KeyRing(store.keys, 'ES256');
     await b.init(T0);
-    const { activated } = await a.rotate(T0 + 1);
-    await b.refresh(T0 + KEY_RELOAD_INTERVAL - 1);
+    await b.refresh(T0 + NEXT_KEY_MIN_AGE - 1);
+    const { activated } = await a.rotate(T0 + NEXT_KEY_MIN_AGE);
+    await b.refresh(T0 + NEXT_KEY_MIN_AGE + KEY_RELOAD_INTERVAL - 2);
     expect(b.signingKey().kid).not.toBe(activated);
-    await b.refresh(T0 + KEY_RELOAD_INTERVAL);
+    await b.refresh(T0 + NEXT_KEY_MIN_AGE + KEY_RELOAD_INTERVAL - 1);
     expect(b.signingKey().kid).toBe(activated);
     expect(b.jwks().keys.map((k) => k.kid)).toContain(activated);
   });
 });
+
+describe('when a next key may sign', () => {
+  it('the minimum age is the JWKS max-age plus the destinations\' refetch cooldown plus the key reload interval', () => {
+    expect(NEXT_KEY_MIN_AGE).toBe(JWKS_PUBLIC_MAX_AGE + JWKS_REFETCH_COOLDOWN_MS / 1000 + KEY_RELOAD_INTERVAL);
+  });
+
+  it('refuses to activate a next key published for less than that, and activates it once it has been', async () => {
+    const { store, ring: r } = ring();
+    await r.init(T0);
+    const active = r.signingKey().kid;
+    const before = await store.keys.list();
+    await expect(r.rotate(T0 + NEXT_KEY_MIN_AGE - 1)).rejects.toThrow(/published .* may be activated from/);
+    expect(await store.keys.list()).toEqual(before);
+    expect(r.signingKey().kid).toBe(active);
+    const rotated = await r.rotate(T0 + NEXT_KEY_MIN_AGE);
+    expect(rotated.retired).toBe(active);
+  });
+
+  it('without a next key, publishes one and activates nothing', async () => {
+    const { store, ring: r } = ring();
+    await r.init(T0);
+    const next = (await store.keys.list()).find((k) => k.state === 'next')!;
+    await store.keys.apply({ upsert: [], remove: [next.kid] });
+    const active = r.signingKey().kid;
+    await expect(r.rotate(T0 + 10_000)).rejects.toThrow(/published .* may be activated from/);
+    const keys = await store.keys.list();
+    expect(keys.find((k) => k.state === 'active')!.kid).toBe(active);
+    expect(keys.find((k) => k.state === 'next')).toMatchObject({ createdAt: T0 + 10_000 });
+  });
+});
+
+describe('a change of signing.alg', () => {
+  it('stops signing with keys of the old algorithm: new active and next keys of the new one, the old active key retired but still published', async () => {
+    const { store, ring: es } = ring('ES256');
+    await es.init(T0);
+    const old = es.signingKey().kid;
+    const oldToken = await mint(es, T0);
+
+    const rs = new KeyRing(store.keys, 'RS256');
+    await rs.init(T0 + 10);
+    expect(rs.signingKey().alg).toBe('RS256');
+    expect(decodeProtectedHeader(await mint(rs, T0 + 10)).alg).toBe('RS256');
+    const keys = await store.keys.list();
+    expect(keys.filter((k) => k.state !== 'retired').every((k) => k.alg === 'RS256')).toBe(true);
+    expect(keys.find((k) => k.kid === old)).toMatchObject({ state: 'retired', expiresAt: T0 + 10 + RETIRED_KEY_GRACE });
+    expect(keys.filter((k) => k.state === 'next')).toHaveLength(1);
+    // Tokens the old key signed still verify until they expire.
+    await jwtVerify(oldToken, createLocalJWKSet(rs.jwks()), { currentDate: new Date((T0 + 10) * 1000) });
+
+    // Restarting with the same setting changes nothing more.
+    expect(await activeAfterRestart(store, 'RS256', T0 + 20)).toBe(rs.signingKey().kid);
+  });
+
+  it('through the broker: the metadata names the new algorithm, ID-JAGs are signed with it, the old key stays published', async () => {
+    const db = openSqlite(':memory:');
+    const es = await startTestBroker({ db });
+    const oldKid = es.services.keys.signingKey().kid;
+    const rs = await startTestBroker({ db, settings: await testSettings((s) => (s.signing = { alg: 'RS256' })) });
+    const metadata = (await (await rs.request('/.well-known/openid-configuration')).json()) as Record<string, unknown>;
+    expect(metadata.id_token_signing_alg_values_supported).toEqual(['RS256']);
+    const res = await postToken(rs, await exchangeParams(rs));
+    const idJag = ((await res.json()) as { access_token: string }).access_token;
+    expect(decodeProtectedHeader(idJag)).toMatchObject({ alg: 'RS256', kid: rs.services.keys.signingKey().kid });
+    const jwks = (await (await rs.request('/jwks')).json()) as { keys: Array<{ kid: string; alg: string }> };
+    expect(jwks.keys.find((k) => k.kid === oldKid)).toMatchObject({ alg: 'ES256' });
+    expect(jwks.keys.filter((k) => k.kid !== oldKid).every((k) => k.alg === 'RS256')).toBe(true);
+  });
+});
+
+async function activeAfterRestart(store: ReturnType<typeof createSqliteStore>, alg: 'ES256' | 'RS256', now: number) {
+  const r = new KeyRing(store.keys, alg);
+  await r.init(now);
+  return r.signingKey().kid;
+}

@@ -25,9 +25,12 @@ describe('cookies on an https issuer', () => {
     const expected = Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(value))).toString('hex');
     expect(b.oidc.started[0]!.browserBinding).toBe(expected);
 
-    // A second login in another tab reuses it rather than breaking the first.
+    // A second login in another tab reuses it rather than breaking the first, and refreshes its
+    // lifetime: a login started near the cookie's end must not lose its binding mid-way.
     const again = await browser.get(webAppRequest({ state: 'tab-2' }));
-    expect(again.headers.getSetCookie().some((c) => c.startsWith('__Host-xaa-login='))).toBe(false);
+    const refreshed = cookieNamed(again, '__Host-xaa-login');
+    expect(refreshed.split(';')[0]!.split('=')[1]).toBe(value);
+    expect(attributes(refreshed).sort()).toEqual(['HttpOnly', `Max-Age=${LOGIN_TRANSACTION_LIFETIME}`, 'Path=/', 'SameSite=None', 'Secure'].sort());
     expect(b.oidc.started[1]!.browserBinding).toBe(expected);
 
     const back = await browser.get(`/login/oidc/corp/callback?state=${location(start).searchParams.get('state')}`);

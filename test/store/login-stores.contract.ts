@@ -108,6 +108,29 @@ export function loginStoreContract(name: string, makeStore: () => Promise<Broker
       expect(await s.refreshTokens.active(u('x2'), NOW)).toBeUndefined();
     });
 
+    it('within the grace window a rotated token is superseded (nothing revoked) and still found with rotatedAfter', async () => {
+      const s = await makeStore();
+      await s.refreshTokens.issue(u('r1'), refresh());
+      expect((await s.refreshTokens.rotate(u('r1'), { tokenHash: u('r2'), token: refresh() }, NOW + 5)).status).toBe('rotated');
+      expect(await s.refreshTokens.active(u('r1'), NOW + 6, NOW + 4)).toMatchObject({ familyId: u('fam-1') });
+      expect(await s.refreshTokens.active(u('r1'), NOW + 6, NOW + 5)).toBeUndefined();
+      expect((await s.refreshTokens.rotate(u('r1'), { tokenHash: u('r3'), token: refresh() }, NOW + 6, NOW + 4)).status).toBe('superseded');
+      expect(await s.refreshTokens.active(u('r2'), NOW + 6)).toBeDefined();
+      expect(await s.refreshTokens.active(u('r3'), NOW + 6)).toBeUndefined();
+      // Past the window it is a reuse.
+      expect((await s.refreshTokens.rotate(u('r1'), { tokenHash: u('r4'), token: refresh() }, NOW + 20, NOW + 5)).status).toBe('reused');
+      expect(await s.refreshTokens.active(u('r2'), NOW + 20)).toBeUndefined();
+    });
+
+    it('nothing is issued into a family once it has been revoked (a replayed code that landed first)', async () => {
+      const s = await makeStore();
+      await s.refreshTokens.revokeFamily(u('fam-1'), NOW);
+      expect(await s.refreshTokens.issue(u('r1'), refresh())).toBe(false);
+      expect(await s.refreshTokens.active(u('r1'), NOW)).toBeUndefined();
+      expect(await s.refreshTokens.issue(u('r2'), refresh({ familyId: u('fam-2') }))).toBe(true);
+      expect(await s.refreshTokens.active(u('r2'), NOW)).toBeDefined();
+    });
+
     it('revoking a session revokes its refresh tokens', async () => {
       const s = await makeStore();
       await s.refreshTokens.issue(u('r1'), refresh({ sessionId: u('sx') }));

@@ -48,7 +48,7 @@ async function givePartnerUserATodoAccount(b: TestBroker) {
     { namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'alice', subject: 'todo-user-1001' },
     { namespace: 'todo-users', upstreamIssuer: PARTNER, upstreamSubject: 'mallory', subject: 'todo-user-9' },
   ];
-  await b.services.store.mappings.replaceTable('todo-users', rows, 'with-partner-row');
+  await b.services.store.mappings.replaceTable('todo-users', rows, { version: 2, hash: 'with-partner-row' });
 }
 
 function bindings(b: TestBroker) {

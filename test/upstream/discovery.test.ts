@@ -75,16 +75,16 @@ describe('emailDomainOf', () => {
 });
 
 describe('discoveryConflicts', () => {
-  it('reports duplicate ids, a domain claimed twice and several defaults', () => {
+  it('reports a domain claimed twice and several defaults, at their paths', () => {
     const set: DiscoverableConnection[] = [
       { id: 'a', email_domains: ['x.example'], default: true },
-      { id: 'b', email_domains: ['X.example'], default: true },
-      { id: 'a' },
+      { id: 'b', email_domains: ['y.example', 'X.example'], default: true },
+      { id: 'c', default: true },
     ];
     expect(discoveryConflicts(set)).toEqual([
-      'email domain x.example is claimed by a and b',
-      'connection id a is used twice',
-      'more than one default connection: a, b',
+      { at: '[1].email_domains[1]', message: expect.stringContaining('email domain x.example is claimed by a and b') },
+      { at: '[1].default', message: expect.stringContaining('more than one default connection (a, b, c)') },
+      { at: '[2].default', message: expect.stringContaining('more than one default connection (a, b, c)') },
     ]);
     expect(discoveryConflicts(all)).toEqual([]);
   });

@@ -86,12 +86,12 @@ describe('D1 key store', () => {
 describe('D1 mapping store', () => {
   it('replaces a table in chunks, all or nothing', async () => {
     const many: TableRow[] = Array.from({ length: 60 }, (_, i) => ({ namespace: 'ns', upstreamIssuer: 'https://idp.test', upstreamSubject: `u${i}`, subject: `s${i}` }));
-    expect(await store.mappings.replaceTable('ns', many, 'v1')).toEqual({ written: 60, unchanged: false });
+    expect(await store.mappings.replaceTable('ns', many, { version: 1, hash: 'v1' })).toEqual({ status: 'written', written: 60, current: 1 });
     expect(await store.mappings.tableRow('ns', 'https://idp.test', 'u59')).toEqual({ namespace: 'ns', upstreamIssuer: 'https://idp.test', upstreamSubject: 'u59', subject: 's59' });
 
     // The last chunk gives u5's subject to a second identity: nothing of the replacement may land.
     const clash = [...many.slice(0, 59), { namespace: 'ns', upstreamIssuer: 'https://idp.test', upstreamSubject: 'other', subject: 's5' }];
-    await expect(store.mappings.replaceTable('ns', clash, 'v2')).rejects.toBeInstanceOf(StoreConflict);
+    await expect(store.mappings.replaceTable('ns', clash, { version: 2, hash: 'v2' })).rejects.toBeInstanceOf(StoreConflict);
     expect(await store.mappings.tableRow('ns', 'https://idp.test', 'u59')).toBeDefined();
   });
 

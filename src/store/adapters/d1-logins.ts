@@ -1,6 +1,8 @@
 import type { D1Database } from '@cloudflare/workers-types';
 import type { AuthorizationCodeRecord, BrokerStore, PrincipalRecord, RefreshTokenRecord, SessionRecord } from '../ports.js';
 import type { LoginTransaction } from '../../identity/types.js';
+import { REVOKED_FAMILY_MEMORY } from '../../constants.js';
+import { revokedFamilyHash } from './rows.js';
 
 type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'codes' | 'refreshTokens'>;
 
@@ -24,6 +26,11 @@ const SQL = {
   /** Inserts the successor only if this batch's rotation won (the old row names it). */
   issueSuccessor: `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
     SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ? AND successor_hash = ?)`,
+  /** Refused (no row) once the family's revocation marker exists. */
+  issueUnlessRevoked: `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
+    SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?)`,
+  markFamilyRevoked: `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at, revoked_at)
+    VALUES (?, ?, '', '', '{}', ?, ?, ?) ON CONFLICT (token_hash) DO NOTHING`,
   getRefresh: 'SELECT record, expires_at, rotated_at, revoked_at, family_id FROM refresh_tokens WHERE token_hash = ?',
   revokeFamily: 'UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
   revokeSessionTokens: 'UPDATE refresh_tokens SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL',
@@ -40,6 +47,11 @@ interface RefreshRow {
 /** The D1 twin of sqlite-logins.ts: every read-modify-write is one conditional statement or one batch. */
 export function d1LoginStores(db: D1Database): LoginStores {
   const refreshValues = (hash: string, t: RefreshTokenRecord) => [hash, t.familyId, t.clientId, t.sessionId, JSON.stringify(t), t.createdAt, t.expiresAt];
+  const revokeFamily = (familyId: string, now: number) =>
+    db.batch([
+      db.prepare(SQL.revokeFamily).bind(now, familyId),
+      db.prepare(SQL.markFamilyRevoked).bind(revokedFamilyHash(familyId), familyId, now, now + REVOKED_FAMILY_MEMORY, now),
+    ]);
   let loginWrites = 0;
   return {
     logins: {
@@ -79,8 +91,9 @@ export function d1LoginStores(db: D1Database): LoginStores {
       },
     },
     refreshTokens: {
-      issue: async (hash, t) => void (await db.prepare(SQL.issueRefresh).bind(...refreshValues(hash, t)).run()),
-      rotate: async (oldHash, next, now) => {
+      issue: async (hash, t) =>
+        (await db.prepare(SQL.issueUnlessRevoked).bind(...refreshValues(hash, t), revokedFamilyHash(t.familyId)).run()).meta.changes === 1,
+      rotate: async (oldHash, next, now, rotatedAfter) => {
         const [mark, , read] = await db.batch([
           db.prepare(SQL.markRotated).bind(now, next.tokenHash, oldHash, now),
           db.prepare(SQL.issueSuccessor).bind(...refreshValues(next.tokenHash, next.token), oldHash, next.tokenHash),
@@ -89,16 +102,19 @@ export function d1LoginStores(db: D1Database): LoginStores {
         const row = (read!.results as RefreshRow[])[0];
         if (mark!.meta.changes === 1 && row) return { status: 'rotated' as const, previous: JSON.parse(row.record) as RefreshTokenRecord };
         if (!row || row.revoked_at !== null || row.expires_at <= now) return { status: 'invalid' as const };
+        // Rotated within the grace window: the client's own concurrent request, not a copy.
+        if (row.rotated_at !== null && rotatedAfter !== undefined && row.rotated_at > rotatedAfter) return { status: 'superseded' as const };
         // Already rotated: a copy is being replayed. Revoke the family (RFC 9700 §4.14.2).
-        await db.prepare(SQL.revokeFamily).bind(now, row.family_id).run();
+        await revokeFamily(row.family_id, now);
         return { status: 'reused' as const };
       },
-      active: async (hash, now) => {
+      active: async (hash, now, rotatedAfter) => {
         const row = await db.prepare(SQL.getRefresh).bind(hash).first<RefreshRow>();
-        if (!row || row.rotated_at !== null || row.revoked_at !== null || row.expires_at <= now) return undefined;
+        if (!row || row.revoked_at !== null || row.expires_at <= now) return undefined;
+        if (row.rotated_at !== null && (rotatedAfter === undefined || row.rotated_at <= rotatedAfter)) return undefined;
         return JSON.parse(row.record) as RefreshTokenRecord;
       },
-      revokeFamily: async (familyId, now) => void (await db.prepare(SQL.revokeFamily).bind(now, familyId).run()),
+      revokeFamily: async (familyId, now) => void (await revokeFamily(familyId, now)),
       revokeSession: async (sessionId, now) => void (await db.prepare(SQL.revokeSessionTokens).bind(now, sessionId).run()),
     },
   };

@@ -7,8 +7,19 @@ import {
   type StoredKey,
   type SubjectBinding,
   type TableRow,
+  type TableVersion,
 } from '../ports.js';
-import { rowToBinding, rowToKey, type BindingRow, type KeyRow } from './rows.js';
+import {
+  formatTableVersion,
+  MAPPING_GENERATION_KEY,
+  rowToBinding,
+  rowToKey,
+  storedTableVersion,
+  tableVersionKey,
+  tableWriteDecision,
+  type BindingRow,
+  type KeyRow,
+} from './rows.js';
 import { d1LoginStores } from './d1-logins.js';
 import { d1Retention } from './d1-retention.js';
 import { AUDIT_SINCE } from './retention-sql.js';
@@ -21,8 +32,10 @@ import { AUDIT_SINCE } from './retention-sql.js';
  * committed write: replay records are strongly consistent.
  */
 
-/** Rows per multi-row INSERT: 4 bound parameters each, under D1's 100-parameter limit per statement. */
-const TABLE_ROWS_PER_STATEMENT = 25;
+/** Rows per multi-row INSERT: 4 bound parameters each (+2 for the version guard), under D1's 100-parameter limit per statement. */
+const TABLE_ROWS_PER_STATEMENT = 24;
+/** A table replacement that loses the version compare-and-swap to a concurrent writer re-decides this often. */
+const TABLE_WRITE_ATTEMPTS = 3;
 /** Purge expired replay records on every n-th write from this isolate; the primary key serves lookups meanwhile. */
 const REPLAY_PURGE_EVERY = 256;
 /** The replay scope of the guard row a key rotation writes (and removes) inside its own batch. */
@@ -61,11 +74,17 @@ const SQL = {
   insertSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING',
   getSecret: 'SELECT value FROM broker_secrets WHERE name = ?',
   putSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
-  deleteTable: 'DELETE FROM mapping_table WHERE namespace = ?',
+  swapSecret: 'UPDATE broker_secrets SET value = ? WHERE name = ? AND value = ?',
+  /** The table's writes run only if its version row holds the value this batch swapped in. */
+  deleteTableIf: `DELETE FROM mapping_table WHERE namespace = ? AND EXISTS (SELECT 1 FROM broker_secrets WHERE name = ? AND value = ?)`,
+  bumpGeneration: `INSERT INTO broker_secrets (name, value) VALUES (?, '1') ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + 1`,
 } as const;
 
-function upsertTableRows(count: number): string {
-  return `INSERT INTO mapping_table (namespace, upstream_issuer, upstream_subject, subject) VALUES ${Array(count).fill('(?, ?, ?, ?)').join(', ')}
+/** Several rows, written only if the version row holds the expected value (see replaceTable). */
+function upsertTableRowsIf(count: number): string {
+  return `INSERT INTO mapping_table (namespace, upstream_issuer, upstream_subject, subject)
+    SELECT column1, column2, column3, column4 FROM (VALUES ${Array(count).fill('(?, ?, ?, ?)').join(', ')})
+    WHERE EXISTS (SELECT 1 FROM broker_secrets WHERE name = ? AND value = ?)
     ON CONFLICT (namespace, upstream_issuer, upstream_subject) DO UPDATE SET subject = excluded.subject`;
 }
 
@@ -126,27 +145,42 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
       },
       bindingOf: async (ns, pid) => rowToBinding(await q.bindingOf.bind(ns, pid).first<BindingRow>()),
       bindingOfSubject: async (ns, subject) => rowToBinding(await q.bindingOfSubject.bind(ns, subject).first<BindingRow>()),
-      replaceTable: async (namespace: string, rows: TableRow[], version: string) => {
-        const versionKey = `table-version:${namespace}`;
-        if ((await q.getSecret.bind(versionKey).first<{ value: string }>())?.value === version) return { written: 0, unchanged: true };
-        const statements: D1PreparedStatement[] = [q.deleteTable.bind(namespace)];
-        for (let i = 0; i < rows.length; i += TABLE_ROWS_PER_STATEMENT) {
-          const chunk = rows.slice(i, i + TABLE_ROWS_PER_STATEMENT);
-          statements.push(db.prepare(upsertTableRows(chunk.length)).bind(...chunk.flatMap((r) => [namespace, r.upstreamIssuer, r.upstreamSubject, r.subject])));
+      /**
+       * D1 has no interactive transaction, so the version check and the writes are one batch made
+       * conditional: its first statement moves the version from the value read to the new one
+       * (compare-and-swap), and every later write runs only if the version row holds the new value.
+       * A concurrent writer that moved it first makes this batch change nothing; it is re-decided.
+       */
+      replaceTable: async (namespace: string, rows: TableRow[], version: TableVersion) => {
+        const versionKey = tableVersionKey(namespace);
+        const next = formatTableVersion(version);
+        for (let attempt = 0; attempt < TABLE_WRITE_ATTEMPTS; attempt++) {
+          const stored = (await q.getSecret.bind(versionKey).first<{ value: string }>())?.value;
+          const decision = tableWriteDecision(namespace, stored, version);
+          if (decision !== 'write') return { status: decision, written: 0, current: storedTableVersion(stored) };
+          const swap = stored === undefined ? q.insertSecret.bind(versionKey, next) : q.swapSecret.bind(next, versionKey, stored);
+          const statements: D1PreparedStatement[] = [swap, q.deleteTableIf.bind(namespace, versionKey, next)];
+          for (let i = 0; i < rows.length; i += TABLE_ROWS_PER_STATEMENT) {
+            const chunk = rows.slice(i, i + TABLE_ROWS_PER_STATEMENT);
+            statements.push(db.prepare(upsertTableRowsIf(chunk.length)).bind(...chunk.flatMap((r) => [namespace, r.upstreamIssuer, r.upstreamSubject, r.subject]), versionKey, next));
+          }
+          statements.push(q.bumpGeneration.bind(MAPPING_GENERATION_KEY));
+          let swapped: boolean;
+          try {
+            swapped = (await db.batch(statements))[0]!.meta.changes === 1;
+          } catch (err) {
+            if (isUniqueViolation(err)) throw new StoreConflict('two upstream identities would share one subject in a namespace');
+            throw err;
+          }
+          if (swapped) return { status: 'written' as const, written: rows.length, current: version.version };
         }
-        statements.push(q.putSecret.bind(versionKey, version));
-        try {
-          await db.batch(statements);
-        } catch (err) {
-          if (isUniqueViolation(err)) throw new StoreConflict('two upstream identities would share one subject in a namespace');
-          throw err;
-        }
-        return { written: rows.length, unchanged: false };
+        throw new StoreConflict(`${namespace}: the table kept changing under concurrent writers; retry`);
       },
       remap: async (b, at) => {
         try {
-          const [, read] = await db.batch<BindingRow>([
+          const [, , read] = await db.batch<BindingRow>([
             q.upsertBinding.bind(b.namespace, b.principalId, b.subject, b.source, at, b.upstreamIssuer ?? null),
+            q.bumpGeneration.bind(MAPPING_GENERATION_KEY),
             q.bindingOf.bind(b.namespace, b.principalId),
           ]);
           return rowToBinding(read!.results[0])!;
@@ -155,6 +189,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
           throw err;
         }
       },
+      generation: async () => Number((await q.getSecret.bind(MAPPING_GENERATION_KEY).first<{ value: string }>())?.value ?? 0),
     },
     replay: {
       consume: async (scope, id, expiresAt, now) => {

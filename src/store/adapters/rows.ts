@@ -1,4 +1,4 @@
-import type { StoredKey, SubjectBinding } from '../ports.js';
+import { StoreConflict, type StoredKey, type SubjectBinding, type TableVersion } from '../ports.js';
 
 /** Row shapes shared by the SQLite and D1 adapters (same schema). */
 export interface KeyRow {
@@ -44,4 +44,40 @@ export function rowToBinding(r: BindingRow | undefined | null): SubjectBinding |
     createdAt: r.created_at,
     ...(r.upstream_issuer != null ? { upstreamIssuer: r.upstream_issuer } : {}),
   };
+}
+
+/**
+ * The refresh_tokens row that marks a family revoked, so nothing is issued into it later: a key no
+ * token hash can take (hashes are base64url, no colon).
+ */
+export function revokedFamilyHash(familyId: string): string {
+  return `revoked-family:${familyId}`;
+}
+
+/** The broker_secrets rows of a table's version and of the mapping generation. */
+export const tableVersionKey = (namespace: string) => `table-version:${namespace}`;
+export const MAPPING_GENERATION_KEY = 'mapping-generation';
+
+export function formatTableVersion(v: TableVersion): string {
+  return `${v.version}:${v.hash}`;
+}
+
+/** A value written before versions existed is a bare content hash: version 0. */
+function parseTableVersion(value: string): TableVersion {
+  const m = /^(\d+):(.*)$/.exec(value);
+  return m ? { version: Number(m[1]), hash: m[2]! } : { version: 0, hash: value };
+}
+
+/** Whether a table may be replaced by `next`, given what was last written (`stored`, if anything). */
+export function tableWriteDecision(namespace: string, stored: string | undefined, next: TableVersion): 'write' | 'unchanged' | 'older' {
+  if (stored === undefined) return 'write';
+  const current = parseTableVersion(stored);
+  if (next.version < current.version) return 'older';
+  if (next.version > current.version) return 'write';
+  if (next.hash === current.hash) return 'unchanged';
+  throw new StoreConflict(`${namespace}: version ${next.version} was already written with other rows; raise the version when the rows change`);
+}
+
+export function storedTableVersion(stored: string | undefined): number {
+  return stored === undefined ? 0 : parseTableVersion(stored).version;
 }

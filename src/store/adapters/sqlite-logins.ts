@@ -1,6 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { BrokerStore, AuthorizationCodeRecord, RefreshTokenRecord, SessionRecord, PrincipalRecord } from '../ports.js';
 import type { LoginTransaction } from '../../identity/types.js';
+import { REVOKED_FAMILY_MEMORY } from '../../constants.js';
+import { revokedFamilyHash } from './rows.js';
+import { writeTransaction } from './sqlite-tx.js';
 
 type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'codes' | 'refreshTokens'>;
 
@@ -25,6 +28,15 @@ export function sqliteLoginStores(db: Database.Database): LoginStores {
       `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
+    /** Refused (no row) once the family's revocation marker exists: see revokedFamilyHash. */
+    issueUnlessRevoked: db.prepare(
+      `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
+       SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?)`,
+    ),
+    markFamilyRevoked: db.prepare(
+      `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at, revoked_at)
+       VALUES (?, ?, '', '', '{}', ?, ?, ?) ON CONFLICT (token_hash) DO NOTHING`,
+    ),
     getRefresh: db.prepare('SELECT record, expires_at, rotated_at, revoked_at, family_id FROM refresh_tokens WHERE token_hash = ?'),
     markRotated: db.prepare('UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE token_hash = ? AND rotated_at IS NULL AND revoked_at IS NULL'),
     revokeFamily: db.prepare('UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL'),
@@ -34,14 +46,21 @@ export function sqliteLoginStores(db: Database.Database): LoginStores {
   const issue = (hash: string, t: RefreshTokenRecord) =>
     q.issueRefresh.run(hash, t.familyId, t.clientId, t.sessionId, JSON.stringify(t), t.createdAt, t.expiresAt);
 
-  const rotate = db.transaction((oldHash: string, next: { tokenHash: string; token: RefreshTokenRecord }, now: number) => {
+  const revokeFamily = writeTransaction(db, (familyId: string, now: number) => {
+    q.revokeFamily.run(now, familyId);
+    q.markFamilyRevoked.run(revokedFamilyHash(familyId), familyId, now, now + REVOKED_FAMILY_MEMORY, now);
+  });
+
+  const rotate = writeTransaction(db, (oldHash: string, next: { tokenHash: string; token: RefreshTokenRecord }, now: number, rotatedAfter?: number) => {
     const row = q.getRefresh.get(oldHash) as
       | { record: string; expires_at: number; rotated_at: number | null; revoked_at: number | null; family_id: string }
       | undefined;
     if (!row || row.revoked_at !== null || row.expires_at <= now) return { status: 'invalid' as const };
     if (row.rotated_at !== null) {
+      // Within the grace window: the client's own concurrent request, not a copy.
+      if (rotatedAfter !== undefined && row.rotated_at > rotatedAfter) return { status: 'superseded' as const };
       // Reuse of a rotated token: someone holds a copy. Revoke the whole family (RFC 9700 §4.14.2).
-      q.revokeFamily.run(now, row.family_id);
+      revokeFamily(row.family_id, now);
       return { status: 'reused' as const };
     }
     q.markRotated.run(now, next.tokenHash, oldHash);
@@ -49,7 +68,7 @@ export function sqliteLoginStores(db: Database.Database): LoginStores {
     return { status: 'rotated' as const, previous: JSON.parse(row.record) as RefreshTokenRecord };
   });
 
-  const consumeCode = db.transaction((hash: string, now: number) => {
+  const consumeCode = writeTransaction(db, (hash: string, now: number) => {
     const row = q.getCode.get(hash) as { record: string; expires_at: number; consumed_at: number | null } | undefined;
     if (!row) return { status: 'unknown' as const };
     const code = JSON.parse(row.record) as AuthorizationCodeRecord;
@@ -90,14 +109,16 @@ export function sqliteLoginStores(db: Database.Database): LoginStores {
       consume: async (hash, now) => consumeCode(hash, now),
     },
     refreshTokens: {
-      issue: async (hash, token) => void issue(hash, token),
-      rotate: async (oldHash, next, now) => rotate(oldHash, next, now),
-      active: async (hash, now) => {
+      issue: async (hash, t) =>
+        q.issueUnlessRevoked.run(hash, t.familyId, t.clientId, t.sessionId, JSON.stringify(t), t.createdAt, t.expiresAt, revokedFamilyHash(t.familyId)).changes === 1,
+      rotate: async (oldHash, next, now, rotatedAfter) => rotate(oldHash, next, now, rotatedAfter),
+      active: async (hash, now, rotatedAfter) => {
         const row = q.getRefresh.get(hash) as { record: string; expires_at: number; rotated_at: number | null; revoked_at: number | null } | undefined;
-        if (!row || row.rotated_at !== null || row.revoked_at !== null || row.expires_at <= now) return undefined;
+        if (!row || row.revoked_at !== null || row.expires_at <= now) return undefined;
+        if (row.rotated_at !== null && (rotatedAfter === undefined || row.rotated_at <= rotatedAfter)) return undefined;
         return JSON.parse(row.record) as RefreshTokenRecord;
       },
-      revokeFamily: async (familyId, now) => void q.revokeFamily.run(now, familyId),
+      revokeFamily: async (familyId, now) => revokeFamily(familyId, now),
       revokeSession: async (sessionId, now) => void q.revokeSessionTokens.run(now, sessionId),
     },
   };

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { readFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SQLITE_BUSY_TIMEOUT_MS } from '../../constants.js';
 import {
   StoreConflict,
   type AuditRecord,
@@ -9,36 +10,50 @@ import {
   type StoredKey,
   type SubjectBinding,
   type TableRow,
+  type TableVersion,
 } from '../ports.js';
-import { rowToBinding, rowToKey, type BindingRow, type KeyRow } from './rows.js';
+import {
+  formatTableVersion,
+  MAPPING_GENERATION_KEY,
+  rowToBinding,
+  rowToKey,
+  storedTableVersion,
+  tableVersionKey,
+  tableWriteDecision,
+  type BindingRow,
+  type KeyRow,
+} from './rows.js';
 import { sqliteLoginStores } from './sqlite-logins.js';
 import { sqliteRetention } from './sqlite-retention.js';
 import { AUDIT_SINCE } from './retention-sql.js';
+import { writeTransaction } from './sqlite-tx.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 
 /** Opens (creating if needed) the SQLite file and applies the shared migrations. */
 export function openSqlite(file: string): Database.Database {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file);
+  // Another process (a second broker, the CLI) may hold the write lock: wait for it, set first.
+  const db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+  db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
 }
 
+/** Each migration once, even when several processes open a fresh file at the same moment. */
 function migrate(db: Database.Database) {
-  db.exec('CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)');
-  const applied = new Set(db.prepare('SELECT name FROM d1_migrations').pluck().all() as string[]);
+  const apply = writeTransaction(db, (name: string, sql: string) => {
+    db.exec('CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)');
+    // Checked under the write lock: another process may have applied it meanwhile.
+    if (db.prepare('SELECT 1 FROM d1_migrations WHERE name = ?').get(name)) return;
+    db.exec(sql);
+    db.prepare('INSERT INTO d1_migrations (name) VALUES (?)').run(name);
+  });
   for (const name of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort()) {
-    if (applied.has(name)) continue;
-    const sql = readFileSync(join(MIGRATIONS_DIR, name), 'utf8');
-    db.transaction(() => {
-      db.exec(sql);
-      db.prepare('INSERT INTO d1_migrations (name) VALUES (?)').run(name);
-    })();
+    apply(name, readFileSync(join(MIGRATIONS_DIR, name), 'utf8'));
   }
 }
 
@@ -83,12 +98,15 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     insertSecret: db.prepare('INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
     putSecret: db.prepare('INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     deleteTable: db.prepare('DELETE FROM mapping_table WHERE namespace = ?'),
+    bumpGeneration: db.prepare(
+      "INSERT INTO broker_secrets (name, value) VALUES (?, '1') ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+    ),
   };
 
   const appendAudit = (r: AuditRecord) => q.appendAudit.run(r.at, r.event, r.requestId, JSON.stringify(r));
   let replayWrites = 0;
 
-  const applyKeys = db.transaction((change: { upsert: StoredKey[]; remove: string[]; expectActive?: string | null }) => {
+  const applyKeys = writeTransaction(db, (change: { upsert: StoredKey[]; remove: string[]; expectActive?: string | null }) => {
     if (change.expectActive !== undefined && ((q.activeKid.get() as string | undefined) ?? null) !== change.expectActive) return false;
     // Demote before promote so the one-active index never sees two.
     const ordered = [...change.upsert].sort((a, b) => (a.state === 'active' ? 1 : 0) - (b.state === 'active' ? 1 : 0));
@@ -107,23 +125,32 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     return true;
   });
 
-  const replaceTable = db.transaction((namespace: string, rows: TableRow[], version: string) => {
-    const versionKey = `table-version:${namespace}`;
-    if (q.getSecret.get(versionKey) === version) return { written: 0, unchanged: true };
+  const replaceTable = writeTransaction(db, (namespace: string, rows: TableRow[], version: TableVersion) => {
+    const versionKey = tableVersionKey(namespace);
+    const stored = q.getSecret.get(versionKey) as string | undefined;
+    const decision = tableWriteDecision(namespace, stored, version);
+    if (decision !== 'write') return { status: decision, written: 0, current: storedTableVersion(stored) };
     q.deleteTable.run(namespace);
     for (const r of rows) q.upsertTableRow.run(namespace, r.upstreamIssuer, r.upstreamSubject, r.subject);
-    q.putSecret.run(versionKey, version);
-    return { written: rows.length, unchanged: false };
+    q.putSecret.run(versionKey, formatTableVersion(version));
+    q.bumpGeneration.run(MAPPING_GENERATION_KEY);
+    return { status: 'written' as const, written: rows.length, current: version.version };
+  });
+
+  const remap = writeTransaction(db, (b: Omit<SubjectBinding, 'version' | 'createdAt'>, at: number) => {
+    q.upsertBinding.run({ upstreamIssuer: null, ...b, createdAt: at });
+    q.bumpGeneration.run(MAPPING_GENERATION_KEY);
+    return rowToBinding(q.bindingOf.get(b.namespace, b.principalId) as BindingRow)!;
   });
 
   type MintWrite = { binding?: SubjectBinding; audit: AuditRecord };
   // Nested inside the group transaction below, this is a savepoint: one write's conflict rolls
   // back that write alone.
-  const commitOne = db.transaction((write: MintWrite) => {
+  const commitOne = writeTransaction(db, (write: MintWrite) => {
     if (write.binding) q.insertBinding.run({ upstreamIssuer: null, ...write.binding });
     appendAudit(write.audit);
   });
-  const commitGroup = db.transaction((batch: MintWrite[]) =>
+  const commitGroup = writeTransaction(db, (batch: MintWrite[]) =>
     batch.map((write) => {
       try {
         commitOne(write);
@@ -181,13 +208,13 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
       },
       remap: async (b, at) => {
         try {
-          q.upsertBinding.run({ upstreamIssuer: null, ...b, createdAt: at });
+          return remap(b, at);
         } catch (err) {
           if (isUniqueViolation(err)) throw new StoreConflict(`subject is already bound to another principal in ${b.namespace}`);
           throw err;
         }
-        return rowToBinding(q.bindingOf.get(b.namespace, b.principalId) as BindingRow)!;
       },
+      generation: async () => Number(q.getSecret.get(MAPPING_GENERATION_KEY) ?? 0),
     },
     replay: {
       consume: async (scope, id, expiresAt, now) => {

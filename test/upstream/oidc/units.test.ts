@@ -133,15 +133,39 @@ describe('error classification and the error type', () => {
 });
 
 describe('cachedDiscovery', () => {
-  it('shares one load between concurrent callers and reloads after the TTL', async () => {
+  it('shares the loaded value between later callers and reloads after the TTL', async () => {
     let now = 0;
     let loads = 0;
     const get = cachedDiscovery(async () => ++loads, () => now, 100);
-    expect(await Promise.all([get(), get()])).toEqual([1, 1]);
+    expect(await get()).toBe(1);
     now = 99;
     expect(await get()).toBe(1);
     now = 100;
     expect(await get()).toBe(2);
+    expect(loads).toBe(2);
+  });
+
+  it('never hands one caller’s in-flight load to another (on Workers a promise belongs to the request that made it)', async () => {
+    // The first request's discovery never settles (its request ended, its I/O was cancelled).
+    const pending: Array<(v: string) => void> = [];
+    let loads = 0;
+    const get = cachedDiscovery(
+      () => {
+        loads++;
+        return loads === 1 ? new Promise<string>((resolve) => pending.push(resolve)) : Promise.resolve(`metadata-${loads}`);
+      },
+      () => 0,
+      100,
+    );
+    const first = get();
+    const second = get();
+    expect(second).not.toBe(first);
+    expect(await second).toBe('metadata-2');
+    // Once a load has settled, its value (not its promise) serves everyone.
+    expect(await get()).toBe('metadata-2');
+    expect(loads).toBe(2);
+    pending[0]!('metadata-1');
+    expect(await first).toBe('metadata-1');
   });
 
   it('forgets a failed load at once', async () => {
