@@ -28,8 +28,12 @@ function liveRefreshTokens(b: ProviderBroker): number {
   return b.db.prepare('SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL AND rotated_at IS NULL AND expires_at > ?').pluck().get(b.clock.now) as number;
 }
 
+/** The web app, allowed to delegate stats.read to the refresh tokens its logins get (issue 6 §2). */
+const delegatingWebApp = { ...webApp, delegated_scopes: ['stats.read'] };
+
 async function signedIn(b: ProviderBroker) {
-  const params = await codeFor(b.browser(), webAppRequest({ scope: 'openid email offline_access' }));
+  const scope = b.deps.clients.get(webApp.client_id)?.delegated_scopes?.length ? 'openid email offline_access stats.read' : 'openid email offline_access';
+  const params = await codeFor(b.browser(), webAppRequest({ scope }));
   return (await (await redeem(b, params.get('code')!)).json()) as Record<string, string>;
 }
 
@@ -76,7 +80,7 @@ describe('an authorization code replayed while its first redemption is in flight
 
 describe("a client's own concurrent uses of one refresh token", () => {
   it('a token exchange racing the refresh grant (exchange lands after the rotation) does not revoke the grant', async () => {
-    const b = await startProvider();
+    const b = await startProvider({ clients: [delegatingWebApp] });
     const tokens = await signedIn(b);
     const rotated = await refresh(b, tokens.refresh_token!);
     expect(rotated.status).toBe(200);
@@ -90,7 +94,7 @@ describe("a client's own concurrent uses of one refresh token", () => {
   });
 
   it('truly concurrent refresh and exchange: the grant survives on every trial', async () => {
-    const b = await startProvider();
+    const b = await startProvider({ clients: [delegatingWebApp] });
     let current = (await signedIn(b)).refresh_token!;
     for (let trial = 0; trial < 10; trial++) {
       const [r, x] = await Promise.all([refresh(b, current), exchange(b, current)]);
@@ -102,7 +106,7 @@ describe("a client's own concurrent uses of one refresh token", () => {
   });
 
   it('a concurrent duplicate refresh is refused without revoking the family', async () => {
-    const b = await startProvider();
+    const b = await startProvider({ clients: [delegatingWebApp] });
     const tokens = await signedIn(b);
     const [one, two] = await Promise.all([refresh(b, tokens.refresh_token!), refresh(b, tokens.refresh_token!)]);
     const bodies = (await Promise.all([one.json(), two.json()])) as Array<Record<string, string>>;
@@ -117,7 +121,7 @@ describe("a client's own concurrent uses of one refresh token", () => {
 
   it('after the grace window a reuse of the rotated token still revokes the family (refresh and exchange alike)', async () => {
     for (const reuse of [refresh, exchange]) {
-      const b = await startProvider();
+      const b = await startProvider({ clients: [delegatingWebApp] });
       const tokens = await signedIn(b);
       const successor = ((await (await refresh(b, tokens.refresh_token!)).json()) as Record<string, string>).refresh_token!;
       b.clock.now += REFRESH_TOKEN_REUSE_GRACE;
