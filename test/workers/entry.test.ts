@@ -1,8 +1,10 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { bundledConfigFiles } from '../../src/runtime/worker-files.js';
-import { rows } from './helpers.js';
+import worker from '../../src/runtime/worker.js';
+import { rows, workerEnv } from './helpers.js';
 
 /** The deployed entry: `export default` from src/runtime/worker.ts with the bundled broker.config.yaml. */
 const fetchDefault = (path: string, init?: RequestInit) => exports.default.fetch(new Request(`http://localhost:8787${path}`, init));
@@ -70,5 +72,15 @@ describe('the bundled configuration files', () => {
 
   it('is a valid configuration', () => {
     expect(() => loadConfig(bundledConfigFiles)).not.toThrow();
+  });
+
+  // Here, where D1 has only ever seen the bundled configuration (storage is per test file).
+  it('runs its scheduled maintenance (the cron trigger)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await env.DB.prepare('INSERT INTO replay (scope, id, expires_at) VALUES (?, ?, ?)').bind('entry', 'dead', now - 10).run();
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: '*/5 * * * *', scheduledTime: Date.now() }), workerEnv(), ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await rows("SELECT count(*) AS n FROM replay WHERE scope = 'entry'")).toEqual([{ n: 0 }]);
   });
 });

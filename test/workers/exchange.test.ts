@@ -88,9 +88,17 @@ describe('caller-pushed token exchange inside workerd', () => {
     const res = await postToken(worker, await exchangeParams({ subject_token, audience: CRM, resource: undefined, scope: 'contacts.read' }));
     expect(res.status).toBe(200);
     expect(decodeJwt(((await res.json()) as { access_token: string }).access_token).sub).toBe('carol@example.com');
-    const bindings = await rows<{ subject: string; source: string; version: number }>("SELECT subject, source, version FROM subject_bindings WHERE namespace = 'crm-users'");
-    expect(bindings).toEqual([{ subject: 'carol@example.com', source: 'claim', version: 1 }]);
+    const bindings = await rows<{ subject: string; source: string; version: number; upstream_issuer: string }>("SELECT subject, source, version, upstream_issuer FROM subject_bindings WHERE namespace = 'crm-users'");
+    // The binding remembers which upstream told the broker this value (issue 6 §1).
+    expect(bindings).toEqual([{ subject: 'carol@example.com', source: 'claim', version: 1, upstream_issuer: 'https://idp.test' }]);
     expect((await auditByRequestId(res.headers.get('x-request-id'))).event).toBe('mint');
+  });
+
+  it('an unverified address names nobody: the upstream is authoritative for verified example.com addresses only', async () => {
+    const subject_token = await idToken('dave', 'wiki-agent', { email: 'dave@example.com', email_verified: false });
+    const res = await postToken(worker, await exchangeParams({ subject_token, audience: CRM, resource: undefined, scope: 'contacts.read' }));
+    expect(res.status).toBe(400);
+    expect(await auditByRequestId(res.headers.get('x-request-id'))).toMatchObject({ reason: 'mapping_claim_missing', dropped: ['email(unverified)'] });
   });
 
   it('narrows to what policy allows', async () => {

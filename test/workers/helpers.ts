@@ -64,7 +64,9 @@ async function sign(jwk: JWK & { kid: string }, payload: Record<string, unknown>
 /** An ID token from the test upstream IdP (fixed key; its public half is inline in the test config). */
 export function idToken(sub: string, audience: string, claims: Record<string, unknown> = {}) {
   const t = now();
-  return sign(keys.idp, { iss: IDP, sub, aud: audience, iat: t, exp: t + 600, auth_time: t, amr: ['pwd'], ...claims }, 'JWT');
+  // Like a workforce directory, the test IdP has verified the addresses it sends.
+  const verified = 'email' in claims ? { email_verified: true } : {};
+  return sign(keys.idp, { iss: IDP, sub, aud: audience, iat: t, exp: t + 600, auth_time: t, amr: ['pwd'], ...verified, ...claims }, 'JWT');
 }
 
 /** A private_key_jwt client assertion for `key-agent`. */

@@ -5,11 +5,10 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import worker from '../../src/runtime/worker.js';
 import type { AuditRecord } from '../../src/store/ports.js';
 import { postToken, rows, testWorker, TOKEN_EXCHANGE, workerEnv } from './helpers.js';
 
-async function runScheduled(w: { scheduled: typeof worker.scheduled }) {
+async function runScheduled(w: Pick<ReturnType<typeof testWorker>, 'scheduled'>) {
   const ctx = createExecutionContext();
   await w.scheduled(createScheduledController({ cron: '*/5 * * * *', scheduledTime: Date.now() }), workerEnv(), ctx);
   await waitOnExecutionContext(ctx);
@@ -55,12 +54,5 @@ describe('Workers retention', () => {
         expect.objectContaining({ reason: 'client_unknown', source: '2001:db8:5:6::/64', count: 10 }),
       ]),
     );
-  });
-
-  it('the deployed entry (bundled configuration) runs its scheduled maintenance', async () => {
-    const now = Math.floor(Date.now() / 1000);
-    await env.DB.prepare('INSERT INTO replay (scope, id, expires_at) VALUES (?, ?, ?)').bind('entry', 'dead', now - 10).run();
-    await runScheduled(worker);
-    expect(await rows("SELECT count(*) AS n FROM replay WHERE scope = 'entry'")).toEqual([{ n: 0 }]);
   });
 });
