@@ -24,6 +24,8 @@ export type RefusalReason =
   | 'client_auth_throttled'
   | 'client_assertion_invalid'
   | 'client_assertion_replayed'
+  // JWS shape shared by every signed token the broker reads (RFC 7515 §4.1.11)
+  | 'crit_unsupported'
   | 'public_client'
   // subject token
   | 'token_malformed'
@@ -109,6 +111,9 @@ export type RefusalReason =
   | 'id_token_hint_invalid'
   | 'logout_client_mismatch'
   | 'post_logout_redirect_uri_unregistered'
+  // ID-JAGs redeemed at a destination (the destination kit; its precise reason travels in the detail)
+  | 'id_jag_replayed'
+  | 'key_binding_unsupported'
   // internal
   | 'internal_error';
 

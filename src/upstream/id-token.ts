@@ -32,6 +32,8 @@ export function checkHeader(header: ProtectedHeaderParameters, algorithms: reado
   if (typ === ID_JAG_TYP) return { ok: false, reason: 'subject_token_is_id_jag' };
   if (typ && REFUSED_TYP.has(typ)) return { ok: false, reason: 'token_malformed', detail: `typ ${typ} is not an ID token` };
   if (!header.alg || !algorithms.includes(header.alg)) return { ok: false, reason: 'alg_not_allowed', detail: String(header.alg) };
+  // No header extension is understood here, so none may be critical (RFC 7515 §4.1.11).
+  if (header.crit !== undefined) return { ok: false, reason: 'crit_unsupported' };
   return { ok: true, value: undefined };
 }
 
