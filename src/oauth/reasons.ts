@@ -5,6 +5,7 @@
 export type RefusalReason =
   // request shape
   | 'body_too_large'
+  | 'body_incomplete'
   | 'bad_content_type'
   | 'malformed_body'
   | 'duplicate_parameter'
