@@ -18,6 +18,9 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** Any single presented token (subject token, assertion) larger than this is refused unparsed. */
 export const MAX_TOKEN_BYTES = 16 * 1024;
 export const MAX_SCOPE_COUNT = 50;
+/** Unrecognised request parameters are logged as a count plus this many names, each cut to this length. */
+export const LOG_IGNORED_PARAMS_MAX = 10;
+export const LOG_PARAM_NAME_MAX = 64;
 
 /** Upstream JWKS fetching. */
 export const JWKS_FETCH_TIMEOUT_MS = 5_000;

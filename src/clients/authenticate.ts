@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { base64url, compactVerify, createLocalJWKSet, decodeJwt, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { base64url, compactVerify, createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { ClientConfig } from '../config/schema.js';
 import {
   CLIENT_ASSERTION_MAX_LIFETIME,
@@ -238,11 +238,15 @@ export class ClientAuthenticator {
   private async checkAssertion(assertion: string, bodyClientId: string | undefined, now: number): Promise<AuthenticatedClient> {
     if (assertion.length > MAX_TOKEN_BYTES) throw fail('client_assertion_invalid', false, 'assertion too large');
     let unverified: JWTPayload;
+    let header: ProtectedHeaderParameters;
     try {
+      header = decodeProtectedHeader(assertion);
       unverified = decodeJwt(assertion);
     } catch {
       throw fail('client_assertion_invalid', false, 'malformed assertion');
     }
+    // No header extension is understood here, so none may be critical (RFC 7515 §4.1.11).
+    if (header.crit !== undefined) throw fail('crit_unsupported', false);
     const clientId = typeof unverified.sub === 'string' ? unverified.sub : undefined;
     const client = clientId ? this.deps.clients.get(clientId) : undefined;
     if (!client) throw fail('client_unknown', false);

@@ -59,7 +59,22 @@ export function loadConfig(files: ConfigFiles): BrokerConfig {
     settings,
     namespaces,
     warnings: warnings.map(formatProblem),
-    policies: { policies: files.policies.map((f) => f.text).join('\n'), ...(files.schema ? { schema: files.schema.text } : {}) },
+    policies: joinPolicies(files.policies, files.schema),
+  };
+}
+
+/** One policy set from every file, remembering where each file starts so that errors name it. */
+function joinPolicies(policies: ConfigFile[], schema: ConfigFile | undefined): BrokerConfig['policies'] {
+  let start = 0;
+  const sources = policies.map((f) => {
+    const source = { path: f.path, start };
+    start += f.text.length + 1;
+    return source;
+  });
+  return {
+    policies: policies.map((f) => f.text).join('\n'),
+    sources,
+    ...(schema ? { schema: schema.text, schemaPath: schema.path } : {}),
   };
 }
 

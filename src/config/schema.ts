@@ -349,7 +349,8 @@ export type OidcAppConfig = z.output<typeof oidcAppSchema>;
 export interface BrokerConfig {
   settings: BrokerSettings;
   namespaces: Map<string, NamespaceConfig>;
-  policies: { policies: string; schema?: string };
+  /** The policy files joined into one set; `sources` says where each file starts in it (for error positions). */
+  policies: { policies: string; sources?: { path: string; start: number }[]; schema?: string; schemaPath?: string };
   /** Things that are allowed but probably a mistake (`npm run check` prints them; the broker logs them at start). */
   warnings?: string[];
 }

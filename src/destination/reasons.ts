@@ -40,7 +40,7 @@ const REFUSAL_REASON: Record<IdJagRejectionReason, RefusalReason> = {
   too_large: 'token_too_large',
   malformed: 'token_malformed',
   typ_invalid: 'token_malformed',
-  crit_unsupported: 'token_malformed',
+  crit_unsupported: 'crit_unsupported',
   claim_missing: 'claim_missing',
   claim_invalid: 'token_malformed',
   alg_not_allowed: 'alg_not_allowed',
@@ -50,14 +50,13 @@ const REFUSAL_REASON: Record<IdJagRejectionReason, RefusalReason> = {
   signature_invalid: 'signature_invalid',
   aud_mismatch: 'aud_mismatch',
   aud_multiple: 'aud_mismatch',
-  client_id_mismatch: 'aud_mismatch',
+  client_id_mismatch: 'client_id_mismatch',
   expired: 'expired',
   not_yet_valid: 'not_yet_valid',
   iat_in_future: 'iat_in_future',
   lifetime_too_long: 'token_malformed',
-  // Like an unsupported `crit` extension: the token asks for something this kit cannot honour.
-  key_binding_unsupported: 'token_malformed',
-  replayed: 'client_assertion_replayed',
+  key_binding_unsupported: 'key_binding_unsupported',
+  replayed: 'id_jag_replayed',
 };
 
 export function toRefusalReason(reason: IdJagRejectionReason): RefusalReason {

@@ -69,7 +69,13 @@ export async function readForm(request: Request, maxBytes = MAX_BODY_BYTES): Pro
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > maxBytes) throw new PayloadTooLarge('body_too_large', 'request body too large');
   if (!request.body) return FormParams.from('');
-  const bytes = await readBounded(request.body, maxBytes);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await readBounded(request.body, maxBytes);
+  } catch {
+    // The stream failed mid-body: the client went away or broke the framing. Its fault, not a server error.
+    throw new InvalidRequest('body_incomplete', 'the request body could not be read in full');
+  }
   if (!bytes) throw new PayloadTooLarge('body_too_large', 'request body too large');
   let text: string;
   try {

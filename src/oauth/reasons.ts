@@ -5,6 +5,7 @@
 export type RefusalReason =
   // request shape
   | 'body_too_large'
+  | 'body_incomplete'
   | 'bad_content_type'
   | 'malformed_body'
   | 'duplicate_parameter'
@@ -26,6 +27,8 @@ export type RefusalReason =
   | 'client_auth_busy'
   | 'client_assertion_invalid'
   | 'client_assertion_replayed'
+  // JWS shape shared by every signed token the broker reads (RFC 7515 §4.1.11)
+  | 'crit_unsupported'
   | 'public_client'
   // subject token
   | 'token_malformed'
@@ -117,6 +120,9 @@ export type RefusalReason =
   | 'id_token_hint_invalid'
   | 'logout_client_mismatch'
   | 'post_logout_redirect_uri_unregistered'
+  // ID-JAGs redeemed at a destination (the destination kit; its precise reason travels in the detail)
+  | 'id_jag_replayed'
+  | 'key_binding_unsupported'
   // internal
   | 'internal_error';
 

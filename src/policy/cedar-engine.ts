@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { POLICY_DECISION_CACHE_MAX, POLICY_DECISION_CACHE_MAX_BYTES } from '../constants.js';
 import { fnv1a64 } from './hash.js';
-import { annotationValue, indexOfByte, lineCol, namePolicies, splitPolicies, type NamedPolicy } from './policy-text.js';
+import { annotationValue, indexOfByte, namePolicies, position, splitPolicies, type NamedPolicy, type PolicySource } from './policy-text.js';
 import type { CedarModule, MintQuestion, PolicyEngine, ScopeDecision, StepUpRule } from './types.js';
 
 /**
@@ -36,6 +36,10 @@ export interface PolicyEngineInput {
   schema?: string;
   /** Prefix of the key under which Cedar caches the parsed set; the content hash is always appended. */
   policySetId?: string;
+  /** The files `policies` was joined from, so that errors name a file and a line in it. */
+  sources?: readonly PolicySource[];
+  /** The file the schema came from, for its errors. */
+  schemaPath?: string;
 }
 
 export interface LoadedPolicyEngine extends PolicyEngine {
@@ -55,9 +59,10 @@ export class PolicyLoadError extends Error {
 
 export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput): LoadedPolicyEngine {
   const version = policySetVersion(input.policies, input.schema);
-  const policies = parsePolicies(cedar, input.policies);
+  const sources = input.sources ?? [];
+  const policies = parsePolicies(cedar, input.policies, sources);
   const stepUp = stepUpRules(policies);
-  const warnings = input.schema === undefined ? [] : validatePolicies(cedar, input.policies, policies, input.schema);
+  const warnings = input.schema === undefined ? [] : validatePolicies(cedar, { text: input.policies, sources }, policies, { text: input.schema, path: input.schemaPath ?? 'schema' });
 
   // Cedar's cache is per thread and keyed by name: the content hash in the key keeps two engines
   // (an old and a reloaded one) from ever evaluating each other's policies.
@@ -137,9 +142,9 @@ function stepUpRules(policies: readonly NamedPolicy[]): ReadonlyMap<string, Step
   return rules;
 }
 
-/** Parses the whole set (positions are then file positions), then names each policy. */
-function parsePolicies(cedar: CedarModule, text: string): NamedPolicy[] {
-  refuseOnFailure(cedar.checkParsePolicySet({ staticPolicies: text }), (e) => `${at(text, 0, e)}${describe(e)}`);
+/** Parses the whole set (positions are then positions in the set, mapped back to its files), then names each policy. */
+function parsePolicies(cedar: CedarModule, text: string, sources: readonly PolicySource[]): NamedPolicy[] {
+  refuseOnFailure(cedar.checkParsePolicySet({ staticPolicies: text }), (e) => `${at(text, 0, e, sources)}${describe(e)}`);
   const { policies, problems } = namePolicies(splitPolicies(text));
   if (problems.length > 0) throw new PolicyLoadError(problems);
   return policies;
@@ -151,13 +156,18 @@ function byId(policies: NamedPolicy[]): Record<string, string> {
 }
 
 /** Refuses on schema errors and validation errors; returns the warnings. */
-function validatePolicies(cedar: CedarModule, text: string, policies: NamedPolicy[], schema: string): string[] {
-  refuseOnFailure(cedar.checkParseSchema(schema), (e) => `schema ${at(schema, 0, e)}${describe(e)}`);
+function validatePolicies(
+  cedar: CedarModule,
+  set: { text: string; sources: readonly PolicySource[] },
+  policies: NamedPolicy[],
+  { text: schema, path: schemaPath }: { text: string; path: string },
+): string[] {
+  refuseOnFailure(cedar.checkParseSchema(schema), (e) => `${schemaPath} ${at(schema, 0, e)}${describe(e)}`);
   const answer = cedar.validate({ schema, policies: { staticPolicies: byId(policies) }, validationSettings: { mode: 'strict' } });
   if (answer.type === 'failure') throw new PolicyLoadError(answer.errors.map(describe));
   const start = new Map(policies.map((p) => [p.id, p.start]));
   const inPolicy = (v: { policyId: string; error: DetailedError }) =>
-    `policy "${v.policyId}" ${at(text, start.get(v.policyId) ?? 0, v.error)}${describe(v.error)}`;
+    `policy "${v.policyId}" ${at(set.text, start.get(v.policyId) ?? 0, v.error, set.sources)}${describe(v.error)}`;
   if (answer.validationErrors.length > 0) throw new PolicyLoadError(answer.validationErrors.map(inPolicy));
   return [...answer.validationWarnings.map(inPolicy), ...answer.otherWarnings.map(describe)];
 }
@@ -166,11 +176,11 @@ function refuseOnFailure(answer: { type: 'success' } | { type: 'failure'; errors
   if (answer.type === 'failure') throw new PolicyLoadError(answer.errors.map(problem));
 }
 
-/** "line L:C: " for Cedar's first source location (a UTF-8 offset into the text starting at `base`), or "". */
-function at(text: string, base: number, e: DetailedError): string {
+/** "[file ]line L:C: " for Cedar's first source location (a UTF-8 offset into the text starting at `base`), or "". */
+function at(text: string, base: number, e: DetailedError, sources: readonly PolicySource[] = []): string {
   const loc = e.sourceLocations?.[0];
   if (!loc) return '';
-  return `${lineCol(text, base + indexOfByte(text.slice(base), loc.start))}: `;
+  return `${position(text, base + indexOfByte(text.slice(base), loc.start), sources)}: `;
 }
 
 function describe(e: DetailedError): string {

@@ -127,3 +127,20 @@ export function lineCol(text: string, index: number): string {
   const col = [...before.slice(lineStart)].length + 1;
   return `line ${line}:${col}`;
 }
+
+/** Where one file's text begins in a policy set joined from several files. */
+export interface PolicySource {
+  path: string;
+  /** UTF-16 index of the file's first character in the joined text. */
+  start: number;
+}
+
+/**
+ * "line L:C" for an index into the set text, or "<file> line L:C" counted from the start of the
+ * file that holds it when the set was joined from files: an operator fixes a file, not the join.
+ */
+export function position(text: string, index: number, sources: readonly PolicySource[] = []): string {
+  const source = sources.filter((s) => s.start <= index).at(-1);
+  if (!source) return lineCol(text, index);
+  return `${source.path} ${lineCol(text.slice(source.start), index - source.start)}`;
+}

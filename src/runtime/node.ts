@@ -10,7 +10,8 @@ import { PRUNE_INTERVAL } from '../constants.js';
 import { ConfigError } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
-import { loadConfigFromDisk } from './config-files.js';
+import { DEFAULT_CONFIG_PATH, loadConfigFromDisk } from './config-files.js';
+import { databaseError, listenError, parsePort, settingSource, StartupError } from './startup.js';
 import { nodeSamlFactory } from './node-saml.js';
 import { createSamlSubjectTokenVerifier } from '../upstream/saml/subject-token.js';
 
@@ -37,9 +38,22 @@ export function nodeConnectionAddress(c: Context): string | undefined {
 }
 
 export async function startNodeBroker(options: { configPath?: string; port?: number; database?: string; logger?: Logger } = {}) {
-  const { config, baseDir } = loadConfigFromDisk(options.configPath);
-  const database = options.database ?? process.env.XAA_DATABASE ?? resolve(baseDir, config.settings.database);
-  const store = createSqliteStore(openSqlite(database));
+  const configPath = options.configPath ?? (process.env.XAA_CONFIG || DEFAULT_CONFIG_PATH);
+  const { config, baseDir } = loadConfigFromDisk(configPath);
+  // An empty environment variable counts as unset.
+  const env = (name: string) => process.env[name] || undefined;
+  const database = options.database ?? env('XAA_DATABASE') ?? resolve(baseDir, config.settings.database);
+  const databaseSource = settingSource('XAA_DATABASE', options.database === undefined && env('XAA_DATABASE') !== undefined, 'database', configPath);
+  const portSource = settingSource('PORT', env('PORT') !== undefined, 'port', configPath);
+  const port = options.port ?? (env('PORT') !== undefined ? parsePort(env('PORT')!, 'PORT') : config.settings.port);
+  const hostname = env('HOST') ?? '127.0.0.1';
+  let db: ReturnType<typeof openSqlite>;
+  try {
+    db = openSqlite(database);
+  } catch (err) {
+    throw databaseError(err, database, databaseSource);
+  }
+  const store = createSqliteStore(db);
   const logger = options.logger ?? pinoLogger();
   for (const warning of config.warnings ?? []) logger.warn({ warning }, 'configuration warning');
   const { app, services, maintenance } = await createBroker({
@@ -51,9 +65,11 @@ export async function startNodeBroker(options: { configPath?: string; port?: num
     samlSubjectTokens: createSamlSubjectTokenVerifier,
     connectionAddress: nodeConnectionAddress,
   });
-  const port = options.port ?? Number(process.env.PORT ?? config.settings.port);
-  const server = serve({ fetch: app.fetch, port, hostname: process.env.HOST ?? '127.0.0.1' });
-  await new Promise<void>((ok) => server.once('listening', () => ok()));
+  const server = serve({ fetch: app.fetch, port, hostname });
+  await new Promise<void>((ok, fail) => {
+    server.once('listening', () => ok());
+    server.once('error', (err) => fail(listenError(err, hostname, port, portSource)));
+  });
   const stopMaintenance = scheduleMaintenance(maintenance, config.settings.retention.refusal_summary_interval_seconds, logger);
   /** Stops the timers and writes the open refusal summaries; the caller closes the server and exits. */
   const stop = () => stopMaintenance();
@@ -89,7 +105,10 @@ if (isMain) {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().finally(() => process.exit(0)));
     })
     .catch((err) => {
-      if (err instanceof ConfigError) {
+      if (err instanceof StartupError) {
+        // One line naming the setting to change; no stack trace.
+        console.error(`xaa-broker will not start: ${err.message}`);
+      } else if (err instanceof ConfigError) {
         console.error('configuration is invalid; the broker will not start:');
         console.error(err.message);
       } else {

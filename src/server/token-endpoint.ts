@@ -1,3 +1,4 @@
+import { LOG_IGNORED_PARAMS_MAX, LOG_PARAM_NAME_MAX } from '../constants.js';
 import { InvalidRequest, OAuthError, ServerError, UnsupportedGrantType } from '../oauth/errors.js';
 import type { AuditTrail, Grant, GrantRequest } from '../grants/grant.js';
 import { readForm } from '../http/form.js';
@@ -32,7 +33,7 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
       trail.clientId = client.client.client_id;
 
       const ignored = form.names().filter((n) => !grant.parameters.includes(n) && !CLIENT_AUTH_PARAMS.has(n));
-      if (ignored.length > 0) services.logger.info({ requestId, ignored: ignored.slice(0, 10) }, 'ignored unrecognised parameters');
+      if (ignored.length > 0) services.logger.info({ requestId, count: ignored.length, ignored: ignoredForLog(ignored) }, 'ignored unrecognised parameters');
 
       const grantRequest: GrantRequest = { form, client, now, requestId, trail };
       const body = await grant.handle(grantRequest, services);
@@ -57,6 +58,11 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
  */
 function refuseDpop(request: Request) {
   if (request.headers.has('dpop')) throw new InvalidRequest('dpop_unsupported', 'DPoP is not supported: this server cannot issue sender-constrained tokens');
+}
+
+/** A bounded view of what was ignored: the request decides how many names and how long, not the log. */
+function ignoredForLog(names: string[]): string[] {
+  return names.slice(0, LOG_IGNORED_PARAMS_MAX).map((n) => (n.length > LOG_PARAM_NAME_MAX ? `${n.slice(0, LOG_PARAM_NAME_MAX)}…` : n));
 }
 
 /** RFC 6749 §3.2: unrecognised parameters are ignored; these are known to the client-auth step. */

@@ -48,6 +48,8 @@ export function checkHeader(header: ProtectedHeaderParameters, algorithms: reado
     if (typ !== undefined && !typing.accepted.some((t) => mediaType(t) === typ)) return { ok: false, reason: 'subject_token_not_id_token', detail: `typ ${typ.slice(0, 50)} is not this issuer's ID token typ` };
   }
   if (!header.alg || !algorithms.includes(header.alg)) return { ok: false, reason: 'alg_not_allowed', detail: String(header.alg) };
+  // No header extension is understood here, so none may be critical (RFC 7515 §4.1.11).
+  if (header.crit !== undefined) return { ok: false, reason: 'crit_unsupported' };
   return { ok: true, value: undefined };
 }
 

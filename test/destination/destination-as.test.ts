@@ -251,6 +251,8 @@ describe('reference destination AS', () => {
       expect((await redeem(assertion)).status).toBe(200);
       await expectTokenError(await redeem(assertion), 400, 'invalid_grant');
       expect(lastIdJagReason()).toBe('replayed');
+      // The audited broker-wide reason names what was replayed: an ID-JAG, not a client assertion.
+      expect(refusals.at(-1)?.reason).toBe('id_jag_replayed');
     });
 
     it('refuses an ID-JAG whose resource is another API', async () => {

@@ -102,6 +102,12 @@ describe('validateIdJagClaims', () => {
 
   it('refuses a critical header extension', () => {
     expectRejected(validate({ ...ID_JAG_HEADER, crit: ['b64'], b64: false }), 'crit_unsupported');
+    expect(toRefusalReason('crit_unsupported')).toBe('crit_unsupported');
+  });
+
+  it('maps each rejection to a broker-wide reason that names what failed', () => {
+    expect(toRefusalReason('replayed')).toBe('id_jag_replayed');
+    expect(toRefusalReason('client_id_mismatch')).toBe('client_id_mismatch');
   });
 
   describe('iss', () => {
@@ -231,7 +237,8 @@ describe('validateIdJagClaims', () => {
     });
 
     it('maps the refusal to a broker-wide reason', () => {
-      expect(toRefusalReason('key_binding_unsupported')).toBe('token_malformed');
+      // A key-bound ID-JAG is well formed; what it asks for is unsupported.
+      expect(toRefusalReason('key_binding_unsupported')).toBe('key_binding_unsupported');
     });
   });
 

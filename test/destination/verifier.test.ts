@@ -75,7 +75,7 @@ describe('createIdJagVerifier', () => {
     expect(error.code).toBe('invalid_grant');
     expect(error.status).toBe(400);
     expect(error.idJagReason).toBe('client_id_mismatch');
-    expect(error.reason).toBe('aud_mismatch');
+    expect(error.reason).toBe('client_id_mismatch');
     expect(error.detail).toContain('client_id_mismatch');
     expect(error.description).not.toMatch(/client_id|mismatch/);
   });
@@ -182,7 +182,7 @@ describe('createIdJagVerifier', () => {
     const error = await rejection(verify(await signIdJag(broker, { payload }), { clientId: CLIENT_ID }));
     expect(error).toBeInstanceOf(InvalidGrant);
     expect(error.idJagReason).toBe('key_binding_unsupported');
-    expect(error.reason).toBe('token_malformed');
+    expect(error.reason).toBe('key_binding_unsupported');
     const unbound = await signIdJag(broker, { payload: without(payload, 'cnf') });
     await expect(verify(unbound, { clientId: CLIENT_ID })).resolves.toMatchObject({ jti: 'bound' });
   });

@@ -639,6 +639,14 @@ describe('token endpoint refusals', () => {
         .sign(rogue.privateKey);
       await refusedPost(b, await idp2Params(b, token), { status: 503, error: 'temporarily_unavailable', reason: 'jwks_unavailable' });
     });
+
+    it('a critical header extension the broker does not understand → invalid_grant (crit_unsupported), not signature_invalid', async () => {
+      const payload = { iss: IDP2, sub: 'alice', aud: 'wiki-agent', iat: b.clock.now, exp: b.clock.now + 300 };
+      const token = await new SignJWT(payload)
+        .setProtectedHeader({ alg: 'ES256', kid: idp2.kid, typ: 'JWT', crit: ['urn:example:ext'], 'urn:example:ext': 1 } as JWTHeaderParameters)
+        .sign(idp2.privateKey, { crit: { 'urn:example:ext': true } });
+      await refusedPost(b, await idp2Params(b, token), { status: 400, error: 'invalid_grant', reason: 'crit_unsupported' });
+    });
   });
 
   describe('mapping', () => {
@@ -837,6 +845,13 @@ describe('token endpoint refusals', () => {
 
     it('a malformed assertion → 401', async () => {
       await refusedPost(b, await jwtAgentParams(b, 'not-a-jwt'), { status: 401, error: 'invalid_client', reason: 'client_assertion_invalid' });
+    });
+
+    it('a critical header extension the broker does not understand → 401 (crit_unsupported), not a bad signature', async () => {
+      const a = await new SignJWT({ iss: 'jwt-agent', sub: 'jwt-agent', aud: ASSERTION_AUD, iat: b.clock.now, exp: b.clock.now + 60, jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', kid: jwtAgentKey.kid, crit: ['urn:example:ext'], 'urn:example:ext': 1 } as JWTHeaderParameters)
+        .sign(jwtAgentKey.privateKey, { crit: { 'urn:example:ext': true } });
+      await refusedPost(b, await jwtAgentParams(b, a), { status: 401, error: 'invalid_client', reason: 'crit_unsupported' });
     });
 
     it('an assertion for an unknown client → 401', async () => {

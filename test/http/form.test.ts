@@ -95,6 +95,21 @@ describe('FormParams', () => {
 });
 
 describe('readForm', () => {
+  it('refuses a body whose stream fails mid-way (the client went away) as invalid_request, not an internal error', async () => {
+    let sent = false;
+    const failing = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) return controller.error(new Error('aborted'));
+        sent = true;
+        controller.enqueue(new TextEncoder().encode('grant_type=x&sco'));
+      },
+    });
+    const err = await refusal(readForm(post(failing)));
+    expect(err).toBeInstanceOf(InvalidRequest);
+    expect(err.status).toBe(400);
+    expect(err.reason).toBe('body_incomplete');
+  });
+
   it('reads a form body', async () => {
     const form = await readForm(post('grant_type=x&scope=a+b'));
     expect(form.get('grant_type')).toBe('x');

@@ -43,6 +43,34 @@ describe('loading', () => {
     expect(err.message).toContain('policy set refused');
   });
 
+  describe('a set joined from several files', () => {
+    const first = '@id("a")\npermit(principal, action, resource);\n';
+    const load = (second: string, schema?: string) => {
+      const policies = `${first}\n${second}`;
+      const sources = [
+        { path: 'policies/a.cedar', start: 0 },
+        { path: 'policies/b.cedar', start: first.length + 1 },
+      ];
+      try {
+        createPolicyEngine(cedar, { policies, sources, ...(schema !== undefined ? { schema } : {}) });
+      } catch (err) {
+        if (err instanceof PolicyLoadError) return err;
+        throw err;
+      }
+      throw new Error('the policy set loaded');
+    };
+
+    it('names the file and the line in that file of a syntax error', () => {
+      const err = load('// second file\n\npermit(principal, action, resource) when { x };');
+      expect(err.problems).toEqual([expect.stringMatching(/^policies\/b\.cedar line 3:44: .*invalid variable: x/)]);
+    });
+
+    it('names the file and the line in that file of a validation error', () => {
+      const err = load('\n@id("typo")\npermit(principal, action, resource) when { resource.nam == "todos.read" };', SCHEMA);
+      expect(err.problems).toEqual([expect.stringMatching(/^policy "typo" policies\/b\.cedar line 3:44: .*attribute `nam`/)]);
+    });
+  });
+
   it('refuses reading an optional attribute without `has` (strict validation)', () => {
     const err = loadError('@id("by-email") permit(principal, action, resource) when { principal.email like "*@example.com" };', SCHEMA);
     expect(err.problems[0]).toMatch(/^policy "by-email" .*optional attribute `email`/);
