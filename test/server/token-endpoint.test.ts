@@ -92,7 +92,9 @@ describe('a client that disconnects mid-body', () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe('invalid_request');
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    // Refused before the client authenticated: counted in a refusal summary, written on flush.
+    await b.maintenance.flush({ final: true });
     const [record] = await b.services.store.audit.recent(1);
-    expect(record).toMatchObject({ event: 'refusal', reason: 'body_incomplete' });
+    expect(record).toMatchObject({ event: 'refusal_summary', reason: 'body_incomplete', count: 1 });
   });
 });
