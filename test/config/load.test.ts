@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type ConfigFiles } from '../../src/config/load.js';
+import { loadConfig, type ConfigFiles } from '../../src/config/load.js';
 import { loadConfigFromDisk } from '../../src/runtime/config-files.js';
+import { problemsOf } from '../helpers/config.js';
 import { testNamespaces, testSettings } from '../helpers/broker.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -19,16 +20,6 @@ async function files(mutate: (s: Record<string, any>) => void = () => {}, extra:
     policies,
     ...extra,
   };
-}
-
-function problemsOf(f: ConfigFiles) {
-  try {
-    loadConfig(f);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('configuration validation', () => {

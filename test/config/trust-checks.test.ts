@@ -1,12 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type ConfigFiles, type ConfigProblem } from '../../src/config/load.js';
+import { loadConfig, type ConfigFiles } from '../../src/config/load.js';
 import type { NamespaceConfig } from '../../src/config/schema.js';
+import { problemsOf } from '../helpers/config.js';
 import { IDP, testNamespaces, testSettings } from '../helpers/broker.js';
 
 /** Load-time checks of who is believed about what (issue 6 §1; src/config/trust-checks.ts). */
@@ -23,16 +23,6 @@ async function files(mutate: (s: Record<string, any>) => void = () => {}, namesp
     mappings: namespaces.map((ns) => ({ path: `mappings/${ns.namespace}.yaml`, text: stringify(ns) })),
     policies,
   };
-}
-
-function problemsOf(f: ConfigFiles): ConfigProblem[] {
-  try {
-    loadConfig(f);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 const withPartner = (authority: Record<string, unknown>) => (s: Record<string, any>) => {

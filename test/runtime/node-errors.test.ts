@@ -5,19 +5,9 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/logger.js';
+import { capture, type Line } from '../helpers/log.js';
 import { startNodeBroker } from '../../src/runtime/node.js';
 
-interface Line {
-  level: 'info' | 'warn' | 'error';
-  fields: Record<string, unknown>;
-  message: string;
-}
-
-function capture(lines: Line[]): Logger {
-  const at = (level: Line['level']) => (fields: Record<string, unknown>, message: string) => void lines.push({ level, fields, message });
-  return { info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 const root = join(import.meta.dirname, '../..');
 const tempDir = () => mkdtempSync(join(tmpdir(), 'xaa-errors-'));

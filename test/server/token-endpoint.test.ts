@@ -1,19 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LOG_IGNORED_PARAMS_MAX, LOG_PARAM_NAME_MAX, MAX_BODY_BYTES } from '../../src/constants.js';
-import type { Logger } from '../../src/logger.js';
+import { capture, type Line } from '../helpers/log.js';
 import { BROKER, exchangeParams, startTestBroker, type TestBroker } from '../helpers/broker.js';
 
-interface Line {
-  level: 'info' | 'warn' | 'error';
-  fields: Record<string, unknown>;
-  message: string;
-}
-
-/** A logger that keeps every line, to check what the broker would write. */
-function capture(lines: Line[]): Logger {
-  const at = (level: Line['level']) => (fields: Record<string, unknown>, message: string) => void lines.push({ level, fields, message });
-  return { info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 function form(params: Record<string, string | string[]>, extra = ''): string {
   const body = new URLSearchParams();

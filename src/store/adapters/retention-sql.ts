@@ -1,3 +1,6 @@
+import { PRUNE_CHUNK_ROWS, PRUNE_MAX_CHUNKS } from '../../constants.js';
+import type { PruneReport, RetentionPolicy, RetentionStore } from '../ports.js';
+
 /**
  * Pruning statements shared by the SQLite and D1 adapters. Each deletes at most `?` rows (a
  * chunk), chosen through the table's expiry or time index (migrations/0003_retention.sql), so a
@@ -23,3 +26,41 @@ export const PRUNE_AUDIT_BY_COUNT =
   'DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log WHERE seq <= (SELECT max(seq) FROM audit_log) - ? ORDER BY seq LIMIT ?)';
 
 export const AUDIT_SINCE = 'SELECT seq, record FROM audit_log WHERE at >= ? AND seq > ? ORDER BY seq LIMIT ?';
+
+/** One pruning statement, as an adapter runs it: (policy value, chunk size) → rows deleted. */
+export interface PruneStep {
+  table: string;
+  arg: keyof RetentionPolicy;
+  run(value: number, chunk: number): Promise<number>;
+}
+
+/** The statements above with the policy value each one takes, for an adapter to bind. */
+export const PRUNE_PLAN: ReadonlyArray<{ table: string; sql: string; arg: keyof RetentionPolicy }> = [
+  ...Object.entries(PRUNE_EXPIRED).map(([table, sql]) => ({ table, sql, arg: 'now' as const })),
+  { table: 'audit_log', sql: PRUNE_AUDIT_BY_AGE, arg: 'auditBefore' },
+  { table: 'audit_log', sql: PRUNE_AUDIT_BY_COUNT, arg: 'auditMaxRows' },
+];
+
+/**
+ * The chunk loop both adapters share: each statement is repeated until a chunk comes back short
+ * or the chunk budget is spent, so one run does a bounded amount of work and says when it left
+ * rows for the next.
+ */
+export function chunkedRetention(steps: readonly PruneStep[]): RetentionStore {
+  return {
+    prune: async (policy) => {
+      const deleted: PruneReport = {};
+      let complete = true;
+      for (const { table, arg, run } of steps) {
+        let chunks = 0;
+        let changes: number;
+        do {
+          changes = await run(policy[arg], PRUNE_CHUNK_ROWS);
+          deleted[table] = (deleted[table] ?? 0) + changes;
+        } while (changes === PRUNE_CHUNK_ROWS && ++chunks < PRUNE_MAX_CHUNKS);
+        if (changes === PRUNE_CHUNK_ROWS) complete = false;
+      }
+      return { deleted, complete };
+    },
+  };
+}
