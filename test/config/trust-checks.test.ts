@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { stringify } from 'yaml';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { describe, expect, it } from 'vitest';
+import { createPolicyEngine } from '../../src/policy/cedar-engine.js';
 import { loadConfig, type ConfigFiles } from '../../src/config/load.js';
 import type { NamespaceConfig } from '../../src/config/schema.js';
 import { problemsOf } from '../helpers/config.js';
@@ -97,5 +99,29 @@ describe('npm run check', () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/configuration is valid/);
     expect(run.stderr).toMatch(/warning: mappings \(namespace crm-users\) at upstreams: claim namespace without upstreams/);
+  });
+});
+
+describe('docs/configuration.md, the corporate + partner example', () => {
+  /** The fenced blocks of one kind under the example's heading, in order. */
+  function blocks(lang: string): string[] {
+    const doc = readFileSync(join(root, 'docs/configuration.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### A worked example: a corporate IdP and a partner IdP'), doc.indexOf('## Signing keys'));
+    return [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+  }
+
+  it('loads as written, and its policy validates against the shipped schema', () => {
+    const [issuers, namespace] = blocks('yaml');
+    const [policy] = blocks('cedar');
+    const config = loadConfig({
+      broker: { path: 'broker.config.yaml', text: `issuer: https://broker.example\n${issuers}` },
+      mappings: [{ path: 'mappings/crm-users.yaml', text: namespace! }],
+      policies: [{ path: 'policies/partners.cedar', text: policy! }],
+      schema: { path: 'policies/xaa.cedarschema', text: readFileSync(join(root, 'policies/xaa.cedarschema'), 'utf8') },
+    });
+    expect(config.settings.trusted_issuers.map((t) => t.authority.tenant)).toEqual(['corp', 'partner']);
+    expect(config.namespaces.get('crm-users')).toMatchObject({ strategy: 'claim', claim: 'email', upstreams: ['https://login.corp.example'] });
+    expect(config.warnings).toEqual([]);
+    expect(createPolicyEngine(cedar, config.policies).policyIds).toEqual(['partners-read-only']);
   });
 });
