@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { POLICY_DECISION_CACHE_MAX, POLICY_DECISION_CACHE_MAX_BYTES } from '../constants.js';
 import { fnv1a64 } from './hash.js';
-import { annotationValue, indexOfByte, namePolicies, position, splitPolicies, type NamedPolicy, type PolicySource } from './policy-text.js';
+import { annotationValue, indexOfByte, namePolicies, position, skeleton, splitPolicies, type NamedPolicy, type PolicySource } from './policy-text.js';
 import type { CedarModule, MintQuestion, PolicyEngine, ScopeDecision, StepUpRule } from './types.js';
 
 /**
@@ -129,7 +129,8 @@ function stepUpRules(policies: readonly NamedPolicy[]): ReadonlyMap<string, Step
   for (const p of policies) {
     const raw = annotationValue(p.text, 'step_up');
     if (raw === undefined) continue;
-    const effect = /^\s*(?:@\s*\w+\s*(?:\(\s*"(?:[^"\\]|\\.)*"\s*\))?\s*)*(permit|forbid)\b/.exec(p.text)?.[1];
+    // The skeleton blanks comments and masks string contents: only tokens decide the effect.
+    const effect = /^\s*(?:@\s*\w+\s*(?:\(\s*"_*"\s*\))?\s*)*(permit|forbid)\b/.exec(skeleton(p.text))?.[1];
     if (effect !== 'forbid') problems.push(`${p.id}: @step_up is only meaningful on a forbid`);
     const params = new URLSearchParams(raw);
     for (const key of params.keys()) if (!STEP_UP_KEYS.has(key)) problems.push(`${p.id}: @step_up has unknown key "${key}" (acr_values, max_age, amr)`);

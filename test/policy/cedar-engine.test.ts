@@ -16,6 +16,11 @@ function loadError(policies: string, schema?: string): PolicyLoadError {
 const demo = () => createPolicyEngine(cedar, { policies: DEMO_POLICIES, schema: SCHEMA });
 
 describe('loading', () => {
+  it('reads a @step_up forbid\'s effect past comments and URLs in its annotations', () => {
+    const policies = '// why: writes need a hardware key\n@id("hwk")\n// a comment between annotations\n@step_up("acr_values=https://refeds.org/profile/mfa&amr=hwk")\nforbid (principal, action, resource) unless { context.amr.contains("hwk") };\n@id("all") permit (principal, action, resource);';
+    expect(createPolicyEngine(cedar, { policies }).policyIds).toEqual(['hwk', 'all']);
+  });
+
   it('loads the demo policies against the schema, named by their @id', () => {
     const engine = demo();
     expect(engine.policyIds).toEqual(['employees-read-todos', 'writers-need-group', 'require-mfa-for-write', 'write-only-from-corporate-upstreams']);
