@@ -34,6 +34,11 @@ export interface UpstreamIdentity {
   amr: string[];
   /** Upstream session handle: OIDC `sid` or SAML SessionIndex. */
   sessionIndex?: string;
+  /**
+   * Seconds since epoch: the upstream's bound on the session this login starts (SAML
+   * AuthnStatement SessionNotOnOrAfter). The broker session, and all tied to it, ends by then.
+   */
+  sessionNotOnOrAfter?: number;
   /** The SAML evidence as received, for subject-contract continuity (sub_id, contract report). */
   saml?: {
     assertionId: string;

@@ -1,4 +1,4 @@
-import { HOST_PREFIX, LOGIN_BINDING_COOKIE, LOGIN_TRANSACTION_LIFETIME, SESSION_COOKIE, SESSION_LIFETIME } from './limits.js';
+import { HOST_PREFIX, LOGIN_BINDING_COOKIE, LOGIN_TRANSACTION_LIFETIME, SESSION_COOKIE } from './limits.js';
 
 /**
  * The provider's two cookies. On an https issuer both carry the `__Host-` prefix (Secure, Path=/,
@@ -27,8 +27,9 @@ function serialise(name: string, value: string, attributes: string[]): string {
   return [`${name}=${value}`, 'Path=/', ...attributes].join('; ');
 }
 
-export function sessionCookie(policy: CookiePolicy, value: string): string {
-  return serialise(policy.sessionName, value, [`Max-Age=${SESSION_LIFETIME}`, ...(policy.secure ? ['Secure'] : []), 'HttpOnly', 'SameSite=Lax']);
+/** The session cookie lives as long as the session (SESSION_LIFETIME or the upstream's shorter bound). */
+export function sessionCookie(policy: CookiePolicy, value: string, maxAge: number): string {
+  return serialise(policy.sessionName, value, [`Max-Age=${maxAge}`, ...(policy.secure ? ['Secure'] : []), 'HttpOnly', 'SameSite=Lax']);
 }
 
 export function clearedSessionCookie(policy: CookiePolicy): string {

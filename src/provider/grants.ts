@@ -8,7 +8,7 @@ import type { AuthorizationCodeRecord, PrincipalRecord, RefreshTokenRecord, Sess
 import { isRandomToken, randomToken, s256, sameString, sha256Base64url } from './crypto.js';
 import { ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, REFRESH_TOKEN_REUSE_GRACE } from './limits.js';
 import { AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT, USERINFO_PATH, endpointUrl } from './metadata.js';
-import { ACCESS_TOKEN_TYP, buildAccessTokenClaims, buildIdTokenClaims, commitIssue, ID_TOKEN_TYP, newJti, releasedClaims, signJwt, subjectFor } from './tokens.js';
+import { ACCESS_TOKEN_TYP, boundedExpiry, buildAccessTokenClaims, buildIdTokenClaims, commitIssue, ID_TOKEN_TYP, newJti, releasedClaims, signJwt, subjectFor } from './tokens.js';
 import type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js';
 
 /** The token response of the provider's grants: OAuth 2.0 plus the ID token (OIDC Core §3.1.3.3). */
@@ -36,6 +36,8 @@ interface IssueInput {
   /** Scopes of the access token and the ID token's claims. */
   scopes: string[];
   sessionId: string;
+  /** When that session ends: nothing issued here outlives it. */
+  sessionExpiresAt: number;
   authTime?: number;
   acr?: string;
   amr: string[];
@@ -56,7 +58,7 @@ async function mintTokens(s: BrokerServices, request: GrantRequest, input: Issue
   const key = s.keys.signingKey();
   const common = { ...(input.authTime !== undefined ? { authTime: input.authTime } : {}), amr: input.amr, ...(input.acr !== undefined ? { acr: input.acr } : {}) };
   const accessToken = await signJwt(
-    buildAccessTokenClaims({ issuer, subject, audience: endpointUrl(issuer, USERINFO_PATH), clientId: input.client.client_id, scopes: input.scopes, sid: input.sessionId, now: request.now, ...common }),
+    buildAccessTokenClaims({ issuer, subject, audience: endpointUrl(issuer, USERINFO_PATH), clientId: input.client.client_id, scopes: input.scopes, sid: input.sessionId, sessionExpiresAt: input.sessionExpiresAt, now: request.now, ...common }),
     key,
     ACCESS_TOKEN_TYP,
   );
@@ -68,13 +70,14 @@ async function mintTokens(s: BrokerServices, request: GrantRequest, input: Issue
     now: request.now,
     jti,
     sid: input.sessionId,
+    sessionExpiresAt: input.sessionExpiresAt,
     accessToken,
     claims: releasedClaims(input.client, input.principal, input.scopes),
     ...common,
     ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
   });
   request.trail.jti = jti;
-  return { accessToken, idToken: await signJwt(idClaims, key, ID_TOKEN_TYP) };
+  return { accessToken, idToken: await signJwt(idClaims, key, ID_TOKEN_TYP), expiresIn: boundedExpiry(request.now, ACCESS_TOKEN_LIFETIME, input.sessionExpiresAt) - request.now };
 }
 
 /**
@@ -92,11 +95,11 @@ async function commit(s: BrokerServices, request: GrantRequest, resolved: Awaite
   }
 }
 
-function response(tokens: { accessToken: string; idToken: string }, scopes: string[], refreshToken?: string): ProviderTokenResponse {
+function response(tokens: { accessToken: string; idToken: string; expiresIn: number }, scopes: string[], refreshToken?: string): ProviderTokenResponse {
   return {
     access_token: tokens.accessToken,
     token_type: 'Bearer',
-    expires_in: ACCESS_TOKEN_LIFETIME,
+    expires_in: tokens.expiresIn,
     id_token: tokens.idToken,
     scope: scopes.join(' '),
     ...(refreshToken !== undefined ? { refresh_token: refreshToken } : {}),
@@ -175,6 +178,7 @@ export function authorizationCodeGrant(deps: ProviderDeps): Grant<BrokerServices
         principal,
         scopes: code.scopes,
         sessionId: session.id,
+        sessionExpiresAt: session.expiresAt,
         ...(code.authTime !== undefined ? { authTime: code.authTime } : {}),
         amr: code.amr,
         ...(code.acr !== undefined ? { acr: code.acr } : {}),
@@ -282,6 +286,7 @@ export function refreshTokenGrant(deps: ProviderDeps): Grant<BrokerServices> {
         principal,
         scopes,
         sessionId: session.id,
+        sessionExpiresAt: session.expiresAt,
         ...(session.authTime !== undefined ? { authTime: session.authTime } : {}),
         amr: session.amr,
         ...(session.acr !== undefined ? { acr: session.acr } : {}),

@@ -19,7 +19,7 @@ export const REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600;
  * requests race like this; a copy replayed later than this revokes the family (RFC 9700 §4.14.2).
  */
 export const REFRESH_TOKEN_REUSE_GRACE = 10;
-/** A broker session: one upstream login, twelve hours at most. */
+/** A broker session: one upstream login, twelve hours at most (less when a SAML IdP sets SessionNotOnOrAfter). */
 export const SESSION_LIFETIME = 12 * 3600;
 /** The browser-binding cookie of upstream logins lives as long as a login transaction may. */
 export const LOGIN_TRANSACTION_LIFETIME = 600;

@@ -46,8 +46,17 @@ export async function recordPrincipal(s: BrokerServices, identity: UpstreamIdent
 }
 
 /**
+ * When a session started now for this login ends: SESSION_LIFETIME, or sooner where the upstream
+ * bounds its own session (SAML SessionNotOnOrAfter). Pure.
+ */
+export function sessionExpiry(identity: UpstreamIdentity, now: number): number {
+  return Math.min(now + SESSION_LIFETIME, identity.sessionNotOnOrAfter ?? Infinity);
+}
+
+/**
  * A new session for a completed login. The session this browser held before (if any) ends with
  * its refresh tokens: one browser, one session, so a logout later covers everything it obtained.
+ * Whatever is issued in the session (refresh, access and ID tokens) ends no later than it does.
  */
 export async function startSession(
   s: BrokerServices,
@@ -64,12 +73,12 @@ export async function startSession(
     ...(identity.authTime !== undefined ? { authTime: identity.authTime } : {}),
     amr: identity.amr,
     createdAt: now,
-    expiresAt: now + SESSION_LIFETIME,
+    expiresAt: sessionExpiry(identity, now),
   };
   if (identity.acr !== undefined) record.acr = identity.acr;
   if (identity.sessionIndex !== undefined) record.upstreamSessionIndex = identity.sessionIndex;
   await s.store.sessions.create(record);
-  return { session: { record, secret }, setCookie: sessionCookie(cookies, secret) };
+  return { session: { record, secret }, setCookie: sessionCookie(cookies, secret, record.expiresAt - now) };
 }
 
 /**

@@ -102,6 +102,14 @@ export function newJti(): string {
   return base64url.encode(crypto.getRandomValues(new Uint8Array(18)));
 }
 
+/**
+ * A token tied to a session expires with it at the latest: a SAML login's SessionNotOnOrAfter (or
+ * any session end) is not outlived by what was issued in the session. Pure.
+ */
+export function boundedExpiry(now: number, lifetime: number, sessionExpiresAt: number | undefined): number {
+  return Math.min(now + lifetime, sessionExpiresAt ?? Infinity);
+}
+
 export interface IdTokenInput {
   issuer: string;
   subject: string;
@@ -113,6 +121,8 @@ export interface IdTokenInput {
   acr?: string;
   amr: readonly string[];
   sid: string;
+  /** When the session `sid` ends: the token expires then at the latest. */
+  sessionExpiresAt?: number;
   nonce?: string;
   /** The access token issued beside it, for at_hash. */
   accessToken: string;
@@ -127,7 +137,7 @@ export async function buildIdTokenClaims(input: IdTokenInput): Promise<JWTPayloa
     iss: input.issuer,
     sub: input.subject,
     aud: input.clientId,
-    exp: input.now + ID_TOKEN_LIFETIME,
+    exp: boundedExpiry(input.now, ID_TOKEN_LIFETIME, input.sessionExpiresAt),
     iat: input.now,
     jti: input.jti,
     sid: input.sid,
@@ -148,6 +158,8 @@ export interface AccessTokenInput {
   clientId: string;
   scopes: readonly string[];
   sid: string;
+  /** When the session `sid` ends: the token expires then at the latest. */
+  sessionExpiresAt?: number;
   authTime?: number;
   acr?: string;
   amr: readonly string[];
@@ -160,7 +172,7 @@ export function buildAccessTokenClaims(input: AccessTokenInput): JWTPayload {
     iss: input.issuer,
     sub: input.subject,
     aud: input.audience,
-    exp: input.now + ACCESS_TOKEN_LIFETIME,
+    exp: boundedExpiry(input.now, ACCESS_TOKEN_LIFETIME, input.sessionExpiresAt),
     iat: input.now,
     jti: newJti(),
     client_id: input.clientId,

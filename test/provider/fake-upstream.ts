@@ -93,6 +93,8 @@ export class FakeSamlUpstream implements SamlUpstream {
   allowIdpInitiated = false;
   /** Answer startLogin with an HTTP-POST form instead of a redirect. */
   usePost = false;
+  /** The AuthnStatement's SessionNotOnOrAfter (seconds) of the logins this connection completes, if any. */
+  sessionNotOnOrAfter?: number;
 
   constructor(
     readonly id: string,
@@ -124,6 +126,7 @@ export class FakeSamlUpstream implements SamlUpstream {
       amr: ['pwd'],
       saml: { assertionId: '_a1', nameId: { value: 'alice-persistent-id', format: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent' }, attributes: [] },
     };
+    if (this.sessionNotOnOrAfter !== undefined) identity.sessionNotOnOrAfter = this.sessionNotOnOrAfter;
     if (body.RelayState === undefined) {
       if (!this.allowIdpInitiated) throw Object.assign(new Error('refused'), { connectionId: this.id, reason: { code: 'unsolicited' } });
       return { identity };

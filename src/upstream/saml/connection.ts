@@ -152,6 +152,7 @@ function toIdentity(connectionId: string, v: VerifiedResponse): UpstreamIdentity
   };
   if (v.acr !== undefined) identity.acr = v.acr;
   if (v.sessionIndex !== undefined) identity.sessionIndex = v.sessionIndex;
+  if (v.sessionNotOnOrAfter !== undefined) identity.sessionNotOnOrAfter = v.sessionNotOnOrAfter;
   return identity;
 }
 

@@ -65,6 +65,8 @@ export interface VerifiedResponse {
   authTime: number;
   acr?: string;
   sessionIndex?: string;
+  /** The AuthnStatement's SessionNotOnOrAfter (whole seconds, rounded down): the SP session ends by then. */
+  sessionNotOnOrAfter?: number;
   signed: { response: boolean; assertion: boolean };
   encrypted: boolean;
 }
@@ -252,6 +254,20 @@ function checkConditions(assertion: Element, ctx: VerifyContext): Conditions {
   return out;
 }
 
+/**
+ * SessionNotOnOrAfter (SAML core §2.7.2): when the session the SP starts for this login must end.
+ * It bounds the broker session, which ends at that instant by the broker's clock, so no skew is
+ * granted: a bound already reached would start a session that has ended (and send the browser
+ * straight back to the IdP), and is refused. Rounded down to whole seconds, never lengthened.
+ */
+function checkSessionNotOnOrAfter(statement: Element, now: number): number | undefined {
+  const value = attr(statement, 'SessionNotOnOrAfter');
+  if (value === undefined) return undefined;
+  const end = Math.floor(instant(value, 'session_expired', 'SessionNotOnOrAfter'));
+  if (end <= now) refused({ code: 'session_expired', detail: `SessionNotOnOrAfter ${value} has passed: the IdP session has ended` });
+  return end;
+}
+
 interface Confirmation {
   notOnOrAfter: number;
   inResponseTo?: string;
@@ -391,8 +407,7 @@ export async function verifySamlResponse(samlResponse: unknown, ctx: VerifyConte
   const statement = statements[0]!;
   const authTime = instant(attr(statement, 'AuthnInstant'), 'authn_instant_invalid', 'AuthnInstant');
   if (authTime > now + skew) refused({ code: 'authn_instant_invalid', detail: 'in the future' });
-  const sessionNotOnOrAfter = attr(statement, 'SessionNotOnOrAfter');
-  if (sessionNotOnOrAfter !== undefined && now - skew >= instant(sessionNotOnOrAfter, 'session_expired', 'SessionNotOnOrAfter')) refused({ code: 'session_expired' });
+  const sessionEnd = checkSessionNotOnOrAfter(statement, now);
   const context = firstChild(statement, NS.assertion, 'AuthnContext');
   const classRefEl = context && firstChild(context, NS.assertion, 'AuthnContextClassRef');
   const acr = classRefEl ? simpleText(classRefEl) : undefined;
@@ -418,5 +433,6 @@ export async function verifySamlResponse(samlResponse: unknown, ctx: VerifyConte
   if (acr !== undefined) out.acr = acr;
   const sessionIndex = attr(statement, 'SessionIndex');
   if (sessionIndex !== undefined) out.sessionIndex = sessionIndex;
+  if (sessionEnd !== undefined) out.sessionNotOnOrAfter = sessionEnd;
   return out;
 }
