@@ -25,6 +25,7 @@ import type { BrokerServices } from './grants/services.js';
 import type { BrokerStore, TableRow } from './store/ports.js';
 import { upstreamKeyResolver, type Fetch } from './upstream/jwks.js';
 import { UpstreamTrust } from './trust/registry.js';
+import { mountAuthzen } from './authzen/index.js';
 
 export interface BrokerDeps {
   config: BrokerConfig;
@@ -141,6 +142,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const sourceOf = (c: Context) => requestSource(c.req.raw.headers, deps.connectionAddress?.(c), settings.client_ip);
   app.post(TOKEN_PATH, (c) => token(c.req.raw, sourceOf(c)));
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
+  mountAuthzen(app, { services, clock, sourceOf });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   const maintenance = createMaintenance({ store, summaries: refusals, retention: settings.retention, clock, logger });

@@ -129,9 +129,12 @@ export const clientSchema = z
     destinations: z.record(z.string(), clientDestinationSchema).default({}),
     /** Present when the client is also an app that logs users in at the broker (OpenID Connect). */
     oidc: oidcAppSchema.optional(),
+    /** A policy enforcement point allowed to ask the broker's AuthZEN PDP (docs/authzen.md); HTTP Basic only. */
+    authzen: z.boolean().default(false),
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.authzen && c.token_endpoint_auth_method !== 'client_secret_basic') ctx.addIssue({ code: 'custom', path: ['authzen'], message: 'a PDP caller authenticates with HTTP Basic: token_endpoint_auth_method must be client_secret_basic' });
     const secret = c.token_endpoint_auth_method === 'client_secret_basic' || c.token_endpoint_auth_method === 'client_secret_post';
     if (secret && !c.client_secret_hash) ctx.addIssue({ code: 'custom', path: ['client_secret_hash'], message: `required for ${c.token_endpoint_auth_method}` });
     if (!secret && c.client_secret_hash) ctx.addIssue({ code: 'custom', path: ['client_secret_hash'], message: `not allowed for ${c.token_endpoint_auth_method}` });
