@@ -259,6 +259,14 @@ describe('AuthZEN PDP', () => {
       expect(res.status).toBe(403);
     });
 
+    it('a PDP caller must be configured for HTTP Basic: the broker refuses to start otherwise', async () => {
+      const settings = await pdpSettings((s) => {
+        const pep = s.clients!.find((c) => c.client_id === 'pep')!;
+        Object.assign(pep, { token_endpoint_auth_method: 'client_secret_post' });
+      });
+      await expect(startTestBroker({ settings })).rejects.toThrow(/authzen[\s\S]*client_secret_basic/);
+    });
+
     it('405 for anything but POST', async () => {
       const res = await b.request('/access/v1/evaluations', { headers: { authorization: PEP } });
       expect(res.status).toBe(405);
