@@ -140,9 +140,18 @@ export function mintQuestion(p: Prepared, scope: string): MintQuestion {
   };
 }
 
-/** One evaluation, start to end. */
-export async function decide(ask: MintAsk, s: BrokerServices, now: number): Promise<Decision> {
-  const prepared = await prepare(ask, s, now);
-  if (!isPrepared(prepared)) return prepared;
-  return decideScope(prepared, ask.scope, s);
+/**
+ * One evaluation, start to end. A batch passes `memo`: items that differ only in scope (the usual
+ * batch) share one principal read and one mapping resolution.
+ */
+export async function decide(ask: MintAsk, s: BrokerServices, now: number, memo?: Map<string, Promise<Prepared | Decision>>): Promise<Decision> {
+  const { scope, ...target } = ask;
+  const key = JSON.stringify([target.principalId, target.destinationId, target.resource ?? null, target.clientId, target.login.acr ?? null, target.login.amr ?? null, target.login.authTime ?? null]);
+  let prepared = memo?.get(key);
+  if (!prepared) {
+    prepared = prepare(target, s, now);
+    memo?.set(key, prepared);
+  }
+  const p = await prepared;
+  return isPrepared(p) ? decideScope(p, scope, s) : p;
 }

@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import type { BrokerServices } from '../grants/services.js';
 import { readBounded } from '../http/bounded.js';
 import { authenticateCaller } from './caller.js';
-import { decide, deny, type Decision } from './decide.js';
+import { decide, deny, type Decision, type Prepared } from './decide.js';
 import { AuthzenError, authzenErrorResponse, BadRequest, NotAllowed, PayloadTooLarge, UnsupportedMediaType } from './errors.js';
 import { AUTHZEN_MAX_BODY_BYTES, AUTHZEN_MAX_REQUEST_ID } from './limits.js';
 import { AUTHZEN_METADATA_PATH, EVALUATION_PATH, EVALUATIONS_PATH, pdpMetadata, SEARCH_ACTION_PATH, SEARCH_RESOURCE_PATH } from './metadata.js';
@@ -100,8 +100,9 @@ const answerEvaluations: Answer = async (body, s, now) => {
   if ('single' in request) return answerEvaluation(body, s, now);
   const questions = request.evaluations.map((e, i) => readMintQuestion(e, `evaluations[${i}]`));
   const decisions: Decision[] = [];
+  const memo = new Map<string, Promise<Prepared | Decision>>();
   for (const q of questions) {
-    const decision = q.ok ? await decide(q.ask, s, now) : deny(q.reason);
+    const decision = q.ok ? await decide(q.ask, s, now, memo) : deny(q.reason);
     decisions.push(decision);
     if (stops(request.semantic, decision)) break;
   }
