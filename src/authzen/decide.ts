@@ -2,6 +2,7 @@ import type { ClientConfig, DestinationConfig } from '../config/schema.js';
 import type { BrokerServices } from '../grants/services.js';
 import { identityOfPrincipal } from '../mapping/identity.js';
 import type { Identity } from '../mapping/resolve.js';
+import { mintContext, mintPrincipal } from '../policy/question.js';
 import type { MintQuestion } from '../policy/types.js';
 import { isResourceIndicator, type MintAsk, type MintTarget, type PepLogin } from './question.js';
 
@@ -117,26 +118,13 @@ export function decideScope(p: Prepared, scope: string, s: BrokerServices): Deci
 /** The Cedar question, built exactly as `decideScopes` builds it for a mint. */
 export function mintQuestion(p: Prepared, scope: string): MintQuestion {
   const { identity, target, destination, login } = p;
-  const attributes = identity.claims;
   return {
-    principal: {
-      id: identity.principalId,
-      upstreamIssuer: identity.upstreamIssuer,
-      ...(typeof attributes.email === 'string' ? { email: attributes.email } : {}),
-      groups: Array.isArray(attributes.groups) ? attributes.groups.filter((g): g is string => typeof g === 'string') : [],
-      ...(identity.tenant !== undefined ? { tenant: identity.tenant } : {}),
-    },
+    principal: mintPrincipal(identity),
     clientId: p.client.client_id,
     destination: { id: destination.id, issuer: destination.issuer },
     ...(target.resource !== undefined ? { resource: target.resource } : {}),
     scopes: [scope],
-    context: {
-      ...(login.acr !== undefined ? { acr: login.acr } : {}),
-      amr: login.amr ?? [],
-      ...(login.authTime !== undefined ? { authTime: login.authTime } : {}),
-      ...(identity.tenant !== undefined ? { tenant: identity.tenant } : {}),
-      now: p.now,
-    },
+    context: mintContext(login, identity, p.now),
   };
 }
 

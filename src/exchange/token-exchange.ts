@@ -10,6 +10,7 @@ import { StoreConflict } from '../store/ports.js';
 import { intersectGrant, parseScope, scopesToEvaluate, translateScopes, type ScopeTranslation } from '../policy/scopes.js';
 import type { MintQuestion, ScopeDecision } from '../policy/types.js';
 import { stepUpRefusal } from './step-up.js';
+import { mintContext, mintPrincipal } from '../policy/question.js';
 import type { VerifiedIdToken } from '../upstream/id-token.js';
 import { resolveTarget } from './destination.js';
 import type { BrokerServices } from '../grants/services.js';
@@ -223,23 +224,11 @@ function decideScopes(
   const { identity, login, destination } = question;
   const candidates = scopesToEvaluate(translated, clientAllowed);
   // Who the person is comes from the principal; how they logged in, from the subject token.
-  const attributes = identity.claims;
-  const loginContext = {
-    ...(login.acr !== undefined ? { acr: login.acr } : {}),
-    amr: login.amr ?? [],
-    ...(login.authTime !== undefined ? { authTime: login.authTime } : {}),
-    ...(identity.tenant !== undefined ? { tenant: identity.tenant } : {}),
-    now: request.now,
-  };
+  const principal = mintPrincipal(identity);
+  const loginContext = mintContext(login, identity, request.now);
   const ask = (resource: string | undefined, scopes = candidates, context: MintQuestion['context'] = loginContext): ScopeDecision[] =>
     s.policy.evaluateMint({
-      principal: {
-        id: identity.principalId,
-        upstreamIssuer: identity.upstreamIssuer,
-        ...(typeof attributes.email === 'string' ? { email: attributes.email } : {}),
-        groups: Array.isArray(attributes.groups) ? attributes.groups.filter((g): g is string => typeof g === 'string') : [],
-        ...(identity.tenant !== undefined ? { tenant: identity.tenant } : {}),
-      },
+      principal,
       clientId: request.client.client.client_id,
       destination: { id: destination.id, issuer: destination.issuer },
       ...(resource ? { resource } : {}),
