@@ -134,12 +134,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     c.header('Cache-Control', `public, max-age=${JWKS_PUBLIC_MAX_AGE}`);
     return c.json(keys.jwks());
   });
+  const sourceOf = (c: Context) => requestSource(c.req.raw.headers, deps.connectionAddress?.(c), settings.client_ip);
   const upstreams = await buildUpstreamRegistry(settings.connections, { store, clock, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.saml ? { saml: deps.saml } : {}) });
-  const provider: ProviderDeps = { services, upstreams, clock, clients: providerClients(settings.clients) };
+  const provider: ProviderDeps = { services, upstreams, clock, clients: providerClients(settings.clients), sourceOf };
   mountProvider(app, provider);
   const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
   const token = tokenEndpoint([createTokenExchangeGrant(saml2 ? { saml2 } : {}), ...providerGrants(provider)], services, clock);
-  const sourceOf = (c: Context) => requestSource(c.req.raw.headers, deps.connectionAddress?.(c), settings.client_ip);
   app.post(TOKEN_PATH, (c) => token(c.req.raw, sourceOf(c)));
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
   mountAuthzen(app, { services, clock, sourceOf });

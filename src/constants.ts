@@ -63,6 +63,12 @@ export const CLIENT_AUTH_SOURCES_MAX = 10_000;
  */
 export const CLIENT_AUTH_MAX_CONCURRENT_HASHES = 4;
 export const CLIENT_AUTH_MAX_QUEUED_HASHES = 1_000;
+/**
+ * Seconds a 503 `temporarily_unavailable` from the token endpoint (a full hashing queue, an
+ * upstream's keys unreachable) asks the caller to wait in `Retry-After`: a full queue of PBKDF2
+ * runs drains in a few seconds, and clients that retry at once only keep it full.
+ */
+export const TEMPORARILY_UNAVAILABLE_RETRY_AFTER = 5;
 
 /** Client secret hashing: PBKDF2-SHA256 via WebCrypto (workerd caps iterations at 100k). */
 export const PBKDF2_ITERATIONS = 100_000;

@@ -1,11 +1,14 @@
 import { REFUSAL_SUMMARY_MAX_KEYS } from '../constants.js';
+import type { Logger } from '../logger.js';
 import type { AuditRecord } from '../store/ports.js';
 import { boundedAudit } from './record.js';
 
-/** One refusal of a request whose client never authenticated. */
+/** One refusal of a request that established no client and no user. */
 export interface UnauthenticatedRefusal {
   at: number;
   requestId: string;
+  /** The route's pattern (`/token`, `/authorize`, `/login/oidc/:id/callback`): never a path the caller chose. */
+  endpoint: string;
   reason: string;
   source: string;
   grantType?: string;
@@ -22,7 +25,7 @@ interface Tally {
 export const OTHER_SOURCE = 'other';
 
 /**
- * Counts refusals of unauthenticated requests per (reason, source) over fixed intervals and
+ * Counts refusals of unauthenticated requests per (endpoint, reason, source) over fixed intervals and
  * writes one `refusal_summary` record per key when its interval is over. Anyone can send such
  * requests at line rate, so one record each would let them grow the database without bound; a
  * summary keeps what happened (what, from where, how often, the first request id to find the
@@ -51,8 +54,8 @@ export class RefusalSummaries {
     if (this.intervalStart !== undefined && start > this.intervalStart) flushed = this.flush(r.at);
     this.intervalStart ??= start;
     let source = r.source;
-    if (!this.tallies.has(keyOf(r.reason, source)) && this.tallies.size >= REFUSAL_SUMMARY_MAX_KEYS) source = OTHER_SOURCE;
-    const key = keyOf(r.reason, source);
+    if (!this.tallies.has(keyOf(r, source)) && this.tallies.size >= REFUSAL_SUMMARY_MAX_KEYS) source = OTHER_SOURCE;
+    const key = keyOf(r, source);
     const tally = this.tallies.get(key);
     if (tally) tally.count++;
     else this.tallies.set(key, { first: { ...r, source }, count: 1 });
@@ -79,7 +82,20 @@ export class RefusalSummaries {
   }
 }
 
-const keyOf = (reason: string, source: string) => `${reason}\n${source}`;
+const keyOf = (r: UnauthenticatedRefusal, source: string) => `${r.endpoint}\n${r.reason}\n${source}`;
+
+/**
+ * Counts one refusal of an unauthenticated request into the summary; logs it only when it is the
+ * first of its key in the interval (so a flood is not one log line per request either). Never
+ * throws: a failed summary write is logged, never the reason a response fails.
+ */
+export async function summariseRefusal(refusals: RefusalSummaries, logger: Logger, r: UnauthenticatedRefusal, log: Record<string, unknown> = {}): Promise<void> {
+  const counted = refusals.count(r);
+  if (counted.first) {
+    logger.warn({ requestId: r.requestId, event: 'refusal', ...log, endpoint: r.endpoint, reason: r.reason, source: r.source }, 'refused (further refusals like it are counted in the audit summary)');
+  }
+  if (counted.flushed) await counted.flushed.catch((err: unknown) => logger.error({ error: err instanceof Error ? err.message : 'unknown' }, 'refusal summary write failed'));
+}
 
 function summaryRecord({ first, count }: Tally, until: number): AuditRecord {
   return boundedAudit({
@@ -87,6 +103,7 @@ function summaryRecord({ first, count }: Tally, until: number): AuditRecord {
     until,
     event: 'refusal_summary',
     requestId: first.requestId,
+    endpoint: first.endpoint,
     reason: first.reason,
     source: first.source,
     count,

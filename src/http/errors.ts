@@ -1,15 +1,18 @@
-import { InsufficientUserAuthentication, InvalidClient, OAuthError } from '../oauth/errors.js';
+import { TEMPORARILY_UNAVAILABLE_RETRY_AFTER } from '../constants.js';
+import { InsufficientUserAuthentication, InvalidClient, OAuthError, TemporarilyUnavailable } from '../oauth/errors.js';
 
 /** Headers every token-endpoint answer carries, success or error (RFC 6749 §5.1). */
 export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
 /**
  * The one place an OAuthError becomes a response: RFC 6749 §5.2 JSON, the right status, a Basic
- * challenge where the client tried Basic. The internal reason never leaves the process.
+ * challenge where the client tried Basic, `Retry-After` on a 503 (RFC 9110 §10.2.3). The internal
+ * reason never leaves the process.
  */
 export function oauthErrorResponse(err: OAuthError, requestId: string): Response {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', ...NO_STORE, 'X-Request-Id': requestId };
   if (err instanceof InvalidClient && err.usedBasic) headers['WWW-Authenticate'] = 'Basic realm="xaa-broker", charset="UTF-8"';
+  if (err instanceof TemporarilyUnavailable) headers['Retry-After'] = String(TEMPORARILY_UNAVAILABLE_RETRY_AFTER);
   const body: Record<string, string | number> = { error: err.code };
   if (err.description) body.error_description = err.description;
   // RFC 9470 §3: the step-up hints ride beside the error code.

@@ -12,12 +12,12 @@ import {
   type AuthorizeCheck,
   type RawParams,
 } from './authorize-request.js';
-import { accessDenied, cookieHeaders, errorRedirect, redirect, refuseOnPage, refuseToClient, withQuery, type Flow, type Provider } from './context.js';
+import { accessDenied, anonymousOrigin, cookieHeaders, errorRedirect, redirect, refuseOnPage, refuseToClient, withQuery, type Flow, type Provider } from './context.js';
 import { randomToken, sha256Base64url } from './crypto.js';
 import { LoginRequired } from './errors.js';
 import { CODE_LIFETIME, MAX_AUTHORIZE_QUERY_CHARS, MAX_FORM_BYTES } from './limits.js';
 import { startUpstreamLogin } from './login-start.js';
-import { CONSENT_PATH } from './metadata.js';
+import { AUTHORIZE_PATH, CONSENT_PATH } from './metadata.js';
 import { consentPage, errorPage } from './pages.js';
 import { checkFormToken, currentSession, formToken, type BrowserSession } from './session.js';
 import { subjectFor } from './tokens.js';
@@ -31,9 +31,10 @@ async function refuseInvalid(p: Provider, flow: Flow, check: Extract<AuthorizeCh
     at: flow.now,
     requestId: flow.requestId,
     ...(check.clientId !== undefined ? { clientId: check.clientId } : {}),
+    ...(flow.session ? { principalId: flow.session.record.principalId } : {}),
     reason: check.error.reason,
     ...(check.error.detail ? { detail: check.error.detail } : {}),
-  });
+  }, anonymousOrigin(flow));
   return errorRedirect(p, check.redirect, check.error, flow.setCookies, afterPost);
 }
 
@@ -134,24 +135,29 @@ function formEntries(form: FormParams): RawParams {
   return toRawParams(form.names().flatMap((name) => form.all(name).map((value): [string, string] => [name, value])));
 }
 
-/** GET and POST /authorize. */
-export async function authorizeEndpoint(p: Provider, request: Request): Promise<Response> {
-  const flow: Flow = { requestId: crypto.randomUUID(), now: p.clock(), cookieHeader: request.headers.get('cookie'), loginSatisfied: false, setCookies: [] };
+/** Step: the browser's session, if it presents an active one (a refusal is then recorded as this user's). */
+async function withSession(p: Provider, request: Request, flow: Flow): Promise<Flow> {
+  const session = await currentSession(request, p.services, p.cookies, flow.now);
+  if (session) flow.session = session;
+  return flow;
+}
+
+/** GET and POST /authorize. `source`: the caller's source key (http/source.ts). */
+export async function authorizeEndpoint(p: Provider, request: Request, source: string): Promise<Response> {
+  const flow: Flow = { requestId: crypto.randomUUID(), now: p.clock(), endpoint: AUTHORIZE_PATH, source, cookieHeader: request.headers.get('cookie'), loginSatisfied: false, setCookies: [] };
   let params: RawParams;
   try {
     params = await readAuthorizeParams(request);
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
-    return refuseOnPage(p, flow, err);
+    return refuseOnPage(p, await withSession(p, request, flow), err);
   }
-  const session = await currentSession(request, p.services, p.cookies, flow.now);
-  if (session) flow.session = session;
-  return runAuthorization(p, params, flow);
+  return runAuthorization(p, params, await withSession(p, request, flow));
 }
 
 /** POST /authorize/consent: the consent form's answer, bound to the session and the request it was shown for. */
-export async function consentEndpoint(p: Provider, request: Request): Promise<Response> {
-  const flow: Flow = { requestId: crypto.randomUUID(), now: p.clock(), cookieHeader: request.headers.get('cookie'), loginSatisfied: true, setCookies: [] };
+export async function consentEndpoint(p: Provider, request: Request, source: string): Promise<Response> {
+  const flow: Flow = { requestId: crypto.randomUUID(), now: p.clock(), endpoint: CONSENT_PATH, source, cookieHeader: request.headers.get('cookie'), loginSatisfied: true, setCookies: [] };
   let form: FormParams;
   let payload: string | undefined;
   let token: string | undefined;
@@ -163,17 +169,16 @@ export async function consentEndpoint(p: Provider, request: Request): Promise<Re
     decision = form.get('decision');
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
-    return refuseOnPage(p, flow, err);
+    return refuseOnPage(p, await withSession(p, request, flow), err);
   }
-  const session = await currentSession(request, p.services, p.cookies, flow.now);
+  const { session } = await withSession(p, request, flow);
   if (!session) {
-    await auditRefusal(p.services, { at: flow.now, requestId: flow.requestId, reason: 'session_inactive', detail: 'consent form without a session' });
+    await auditRefusal(p.services, { at: flow.now, requestId: flow.requestId, reason: 'session_inactive', detail: 'consent form without a session' }, anonymousOrigin(flow));
     return errorPage(400, 'Your sign-in session has ended. Return to the application and sign in again.', flow.requestId);
   }
   if (payload === undefined || !(await checkFormToken(token, session, CONSENT_PURPOSE, payload, flow.now)) || (decision !== 'allow' && decision !== 'deny')) {
     return refuseOnPage(p, flow, { reason: 'form_token_invalid', description: 'The form has expired or is not valid. Return to the application and sign in again.' }, { principalId: session.record.principalId });
   }
-  flow.session = session;
   flow.consent = decision;
   return runAuthorization(p, formEntries(FormParams.from(payload)), flow, true);
 }

@@ -1,6 +1,6 @@
 import { AccessDenied, type OAuthError } from '../oauth/errors.js';
 import type { AuthorizationRequest, RedirectTarget } from './authorize-request.js';
-import { auditRefusal } from './audit.js';
+import { auditRefusal, type RequestOrigin } from './audit.js';
 import type { ConsentMemory } from './consent.js';
 import type { CookiePolicy } from './cookies.js';
 import { errorPage } from './pages.js';
@@ -15,7 +15,7 @@ export interface Provider extends ProviderDeps {
 }
 
 /** One browser request's progress through /authorize (or its resumption after a login or consent). */
-export interface Flow {
+export interface Flow extends RequestOrigin {
   requestId: string;
   now: number;
   /** The browser's Cookie header, as received. */
@@ -27,6 +27,15 @@ export interface Flow {
   consent?: 'allow' | 'deny';
   /** Set-Cookie values every response of this flow carries (a new session, a binding cookie). */
   setCookies: string[];
+}
+
+/**
+ * Where a refusal of this flow is counted when it is anonymous: without a browser session no user
+ * is involved (anyone can send /authorize with a registered client_id and redirect_uri), so it is
+ * summarised; with one, it is a record of its own.
+ */
+export function anonymousOrigin(flow: RequestOrigin & { session?: BrowserSession }): RequestOrigin | undefined {
+  return flow.session ? undefined : { endpoint: flow.endpoint, source: flow.source };
 }
 
 export const NO_STORE_HEADERS = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
@@ -71,20 +80,30 @@ export async function refuseToClient(p: Provider, flow: Flow, request: Authoriza
     requestedScopes: request.scopes,
     reason: error.reason,
     ...(error.detail ? { detail: error.detail } : {}),
-  });
+  }, anonymousOrigin(flow));
   const target: RedirectTarget = request.state === undefined ? { redirectUri: request.redirectUri } : { redirectUri: request.redirectUri, state: request.state };
   return errorRedirect(p, target, error, flow.setCookies, afterPost);
 }
 
-/** A refusal that must not be redirected: audited, shown on a page with the correlation id. */
-export async function refuseOnPage(p: Provider, flow: Pick<Flow, 'requestId' | 'now' | 'setCookies'>, error: OAuthError | { reason: OAuthError['reason']; detail?: string; description?: string }, extra: { clientId?: string; principalId?: string } = {}): Promise<Response> {
+/**
+ * A refusal that must not be redirected: audited, shown on a page with the correlation id. Counted
+ * into the summary unless the flow has a session or `identified` says a user was established.
+ */
+export async function refuseOnPage(
+  p: Provider,
+  flow: Pick<Flow, 'requestId' | 'now' | 'setCookies' | 'endpoint' | 'source' | 'session'>,
+  error: OAuthError | { reason: OAuthError['reason']; detail?: string; description?: string },
+  extra: { clientId?: string; principalId?: string; identified?: boolean } = {},
+): Promise<Response> {
+  const { identified, ...fields } = extra;
   await auditRefusal(p.services, {
     at: flow.now,
     requestId: flow.requestId,
-    ...extra,
+    ...(flow.session ? { principalId: flow.session.record.principalId } : {}),
+    ...fields,
     reason: error.reason,
     ...(error.detail ? { detail: error.detail } : {}),
-  });
+  }, identified ? undefined : anonymousOrigin(flow));
   return errorPage(400, error.description ?? 'The request is not valid.', flow.requestId, cookieHeaders(flow.setCookies));
 }
 

@@ -1,4 +1,5 @@
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
+import { UNKNOWN_SOURCE } from '../http/source.js';
 import { authorizeEndpoint, consentEndpoint } from './authorize.js';
 import { ConsentMemory } from './consent.js';
 import type { Provider } from './context.js';
@@ -61,15 +62,17 @@ export function mountProvider(app: Hono, deps: ProviderDeps): void {
   const issuer = deps.services.settings.issuer;
   const p: Provider = { ...deps, issuer, cookies: cookiePolicy(issuer), consents: new ConsentMemory() };
 
-  app.get(AUTHORIZE_PATH, (c) => authorizeEndpoint(p, c.req.raw));
-  app.post(AUTHORIZE_PATH, (c) => authorizeEndpoint(p, c.req.raw));
-  app.post(CONSENT_PATH, (c) => consentEndpoint(p, c.req.raw));
-  app.get(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw));
-  app.post(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw));
+  const source = (c: Context) => deps.sourceOf?.(c) ?? UNKNOWN_SOURCE;
+
+  app.get(AUTHORIZE_PATH, (c) => authorizeEndpoint(p, c.req.raw, source(c)));
+  app.post(AUTHORIZE_PATH, (c) => authorizeEndpoint(p, c.req.raw, source(c)));
+  app.post(CONSENT_PATH, (c) => consentEndpoint(p, c.req.raw, source(c)));
+  app.get(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw, source(c)));
+  app.post(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw, source(c)));
   app.options(USERINFO_PATH, () => userinfoPreflight());
-  app.get(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw));
-  app.post(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw));
-  app.get(OIDC_CALLBACK_PATH, (c) => oidcCallback(p, c.req.raw, c.req.param('id')));
-  app.post(SAML_ACS_PATH, (c) => samlAcs(p, c.req.raw, c.req.param('id')));
+  app.get(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw, source(c)));
+  app.post(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw, source(c)));
+  app.get(OIDC_CALLBACK_PATH, (c) => oidcCallback(p, c.req.raw, c.req.param('id'), source(c)));
+  app.post(SAML_ACS_PATH, (c) => samlAcs(p, c.req.raw, c.req.param('id'), source(c)));
   app.get(SAML_METADATA_PATH, (c) => samlMetadata(p, c.req.param('id')));
 }

@@ -3,12 +3,13 @@ import { OAuthError } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { OidcUpstream, SamlUpstream, UpstreamConnection } from '../upstream/registry.js';
 import type { CompletedLogin, UpstreamIdentity } from '../identity/types.js';
-import { auditEvent, auditRefusal } from './audit.js';
+import { auditEvent, auditRefusal, type RequestOrigin } from './audit.js';
 import type { RawParams } from './authorize-request.js';
 import { runAuthorization } from './authorize.js';
 import type { Flow, Provider } from './context.js';
 import { cookieHeaders } from './context.js';
 import { MAX_ACS_BODY_BYTES, SAML_ACS_MAX_IN_FLIGHT, SAML_ACS_RETRY_AFTER } from './limits.js';
+import { OIDC_CALLBACK_PATH, SAML_ACS_PATH } from './metadata.js';
 import { parseContinuation, replacedSessionOf } from './login-start.js';
 import { errorPage, messagePage } from './pages.js';
 import { currentSession, endSession, presentedBinding, recordPrincipal, startSession } from './session.js';
@@ -18,8 +19,9 @@ import type { UpstreamTrust } from '../trust/registry.js';
 /**
  * The browser comes back from an upstream. The connection checks everything about the login; here
  * the outcome is turned into a broker session and the pending authorization request resumes. A
- * failed login shows a plain page with a correlation id; the audit record says why; nothing else
- * is stored.
+ * failed login shows a plain page with a correlation id; the audit says why; nothing else is
+ * stored. Until the upstream login has completed no user is established and anyone can post to
+ * these routes, so such failures are counted into the refusal summary (docs/operations.md).
  */
 
 const FAILED_LOGIN = 'The sign-in could not be completed. Return to the application and try again.';
@@ -38,8 +40,13 @@ function loginFailureDetail(connectionId: string, err: unknown): string {
   return `connection=${connectionId} reason=non-error thrown`;
 }
 
-async function loginFailed(p: Provider, requestId: string, now: number, reason: RefusalReason, detail: string, status = 400): Promise<Response> {
-  await auditRefusal(p.services, { at: now, requestId, reason, detail });
+/**
+ * `anonymous`: the request's origin when no upstream login completed. The refusal is then
+ * summarised, unless the browser has a session (a signed-in user logging in again): a record.
+ */
+async function loginFailed(p: Provider, request: Request, requestId: string, now: number, reason: RefusalReason, detail: string, anonymous: RequestOrigin | undefined, status = 400): Promise<Response> {
+  const session = anonymous ? await currentSession(request, p.services, p.cookies, now) : undefined;
+  await auditRefusal(p.services, { at: now, requestId, reason, detail, ...(session ? { principalId: session.record.principalId } : {}) }, session ? undefined : anonymous);
   return errorPage(status, FAILED_LOGIN, requestId);
 }
 
@@ -65,17 +72,18 @@ function pendingRequest(login: CompletedLogin): { ok: true; params?: RawParams }
 }
 
 /** A completed login: principal recorded, session started, login audited, then the pending request resumes. */
-async function completeLogin(p: Provider, request: Request, connectionId: string, finish: () => Promise<CompletedLogin>): Promise<Response> {
+async function completeLogin(p: Provider, request: Request, connectionId: string, origin: RequestOrigin, finish: () => Promise<CompletedLogin>): Promise<Response> {
   const requestId = crypto.randomUUID();
   let login: CompletedLogin;
   try {
     login = await finish();
   } catch (err) {
-    return loginFailed(p, requestId, p.clock(), 'login_failed', loginFailureDetail(connectionId, err));
+    return loginFailed(p, request, requestId, p.clock(), 'login_failed', loginFailureDetail(connectionId, err), origin);
   }
   const now = p.clock();
   const pending = pendingRequest(login);
-  if (!pending.ok) return loginFailed(p, requestId, now, 'continuation_invalid', `connection=${connectionId}`);
+  // The upstream vouched for a user: from here on, each refusal is a record of its own.
+  if (!pending.ok) return loginFailed(p, request, requestId, now, 'continuation_invalid', `connection=${connectionId}`, undefined);
 
   const { identity, dropped } = believedLogin(login.identity, p.services.trust);
   const principal = await recordPrincipal(p.services, identity, now);
@@ -95,7 +103,7 @@ async function completeLogin(p: Provider, request: Request, connectionId: string
   });
 
   if (!pending.params) return messagePage('Signed in', 'You are signed in. You may return to your application.', cookieHeaders([setCookie]));
-  const flow: Flow = { requestId, now, cookieHeader: request.headers.get('cookie'), session, loginSatisfied: true, setCookies: [setCookie] };
+  const flow: Flow = { requestId, now, ...origin, cookieHeader: request.headers.get('cookie'), session, loginSatisfied: true, setCookies: [setCookie] };
   return runAuthorization(p, pending.params, flow, request.method === 'POST');
 }
 
@@ -104,16 +112,17 @@ function connectionOf<K extends UpstreamConnection['kind']>(p: Provider, id: str
   return upstream && upstream.kind === kind ? (upstream as Extract<UpstreamConnection, { kind: K }>) : undefined;
 }
 
-async function unknownConnection(p: Provider, id: string): Promise<Response> {
-  return loginFailed(p, crypto.randomUUID(), p.clock(), 'connection_unknown', `connection=${id.slice(0, 64)}`, 404);
+async function unknownConnection(p: Provider, request: Request, id: string, origin: RequestOrigin): Promise<Response> {
+  return loginFailed(p, request, crypto.randomUUID(), p.clock(), 'connection_unknown', `connection=${id.slice(0, 64)}`, origin, 404);
 }
 
-/** GET /login/oidc/:id/callback */
-export async function oidcCallback(p: Provider, request: Request, id: string): Promise<Response> {
+/** GET /login/oidc/:id/callback. `source`: the caller's source key (http/source.ts). */
+export async function oidcCallback(p: Provider, request: Request, id: string, source: string): Promise<Response> {
+  const origin = { endpoint: OIDC_CALLBACK_PATH, source };
   const upstream: OidcUpstream | undefined = connectionOf(p, id, 'oidc');
-  if (!upstream) return unknownConnection(p, id);
+  if (!upstream) return unknownConnection(p, request, id, origin);
   const browserBinding = await presentedBinding(request, p.cookies);
-  return completeLogin(p, request, upstream.id, () => upstream.finishLogin(new URL(request.url), { browserBinding }));
+  return completeLogin(p, request, upstream.id, origin, () => upstream.finishLogin(new URL(request.url), { browserBinding }));
 }
 
 /** ACS posts in flight, per provider (one broker instance). */
@@ -124,9 +133,10 @@ const acsInFlight = new WeakMap<Provider, { count: number }>();
  * beyond that, 503 with Retry-After before the body is read, and nothing stored or audited (a
  * flood must not turn into audit rows either).
  */
-export async function samlAcs(p: Provider, request: Request, id: string): Promise<Response> {
+export async function samlAcs(p: Provider, request: Request, id: string, source: string): Promise<Response> {
+  const origin = { endpoint: SAML_ACS_PATH, source };
   const upstream: SamlUpstream | undefined = connectionOf(p, id, 'saml');
-  if (!upstream) return unknownConnection(p, id);
+  if (!upstream) return unknownConnection(p, request, id, origin);
   let slots = acsInFlight.get(p);
   if (!slots) acsInFlight.set(p, (slots = { count: 0 }));
   if (slots.count >= SAML_ACS_MAX_IN_FLIGHT) {
@@ -134,13 +144,13 @@ export async function samlAcs(p: Provider, request: Request, id: string): Promis
   }
   slots.count++;
   try {
-    return await samlAcsAdmitted(p, request, upstream);
+    return await samlAcsAdmitted(p, request, upstream, origin);
   } finally {
     slots.count--;
   }
 }
 
-async function samlAcsAdmitted(p: Provider, request: Request, upstream: SamlUpstream): Promise<Response> {
+async function samlAcsAdmitted(p: Provider, request: Request, upstream: SamlUpstream, origin: RequestOrigin): Promise<Response> {
   let body: { SAMLResponse?: string; RelayState?: string };
   try {
     const form = await readForm(request, MAX_ACS_BODY_BYTES);
@@ -149,10 +159,10 @@ async function samlAcsAdmitted(p: Provider, request: Request, upstream: SamlUpst
     body = { ...(response !== undefined ? { SAMLResponse: response } : {}), ...(relayState !== undefined ? { RelayState: relayState } : {}) };
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
-    return loginFailed(p, crypto.randomUUID(), p.clock(), 'login_failed', `connection=${upstream.id} reason=${err.reason}`);
+    return loginFailed(p, request, crypto.randomUUID(), p.clock(), 'login_failed', `connection=${upstream.id} reason=${err.reason}`, origin);
   }
   const binding = await presentedBinding(request, p.cookies);
-  return completeLogin(p, request, upstream.id, () => upstream.consumeResponse(body, binding === '' ? {} : { browserBinding: binding }));
+  return completeLogin(p, request, upstream.id, origin, () => upstream.consumeResponse(body, binding === '' ? {} : { browserBinding: binding }));
 }
 
 /** GET /login/saml/:id/metadata */

@@ -38,14 +38,16 @@ async function readParams(request: Request): Promise<FormParams> {
   return request.method === 'POST' ? readForm(request, MAX_FORM_BYTES) : FormParams.from(new URL(request.url).search.slice(1));
 }
 
-/** Step: validate hint, client, redirect and state. Throws an OAuthError for a page. */
-async function validateLogout(p: Provider, form: FormParams): Promise<LogoutRequest> {
-  const params: LogoutRequest['params'] = {};
+/**
+ * Step: validate hint, client, redirect and state into `out`. Throws an OAuthError for a page;
+ * `out.hint` then says whether a user was already identified (for the audit).
+ */
+async function validateLogout(p: Provider, form: FormParams, out: LogoutRequest): Promise<LogoutRequest> {
+  const { params } = out;
   for (const name of LOGOUT_PARAMETERS) {
     const value = form.get(name);
     if (value !== undefined) params[name] = value;
   }
-  const out: LogoutRequest = { params };
   if (params.id_token_hint !== undefined) {
     const hint = await verifyIdTokenHint(params.id_token_hint, p.services);
     if (!hint) throw new InvalidRequest('id_token_hint_invalid', 'The logout request is not valid.');
@@ -99,23 +101,28 @@ async function logOut(p: Provider, logout: LogoutRequest, session: BrowserSessio
   return finish(logout, [clearedSessionCookie(p.cookies)], afterPost);
 }
 
-/** GET and POST /logout. */
-export async function logoutEndpoint(p: Provider, request: Request): Promise<Response> {
+/**
+ * GET and POST /logout. `source`: the caller's source key (http/source.ts). A refused request is
+ * anonymous (summarised) unless the browser has a session or the id_token_hint verified (a user
+ * the broker signed in).
+ */
+export async function logoutEndpoint(p: Provider, request: Request, source: string): Promise<Response> {
   const requestId = crypto.randomUUID();
   const now = p.clock();
   const afterPost = request.method === 'POST';
-  let logout: LogoutRequest;
+  const logout: LogoutRequest = { params: {} };
   let logoutToken: string | undefined;
   let fromBroker: string | undefined;
   try {
     await p.services.keys.refresh(now);
     const form = await readParams(request);
-    logout = await validateLogout(p, form);
+    await validateLogout(p, form, logout);
     logoutToken = form.get('logout_token');
     fromBroker = form.get('from_broker');
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
-    return refuseOnPage(p, { requestId, now, setCookies: [] }, err);
+    const session = await currentSession(request, p.services, p.cookies, now);
+    return refuseOnPage(p, { requestId, now, setCookies: [], endpoint: LOGOUT_PATH, source, ...(session ? { session } : {}) }, err, { identified: logout.hint !== undefined });
   }
 
   const session = await currentSession(request, p.services, p.cookies, now);

@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import type { ClaimMapOverrides } from '../migration/claims.js';
 import type { BrokerServices } from '../grants/services.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
@@ -48,4 +49,9 @@ export interface ProviderDeps {
   /** Seconds since epoch. */
   clock: () => number;
   clients: ReadonlyMap<string, ProviderClient>;
+  /**
+   * The request's source key (http/source.ts), as the token endpoint gets it: what anonymous
+   * refusals are counted under. Without it every request is from `unknown`.
+   */
+  sourceOf?: (c: Context) => string;
 }

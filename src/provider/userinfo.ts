@@ -64,16 +64,21 @@ async function currentClaims(p: Provider, token: AccessTokenClaims, now: number)
   return { ...releasedClaims(p.clients.get(token.client_id), principal, scopes), sub: token.sub };
 }
 
-/** GET and POST /userinfo. */
-export async function userinfoEndpoint(p: Provider, request: Request): Promise<Response> {
+/**
+ * GET and POST /userinfo. `source`: the caller's source key (http/source.ts). Refusals before the
+ * access token verified are anonymous (counted into the summary); after, the token names a client
+ * and a session, and each refusal is a record.
+ */
+export async function userinfoEndpoint(p: Provider, request: Request, source: string): Promise<Response> {
   const requestId = crypto.randomUUID();
   const now = p.clock();
+  const origin = { endpoint: USERINFO_PATH, source };
   let clientId: string | undefined;
   try {
     await p.services.keys.refresh(now);
     const presented = await presentedToken(request);
     if (presented === undefined) {
-      await auditRefusal(p.services, { at: now, requestId, reason: 'access_token_missing' });
+      await auditRefusal(p.services, { at: now, requestId, reason: 'access_token_missing' }, origin);
       return bearerError(p, undefined, requestId);
     }
     const token = await verifyAccessToken(presented, p.services, endpointUrl(p.issuer, USERINFO_PATH), now);
@@ -82,7 +87,7 @@ export async function userinfoEndpoint(p: Provider, request: Request): Promise<R
     return new Response(JSON.stringify(claims), { status: 200, headers: { 'Content-Type': 'application/json', ...NO_STORE_HEADERS, ...USERINFO_CORS, 'X-Request-Id': requestId } });
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
-    await auditRefusal(p.services, { at: now, requestId, ...(clientId ? { clientId } : {}), reason: err.reason, ...(err.detail ? { detail: err.detail } : {}) });
+    await auditRefusal(p.services, { at: now, requestId, ...(clientId ? { clientId } : {}), reason: err.reason, ...(err.detail ? { detail: err.detail } : {}) }, clientId === undefined ? origin : undefined);
     return bearerError(p, err, requestId);
   }
 }

@@ -11,7 +11,7 @@ import { ConfigError } from '../config/load.js';
 import type { Logger } from '../logger.js';
 import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFromDisk } from './config-files.js';
-import { databaseError, listenError, parsePort, settingSource, StartupError } from './startup.js';
+import { configFileError, databaseError, listenError, parsePort, settingSource, StartupError } from './startup.js';
 import { nodeSamlFactory } from './node-saml.js';
 import { createSamlSubjectTokenVerifier } from '../upstream/saml/subject-token.js';
 
@@ -39,7 +39,15 @@ export function nodeConnectionAddress(c: Context): string | undefined {
 
 export async function startNodeBroker(options: { configPath?: string; port?: number; database?: string; logger?: Logger } = {}) {
   const configPath = options.configPath ?? (process.env.XAA_CONFIG || DEFAULT_CONFIG_PATH);
-  const { config, baseDir } = loadConfigFromDisk(configPath);
+  // Where the config file's path came from, for the one line a missing or unreadable file gives.
+  const configSource = options.configPath !== undefined ? 'the configPath option' : process.env.XAA_CONFIG ? 'XAA_CONFIG' : undefined;
+  let loaded: ReturnType<typeof loadConfigFromDisk>;
+  try {
+    loaded = loadConfigFromDisk(configPath);
+  } catch (err) {
+    throw configFileError(err, resolve(configPath), configSource) ?? err;
+  }
+  const { config, baseDir } = loaded;
   // An empty environment variable counts as unset.
   const env = (name: string) => process.env[name] || undefined;
   const database = options.database ?? env('XAA_DATABASE') ?? resolve(baseDir, config.settings.database);

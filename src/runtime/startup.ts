@@ -40,6 +40,26 @@ export function databaseError(err: unknown, path: string, source: string): Start
   return new StartupError(`database ${path} ${what}; check ${source}`);
 }
 
+/**
+ * Why a configuration file could not be read, naming it and the setting that chose it; undefined
+ * when `err` is not a file-system error (a ConfigError already says what is wrong inside a file).
+ * `source` is undefined for the default path, which the message then names as such.
+ */
+export function configFileError(err: unknown, configPath: string, source: string | undefined): StartupError | undefined {
+  const code = codeOf(err);
+  const path = err && typeof err === 'object' && 'path' in err && typeof (err as { path: unknown }).path === 'string' ? (err as { path: string }).path : undefined;
+  if (!/^E[A-Z]+$/.test(code)) return undefined;
+  // Reading the directory of a path opened as a file reports no path: it is the config file.
+  const file = path ?? configPath;
+  const what =
+    code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory, not a file' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' : `cannot be read (${code})`;
+  if (file !== configPath) return new StartupError(`${file} ${what} (read for the config file ${configPath})`);
+  if (source === undefined) {
+    return new StartupError(`config file ${file} ${what} (the default: broker.config.yaml in the working directory); start from the directory that holds it or set XAA_CONFIG to its path`);
+  }
+  return new StartupError(`config file ${file} ${what}; check ${source}`);
+}
+
 /** Why the server could not listen, naming the address and the setting that chose it. */
 export function listenError(err: unknown, host: string, port: number, portSource: string): StartupError {
   const code = codeOf(err);

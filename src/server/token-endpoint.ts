@@ -5,6 +5,8 @@ import { readForm } from '../http/form.js';
 import { UNKNOWN_SOURCE } from '../http/source.js';
 import { NO_STORE, oauthErrorResponse } from '../http/errors.js';
 import { boundedAudit } from '../audit/record.js';
+import { summariseRefusal } from '../audit/summary.js';
+import { TOKEN_PATH } from './metadata.js';
 import type { BrokerServices } from '../grants/services.js';
 
 /**
@@ -76,16 +78,20 @@ const CLIENT_AUTH_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 
 async function auditRefusal(services: BrokerServices, r: { requestId: string; now: number; trail: AuditTrail; err: OAuthError; source: string }) {
   const log = { requestId: r.requestId, event: 'refusal', error: r.err.code, reason: r.err.reason, clientId: r.trail.clientId };
   if (r.trail.clientId === undefined) {
-    const counted = services.refusals.count({
-      at: r.now,
-      requestId: r.requestId,
-      reason: r.err.reason,
-      source: r.source,
-      ...(r.trail.grantType ? { grantType: r.trail.grantType } : {}),
-      ...(r.err.detail ? { detail: r.err.detail } : {}),
-    });
-    if (counted.first) services.logger.warn({ ...log, source: r.source }, 'refused (further refusals like it are counted in the audit summary)');
-    if (counted.flushed) await counted.flushed.catch((err: unknown) => services.logger.error({ error: err instanceof Error ? err.message : 'unknown' }, 'refusal summary write failed'));
+    await summariseRefusal(
+      services.refusals,
+      services.logger,
+      {
+        at: r.now,
+        requestId: r.requestId,
+        endpoint: TOKEN_PATH,
+        reason: r.err.reason,
+        source: r.source,
+        ...(r.trail.grantType ? { grantType: r.trail.grantType } : {}),
+        ...(r.err.detail ? { detail: r.err.detail } : {}),
+      },
+      { error: r.err.code },
+    );
     return;
   }
   const record = boundedAudit({

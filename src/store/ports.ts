@@ -102,6 +102,8 @@ export interface AuditRecord {
   detail?: string;
   /** The minted token's jti: an identifier, never the token. */
   jti?: string;
+  /** For a summary: the route refused at (its pattern, e.g. `/login/oidc/:id/callback`). */
+  endpoint?: string;
   /** For a summary: the request source (http/source.ts), how many refusals, and the end of its interval (`at` is the start). */
   source?: string;
   count?: number;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { APP_CALLBACK, BROKER, SPA_CALLBACK, authorizePath, pkcePair, refusedStatelessly, startProvider, webAppRequest, type ProviderBroker } from './harness.js';
+import { APP_CALLBACK, BROKER, SPA_CALLBACK, authorizePath, pkcePair, refusedAnonymously, startProvider, webAppRequest, type ProviderBroker } from './harness.js';
 
 async function pageRefusal(b: ProviderBroker, path: string, reason: string) {
-  const res = await refusedStatelessly(b, reason, () => b.browser().get(path));
+  const res = await refusedAnonymously(b, reason, () => b.browser().get(path));
   expect(res.status).toBe(400);
   expect(res.headers.get('location')).toBeNull();
   expect(res.headers.get('content-type')).toContain('text/html');
@@ -26,7 +26,7 @@ describe('/authorize refusals that must not redirect (client or redirect_uri in 
     ['redirect_uri differing only by a trailing slash', { redirect_uri: `${APP_CALLBACK}/` }, 'redirect_uri_unregistered'],
     ['missing redirect_uri', { redirect_uri: undefined }, 'redirect_uri_missing'],
   ];
-  it.each(cases)('%s: an error page, no redirect, only an audit record', async (_name, overrides, reason) => {
+  it.each(cases)('%s: an error page, no redirect, only a count in the refusal summary', async (_name, overrides, reason) => {
     const b = await startProvider();
     const path = webAppRequest(overrides).replace('wiki-agent%26client_id%3Dwiki-agent', 'wiki-agent&client_id=wiki-agent');
     await pageRefusal(b, path, reason);
@@ -66,7 +66,7 @@ describe('/authorize refusals redirected to the client', () => {
   ];
   it.each(cases)('%s → %s', async (_name, overrides, error, reason) => {
     const b = await startProvider();
-    const res = await refusedStatelessly(b, reason, () => b.browser().get(webAppRequest(overrides)));
+    const res = await refusedAnonymously(b, reason, () => b.browser().get(webAppRequest(overrides)));
     expect(res.status).toBe(302);
     const to = new URL(res.headers.get('location')!);
     expect(to.origin + to.pathname).toBe(APP_CALLBACK);
@@ -78,14 +78,14 @@ describe('/authorize refusals redirected to the client', () => {
 
   it('a repeated parameter is invalid_request', async () => {
     const b = await startProvider();
-    const res = await refusedStatelessly(b, 'duplicate_parameter', () => b.browser().get(`${webAppRequest()}&scope=openid`));
+    const res = await refusedAnonymously(b, 'duplicate_parameter', () => b.browser().get(`${webAppRequest()}&scope=openid`));
     expect(new URL(res.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
   });
 
   it('a malformed state is refused without being echoed', async () => {
     const b = await startProvider();
     for (const state of ['s'.repeat(513), 'tab\there']) {
-      const res = await refusedStatelessly(b, 'invalid_parameter', () => b.browser().get(webAppRequest({ state })));
+      const res = await refusedAnonymously(b, 'invalid_parameter', () => b.browser().get(webAppRequest({ state })));
       const to = new URL(res.headers.get('location')!);
       expect(to.searchParams.get('error')).toBe('invalid_request');
       expect(to.searchParams.has('state')).toBe(false);
@@ -94,7 +94,7 @@ describe('/authorize refusals redirected to the client', () => {
 
   it('a public client without PKCE', async () => {
     const b = await startProvider();
-    const res = await refusedStatelessly(b, 'pkce_required', () =>
+    const res = await refusedAnonymously(b, 'pkce_required', () =>
       b.browser().get(authorizePath({ client_id: 'spa', redirect_uri: SPA_CALLBACK, response_type: 'code', scope: 'openid', state: 'x' })),
     );
     const to = new URL(res.headers.get('location')!);
@@ -106,7 +106,7 @@ describe('/authorize refusals redirected to the client', () => {
   it('a public client with plain PKCE', async () => {
     const b = await startProvider();
     const { verifier } = await pkcePair();
-    const res = await refusedStatelessly(b, 'pkce_method_unsupported', () =>
+    const res = await refusedAnonymously(b, 'pkce_method_unsupported', () =>
       b.browser().get(authorizePath({ client_id: 'spa', redirect_uri: SPA_CALLBACK, response_type: 'code', scope: 'openid', code_challenge: verifier, code_challenge_method: 'plain' })),
     );
     expect(new URL(res.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
@@ -114,7 +114,7 @@ describe('/authorize refusals redirected to the client', () => {
 
   it('no upstream connection at all → temporarily_unavailable', async () => {
     const b = await startProvider({ connections: () => [] });
-    const res = await refusedStatelessly(b, 'no_connections', () => b.browser().get(webAppRequest()));
+    const res = await refusedAnonymously(b, 'no_connections', () => b.browser().get(webAppRequest()));
     expect(new URL(res.headers.get('location')!).searchParams.get('error')).toBe('temporarily_unavailable');
   });
 });

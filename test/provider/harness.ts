@@ -237,6 +237,12 @@ export function lastAudit(b: ProviderBroker): Record<string, unknown> {
   return JSON.parse(row) as Record<string, unknown>;
 }
 
+/** The last audit record once refusal summaries still counting in memory are written (as at shutdown). */
+export async function lastRefusal(b: ProviderBroker): Promise<Record<string, unknown>> {
+  await b.maintenance.flush({ final: true });
+  return lastAudit(b);
+}
+
 /** Runs `act` and checks that it stored nothing but exactly one audit record, a refusal with `reason`. */
 export async function refusedStatelessly<T>(b: ProviderBroker, reason: string, act: () => Promise<T>): Promise<T> {
   const before = providerState(b);
@@ -246,5 +252,22 @@ export async function refusedStatelessly<T>(b: ProviderBroker, reason: string, a
   expect(after.upstreamTransactions).toBe(before.upstreamTransactions);
   expect(after.auditCount).toBe(before.auditCount + 1);
   expect(lastAudit(b)).toMatchObject({ event: 'refusal', reason });
+  return result;
+}
+
+/**
+ * Runs `act`, a request that established no user and no client, and checks that it stored
+ * nothing, not even an audit record of its own: it was counted into the refusal summary, written
+ * as one `refusal_summary` with `reason` and a count of 1 when the interval is flushed.
+ */
+export async function refusedAnonymously<T>(b: ProviderBroker, reason: string, act: () => Promise<T>): Promise<T> {
+  const before = providerState(b);
+  const result = await act();
+  const after = providerState(b);
+  expect(after.tables).toEqual(before.tables);
+  expect(after.upstreamTransactions).toBe(before.upstreamTransactions);
+  expect(after.auditCount).toBe(before.auditCount);
+  expect(await lastRefusal(b)).toMatchObject({ event: 'refusal_summary', reason, count: 1 });
+  expect(providerState(b).auditCount).toBe(before.auditCount + 1);
   return result;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeOidcUpstream, FakeSamlUpstream, SAML_SSO, aliceIdentity } from './fake-upstream.js';
-import { APP_CALLBACK, BROKER, codeFor, decodeJwt, lastAudit, location, loginThroughUpstream, providerState, redeem, startProvider, webAppRequest } from './harness.js';
+import { APP_CALLBACK, BROKER, codeFor, decodeJwt, lastAudit, lastRefusal, location, loginThroughUpstream, providerState, redeem, startProvider, webAppRequest } from './harness.js';
 
 describe('prompt and max_age', () => {
   it('prompt=none with a session answers without any upstream login', async () => {
@@ -132,7 +132,7 @@ describe('IdP discovery', () => {
 });
 
 describe('upstream login failures', () => {
-  it('a refused login: a plain page with a correlation id, the reason audited, nothing stored', async () => {
+  it('a refused login: a plain page with a correlation id, the reason counted in the refusal summary, nothing stored', async () => {
     const b = await startProvider();
     const browser = b.browser();
     const start = await browser.get(webAppRequest());
@@ -141,8 +141,10 @@ describe('upstream login failures', () => {
     const res = await browser.get(`/login/oidc/corp/callback?state=${state}&error=access_denied`);
     expect(res.status).toBe(400);
     const html = await res.text();
-    const audit = lastAudit(b);
-    expect(audit).toMatchObject({ event: 'refusal', reason: 'login_failed', detail: 'connection=corp reason=upstream_error' });
+    // No user was established: the failure is counted, not written one record each (docs/operations.md).
+    expect(providerState(b).auditCount).toBe(before.auditCount);
+    const audit = await lastRefusal(b);
+    expect(audit).toMatchObject({ event: 'refusal_summary', endpoint: '/login/oidc/:id/callback', reason: 'login_failed', detail: 'connection=corp reason=upstream_error', count: 1 });
     expect(html).toContain(audit.requestId as string);
     expect(html).not.toContain('upstream_error');
     const after = providerState(b);
@@ -156,7 +158,7 @@ describe('upstream login failures', () => {
     const start = await b.browser().get(webAppRequest());
     const res = await b.browser().get(`/login/oidc/corp/callback?state=${location(start).searchParams.get('state')}`);
     expect(res.status).toBe(400);
-    expect(lastAudit(b)).toMatchObject({ reason: 'login_failed', detail: 'connection=corp reason=browser_mismatch' });
+    expect(await lastRefusal(b)).toMatchObject({ event: 'refusal_summary', reason: 'login_failed', detail: 'connection=corp reason=browser_mismatch' });
     expect(b.db.prepare('SELECT count(*) FROM sessions').pluck().get()).toBe(0);
   });
 
@@ -169,14 +171,15 @@ describe('upstream login failures', () => {
     const before = providerState(b);
     const res = await browser.get(`/login/oidc/corp/callback?state=${state}`);
     expect(res.status).toBe(400);
-    expect(lastAudit(b)).toMatchObject({ reason: 'continuation_invalid' });
+    // The upstream login itself succeeded: a user is involved, so this is a record of its own.
+    expect(lastAudit(b)).toMatchObject({ event: 'refusal', reason: 'continuation_invalid' });
     expect(providerState(b).tables).toEqual(before.tables);
   });
 
   it('a callback for an unknown connection, or the wrong protocol', async () => {
     const b = await startProvider();
     expect((await b.browser().get('/login/oidc/nope/callback?state=x')).status).toBe(404);
-    expect(lastAudit(b)).toMatchObject({ reason: 'connection_unknown' });
+    expect(await lastRefusal(b)).toMatchObject({ event: 'refusal_summary', reason: 'connection_unknown', detail: 'connection=nope' });
     expect((await b.browser().post('/login/saml/corp/acs', { SAMLResponse: 'ok' })).status).toBe(404);
     expect((await b.fetch('/login/saml/corp/metadata')).status).toBe(404);
   });
@@ -249,7 +252,7 @@ describe('SAML upstream routes', () => {
     await browser.get(webAppRequest());
     const res = await browser.post('/login/saml/legacy/acs', { SAMLResponse: 'forged' });
     expect(res.status).toBe(400);
-    expect(lastAudit(b)).toMatchObject({ reason: 'login_failed', detail: 'connection=legacy reason=signature_missing detail=no signature' });
+    expect(await lastRefusal(b)).toMatchObject({ event: 'refusal_summary', endpoint: '/login/saml/:id/acs', reason: 'login_failed', detail: 'connection=legacy reason=signature_missing detail=no signature' });
   });
 
   it('IdP-initiated (where the connection allows it): a session and a plain page, no app to resume', async () => {

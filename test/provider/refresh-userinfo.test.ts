@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, REFRESH_TOKEN_REUSE_GRACE, SESSION_LIFETIME } from '../../src/provider/limits.js';
-import { BROKER, SECRET, codeFor, decodeJwt, lastAudit, location, redeem, startProvider, webApp, webAppRequest, type ProviderBroker } from './harness.js';
+import { BROKER, SECRET, codeFor, decodeJwt, lastAudit, lastRefusal, location, redeem, startProvider, webApp, webAppRequest, type ProviderBroker } from './harness.js';
 
 async function signedIn(b: ProviderBroker, scope = 'openid email profile offline_access') {
   const browser = b.browser();
@@ -144,7 +144,8 @@ describe('/userinfo', () => {
     const res = await b.fetch('/userinfo', { headers: { authorization: `Bearer ${tokens.access_token}` } });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe(`Bearer realm="${BROKER}", error="invalid_token", error_description="the access token expired"`);
-    expect(lastAudit(b)).toMatchObject({ reason: 'access_token_invalid', detail: 'JWTExpired' });
+    // An unverified token establishes no one: counted in the refusal summary.
+    expect(await lastRefusal(b)).toMatchObject({ event: 'refusal_summary', endpoint: '/userinfo', reason: 'access_token_invalid', detail: 'JWTExpired' });
   });
 
   it('invalid tokens: 401 invalid_token', async () => {
