@@ -1,4 +1,5 @@
 import { ID_JAG_REFERENCE_LIFETIME, MAX_REFERENCE_CHARS } from '../constants.js';
+import { ID_JAG_REFERENCE_TOKEN_TYPE } from '../destination/limits.js';
 import type { DestinationConfig } from '../config/schema.js';
 import { boundedAudit } from '../audit/record.js';
 import type { Grant, GrantRequest, TokenResponse } from '../grants/grant.js';
@@ -37,9 +38,10 @@ import {
 
 /**
  * The token type of an ID-JAG reference: an absolute URI under the project's own namespace
- * (RFC 8693 §3 allows any URI; no registry defines this one). A name, never dereferenced.
+ * (RFC 8693 §3 allows any URI; no registry defines this one). A name, never dereferenced. Defined
+ * with the destination kit, which presents the same value.
  */
-export const ID_JAG_REFERENCE_TOKEN_TYPE = 'https://xaa-broker.dev/token-type/id-jag-reference';
+export { ID_JAG_REFERENCE_TOKEN_TYPE };
 
 const REFUSED = 'the reference is invalid';
 
