@@ -11,7 +11,7 @@ import { randomToken, sha256Base64url } from '../../src/provider/crypto.js';
 import type { AuditRecord } from '../../src/store/ports.js';
 import { CRM, exchangeParams, ID_JAG_TYPE, postToken, SECRET, startTestBroker, TODO, TODO_API, TOKEN_EXCHANGE, type TestBroker } from '../helpers/broker.js';
 import { pulledSettings } from './pulled-helpers.js';
-import { issueRefreshToken, login, REFRESH_TOKEN_TYPE } from './subject-token-helpers.js';
+import { appAssertionToken, exchange, issueRefreshToken, login, REFRESH_TOKEN_TYPE, SAML2_TYPE, startSubjectTokenBroker } from './subject-token-helpers.js';
 
 const TODO_AS = { client_id: 'todo-as', client_secret: SECRET };
 const CRM_AS = { client_id: 'crm-as', client_secret: SECRET };
@@ -238,5 +238,23 @@ describe('resource-pulled profile: ID-JAG references', () => {
       const res = await postToken(b, redemption(ref.access_token));
       expect(decodeJwt(((await res.json()) as { access_token: string }).access_token).scope).toBe('todos.read');
     });
+  });
+});
+
+describe('resource-pulled profile with a single-use subject token', () => {
+  it('a SAML assertion is spent by the issue of a reference: presented again, it is a replay', async () => {
+    const b = await startSubjectTokenBroker({ settings: (s) => {
+      s.clients!.push({ client_id: 'todo-as', token_endpoint_auth_method: 'client_secret_post', client_secret_hash: s.clients!.find((c) => c.client_id === 'wiki-agent')!.client_secret_hash! });
+      s.destinations!.find((d) => d.id === 'todo')!.backchannel_client = 'todo-as';
+    } });
+    const assertion = await appAssertionToken();
+    const first = await exchange(b, assertion, SAML2_TYPE, { requested_token_type: ID_JAG_REFERENCE_TOKEN_TYPE });
+    expect(first.status, await first.clone().text()).toBe(200);
+    const again = await exchange(b, assertion, SAML2_TYPE, { requested_token_type: ID_JAG_REFERENCE_TOKEN_TYPE });
+    expect(again.status).toBe(400);
+    expect((await b.services.store.audit.recent(1))[0]).toMatchObject({ event: 'refusal', reason: 'subject_token_replayed' });
+    // The reference itself still redeems: the assertion's use was the issue.
+    const ref = ((await first.json()) as { access_token: string }).access_token;
+    expect((await postToken(b, redemption(ref))).status).toBe(200);
   });
 });
