@@ -1,8 +1,13 @@
 /**
- * `npm run demo`: the whole Cross-App Access flow on localhost, each artifact printed decoded.
+ * `npm run demo`: the whole Cross-App Access flow on localhost, each artifact printed decoded, in
+ * both profiles.
  *
+ * Caller-pushed:
  *   demo IdP (:9000) ── ID token ──▶ wiki-agent ── token exchange ──▶ broker (:8787) ── ID-JAG ──▶
  *   wiki-agent ── jwt-bearer ──▶ Todo AS (:9100) ── access token ──▶ GET /api/todos
+ * Resource-pulled (docs/profiles/pulled.md):
+ *   wiki-agent ── token exchange ──▶ broker ── reference ──▶ wiki-agent ── token exchange ──▶ Todo AS
+ *   Todo AS ── back channel: token exchange as todo-as ──▶ broker ── ID-JAG ──▶ Todo AS ── access token ──▶ wiki-agent
  *
  * The broker runs from broker.config.yaml on its own SQLite file (data/demo.sqlite).
  */
@@ -21,6 +26,9 @@ const TODO_API = `${TODO}/api`;
 /** The client's credentials at the broker and at the Todo AS (two registrations, two client_ids). */
 const AT_BROKER = { client_id: 'wiki-agent', client_secret: 'demo-wiki-secret' };
 const AT_TODO = { client_id: 'wiki-at-todo', client_secret: 'demo-todo-secret' };
+/** The Todo AS's own back-channel client at the broker (broker.config.yaml `destinations[todo].backchannel_client`). */
+const TODO_AS_AT_BROKER = { clientId: 'todo-as', clientSecret: 'demo-todo-as-secret' };
+const REFERENCE_TYPE = 'https://xaa-broker.dev/token-type/id-jag-reference';
 
 
 async function post(url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
@@ -39,7 +47,8 @@ async function main() {
   servers.push(broker.server);
   const todoAs = await createDestinationAs({
     issuer: TODO,
-    brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the Cross-App Access demo', done: false }, { id: '2', title: 'Rotate signing keys', done: true }] } }],
+    // backChannel: the Todo AS finds the broker's token endpoint in its metadata and redeems references there.
+    brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, backChannel: TODO_AS_AT_BROKER, todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the Cross-App Access demo', done: false }, { id: '2', title: 'Rotate signing keys', done: true }] } }],
     clients: [AT_TODO],
   });
   servers.push(serve({ fetch: todoAs.fetch, port: 9100, hostname: '127.0.0.1' }));
@@ -80,7 +89,32 @@ async function main() {
     const replay = await post(`${TODO}/token`, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: idJag! }, { authorization: basic });
     show(`5. Replaying the ID-JAG at the Todo AS → ${replay.status}`, replay.body);
 
-    // 6. A refusal at the broker: an audience no destination answers to.
+    // 6–9. The resource-pulled profile: the agent gets a reference and never sees the ID-JAG.
+    const asked = await post(`${BROKER}/token`, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      requested_token_type: REFERENCE_TYPE,
+      subject_token: idToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      audience: TODO,
+      resource: TODO_API,
+      scope: 'todos.read',
+      ...AT_BROKER,
+    });
+    if (asked.status !== 200) throw new Error(`reference request failed: ${JSON.stringify(asked.body)}`);
+    const reference = asked.body.access_token!;
+    show('6. Resource-pulled: the broker answers an opaque ID-JAG reference (single use, ≤ 60 s, no claims)', asked.body);
+
+    const pulled = await post(`${TODO}/token`, { grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: reference, subject_token_type: REFERENCE_TYPE }, { authorization: basic });
+    if (pulled.status !== 200) throw new Error(`reference redemption failed: ${JSON.stringify(pulled.body)}`);
+    show('7. The Todo AS redeemed the reference at the broker over its back channel (as todo-as) and minted', { ...pulled.body, access_token: decoded(pulled.body.access_token!) });
+
+    const pulledApi = await fetch(`${TODO_API}/todos`, { headers: { authorization: `Bearer ${pulled.body.access_token}` } });
+    show(`8. GET ${TODO_API}/todos with the pulled access token → ${pulledApi.status}`, await pulledApi.json());
+
+    const again = await post(`${TODO}/token`, { grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: reference, subject_token_type: REFERENCE_TYPE }, { authorization: basic });
+    show(`9. Presenting the same reference again → ${again.status}`, again.body);
+
+    // 10. A refusal at the broker: an audience no destination answers to.
     const refused = await post(`${BROKER}/token`, {
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
@@ -89,8 +123,8 @@ async function main() {
       audience: 'https://unknown.example',
       ...AT_BROKER,
     });
-    show(`6. Token exchange for an unknown audience → ${refused.status}`, refused.body);
-    show('   The broker audit log (newest last)', (await broker.services.store.audit.recent(2)).reverse());
+    show(`10. Token exchange for an unknown audience → ${refused.status}`, refused.body);
+    show('   The broker audit log (newest last): the reference issued, redeemed by todo-as, refused again, then the refusal', (await broker.services.store.audit.recent(4)).reverse());
   } finally {
     for (const s of servers) s.close();
   }

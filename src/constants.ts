@@ -131,3 +131,12 @@ export const PRUNE_INTERVAL = 300;
 export const REFUSAL_SUMMARY_MAX_KEYS = 256;
 /** `cli audit-export` reads the audit log this many records at a time. */
 export const AUDIT_EXPORT_PAGE = 1_000;
+
+/**
+ * Resource-pulled profile (docs/profiles/pulled.md): an ID-JAG reference lives this long at most.
+ * Long enough for a client to hand it to the destination and the destination to redeem it over its
+ * back channel; short enough that a leaked reference is worth little.
+ */
+export const ID_JAG_REFERENCE_LIFETIME = 60;
+/** A presented reference longer than this is refused unhashed (the broker's are 43 characters). */
+export const MAX_REFERENCE_CHARS = 256;

@@ -15,8 +15,13 @@ import {
 import {
   JWT_BEARER_GRANT_TYPE,
   MemoryReplayStore,
+  TOKEN_EXCHANGE_GRANT_TYPE,
   createIdJagVerifier,
+  createReferenceRedeemer,
   parseJwtBearerRequest,
+  parseReferenceExchangeRequest,
+  type BrokerBackChannel,
+  type ReferenceRedeemer,
   type IdJagClaims,
   type ReplayStore,
   type TrustedIssuer,
@@ -43,6 +48,11 @@ export interface BrokerTrust {
    * same `sub` from another trusted broker is another person.
    */
   todos?: Readonly<Record<string, readonly Todo[]>>;
+  /**
+   * Resource-pulled profile: this AS's back-channel client at the broker, to redeem ID-JAG
+   * references clients present here. Without it, references from this broker are refused.
+   */
+  backChannel?: Omit<BrokerBackChannel, 'issuer'>;
 }
 
 export interface Todo {
@@ -65,11 +75,14 @@ export interface DestinationAsOptions {
   accessTokenKey?: AccessTokenKey;
   /** Sees every refusal with its internal reason and detail; the wire carries neither. */
   onRefusal?: (error: OAuthError) => void;
+  /** Used to redeem references at the brokers; default the global fetch. */
+  fetch?: typeof fetch;
 }
 
 const DEFAULT_SCOPES = ['todos.read', 'todos.write'];
 /** Draft -03 §7: the grant profile a Resource Authorization Server advertises in its metadata. */
 const ID_JAG_GRANT_PROFILE = 'urn:ietf:params:oauth:grant-profile:id-jag';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 
 /** An account: the person `sub` as named by the broker `iss` (never `sub` alone). */
@@ -156,7 +169,9 @@ function bearerToken(authorization: string | undefined): string | undefined {
 
 /**
  * Builds the reference destination authorization server: it redeems ID-JAGs with the
- * jwt-bearer grant and mints its own RFC 9068 access tokens for a small todo API.
+ * jwt-bearer grant (caller-pushed profile) or ID-JAG references by token exchange, redeemed at
+ * the broker over its back channel (resource-pulled profile), and mints its own RFC 9068 access
+ * tokens for a small todo API.
  *
  * Routes: `GET /.well-known/oauth-authorization-server`, `GET /jwks`, `POST /token`,
  * `GET /api/todos`.
@@ -176,6 +191,23 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
     replayStore: options.replayStore ?? new MemoryReplayStore({ now }),
     now,
   });
+  // Resource-pulled profile: one redeemer per broker with a back channel, all ending in the same verifier.
+  const redeemers = new Map<string, ReferenceRedeemer>();
+  for (const b of options.brokers) {
+    if (!b.backChannel) continue;
+    redeemers.set(b.issuer, createReferenceRedeemer({ broker: { ...b.backChannel, issuer: b.issuer }, verifyIdJag, now, ...(options.fetch ? { fetch: options.fetch } : {}) }));
+  }
+
+  /**
+   * A reference carries nothing that says which broker issued it: it is redeemed at the broker the
+   * presenting client is registered through (`RegisteredClient.broker`), or the only one there is.
+   */
+  function redeemerFor(clientId: string): ReferenceRedeemer {
+    const registered = clients.get(clientId)?.broker;
+    const redeemer = registered !== undefined ? redeemers.get(registered) : redeemers.size === 1 ? [...redeemers.values()][0] : undefined;
+    if (!redeemer) throw new InvalidGrant('destination_not_pulled', 'The reference is not valid for this authorization server', `no back channel for client ${clientId}`);
+    return redeemer;
+  }
 
   /** RFC 6749 §5.2. Only the code and a generic description leave; the reason goes to `onRefusal`. */
   function tokenError(c: Context, caught: unknown): Response {
@@ -209,7 +241,7 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
       issuer,
       token_endpoint: `${issuer}/token`,
       jwks_uri: `${issuer}/jwks`,
-      grant_types_supported: [JWT_BEARER_GRANT_TYPE],
+      grant_types_supported: redeemers.size > 0 ? [JWT_BEARER_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE] : [JWT_BEARER_GRANT_TYPE],
       authorization_grant_profiles_supported: [ID_JAG_GRANT_PROFILE],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       scopes_supported: scopes,
@@ -227,14 +259,26 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
       try {
         const form = await readForm(c.req.raw);
         const clientId = await authenticateClient(clients, c.req.header('authorization'), form);
-        const request = parseJwtBearerRequest(form);
-        const grant = await verifyIdJag(request.assertion, { clientId });
+        // Both profiles end in the same validated ID-JAG claims; everything after is shared.
+        const pulled = form.get('grant_type') === TOKEN_EXCHANGE_GRANT_TYPE && redeemers.size > 0;
+        let grant: IdJagClaims;
+        let requestedScope: string | undefined;
+        if (pulled) {
+          const request = parseReferenceExchangeRequest(form);
+          grant = await redeemerFor(clientId)(request.reference, { clientId });
+          requestedScope = request.scope;
+        } else {
+          const request = parseJwtBearerRequest(form);
+          grant = await verifyIdJag(request.assertion, { clientId });
+          requestedScope = request.scope;
+        }
         const resource = grantedResource(grant, apiAudience);
         checkAuthorizationDetails(grant);
-        const scope = grantedScope(grant, request.scope, scopes);
+        const scope = grantedScope(grant, requestedScope, scopes);
         const accessToken = await mintAccessToken(key, { issuer, audience: apiAudience, grant, scope, now: now() });
         noStore(c);
-        const body = { access_token: accessToken, token_type: 'Bearer', expires_in: ACCESS_TOKEN_LIFETIME, scope };
+        // RFC 8693 §2.2.1: a token exchange response says what it issued.
+        const body = { access_token: accessToken, ...(pulled ? { issued_token_type: ACCESS_TOKEN_TYPE } : {}), token_type: 'Bearer', expires_in: ACCESS_TOKEN_LIFETIME, scope };
         // Draft -03 §4.4.1: the granted resource (if any) goes in the response alongside scope.
         return c.json(resource === undefined ? body : { ...body, resource });
       } catch (error) {

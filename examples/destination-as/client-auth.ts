@@ -4,6 +4,8 @@ import { InvalidClient, InvalidRequest } from '../../src/oauth/errors.js';
 export interface RegisteredClient {
   client_id: string;
   client_secret: string;
+  /** The broker (issuer) this client's registration came through: where its references are redeemed. */
+  broker?: string;
 }
 
 interface Credentials {

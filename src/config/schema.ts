@@ -179,6 +179,13 @@ export const destinationSchema = z
      * gets no ID-JAG for this destination (see docs/subject-tokens.md).
      */
     sub_id: z.enum(['saml-nameid']).optional(),
+    /**
+     * Resource-pulled profile (docs/profiles/pulled.md): the broker client this destination's
+     * authorization server authenticates as when it redeems ID-JAG references over its back
+     * channel. Confidential, and the back channel of this destination only. Without it, no
+     * reference is issued for this destination.
+     */
+    backchannel_client: z.string().min(1).optional(),
   })
   .strict();
 
@@ -241,7 +248,27 @@ export const brokerConfigSchema = z
   .superRefine((s, ctx) => {
     checkSamlAudiences(s.clients, s.connections, ctx);
     checkDelegatedScopes(s.clients, s.destinations, ctx);
+    checkBackchannelClients(s.clients, s.destinations, ctx);
   });
+
+/**
+ * A destination's back-channel client exists, is confidential (it redeems references that name
+ * users: a public client could be anyone) and serves that destination alone, so that the client
+ * that redeems a reference names the one destination the reference may be redeemed for.
+ */
+function checkBackchannelClients(clients: readonly z.output<typeof clientSchema>[], destinations: readonly z.output<typeof destinationSchema>[], ctx: z.RefinementCtx) {
+  const servedBy = new Map<string, string>();
+  destinations.forEach((d, i) => {
+    if (d.backchannel_client === undefined) return;
+    const path = ['destinations', i, 'backchannel_client'];
+    const client = clients.find((c) => c.client_id === d.backchannel_client);
+    if (!client) ctx.addIssue({ code: 'custom', path, message: `no client "${d.backchannel_client}"` });
+    else if (client.token_endpoint_auth_method === 'none') ctx.addIssue({ code: 'custom', path, message: `client "${d.backchannel_client}" is public (token_endpoint_auth_method none); a back-channel client must authenticate with a secret or private_key_jwt` });
+    const other = servedBy.get(d.backchannel_client);
+    if (other !== undefined) ctx.addIssue({ code: 'custom', path, message: `client "${d.backchannel_client}" is already the back-channel client of destination "${other}"` });
+    servedBy.set(d.backchannel_client, d.id);
+  });
+}
 
 /** A delegated scope must be one the client can request at one of its destinations. */
 function checkDelegatedScopes(clients: readonly z.output<typeof clientSchema>[], destinations: readonly z.output<typeof destinationSchema>[], ctx: z.RefinementCtx) {
@@ -343,6 +370,8 @@ export type BrokerConfigInput = z.input<typeof brokerConfigSchema>;
 export type BrokerSettings = z.output<typeof brokerConfigSchema>;
 export type ClientConfig = z.output<typeof clientSchema>;
 export type DestinationConfig = z.output<typeof destinationSchema>;
+/** A client's entry for one destination (`clients[].destinations.<id>`). */
+export type ClientDestinationConfig = z.output<typeof clientDestinationSchema>;
 export type TrustedIssuerConfig = z.output<typeof trustedIssuerSchema>;
 export type NamespaceConfig = z.output<typeof namespaceSchema>;
 export type ConnectionConfig = z.output<typeof connectionSchema>;

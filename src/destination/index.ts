@@ -12,6 +12,14 @@
  * });
  * const { assertion } = parseJwtBearerRequest(form);
  * const claims = await verifyIdJag(assertion, { clientId: authenticatedClientId });
+ *
+ * // Resource-pulled profile: the client presents an ID-JAG reference instead (RFC 8693).
+ * const redeem = createReferenceRedeemer({
+ *   broker: { issuer: 'https://broker.example', clientId: 'todo-as', clientSecret: process.env.BACKCHANNEL_SECRET },
+ *   verifyIdJag, // the same verifier: both profiles end in the same checks
+ * });
+ * const { reference } = parseReferenceExchangeRequest(form);
+ * const sameClaims = await redeem(reference, { clientId: authenticatedClientId });
  * ```
  *
  * @packageDocumentation
@@ -34,11 +42,14 @@ export { MemoryReplayStore } from './replay.js';
 export type { ReplayStore, MemoryReplayStoreOptions } from './replay.js';
 
 export { parseJwtBearerRequest, exceedsAssertionLimit } from './request.js';
+
+export { createReferenceRedeemer, parseReferenceExchangeRequest } from './pulled.js';
+export type { BrokerBackChannel, ReferenceExchangeRequest, ReferenceRedeemer, ReferenceRedeemerOptions } from './pulled.js';
 export type { JwtBearerRequest } from './request.js';
 
 export { IdJagRejected } from './errors.js';
 /** The error classes this kit throws, re-exported so embedders can `instanceof` them. */
-export { OAuthError, InvalidGrant, InvalidRequest, UnsupportedGrantType } from '../oauth/errors.js';
+export { OAuthError, InvalidGrant, InvalidRequest, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';
 export { toRefusalReason } from './reasons.js';
 export type { IdJagRejectionReason } from './reasons.js';
 
@@ -50,4 +61,9 @@ export {
   DEFAULT_ID_JAG_MAX_LIFETIME,
   MAX_ASSERTION_BYTES,
   DEFAULT_REPLAY_STORE_MAX_ENTRIES,
+  ID_JAG_REFERENCE_TOKEN_TYPE,
+  TOKEN_EXCHANGE_GRANT_TYPE,
+  MAX_REFERENCE_BYTES,
+  DEFAULT_REDEMPTION_TIMEOUT_MS,
+  MAX_REDEMPTION_RESPONSE_BYTES,
 } from './limits.js';

@@ -1,4 +1,4 @@
-import type { ClientConfig, DestinationConfig, NamespaceConfig } from '../config/schema.js';
+import type { ClientConfig, ClientDestinationConfig, DestinationConfig, NamespaceConfig } from '../config/schema.js';
 import { MAX_SCOPE_COUNT } from '../constants.js';
 import { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, UnsupportedTokenType } from '../oauth/errors.js';
 import type { Grant, GrantRequest, TokenResponse } from '../grants/grant.js';
@@ -33,7 +33,7 @@ const KNOWN_UNSUPPORTED = new Set([
   ID_JAG_TOKEN_TYPE,
 ]);
 
-interface ExchangeParams {
+export interface ExchangeParams {
   subjectToken: string;
   subjectTokenType: string;
   audiences: string[];
@@ -42,11 +42,11 @@ interface ExchangeParams {
 }
 
 /** Step: read and shape-check the RFC 8693 parameters. */
-export function readExchangeParams(request: GrantRequest): ExchangeParams {
+export function readExchangeParams(request: GrantRequest, requestedType: string = ID_JAG_TOKEN_TYPE): ExchangeParams {
   const { form } = request;
   const requested = form.get('requested_token_type');
   if (requested === undefined) throw new InvalidRequest('missing_parameter', 'requested_token_type is required');
-  if (requested !== ID_JAG_TOKEN_TYPE) throw new InvalidRequest('invalid_parameter', `requested_token_type must be ${ID_JAG_TOKEN_TYPE}`);
+  if (requested !== requestedType) throw new InvalidRequest('invalid_parameter', `requested_token_type must be ${requestedType}`);
   if (form.has('actor_token') || form.has('actor_token_type')) throw new InvalidRequest('invalid_parameter', 'actor tokens are not supported for ID-JAGs');
   // Draft -03 §4.3.3: the IdP MUST process authorization_details if present. It cannot yet, so it
   // refuses rather than mint an ID-JAG that silently drops what was asked for.
@@ -79,7 +79,7 @@ export function requireConfidentialClient(request: GrantRequest) {
 }
 
 /** What the exchange can be given as a subject token, once verified. */
-type VerifiedSubjectToken =
+export type VerifiedSubjectToken =
   | { type: 'id_token'; token: VerifiedIdToken }
   | { type: 'refresh_token'; record: RefreshTokenRecord }
   | { type: 'saml2'; assertion: SamlSubjectAssertion };
@@ -217,7 +217,7 @@ function translateRequestedScopes(p: ExchangeParams, destination: DestinationCon
 function decideScopes(
   translated: ScopeTranslation[],
   clientAllowed: string[],
-  question: { identity: Identity; login: LoginFacts; destination: DestinationConfig; resources: string[] },
+  question: { identity: Identity; login: LoginFacts; destination: DestinationConfig; resources: string[]; clientId: string },
   request: GrantRequest,
   s: BrokerServices,
 ): string[] {
@@ -229,7 +229,7 @@ function decideScopes(
   const ask = (resource: string | undefined, scopes = candidates, context: MintQuestion['context'] = loginContext): ScopeDecision[] =>
     s.policy.evaluateMint({
       principal,
-      clientId: request.client.client.client_id,
+      clientId: question.clientId,
       destination: { id: destination.id, issuer: destination.issuer },
       ...(resource ? { resource } : {}),
       scopes,
@@ -299,66 +299,118 @@ async function commitMint(request: GrantRequest, s: BrokerServices, namespace: N
  * signing and committing is left: a replay is refused, and a refused exchange has burned nothing.
  * The record is atomic in the store, so of two concurrent exchanges of one assertion only one mints.
  */
-async function useOnce(subject: Subject, request: GrantRequest, s: BrokerServices) {
+export async function useOnce(subject: Subject, request: GrantRequest, s: BrokerServices) {
   const once = subject.singleUse;
   if (!once) return;
   const fresh = await s.store.replay.consume(once.scope, once.id, once.until, request.now);
   if (!fresh) throw new InvalidGrant('subject_token_replayed', 'the subject token is invalid');
 }
 
+/** What an exchange decided, before anything is signed or written; both profiles end here. */
+export interface ExchangeDecision {
+  subject: Subject;
+  destination: DestinationConfig;
+  resources: string[];
+  /** The requesting client's entry for the destination: its client_id there, what it may hold. */
+  grant: ClientDestinationConfig;
+  /** The client at the broker the ID-JAG is for. */
+  clientId: string;
+  namespace: NamespaceConfig;
+  mapping: Extract<Resolution, { ok: true }>;
+  subId?: IdJagInput['subId'];
+  scopes: string[];
+}
+
+/**
+ * Steps 3–7 of an exchange (subject token, destination, scopes, subject, policy), shared by the
+ * caller-pushed and the resource-pulled profile. Writes nothing. `onDestination` lets a profile
+ * refuse a destination before any mapping or policy work is done.
+ */
+export async function evaluateExchange(
+  params: ExchangeParams,
+  request: GrantRequest,
+  s: BrokerServices,
+  options: TokenExchangeOptions,
+  onDestination?: (destination: DestinationConfig) => void,
+): Promise<ExchangeDecision & { token: VerifiedSubjectToken }> {
+  const token = await verifySubjectToken(params, request, s, options);
+  const { destination, resources, grant } = chooseDestination(params, request, s);
+  onDestination?.(destination);
+  const translated = translateRequestedScopes(params, destination, grant.default_scopes, request);
+  if (token.type === 'refresh_token') requireWithinRefreshGrant(translated, token.record);
+  const subject = await subjectOf(token, request, s);
+  const decided = await decideForSubject({ subject, destination, resources, grant, translated, clientId: request.client.client.client_id }, request, s);
+  return { ...decided, token };
+}
+
+/**
+ * Steps 6–7 for a known subject: login age, the subject in the destination's namespace, policy.
+ * The pulled profile runs them again when a reference is redeemed, with the facts of that moment.
+ */
+export async function decideForSubject(
+  q: { subject: Subject; destination: DestinationConfig; resources: string[]; grant: ClientDestinationConfig; translated: ScopeTranslation[]; clientId: string },
+  request: GrantRequest,
+  s: BrokerServices,
+): Promise<ExchangeDecision> {
+  const { subject, destination, resources, grant } = q;
+  const { identity, login } = subject;
+  request.trail.principalId = identity.principalId;
+  requireRecentAuthentication(login, destination.max_auth_age, request.now);
+  // The person's own IdP, also when the subject token was one the broker issued.
+  request.trail.upstreamIssuer = identity.upstreamIssuer;
+  const namespace = s.namespaces.get(destination.namespace)!;
+  const mapping = await s.subjects.resolve(namespace, identity, request.now);
+  if (!mapping.ok) throw new InvalidGrant(mapping.reason, 'the subject cannot be named at this audience', mapping.detail);
+  request.trail.mapping = mapping.decidedBy;
+  const subId = destination.sub_id ? subjectIdentifierFor(destination.sub_id, identity) : undefined;
+
+  const scopes = decideScopes(q.translated, grant.scopes, { identity, login, destination, resources, clientId: q.clientId }, request, s);
+  return { subject, destination, resources, grant, clientId: q.clientId, namespace, mapping, ...(subId ? { subId } : {}), scopes };
+}
+
+/** Step 8: sign the ID-JAG and commit the mint (binding, if new, and audit record). */
+export async function mintIdJag(d: ExchangeDecision, request: GrantRequest, s: BrokerServices): Promise<TokenResponse> {
+  const { destination, subject, mapping } = d;
+  const lifetime = Math.min(destination.id_jag_lifetime ?? s.settings.id_jag.lifetime, s.settings.id_jag.lifetime);
+  const claims = buildIdJagClaims({
+    issuer: s.settings.issuer,
+    subject: mapping.subject,
+    audience: destination.issuer,
+    clientId: d.grant.client_id,
+    resources: d.resources,
+    scopes: d.scopes,
+    now: request.now,
+    lifetime,
+    carried: carriedClaims(subject.login, subject.identity.claims, destination, s.settings.tenant),
+    // Draft §3.1: aud_tenant scopes aud_sub; they travel together or not at all.
+    ...(destination.tenant ? { audTenant: destination.tenant, audSub: mapping.subject } : {}),
+    ...(d.subId ? { subId: d.subId } : {}),
+  });
+  await useOnce(subject, request, s);
+  const jwt = await signIdJag(claims, s.keys.signingKey());
+  request.trail.jti = claims.jti;
+
+  await commitMint(request, s, d.namespace, subject.identity, mapping);
+
+  return { access_token: jwt, issued_token_type: ID_JAG_TOKEN_TYPE, token_type: 'N_A', expires_in: lifetime, scope: d.scopes.join(' ') };
+}
+
 /** RFC 8693 token exchange → ID-JAG, caller-pushed profile, with the runtime's optional verifiers. An ordered list of named steps. */
 export function createTokenExchangeGrant(options: TokenExchangeOptions = {}): Grant<BrokerServices> {
   return {
     grantType: TOKEN_EXCHANGE_GRANT,
-    parameters: ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type', 'authorization_details'],
+    parameters: EXCHANGE_PARAMETERS,
 
     async handle(request, s): Promise<TokenResponse> {
       const params = readExchangeParams(request);
       requireConfidentialClient(request);
-      const token = await verifySubjectToken(params, request, s, options);
-      const { destination, resources, grant } = chooseDestination(params, request, s);
-      const translated = translateRequestedScopes(params, destination, grant.default_scopes, request);
-      if (token.type === 'refresh_token') requireWithinRefreshGrant(translated, token.record);
-
-      const subject = await subjectOf(token, request, s);
-      const { identity, login } = subject;
-      request.trail.principalId = identity.principalId;
-      requireRecentAuthentication(login, destination.max_auth_age, request.now);
-      // The person's own IdP, also when the subject token was one the broker issued.
-      request.trail.upstreamIssuer = identity.upstreamIssuer;
-      const namespace = s.namespaces.get(destination.namespace)!;
-      const mapping = await s.subjects.resolve(namespace, identity, request.now);
-      if (!mapping.ok) throw new InvalidGrant(mapping.reason, 'the subject cannot be named at this audience', mapping.detail);
-      request.trail.mapping = mapping.decidedBy;
-      const subId = destination.sub_id ? subjectIdentifierFor(destination.sub_id, identity) : undefined;
-
-      const scopes = decideScopes(translated, grant.scopes, { identity, login, destination, resources }, request, s);
-
-      const lifetime = Math.min(destination.id_jag_lifetime ?? s.settings.id_jag.lifetime, s.settings.id_jag.lifetime);
-      const claims = buildIdJagClaims({
-        issuer: s.settings.issuer,
-        subject: mapping.subject,
-        audience: destination.issuer,
-        clientId: grant.client_id,
-        resources,
-        scopes,
-        now: request.now,
-        lifetime,
-        carried: carriedClaims(login, identity.claims, destination, s.settings.tenant),
-        // Draft §3.1: aud_tenant scopes aud_sub; they travel together or not at all.
-        ...(destination.tenant ? { audTenant: destination.tenant, audSub: mapping.subject } : {}),
-        ...(subId ? { subId } : {}),
-      });
-      await useOnce(subject, request, s);
-      const jwt = await signIdJag(claims, s.keys.signingKey());
-      request.trail.jti = claims.jti;
-
-      await commitMint(request, s, namespace, identity, mapping);
-
-      return { access_token: jwt, issued_token_type: ID_JAG_TOKEN_TYPE, token_type: 'N_A', expires_in: lifetime, scope: scopes.join(' ') };
+      const decision = await evaluateExchange(params, request, s, options);
+      return mintIdJag(decision, request, s);
     },
   };
 }
+
+export const EXCHANGE_PARAMETERS: readonly string[] = ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type', 'authorization_details'];
 
 /** The grant without optional verifiers (no saml2): what a runtime without SAML gets. */
 export const tokenExchangeGrant: Grant<BrokerServices> = createTokenExchangeGrant();

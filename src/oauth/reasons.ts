@@ -120,6 +120,18 @@ export type RefusalReason =
   | 'id_token_hint_invalid'
   | 'logout_client_mismatch'
   | 'post_logout_redirect_uri_unregistered'
+  // resource-pulled profile: ID-JAG references (exchange/pulled.ts, docs/profiles/pulled.md)
+  | 'reference_malformed'
+  | 'reference_unknown'
+  | 'reference_expired'
+  | 'reference_replayed'
+  | 'reference_wrong_destination'
+  | 'reference_parameter_not_allowed'
+  | 'destination_not_pulled'
+  // the destination kit redeeming a reference at its broker
+  | 'reference_refused_by_broker'
+  | 'broker_redemption_failed'
+  | 'broker_issuer_mismatch'
   // ID-JAGs redeemed at a destination (the destination kit; its precise reason travels in the detail)
   | 'id_jag_replayed'
   | 'key_binding_unsupported'

@@ -1,5 +1,6 @@
 import { ID_JAG_TOKEN_TYPE } from '../minting/id-jag.js';
 import { TOKEN_EXCHANGE_GRANT } from '../exchange/token-exchange.js';
+import { ID_JAG_REFERENCE_TOKEN_TYPE } from '../exchange/pulled.js';
 import { ASSERTION_ALGS } from '../clients/authenticate.js';
 import { providerMetadata } from '../provider/metadata.js';
 
@@ -20,6 +21,8 @@ export function authorizationServerMetadata(issuer: string) {
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
     identity_chaining_requested_token_types_supported: [ID_JAG_TOKEN_TYPE],
+    /** Resource-pulled profile (docs/profiles/pulled.md): the reference type a client may request and a destination redeem. */
+    id_jag_reference_token_types_supported: [ID_JAG_REFERENCE_TOKEN_TYPE],
   };
 }
 

@@ -80,7 +80,7 @@ export interface ReplayStore {
 export interface AuditRecord {
   at: number;
   /** `refusal_summary`: refusals of unauthenticated requests, counted per (reason, source) over one interval. */
-  event: 'mint' | 'refusal' | 'refusal_summary' | 'remap' | 'login' | 'token' | 'logout';
+  event: 'mint' | 'refusal' | 'refusal_summary' | 'remap' | 'login' | 'token' | 'logout' | 'reference';
   /** Correlates with the log line and the response's request id. */
   requestId: string;
   grantType?: string;
@@ -104,6 +104,10 @@ export interface AuditRecord {
   jti?: string;
   /** For a summary: the route refused at (its pattern, e.g. `/login/oidc/:id/callback`). */
   endpoint?: string;
+  /** Resource-pulled profile: the reference's id (never the reference), on its issue and its redemption. */
+  reference?: string;
+  /** Resource-pulled profile: the client a redeemed reference was issued to (`clientId` is the redeeming destination's). */
+  forClient?: string;
   /** For a summary: the request source (http/source.ts), how many refusals, and the end of its interval (`at` is the start). */
   source?: string;
   count?: number;
@@ -244,7 +248,45 @@ export interface RefreshTokenStore {
   revokeSession(sessionId: string, now: number): Promise<void>;
 }
 
+/**
+ * An ID-JAG reference (resource-pulled profile, docs/profiles/pulled.md): what the broker decided
+ * when it issued the reference, kept so that redemption can bind and re-check it. Stored by the
+ * SHA-256 of the reference only, like refresh tokens.
+ */
+export interface IdJagReferenceRecord {
+  /** Names the reference in audit records (issue and redemption); never the reference itself. */
+  id: string;
+  /** The client the reference was issued to (its id at the broker). */
+  clientId: string;
+  /** The destination id: only its back-channel client may redeem the reference. */
+  destination: string;
+  principalId: string;
+  resources: string[];
+  /** Granted at issue, in the destination's vocabulary: redemption grants at most these. */
+  scopes: string[];
+  /** The subject as the exchange saw it (JSON), for re-checking; exchange/pulled.ts owns its shape. */
+  subject: Record<string, unknown>;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export type ReferenceConsumption =
+  | { status: 'consumed'; reference: IdJagReferenceRecord }
+  | { status: 'replayed' | 'expired'; reference: IdJagReferenceRecord }
+  | { status: 'unknown' };
+
+export interface IdJagReferenceStore {
+  /** Stores the reference and the audit record of its issue, all or nothing. */
+  issue(referenceHash: string, reference: IdJagReferenceRecord, audit: AuditRecord): Promise<void>;
+  /**
+   * Single use, atomic: `consumed` for exactly one caller, however many race; `replayed` once
+   * consumed; `expired` past `expiresAt` (and then never consumed); `unknown` otherwise.
+   */
+  consume(referenceHash: string, now: number): Promise<ReferenceConsumption>;
+}
+
 export interface BrokerStore {
+  references: IdJagReferenceStore;
   keys: KeyStore;
   mappings: MappingStore;
   replay: ReplayStore;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 
 describe('npm run demo', () => {
-  it('shows ID token → ID-JAG → access token → API call, a replay refused and an audit trail', async () => {
+  it('shows both profiles: ID token → ID-JAG → access token → API call, a reference redeemed by the Todo AS, replays refused, an audit trail', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], { cwd: join(import.meta.dirname, '../..'), timeout: 60_000 });
     expect(stdout).toContain('1. ID token from the upstream IdP');
     expect(stdout).toContain('"typ": "oauth-id-jag+jwt"');
@@ -15,6 +15,13 @@ describe('npm run demo', () => {
     expect(stdout).toContain('"typ": "at+jwt"');
     expect(stdout).toMatch(/GET http:\/\/localhost:9100\/api\/todos → 200/);
     expect(stdout).toMatch(/Replaying the ID-JAG at the Todo AS → 400[\s\S]*"invalid_grant"/);
+    // Resource-pulled: an opaque reference, redeemed by the Todo AS over its back channel, once.
+    expect(stdout).toMatch(/6\. Resource-pulled[\s\S]*"issued_token_type": "https:\/\/xaa-broker\.dev\/token-type\/id-jag-reference"[\s\S]*"expires_in": 60/);
+    expect(stdout).toMatch(/7\. The Todo AS redeemed the reference[\s\S]*"issued_token_type": "urn:ietf:params:oauth:token-type:access_token"[\s\S]*"sub": "todo-user-1001"/);
+    expect(stdout).toMatch(/8\. GET http:\/\/localhost:9100\/api\/todos with the pulled access token → 200/);
+    expect(stdout).toMatch(/9\. Presenting the same reference again → 400[\s\S]*"invalid_grant"/);
+    expect(stdout).toContain('"forClient": "wiki-agent"');
+    expect(stdout).toContain('"reason": "reference_replayed"');
     expect(stdout).toMatch(/unknown audience → 400[\s\S]*"invalid_target"/);
     expect(stdout).toContain('"reason": "audience_unknown"');
   }, 90_000);

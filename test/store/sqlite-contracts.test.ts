@@ -5,3 +5,6 @@ loginStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:'
 import { mappingTableContract } from './mapping-table.contract.js';
 
 mappingTableContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));
+import { referenceStoreContract } from './references.contract.js';
+
+referenceStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));

@@ -6,3 +6,6 @@ loginStoreContract('D1', async () => createD1Store(env.DB));
 import { mappingTableContract } from '../store/mapping-table.contract.js';
 
 mappingTableContract('D1', async () => createD1Store(env.DB));
+import { referenceStoreContract } from '../store/references.contract.js';
+
+referenceStoreContract('D1', async () => createD1Store(env.DB));

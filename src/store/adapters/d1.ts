@@ -22,6 +22,7 @@ import {
 } from './rows.js';
 import { d1LoginStores } from './d1-logins.js';
 import { d1Retention } from './d1-retention.js';
+import { d1References } from './d1-references.js';
 import { AUDIT_SINCE } from './retention-sql.js';
 
 /**
@@ -136,6 +137,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
 
   return {
     ...d1LoginStores(db),
+    references: d1References(db),
     retention: d1Retention(db),
     keys,
     mappings: {

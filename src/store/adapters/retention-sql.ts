@@ -17,6 +17,8 @@ export const PRUNE_EXPIRED: Readonly<Record<string, string>> = {
   // A refresh token never outlives its use; an expired one (rotated or not) can no longer be replayed.
   refresh_tokens: expired('refresh_tokens'),
   sessions: expired('sessions'),
+  // A reference past its expiry can be neither redeemed nor replayed.
+  id_jag_references: expired('id_jag_references'),
 };
 
 /** (before, chunk): audit records older than the retention age. */

@@ -25,6 +25,7 @@ import {
 } from './rows.js';
 import { sqliteLoginStores } from './sqlite-logins.js';
 import { sqliteRetention } from './sqlite-retention.js';
+import { sqliteReferences } from './sqlite-references.js';
 import { AUDIT_SINCE } from './retention-sql.js';
 import { writeTransaction } from './sqlite-tx.js';
 
@@ -186,6 +187,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
 
   return {
     ...sqliteLoginStores(db),
+    references: sqliteReferences(db),
     retention: sqliteRetention(db),
     keys: {
       list: async () => (q.listKeys.all() as KeyRow[]).map(rowToKey),
