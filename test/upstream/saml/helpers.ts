@@ -5,6 +5,8 @@ import selfsigned from 'selfsigned';
 import { expect } from 'vitest';
 import { SignedXml } from 'xml-crypto';
 import type { ReplayStore } from '../../../src/store/ports.js';
+import { sharedSamlVerifierPool } from '../../../src/runtime/node-saml.js';
+import type { SamlVerifierFactory } from '../../../src/upstream/saml/verifier.js';
 import { createSamlConnection, MemoryLoginTransactionStore, SamlLoginError, type SamlConnection, type SamlConnectionInput, type SamlRefusalCode } from '../../../src/upstream/saml/index.js';
 
 /**
@@ -110,8 +112,11 @@ export interface Harness {
   clock: { now: number };
 }
 
-/** A connection with in-memory stores, a settable clock and the test IdP's metadata (first IdP key). */
-export async function harness(overrides: Partial<SamlConnectionInput> = {}, metadataCerts?: string[]): Promise<Harness> {
+/**
+ * A connection with in-memory stores, a settable clock and the test IdP's metadata (first IdP
+ * key), verifying on the Node runtime's pool of worker threads as the broker does.
+ */
+export async function harness(overrides: Partial<SamlConnectionInput> = {}, metadataCerts?: string[], verifier: SamlVerifierFactory = sharedSamlVerifierPool().factory): Promise<Harness> {
   const keys = await testKeys();
   const replay = new MemoryReplayStore();
   const transactions = new MemoryLoginTransactionStore();
@@ -123,7 +128,7 @@ export async function harness(overrides: Partial<SamlConnectionInput> = {}, meta
     idp_metadata_xml: idpMetadata(metadataCerts ?? [keys.idp.cert]),
     ...overrides,
   };
-  const conn = await createSamlConnection(input, { replay, transactions, clock: () => clock.now });
+  const conn = await createSamlConnection(input, { replay, transactions, clock: () => clock.now, verifier });
   return { conn, replay, transactions, clock };
 }
 
