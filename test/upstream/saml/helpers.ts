@@ -352,8 +352,9 @@ export async function expectRefusal(promise: Promise<unknown>, code: SamlRefusal
   return error;
 }
 
-const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
-const ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
+export const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
+export const INCLUSIVE_C14N = 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315';
+export const ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
 export const ECDSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256';
 export const DIGEST = {
   sha1: 'http://www.w3.org/2000/09/xmldsig#sha1',
@@ -377,11 +378,11 @@ class EcdsaSha256Signer {
  * (ECDSA, a SHA-1 digest under an RSA-SHA256 signature). Enveloped, exclusive c14n, KeyInfo with
  * the certificate, placed after the element's Issuer.
  */
-export function xmlCryptoSign(xml: string, o: { key: KeyPair; target: 'assertion' | 'response'; signatureAlgorithm: string; digestAlgorithm: string }): string {
+export function xmlCryptoSign(xml: string, o: { key: KeyPair; target: 'assertion' | 'response'; signatureAlgorithm: string; digestAlgorithm: string; transforms?: string[] }): string {
   const path = o.target === 'assertion' ? "/*[local-name(.)='Response']/*[local-name(.)='Assertion']" : "/*[local-name(.)='Response']";
   const sig = new SignedXml({ privateKey: o.key.key, publicCert: o.key.cert, signatureAlgorithm: o.signatureAlgorithm, canonicalizationAlgorithm: EXC_C14N });
   if (o.signatureAlgorithm === ECDSA_SHA256) sig.SignatureAlgorithms[ECDSA_SHA256] = EcdsaSha256Signer as never;
-  sig.addReference({ xpath: path, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: o.digestAlgorithm });
+  sig.addReference({ xpath: path, transforms: o.transforms ?? [ENVELOPED, EXC_C14N], digestAlgorithm: o.digestAlgorithm });
   sig.computeSignature(xml, { prefix: 'ds', location: { reference: `${path}/*[local-name(.)='Issuer']`, action: 'after' } });
   return sig.getSignedXml();
 }
