@@ -131,14 +131,11 @@ export class SamlVerifierPool {
     const worker = new Worker(BOOTSTRAP, {
       workerData: { entry: this.entry.href },
       resourceLimits: { maxOldGenerationSizeMb: SAML_VERIFIER_HEAP_MB },
-      // The thread's stdout/stderr are not the broker's log: nothing from it reaches the console.
-      stdout: true,
-      stderr: true,
+      // stdout/stderr are left as the process's: piping them would keep an idle process alive
+      // (the thread itself writes nothing; its errors come back as a name in the refusal).
     });
     const slot: Slot = { worker, ready: false, known: new Set() };
     this.slots.add(slot);
-    worker.stdout.resume();
-    worker.stderr.resume();
     worker.on('message', (message: FromThread) => this.onMessage(slot, message));
     // 'error' (an uncaught exception, a heap limit) is followed by 'exit'; one handler suffices.
     worker.on('error', () => undefined);
