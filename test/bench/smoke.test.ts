@@ -15,7 +15,8 @@ describe('npm run bench (smoke)', () => {
     expect(stdout).toMatch(/full path, one subject token repeated/);
     expect(stdout).toMatch(/full path \/ baseline throughput: \d+\.\d %/);
     expect(stdout).toMatch(/good login \(assertion signed/);
-    expect(stdout).toMatch(/SAML good logins\/s \(\d+ in flight\): \d+; CPU per good login [\d.]+ ms/);
+    expect(stdout).toMatch(/SAML \(main thread\) good logins\/s \(\d+ in flight\): \d+; CPU per good login [\d.]+ ms/);
+    expect(stdout).toMatch(/SAML \(pool\) good logins\/s \(\d+ in flight\): \d+; CPU per good login [\d.]+ ms.*longest main-thread block [\d.]+ ms/);
     expect(stdout).not.toMatch(/WARNING/);
   }, 90_000);
 });

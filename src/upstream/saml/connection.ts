@@ -8,7 +8,8 @@ import { amrFor, NAMEID_FORMAT } from './identity.js';
 import { translateSamlAttributes } from '../../migration/claims.js';
 import { SAML_LOGIN_TRANSACTION_LIFETIME, SAML_MAX_RELAY_STATE_CHARS, SAML_MIN_RSA_BITS } from './limits.js';
 import { loadMetadataText, MetadataError, parseIdpMetadata, type IdpMetadata } from './metadata.js';
-import { verifySamlResponse, type VerifiedResponse } from './response.js';
+import type { VerifiedResponse } from './response.js';
+import { inThreadVerifier, refuseUnpostable, type SamlVerifierFactory } from './verifier.js';
 import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from '../../config/saml-connection.js';
 import { registerSamlifyValidator } from './schema-validator.js';
 import { escapeXml, isoInstant, NS } from './xml.js';
@@ -28,6 +29,8 @@ export interface SamlConnectionDeps {
   clock: () => number;
   /** Fetches `idp_metadata_url`; tests pass their own. */
   fetch?: typeof fetch;
+  /** Where the stateless checks run; on the calling thread unless a runtime supplies threads. */
+  verifier?: SamlVerifierFactory;
 }
 
 export interface SamlStartLoginInput {
@@ -166,8 +169,10 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   const { id } = config;
 
   let idp: IdpMetadata;
+  let metadataXml: string;
   try {
-    idp = parseIdpMetadata(await loadMetadataText(config, deps.fetch), config.idp_entity_id);
+    metadataXml = await loadMetadataText(config, deps.fetch);
+    idp = parseIdpMetadata(metadataXml, config.idp_entity_id);
   } catch (err) {
     if (err instanceof MetadataError) throw new SamlConfigError(id, err.message);
     throw err;
@@ -193,6 +198,20 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   });
   const idpEntity = samlify.IdentityProvider({ metadata: samlifyIdpMetadata(idp, signRequests) });
   const spMetadataXml = sp.getMetadata();
+
+  const verifier = (deps.verifier ?? inThreadVerifier)({
+    connectionId: id,
+    spEntityId: config.sp_entity_id,
+    acsUrl: config.acs_url,
+    idpMetadataXml: metadataXml,
+    ...(config.idp_entity_id !== undefined ? { idpEntityId: config.idp_entity_id } : {}),
+    wantAssertionsSigned: config.want_assertions_signed,
+    wantResponseSigned: config.want_response_signed,
+    ...(config.sp_encryption ? { decryptionKeyPem: config.sp_encryption.private_key } : {}),
+    principalKey: config.principal_key,
+    ...(config.authn_context ? { authnContext: config.authn_context } : {}),
+    skew: config.clock_skew,
+  });
 
   const refuse = (reason: SamlRefusal, consumed = false) => new SamlLoginError(id, reason, { transactionConsumed: consumed });
   const asLoginError = (err: unknown, consumed: boolean): unknown => (err instanceof Refused ? refuse(err.reason, consumed) : err);
@@ -243,18 +262,10 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     const now = deps.clock();
     let verified: VerifiedResponse;
     try {
-      verified = await verifySamlResponse(body.SAMLResponse, {
-        spEntityId: config.sp_entity_id,
-        acsUrl: config.acs_url,
-        idp,
-        wantAssertionsSigned: config.want_assertions_signed,
-        wantResponseSigned: config.want_response_signed,
-        ...(encryption ? { decryptionKey: encryption.key } : {}),
-        principalKey: config.principal_key,
-        ...(config.authn_context ? { authnContext: config.authn_context } : {}),
-        skew: config.clock_skew,
-        now,
-      });
+      refuseUnpostable(body.SAMLResponse);
+      const outcome = await verifier.verify(body.SAMLResponse, now);
+      if (!outcome.ok) refused(outcome.reason);
+      verified = outcome.verified;
     } catch (err) {
       throw asLoginError(err, false);
     }

@@ -10,6 +10,8 @@ export type SamlSimpleRefusalCode =
   // the broker's own input (a bug, not an attack)
   | 'invalid_request'
   | 'binding_unsupported'
+  // the verifier itself: a verification thread crashed or overran its time (fail closed)
+  | 'verifier_failed'
   // the POSTed form, before any XML parsing
   | 'response_missing'
   | 'response_too_large'

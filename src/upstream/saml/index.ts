@@ -10,3 +10,5 @@ export type { PrincipalKey, SamlConnectionConfig, SamlConnectionInput } from '..
 export { ALLOWED_DIGEST_ALGORITHMS, ALLOWED_SIGNATURE_ALGORITHMS } from './signature.js';
 export { ALLOWED_CONTENT_ENCRYPTION, ALLOWED_KEY_TRANSPORT } from './decrypt.js';
 export * from './limits.js';
+export { inThreadVerifier, verifyContextOf, verifyOutcome } from './verifier.js';
+export type { SamlResponseVerifier, SamlVerifierFactory, SamlVerifierSetup, SamlVerifyOutcome } from './verifier.js';

@@ -50,3 +50,19 @@ export const SAML_MIN_RSA_BITS = 2048;
 
 /** Detail strings in refusals (they may quote attacker-chosen values) are bounded for the audit log. */
 export const SAML_MAX_DETAIL_CHARS = 200;
+
+/**
+ * The Node runtime verifies ACS posts on worker threads (src/runtime/node-saml-pool.ts), at most
+ * this many (and no more than the machine's cores), so one response never blocks the event loop
+ * for its parse and signature checks. The ACS route's in-flight cap still bounds what waits.
+ */
+export const SAML_VERIFIER_MAX_THREADS = 2;
+
+/**
+ * A verification taking longer than this (a good one takes ~10 ms) is refused and its thread
+ * replaced: a bug or a pathological input cannot hold a thread forever.
+ */
+export const SAML_VERIFIER_TIMEOUT_MS = 5_000;
+
+/** Heap of a verification thread: a response at the caps needs a few MB; a runaway one kills only its thread. */
+export const SAML_VERIFIER_HEAP_MB = 128;

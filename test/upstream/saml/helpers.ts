@@ -5,6 +5,8 @@ import selfsigned from 'selfsigned';
 import { expect } from 'vitest';
 import { SignedXml } from 'xml-crypto';
 import type { ReplayStore } from '../../../src/store/ports.js';
+import { sharedSamlVerifierPool } from '../../../src/runtime/node-saml.js';
+import type { SamlVerifierFactory } from '../../../src/upstream/saml/verifier.js';
 import { createSamlConnection, MemoryLoginTransactionStore, SamlLoginError, type SamlConnection, type SamlConnectionInput, type SamlRefusalCode } from '../../../src/upstream/saml/index.js';
 
 /**
@@ -110,8 +112,11 @@ export interface Harness {
   clock: { now: number };
 }
 
-/** A connection with in-memory stores, a settable clock and the test IdP's metadata (first IdP key). */
-export async function harness(overrides: Partial<SamlConnectionInput> = {}, metadataCerts?: string[]): Promise<Harness> {
+/**
+ * A connection with in-memory stores, a settable clock and the test IdP's metadata (first IdP
+ * key), verifying on the Node runtime's pool of worker threads as the broker does.
+ */
+export async function harness(overrides: Partial<SamlConnectionInput> = {}, metadataCerts?: string[], verifier: SamlVerifierFactory = sharedSamlVerifierPool().factory): Promise<Harness> {
   const keys = await testKeys();
   const replay = new MemoryReplayStore();
   const transactions = new MemoryLoginTransactionStore();
@@ -123,7 +128,7 @@ export async function harness(overrides: Partial<SamlConnectionInput> = {}, meta
     idp_metadata_xml: idpMetadata(metadataCerts ?? [keys.idp.cert]),
     ...overrides,
   };
-  const conn = await createSamlConnection(input, { replay, transactions, clock: () => clock.now });
+  const conn = await createSamlConnection(input, { replay, transactions, clock: () => clock.now, verifier });
   return { conn, replay, transactions, clock };
 }
 
@@ -347,8 +352,9 @@ export async function expectRefusal(promise: Promise<unknown>, code: SamlRefusal
   return error;
 }
 
-const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
-const ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
+export const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
+export const INCLUSIVE_C14N = 'http://www.w3.org/TR/2001/REC-xml-c14n-20010315';
+export const ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
 export const ECDSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256';
 export const DIGEST = {
   sha1: 'http://www.w3.org/2000/09/xmldsig#sha1',
@@ -372,11 +378,11 @@ class EcdsaSha256Signer {
  * (ECDSA, a SHA-1 digest under an RSA-SHA256 signature). Enveloped, exclusive c14n, KeyInfo with
  * the certificate, placed after the element's Issuer.
  */
-export function xmlCryptoSign(xml: string, o: { key: KeyPair; target: 'assertion' | 'response'; signatureAlgorithm: string; digestAlgorithm: string }): string {
+export function xmlCryptoSign(xml: string, o: { key: KeyPair; target: 'assertion' | 'response'; signatureAlgorithm: string; digestAlgorithm: string; transforms?: string[] }): string {
   const path = o.target === 'assertion' ? "/*[local-name(.)='Response']/*[local-name(.)='Assertion']" : "/*[local-name(.)='Response']";
   const sig = new SignedXml({ privateKey: o.key.key, publicCert: o.key.cert, signatureAlgorithm: o.signatureAlgorithm, canonicalizationAlgorithm: EXC_C14N });
   if (o.signatureAlgorithm === ECDSA_SHA256) sig.SignatureAlgorithms[ECDSA_SHA256] = EcdsaSha256Signer as never;
-  sig.addReference({ xpath: path, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: o.digestAlgorithm });
+  sig.addReference({ xpath: path, transforms: o.transforms ?? [ENVELOPED, EXC_C14N], digestAlgorithm: o.digestAlgorithm });
   sig.computeSignature(xml, { prefix: 'ds', location: { reference: `${path}/*[local-name(.)='Issuer']`, action: 'after' } });
   return sig.getSignedXml();
 }
