@@ -8,6 +8,9 @@
  *   answer is in, the destination's back-channel client redeems it for the ID-JAG. One pipeline
  *   per connection, so N connections are N concurrent pipelines.
  *
+ * Each profile runs with 1 pipeline (what one user waits, without queueing) and with
+ * BENCH_CONNECTIONS pipelines (throughput; latency then includes waiting behind the others).
+ *
  * Latency is per completed ID-JAG, timed in this process from building the pipeline's first
  * request to the 200 of its last; both profiles are timed by the same code. Subject tokens rotate
  * over the server's users; every user is taken once through the pulled pipeline (which touches
@@ -111,18 +114,28 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-export interface PulledRow {
-  profile: string;
-  'ID-JAGs/s': number;
-  'HTTP req/s': number;
-  'p50 ms': number;
-  'p99 ms': number;
-  completed: number;
-  failed: number;
-  errors: number;
+interface Pair {
+  pipelines: number;
+  rows: Array<{ profile: string; pipelines: number; 'ID-JAGs/s': number; 'HTTP req/s': number; 'p50 ms': number; 'p99 ms': number; completed: number; failed: number; errors: number }>;
+  ratio: { p50: number; p99: number; throughput: number };
 }
 
-export async function runPulledBench(o: PulledOptions): Promise<{ rows: PulledRow[]; ratio: { p50: number; p99: number; throughput: number } }> {
+/** Runs the section and prints its table and ratios; a failed request prints a WARNING line. */
+export async function pulledSection(o: PulledOptions): Promise<void> {
+  console.log(`\nResource-pulled profile: per completed ID-JAG, 1 and ${o.connections} concurrent pipelines, ${o.rounds} interleaved rounds of ${o.duration}s per profile (after ${o.warmup}s warm-up), node ${process.version}`);
+  const pairs = await runPulledBench(o);
+  console.table(pairs.flatMap((p) => p.rows));
+  for (const { pipelines, ratio } of pairs) {
+    console.log(`pulled / pushed per ID-JAG, ${pipelines} pipeline${pipelines === 1 ? '' : 's'}: p50 ${ratio.p50.toFixed(2)}×, p99 ${ratio.p99.toFixed(2)}×, throughput ${(ratio.throughput * 100).toFixed(1)} %`);
+  }
+  if (pairs.some((p) => p.rows.some((r) => r.failed > 0 || r.errors > 0))) console.log('WARNING: some pulled-section requests failed; the figures above are not valid');
+}
+
+/**
+ * Both profiles with one pipeline (latency without queueing: what one user waits) and with
+ * `connections` pipelines (throughput; latency then includes queueing at the broker).
+ */
+export async function runPulledBench(o: PulledOptions): Promise<Pair[]> {
   const { info, stop } = await o.start();
   try {
     let next = 0;
@@ -135,14 +148,15 @@ export async function runPulledBench(o: PulledOptions): Promise<{ rows: PulledRo
     await drive(info.brokerPort, pushed, o.connections, { duration: o.warmup });
     await drive(info.brokerPort, pulled, o.connections, { duration: o.warmup });
 
-    // Interleaved rounds, so drift in machine load hits both profiles alike; latencies are pooled over rounds.
-    const profiles: Array<[string, Step[]]> = [
-      ['pushed: token exchange → ID-JAG', pushed],
-      ['pulled: reference issue + redemption → ID-JAG', pulled],
-    ];
-    const runs: Run[][] = profiles.map(() => []);
+    // Interleaved rounds, so drift in machine load hits every scenario alike; latencies are pooled over rounds.
+    const concurrency = [...new Set([1, o.connections])];
+    const scenarios: Array<[string, Step[], number]> = concurrency.flatMap((n): Array<[string, Step[], number]> => [
+      ['pushed: token exchange → ID-JAG', pushed, n],
+      ['pulled: reference issue + redemption → ID-JAG', pulled, n],
+    ]);
+    const runs: Run[][] = scenarios.map(() => []);
     for (let round = 0; round < o.rounds; round++) {
-      for (const [i, [, steps]] of profiles.entries()) runs[i]!.push(await drive(info.brokerPort, steps, o.connections, { duration: o.duration }));
+      for (const [i, [, steps, n]] of scenarios.entries()) runs[i]!.push(await drive(info.brokerPort, steps, n, { duration: o.duration }));
     }
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     const stats = runs.map((r) => {
@@ -159,7 +173,8 @@ export async function runPulledBench(o: PulledOptions): Promise<{ rows: PulledRo
       };
     });
     const rows = stats.map((s, i) => ({
-      profile: profiles[i]![0],
+      profile: scenarios[i]![0],
+      pipelines: scenarios[i]![2],
       'ID-JAGs/s': Math.round(s.rate),
       'HTTP req/s': Math.round(s.httpRate),
       'p50 ms': Number(s.p50.toFixed(1)),
@@ -168,8 +183,11 @@ export async function runPulledBench(o: PulledOptions): Promise<{ rows: PulledRo
       failed: s.failed,
       errors: s.errors,
     }));
-    const [push, pull] = stats as [(typeof stats)[0], (typeof stats)[0]];
-    return { rows, ratio: { p50: pull.p50 / push.p50, p99: pull.p99 / push.p99, throughput: pull.rate / push.rate } };
+    return concurrency.map((pipelines, k) => {
+      const push = stats[2 * k]!;
+      const pull = stats[2 * k + 1]!;
+      return { pipelines, rows: rows.slice(2 * k, 2 * k + 2), ratio: { p50: pull.p50 / push.p50, p99: pull.p99 / push.p99, throughput: pull.rate / push.rate } };
+    });
   } finally {
     stop();
   }

@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import os from 'node:os';
-import { runPulledBench } from './pulled.js';
+import { pulledSection } from './pulled.js';
 import { runSamlBench } from './saml.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -152,14 +152,6 @@ async function samlSection(): Promise<void> {
   if (result.failures.length > 0) console.log(`WARNING: unexpected SAML outcomes: ${result.failures.slice(0, 5).join('; ')}`);
 }
 
-async function pulledSection(): Promise<void> {
-  console.log(`\nResource-pulled profile: per completed ID-JAG, ${CONNECTIONS} concurrent pipelines, ${ROUNDS} interleaved rounds of ${DURATION}s per profile (after ${WARMUP}s warm-up), node ${process.version}`);
-  const { rows, ratio } = await runPulledBench({ start: startServer, duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, warmup: WARMUP });
-  console.table(rows);
-  console.log(`pulled / pushed per ID-JAG: p50 ${ratio.p50.toFixed(2)}×, p99 ${ratio.p99.toFixed(2)}×, throughput ${(ratio.throughput * 100).toFixed(1)} %`);
-  if (rows.some((r) => r.failed > 0 || r.errors > 0)) console.log('WARNING: some pulled-section requests failed; the figures above are not valid');
-}
-
 if (only === undefined || only === 'exchange') await exchangeSection();
-if (only === undefined || only === 'pulled') await pulledSection();
+if (only === undefined || only === 'pulled') await pulledSection({ start: startServer, duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, warmup: WARMUP });
 if (only === undefined || only === 'saml') await samlSection();

@@ -16,7 +16,8 @@ describe('npm run bench (smoke)', () => {
     expect(stdout).toMatch(/full path \/ baseline throughput: \d+\.\d %/);
     expect(stdout).toMatch(/pushed: token exchange → ID-JAG/);
     expect(stdout).toMatch(/pulled: reference issue \+ redemption → ID-JAG/);
-    expect(stdout).toMatch(/pulled \/ pushed per ID-JAG: p50 \d+\.\d\d×, p99 \d+\.\d\d×, throughput \d+\.\d %/);
+    expect(stdout).toMatch(/pulled \/ pushed per ID-JAG, 1 pipeline: p50 \d+\.\d\d×, p99 \d+\.\d\d×, throughput \d+\.\d %/);
+    expect(stdout).toMatch(/pulled \/ pushed per ID-JAG, 4 pipelines: p50 \d+\.\d\d×, p99 \d+\.\d\d×, throughput \d+\.\d %/);
     expect(stdout).toMatch(/good login \(assertion signed/);
     expect(stdout).toMatch(/SAML good logins\/s \(\d+ in flight\): \d+; CPU per good login [\d.]+ ms/);
     expect(stdout).not.toMatch(/WARNING/);
