@@ -1,7 +1,8 @@
 /**
  * The process under load: the broker (file-backed SQLite, pino logging to /dev/null, the demo
- * policies) and the baseline endpoint, on two loopback ports. Prints one JSON line with the ports
- * and a pool of subject tokens, then serves until killed.
+ * policies, the Todo destination's back-channel client for the resource-pulled profile) and the
+ * baseline endpoint, on two loopback ports. Prints one JSON line with the ports, a pool of subject
+ * tokens and the back-channel client's credentials, then serves until killed.
  */
 import { serve } from '@hono/node-server';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
@@ -23,6 +24,7 @@ import { readFileSync } from 'node:fs';
 const IDP = 'https://idp.bench';
 const TODO = 'https://todo.bench';
 const USERS = 1000;
+const BACKCHANNEL = { client_id: 'bench-todo-as', client_secret: 'bench-todo-as-secret' };
 
 const idp = await createDemoIdp(IDP);
 const settings = {
@@ -36,9 +38,11 @@ const settings = {
       upstream_client_ids: { [IDP]: 'bench-agent' },
       destinations: { todo: { client_id: 'bench-at-todo', scopes: ['todos.read', 'todos.write'] } },
     },
+    // The Todo AS's back channel, which redeems ID-JAG references (the resource-pulled profile).
+    { client_id: BACKCHANNEL.client_id, token_endpoint_auth_method: 'client_secret_post', client_secret_hash: await hashSecret(BACKCHANNEL.client_secret) },
   ],
   destinations: [
-    { id: 'todo', issuer: TODO, resources: [`${TODO}/api`], namespace: 'todo-users', scope_translation: { 'todos.read': ['todos.read'], 'todos.write': ['todos.write'] } },
+    { id: 'todo', issuer: TODO, resources: [`${TODO}/api`], namespace: 'todo-users', scope_translation: { 'todos.read': ['todos.read'], 'todos.write': ['todos.write'] }, backchannel_client: BACKCHANNEL.client_id },
   ],
 };
 const rows = Array.from({ length: USERS }, (_, i) => ({ upstream_issuer: IDP, upstream_subject: `user-${i}`, subject: `todo-${i}` }));
@@ -82,6 +86,6 @@ const baselinePort = await listen(baseline.fetch);
 const tokens = await Promise.all(
   Array.from({ length: USERS }, (_, i) => idp.idToken({ sub: `user-${i}`, amr: ['pwd', 'mfa'] }, 'bench-agent', { lifetime: 3600 })),
 );
-process.stdout.write(`${JSON.stringify({ brokerPort, baselinePort, tokens, audience: TODO, resource: `${TODO}/api` })}\n`);
+process.stdout.write(`${JSON.stringify({ brokerPort, baselinePort, tokens, audience: TODO, resource: `${TODO}/api`, backchannel: BACKCHANNEL })}\n`);
 // Exit cleanly on a signal so --cpu-prof and friends can write their output.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));

@@ -5,19 +5,23 @@
  * ES256 JWT, both measured in this run on this machine. The server runs in a child process;
  * autocannon loads it from this one.
  *
+ * Then the resource-pulled section (bench/pulled.ts): per completed ID-JAG, reference issue +
+ * redemption next to a pushed mint, on a fresh server of the same setup.
+ *
  * Then the SAML ACS section (bench/saml.ts): CPU per good login and per refused forged response,
  * longest main-thread block, good logins per second.
  *
  * Options (env): BENCH_DURATION seconds per scenario and round (default 10), BENCH_ROUNDS (default 2),
  * BENCH_CONNECTIONS (default 32), BENCH_WARMUP seconds (default 3); BENCH_SAML_LOGINS good logins
  * (default 200), BENCH_SAML_FORGED responses per forged shape (default 20), BENCH_SAML_INFLIGHT
- * (default 8). `npm run bench -- --only saml` (or `--only exchange`) runs one section.
+ * (default 8). `npm run bench -- --only saml` (or `--only exchange`, `--only pulled`) runs one section.
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import os from 'node:os';
+import { pulledSection } from './pulled.js';
 import { runSamlBench } from './saml.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -30,7 +34,7 @@ const SAML_INFLIGHT = Number(process.env.BENCH_SAML_INFLIGHT ?? 8);
 
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
-if (only !== undefined && only !== 'saml' && only !== 'exchange') throw new Error('--only takes saml or exchange');
+if (only !== undefined && only !== 'saml' && only !== 'exchange' && only !== 'pulled') throw new Error('--only takes saml, exchange or pulled');
 
 interface ServerInfo {
   brokerPort: number;
@@ -38,6 +42,7 @@ interface ServerInfo {
   tokens: string[];
   audience: string;
   resource: string;
+  backchannel: { client_id: string; client_secret: string };
 }
 
 function startServer(): Promise<{ info: ServerInfo; stop: () => void }> {
@@ -153,5 +158,6 @@ async function samlSection(): Promise<void> {
   if (result.failures.length > 0) console.log(`WARNING: unexpected SAML outcomes: ${result.failures.slice(0, 5).join('; ')}`);
 }
 
-if (only !== 'saml') await exchangeSection();
-if (only !== 'exchange') await samlSection();
+if (only === undefined || only === 'exchange') await exchangeSection();
+if (only === undefined || only === 'pulled') await pulledSection({ start: startServer, duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, warmup: WARMUP });
+if (only === undefined || only === 'saml') await samlSection();
