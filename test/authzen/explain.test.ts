@@ -1,4 +1,11 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { contentVersion } from '../../src/app.js';
+import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.js';
 import { principalIdOf } from '../../src/mapping/principal.js';
 import type { Explanation } from '../../src/authzen/explain.js';
 import { BASIC_SECRET, IDP, startTestBroker, TEST_IDP_AUTHORITY, testNamespaces, testSettings, type TestBroker } from '../helpers/broker.js';
@@ -8,6 +15,7 @@ import { BASIC_SECRET, IDP, startTestBroker, TEST_IDP_AUTHORITY, testNamespaces,
  * app.request(). `ops` is the admin client; `pep` is a PDP client, which may not ask.
  */
 
+const root = join(import.meta.dirname, '../..');
 const OPS = `Basic ${btoa(`ops:${BASIC_SECRET}`)}`;
 const PEP = `Basic ${btoa(`pep:${BASIC_SECRET}`)}`;
 /** A second upstream whose authority block says nothing of groups. */
@@ -138,4 +146,64 @@ describe('POST /admin/v1/explain', () => {
     expect((await post(b, ask(), `Basic ${btoa('ops:wrong')}`)).status).toBe(401);
     expect((await b.request('/admin/v1/explain', { headers: { authorization: OPS } })).status).toBe(405);
   });
+});
+
+function cli(database: string, ...args: string[]) {
+  return promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, env: { ...process.env, XAA_DATABASE: database } }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
+
+/** `npm run cli -- explain`, against the demo configuration (broker.config.yaml) and a database a broker has used. */
+describe('cli explain', () => {
+  const DEMO_IDP = 'http://localhost:9000';
+  let database: string;
+  let alice: string;
+
+  beforeAll(async () => {
+    database = join(mkdtempSync(join(tmpdir(), 'xaa-explain-cli-')), 'broker.sqlite');
+    const db = openSqlite(database);
+    const store = createSqliteStore(db);
+    alice = await principalIdOf(DEMO_IDP, 'alice');
+    // Recorded through a login connection the configuration no longer lists: believed about nothing.
+    await store.principals.upsert({ id: alice, upstreamIssuer: DEMO_IDP, upstreamSubject: 'alice', connectionId: 'retired', claims: {}, updatedAt: Math.floor(Date.now() / 1000) });
+    // What the broker writes from mappings/ at start.
+    const rows = [{ namespace: 'todo-users', upstreamIssuer: DEMO_IDP, upstreamSubject: 'alice', subject: 'todo-user-1001' }];
+    await store.mappings.replaceTable('todo-users', rows, { version: 1, hash: await contentVersion(rows) });
+    db.close();
+  });
+
+  const args = (scope: string, ...more: string[]) => ['explain', '--principal', alice, '--client', 'wiki-agent', '--destination', 'todo', '--scope', scope, ...more];
+
+  it('prints a readable explanation of a permit: policy, mapping, translation, what the upstream is believed about', async () => {
+    const r = await cli(database, ...args('tasks:read'));
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`PERMIT: client wiki-agent · scope tasks:read · destination todo · principal ${alice}`);
+    expect(r.stdout).toContain(`person: alice at ${DEMO_IDP} (connection retired)`);
+    expect(r.stdout).toContain('groups [] (groups not believed from this upstream)');
+    expect(r.stdout).toContain('mapping: namespace todo-users (table) → subject todo-user-1001, decided by todo-users/table');
+    expect(r.stdout).toContain('translation: tasks:read → [todos.read]');
+    expect(r.stdout).toContain('scope todos.read: granted; client may hold it: yes; policy permits by [employees-read-todos]');
+  }, 60_000);
+
+  it('prints the explanation object with --json and exits 0 on a deny, naming the forbids', async () => {
+    const r = await cli(database, ...args('todos.write', '--amr', 'pwd,mfa', '--json'));
+    expect(r.code).toBe(0);
+    const e = JSON.parse(r.stdout) as Explanation;
+    expect(e).toMatchObject({ decision: false, reason: 'policy_denied' });
+    expect(e.person!.authority).toMatchObject({ tenant: null, groups: 'not believed', email: 'not believed' });
+    expect(e.person!.login_dropped).toEqual(['amr:pwd', 'amr:mfa']);
+    expect(e.scopes[0]!.policy!.determining_policies).toEqual(['require-mfa-for-write', 'write-only-from-corporate-upstreams']);
+  }, 60_000);
+
+  it('exits 2 on bad arguments', async () => {
+    const missing = await cli(database, 'explain', '--principal', alice, '--client', 'wiki-agent', '--destination', 'todo');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("required option '--scope <scope>' not specified");
+    const badAmr = await cli(database, ...args('todos.read', '--amr', 'pwd,'));
+    expect(badAmr.code).toBe(2);
+    expect(badAmr.stderr).toContain('--amr: "pwd," is not a comma-separated list of values');
+  }, 60_000);
 });
