@@ -146,6 +146,13 @@ describe('POST /admin/v1/explain', () => {
     expect((await post(b, ask(), `Basic ${btoa('ops:wrong')}`)).status).toBe(401);
     expect((await b.request('/admin/v1/explain', { headers: { authorization: OPS } })).status).toBe(405);
   });
+
+  it('refuses admin: true at load on a client that does not authenticate with HTTP Basic', async () => {
+    const settings = await testSettings((s) => {
+      s.clients!.find((c) => c.client_id === 'wiki-agent')!.admin = true;
+    });
+    await expect(startTestBroker({ settings })).rejects.toThrow('clients[0].admin: an admin caller authenticates with HTTP Basic: token_endpoint_auth_method must be client_secret_basic');
+  });
 });
 
 function cli(database: string, ...args: string[]) {
