@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { errors as joseErrors } from 'jose';
-import type { BrokerConfig } from './config/schema.js';
+import type { BrokerConfig, BrokerSettings } from './config/schema.js';
 import { ClientAuthenticator } from './clients/authenticate.js';
 import { indexDestinations } from './exchange/destination.js';
 import { IdTokenVerifier, type TrustedIssuer } from './upstream/id-token.js';
@@ -59,6 +59,14 @@ export interface Broker {
 
 export const systemClock = () => Math.floor(Date.now() / 1000);
 
+/** Who is believed about what: trusted issuers by issuer, login connections by id (the CLI builds it too). */
+export function upstreamTrust(settings: BrokerSettings): UpstreamTrust {
+  return new UpstreamTrust(
+    new Map(settings.trusted_issuers.map((t) => [t.issuer, t.authority])),
+    new Map(settings.connections.filter((c) => typeof c.id === 'string').map((c) => [c.id as string, c.authority])),
+  );
+}
+
 /** Builds the broker from its dependencies. No runtime imports: Node and Workers both call this. */
 export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const { config, store } = deps;
@@ -106,10 +114,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     }),
     idTokens: new IdTokenVerifier(issuers),
     subjects,
-    trust: new UpstreamTrust(
-      new Map(settings.trusted_issuers.map((t) => [t.issuer, t.authority])),
-      new Map(settings.connections.filter((c) => typeof c.id === 'string').map((c) => [c.id as string, c.authority])),
-    ),
+    trust: upstreamTrust(settings),
     policy: createPolicyEngine(deps.cedar, config.policies),
     logger,
     refusals,

@@ -1,6 +1,6 @@
 /**
  * Operator commands: `check`, `hash-secret`, `rotate-keys`, `import-mappings`, `remap`, `import-sp-metadata`,
- * `contract-report`, `audit`, `audit-export`, `prune`.
+ * `contract-report`, `audit`, `audit-export`, `prune`, `explain`.
  * Run with `npm run cli -- <command>` (or `npm run check`).
  */
 import { Command } from 'commander';
@@ -16,7 +16,9 @@ import { KeyRing } from './minting/keys.js';
 import { createPolicyEngine } from './policy/cedar-engine.js';
 import { loadConfigFromDisk } from './runtime/config-files.js';
 import { createSqliteStore, openSqlite } from './store/adapters/sqlite.js';
-import { contentVersion, systemClock } from './app.js';
+import { contentVersion, systemClock, upstreamTrust } from './app.js';
+import { explain, formatExplanation } from './authzen/explain.js';
+import { SubjectResolver } from './mapping/resolve.js';
 import { AUDIT_EXPORT_PAGE } from './constants.js';
 import { claimMapOverridesSchema, effectiveClaimMap } from './migration/claims.js';
 import { contractReport, formatContractReport } from './migration/contract-report.js';
@@ -194,6 +196,41 @@ program
     }
   });
 
+/** A bad argument to `explain`: exit 2, as for a malformed command line. */
+class UsageError extends Error {}
+
+function csv(name: string, value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const values = value.split(',').map((v) => v.trim());
+  if (values.some((v) => v === '')) throw new UsageError(`${name}: "${value}" is not a comma-separated list of values`);
+  return values;
+}
+
+program
+  .command('explain')
+  .description('why a client would (not) get a scope at a destination for a person: upstream authority, mapping, scope translation, determining policies')
+  .requiredOption('--principal <id>', "the person's broker principal id (p_…)")
+  .requiredOption('--client <client_id>')
+  .requiredOption('--destination <id>')
+  .requiredOption('--scope <scope>', "one scope, in the caller's vocabulary or the destination's")
+  .option('--resource <uri>', 'RFC 8707 resource indicator')
+  .option('--acr <acr>', 'the login acr, as it would be reported')
+  .option('--amr <list>', 'the login amr values, comma-separated (e.g. pwd,mfa)')
+  .option('--auth-time <seconds>', 'when the person authenticated (epoch seconds)')
+  .option('--json', 'print the explanation as JSON')
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+  .action(async (o: { principal: string; client: string; destination: string; scope: string; resource?: string; acr?: string; amr?: string; authTime?: string; json?: boolean }) => {
+    const amr = csv('--amr', o.amr);
+    if (o.authTime !== undefined && !/^\d+$/.test(o.authTime)) throw new UsageError(`--auth-time: "${o.authTime}" is not epoch seconds`);
+    const { config, store } = openStore();
+    const subjects = new SubjectResolver(store.mappings, store.secrets);
+    await subjects.prepare(config.namespaces.values());
+    const services = { settings: config.settings, namespaces: config.namespaces, store, subjects, trust: upstreamTrust(config.settings), policy: createPolicyEngine(cedar, config.policies) };
+    const login = { ...(o.acr !== undefined ? { acr: o.acr } : {}), ...(amr ? { amr } : {}), ...(o.authTime !== undefined ? { authTime: Number(o.authTime) } : {}) };
+    const e = await explain({ principalId: o.principal, clientId: o.client, destinationId: o.destination, scope: o.scope, ...(o.resource !== undefined ? { resource: o.resource } : {}), login }, services, systemClock());
+    console.log(o.json ? JSON.stringify(e, null, 2) : formatExplanation(e));
+  });
+
 program.parseAsync().catch((err) => {
   if (err instanceof ConfigError) {
     console.error('configuration is invalid:');
@@ -201,5 +238,5 @@ program.parseAsync().catch((err) => {
   } else {
     console.error(err instanceof Error ? err.message : String(err));
   }
-  process.exit(1);
+  process.exit(err instanceof UsageError ? 2 : 1);
 });

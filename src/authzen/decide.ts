@@ -1,9 +1,10 @@
-import type { ClientConfig, DestinationConfig } from '../config/schema.js';
+import type { ClientConfig, DestinationConfig, NamespaceConfig } from '../config/schema.js';
 import type { BrokerServices } from '../grants/services.js';
 import { identityOfPrincipal } from '../mapping/identity.js';
-import type { Identity } from '../mapping/resolve.js';
+import type { Identity, Resolution } from '../mapping/resolve.js';
 import { mintContext, mintPrincipal } from '../policy/question.js';
-import type { MintQuestion } from '../policy/types.js';
+import type { MintQuestion, ScopeDecision } from '../policy/types.js';
+import type { PrincipalRecord } from '../store/ports.js';
 import { isResourceIndicator, type MintAsk, type MintTarget, type PepLogin } from './question.js';
 
 /**
@@ -53,33 +54,67 @@ export interface Prepared {
 
 const PERSISTENT_NAMEID = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 
-/** Step: destination, resource, client, person, login age, mapping: each refusal of the mint path is a deny here. */
-export async function prepare(target: MintTarget, s: BrokerServices, now: number): Promise<Prepared | Decision> {
-  const destination = s.settings.destinations.find((d) => d.id === target.destinationId);
-  if (!destination) return deny('destination_unknown');
-  if (target.resource !== undefined && (!isResourceIndicator(target.resource) || !destination.resources.includes(target.resource))) return deny('resource_unknown');
-  const client = s.settings.clients.find((c) => c.client_id === target.clientId);
-  if (!client) return deny('client_unknown');
-  // The token exchange refuses public clients (requireConfidentialClient).
-  if (client.token_endpoint_auth_method === 'none') return deny('client_public');
-  const grant = Object.hasOwn(client.destinations, destination.id) ? client.destinations[destination.id] : undefined;
-  if (!grant) return deny('client_not_enabled_for_destination');
+/** What `prepare` and `decideScope` read of the broker: the explanation (explain.ts) builds only these. */
+export type DecideServices = Pick<BrokerServices, 'settings' | 'store' | 'trust' | 'namespaces' | 'subjects' | 'policy'>;
 
-  const principal = await s.store.principals.get(target.principalId);
-  if (!principal) return deny('subject_unknown');
+/**
+ * Everything the mint path's checks looked at, up to the first refusal (`refused`): what
+ * `prepare` decides from, and what an explanation shows.
+ */
+export interface Trace {
+  destination?: DestinationConfig;
+  client?: ClientConfig;
+  grant?: ClientConfig['destinations'][string];
+  principal?: PrincipalRecord;
+  identity?: Identity;
+  login?: PepLogin;
+  namespace?: NamespaceConfig;
+  mapping?: Resolution;
+  refused?: DenyReason;
+}
+
+/** Step: destination, resource, client, person, login age, mapping: each refusal of the mint path is a deny here. */
+export async function trace(target: MintTarget, s: DecideServices, now: number): Promise<Trace> {
+  const t: Trace = {};
+  const stop = (reason: DenyReason) => ({ ...t, refused: reason });
+  t.destination = s.settings.destinations.find((d) => d.id === target.destinationId);
+  const { destination } = t;
+  if (!destination) return stop('destination_unknown');
+  if (target.resource !== undefined && (!isResourceIndicator(target.resource) || !destination.resources.includes(target.resource))) return stop('resource_unknown');
+  t.client = s.settings.clients.find((c) => c.client_id === target.clientId);
+  const { client } = t;
+  if (!client) return stop('client_unknown');
+  // The token exchange refuses public clients (requireConfidentialClient).
+  if (client.token_endpoint_auth_method === 'none') return stop('client_public');
+  t.grant = Object.hasOwn(client.destinations, destination.id) ? client.destinations[destination.id] : undefined;
+  if (!t.grant) return stop('client_not_enabled_for_destination');
+
+  t.principal = await s.store.principals.get(target.principalId);
+  if (!t.principal) return stop('subject_unknown');
   // Attributes from the broker's record and the trust registry, never from the request.
-  const identity = identityOfPrincipal(principal, s.trust);
-  const login = believedLogin(target.login, s.trust.ofConnection(principal.connectionId));
+  const identity = (t.identity = identityOfPrincipal(t.principal, s.trust));
+  t.login = believedLogin(target.login, s.trust.ofConnection(t.principal.connectionId));
   if (destination.max_auth_age !== undefined) {
     const { authTime } = target.login;
-    if (authTime === undefined || now - authTime > destination.max_auth_age) return deny('authentication_too_old');
+    if (authTime === undefined || now - authTime > destination.max_auth_age) return stop('authentication_too_old');
   }
+  t.namespace = s.namespaces.get(destination.namespace)!;
   // resolve() only reads: a binding it would create is returned, not written.
-  const mapping = await s.subjects.resolve(s.namespaces.get(destination.namespace)!, identity, now);
-  if (!mapping.ok) return deny('mapping_refused');
+  t.mapping = await s.subjects.resolve(t.namespace, identity, now);
+  if (!t.mapping.ok) return stop('mapping_refused');
   // exchange/sub-id.ts: a destination keyed on SAML NameIDs needs the person's persistent one.
-  if (destination.sub_id && identity.saml?.nameId.format !== PERSISTENT_NAMEID) return deny('sub_id_evidence_missing');
-  return { destination, grant, client, identity, target, login, now };
+  if (destination.sub_id && identity.saml?.nameId.format !== PERSISTENT_NAMEID) return stop('sub_id_evidence_missing');
+  return t;
+}
+
+export async function prepare(target: MintTarget, s: DecideServices, now: number): Promise<Prepared | Decision> {
+  return preparedOf(await trace(target, s, now), target, now);
+}
+
+/** A trace that got through every check, as what the scope steps need; else its refusal. */
+export function preparedOf(t: Trace, target: MintTarget, now: number): Prepared | Decision {
+  if (t.refused) return deny(t.refused);
+  return { destination: t.destination!, grant: t.grant!, client: t.client!, identity: t.identity!, target, login: t.login!, now };
 }
 
 /**
@@ -107,12 +142,31 @@ export function reachableScopes(p: Prepared): string[] {
   return [...new Set([...Object.values(p.destination.scope_translation).flat(), ...p.grant.default_scopes])];
 }
 
+/** How one scope fares: reachable, allowed to the client there, and what Cedar said (asked only past both). */
+export interface ScopeTrace {
+  reachable: boolean;
+  clientMayHold: boolean;
+  policy?: ScopeDecision;
+}
+
+export function traceScope(p: Prepared, scope: string, s: Pick<DecideServices, 'policy'>): ScopeTrace {
+  const reachable = reachableScopes(p).includes(scope);
+  const clientMayHold = p.grant.scopes.includes(scope);
+  if (!reachable || !clientMayHold) return { reachable, clientMayHold };
+  const [policy] = s.policy.evaluateMint(mintQuestion(p, scope));
+  return { reachable, clientMayHold, ...(policy ? { policy } : {}) };
+}
+
+/** The decision a scope trace amounts to; any Cedar error is a deny (fail closed). */
+export function scopeDecision(t: ScopeTrace): Decision {
+  if (!t.reachable) return deny('scope_untranslatable');
+  if (!t.clientMayHold) return deny('scope_not_permitted_for_client');
+  return t.policy && t.policy.allowed && t.policy.errors.length === 0 ? PERMIT : deny('policy_denied');
+}
+
 /** Step: one scope: reachable, allowed to the client there, and permitted by Cedar without errors. */
-export function decideScope(p: Prepared, scope: string, s: BrokerServices): Decision {
-  if (!reachableScopes(p).includes(scope)) return deny('scope_untranslatable');
-  if (!p.grant.scopes.includes(scope)) return deny('scope_not_permitted_for_client');
-  const [decision] = s.policy.evaluateMint(mintQuestion(p, scope));
-  return decision && decision.allowed && decision.errors.length === 0 ? PERMIT : deny('policy_denied');
+export function decideScope(p: Prepared, scope: string, s: Pick<DecideServices, 'policy'>): Decision {
+  return scopeDecision(traceScope(p, scope, s));
 }
 
 /** The Cedar question, built exactly as `decideScopes` builds it for a mint. */
@@ -132,7 +186,7 @@ export function mintQuestion(p: Prepared, scope: string): MintQuestion {
  * One evaluation, start to end. A batch passes `memo`: items that differ only in scope (the usual
  * batch) share one principal read and one mapping resolution.
  */
-export async function decide(ask: MintAsk, s: BrokerServices, now: number, memo?: Map<string, Promise<Prepared | Decision>>): Promise<Decision> {
+export async function decide(ask: MintAsk, s: DecideServices, now: number, memo?: Map<string, Promise<Prepared | Decision>>): Promise<Decision> {
   const { scope, ...target } = ask;
   const key = JSON.stringify([target.principalId, target.destinationId, target.resource ?? null, target.clientId, target.login.acr ?? null, target.login.amr ?? null, target.login.authTime ?? null]);
   let prepared = memo?.get(key);

@@ -1,7 +1,8 @@
 import type { Context, Hono } from 'hono';
 import type { BrokerServices } from '../grants/services.js';
 import { readBounded } from '../http/bounded.js';
-import { authenticateCaller } from './caller.js';
+import { authenticateCaller, type CallerRole } from './caller.js';
+import { explain, readExplainAsk, EXPLAIN_PATH } from './explain.js';
 import { decide, deny, type Decision, type Prepared } from './decide.js';
 import { AuthzenError, authzenErrorResponse, BadRequest, NotAllowed, PayloadTooLarge, UnsupportedMediaType } from './errors.js';
 import { AUTHZEN_MAX_BODY_BYTES, AUTHZEN_MAX_REQUEST_ID } from './limits.js';
@@ -39,9 +40,12 @@ export function mountAuthzen(app: Hono, deps: AuthzenDeps) {
     app.post(path, (c) => endpoint(c, name, answer, deps));
     app.all(path, () => authzenErrorResponse(new NotAllowed('use POST'), { 'Cache-Control': 'no-store' }));
   }
+  // Beside the PDP and built on its decisions, but for operators: it tells what the broker believes of a person.
+  app.post(EXPLAIN_PATH, (c) => endpoint(c, 'explain', answerExplain, deps, 'admin'));
+  app.all(EXPLAIN_PATH, () => authzenErrorResponse(new NotAllowed('use POST'), { 'Cache-Control': 'no-store' }));
 }
 
-async function endpoint(c: Context, name: string, answer: Answer, deps: AuthzenDeps): Promise<Response> {
+async function endpoint(c: Context, name: string, answer: Answer, deps: AuthzenDeps, role: CallerRole = 'authzen'): Promise<Response> {
   const { services: s } = deps;
   const now = deps.clock();
   const sent = c.req.header('x-request-id');
@@ -50,7 +54,7 @@ async function endpoint(c: Context, name: string, answer: Answer, deps: AuthzenD
   const headers = { 'Cache-Control': 'no-store', 'X-Request-ID': validId ? sent : crypto.randomUUID() };
   try {
     if (sent !== undefined && !validId) throw new BadRequest(`X-Request-ID must be 1 to ${AUTHZEN_MAX_REQUEST_ID} visible ASCII characters`);
-    const caller = await authenticateCaller(c.req.header('authorization'), s, now, deps.sourceOf(c));
+    const caller = await authenticateCaller(c.req.header('authorization'), s, now, deps.sourceOf(c), role);
     requireJson(c.req.header('content-type'));
     const body = parseJsonBody(await readBody(c.req.raw));
     const { response, decisions } = await answer(body, s, now);
@@ -121,4 +125,9 @@ const answerResourceSearch: Answer = async (body, s, now) => {
 const answerActionSearch: Answer = async (body, s, now) => {
   const response = await searchActions(readActionSearch(body), body, s, now);
   return { response: { ...response }, decisions: [] };
+};
+
+const answerExplain: Answer = async (body, s, now) => {
+  const explanation = await explain(readExplainAsk(body), s, now);
+  return { response: { ...explanation }, decisions: [{ decision: explanation.decision }] };
 };

@@ -67,12 +67,11 @@ export function readMintTarget(
   const resource = optionalString(props, 'resource', at('resource.properties.resource'));
   const ctx = context ?? {};
   const clientId = requireString(ctx, 'client_id', at('context.client_id'));
-  return { ok: true, target: { principalId: subject.id, destinationId, ...(resource !== undefined ? { resource } : {}), clientId, login: readLogin(ctx, path) } };
+  return { ok: true, target: { principalId: subject.id, destinationId, ...(resource !== undefined ? { resource } : {}), clientId, login: readLogin(ctx, (k) => (path ? `${path}.context.${k}` : `context.${k}`)) } };
 }
 
 /** `acr` string, `amr` string array, `auth_time` seconds since epoch (an integer). */
-function readLogin(ctx: Json, path: string): PepLogin {
-  const at = (k: string) => (path ? `${path}.context.${k}` : `context.${k}`);
+export function readLogin(ctx: Json, at: (key: string) => string): PepLogin {
   const acr = optionalString(ctx, 'acr', at('acr'));
   const amr = readStringArray(ctx, 'amr', at('amr'));
   const authTime = ctx.auth_time;

@@ -131,10 +131,16 @@ export const clientSchema = z
     oidc: oidcAppSchema.optional(),
     /** A policy enforcement point allowed to ask the broker's AuthZEN PDP (docs/authzen.md); HTTP Basic only. */
     authzen: z.boolean().default(false),
+    /**
+     * An operator tool allowed to ask `POST /admin/v1/explain` (docs/authzen.md): it sees what the
+     * broker believes of a person (email, groups, mapped subject), more than a PDP decision tells. HTTP Basic only.
+     */
+    admin: z.boolean().default(false),
   })
   .strict()
   .superRefine((c, ctx) => {
     if (c.authzen && c.token_endpoint_auth_method !== 'client_secret_basic') ctx.addIssue({ code: 'custom', path: ['authzen'], message: 'a PDP caller authenticates with HTTP Basic: token_endpoint_auth_method must be client_secret_basic' });
+    if (c.admin && c.token_endpoint_auth_method !== 'client_secret_basic') ctx.addIssue({ code: 'custom', path: ['admin'], message: 'an admin caller authenticates with HTTP Basic: token_endpoint_auth_method must be client_secret_basic' });
     const secret = c.token_endpoint_auth_method === 'client_secret_basic' || c.token_endpoint_auth_method === 'client_secret_post';
     if (secret && !c.client_secret_hash) ctx.addIssue({ code: 'custom', path: ['client_secret_hash'], message: `required for ${c.token_endpoint_auth_method}` });
     if (!secret && c.client_secret_hash) ctx.addIssue({ code: 'custom', path: ['client_secret_hash'], message: `not allowed for ${c.token_endpoint_auth_method}` });
