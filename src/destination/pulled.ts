@@ -1,6 +1,7 @@
 import { decodeJwt, SignJWT } from 'jose';
 import { InvalidRequest, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';
 import { InvalidGrant } from '../oauth/errors.js';
+import { readBounded } from '../http/bounded.js';
 import { IdJagRejected } from './errors.js';
 import {
   BACKCHANNEL_ASSERTION_LIFETIME,
@@ -99,28 +100,11 @@ export type ReferenceRedeemer = (reference: string, context: IdJagVerificationCo
 
 /** Reads at most `cap` bytes of a response body; more is a refusal, not a truncation. */
 async function boundedText(res: Response, cap: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? '0');
-  if (declared > cap) throw new ServerError('broker_redemption_failed', undefined, 'broker response too large');
+  const tooLarge = () => new ServerError('broker_redemption_failed', undefined, 'broker response too large');
+  if (Number(res.headers.get('content-length') ?? '0') > cap) throw tooLarge();
   if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > cap) {
-      await reader.cancel();
-      throw new ServerError('broker_redemption_failed', undefined, 'broker response too large');
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
+  const bytes = await readBounded(res.body, cap);
+  if (!bytes) throw tooLarge();
   return new TextDecoder().decode(bytes);
 }
 

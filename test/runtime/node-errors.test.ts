@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { oneLine, runBroker } from '../helpers/process.js';
 import { capture, type Line } from '../helpers/log.js';
 import { startNodeBroker } from '../../src/runtime/node.js';
 
@@ -12,39 +12,6 @@ import { startNodeBroker } from '../../src/runtime/node.js';
 const root = join(import.meta.dirname, '../..');
 const tempDir = () => mkdtempSync(join(tmpdir(), 'xaa-errors-'));
 const tempDb = () => join(tempDir(), 'broker.sqlite');
-
-/** Runs `npm start`'s command to its end; what it printed on each stream and how it exited. */
-function run(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const all: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'silent', ...env };
-  // Only the settings a test names: none inherited from the shell that runs the tests.
-  for (const name of ['XAA_CONFIG', 'XAA_DATABASE', 'HOST']) if (!(name in env)) delete all[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
-    cwd: root,
-    env: all,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill(), 25_000);
-  return new Promise((done) =>
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    }),
-  );
-}
-
-/** One line on stderr, no stack trace anywhere, a non-zero exit: returns that line. */
-function oneLine(r: { code: number | null; stdout: string; stderr: string }): string {
-  expect(r.code, r.stderr).not.toBe(0);
-  expect(r.code).not.toBeNull();
-  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
-  expect(lines, r.stderr).toHaveLength(1);
-  for (const out of [r.stdout, r.stderr]) expect(out).not.toMatch(/^\s+at /m);
-  return lines[0]!;
-}
 
 /** The demo configuration copied to a temporary directory, with `database` changed. */
 function configWithDatabase(database: string): string {
@@ -59,7 +26,7 @@ function configWithDatabase(database: string): string {
 
 describe('npm start: errors an operator sees', () => {
   it.each(['abc', '70000', '0', '-1', '80.5', '0x50'])('PORT=%j gives one line naming PORT and exits non-zero', async (port) => {
-    const line = oneLine(await run({ PORT: port, XAA_DATABASE: tempDb() }));
+    const line = oneLine(await runBroker({ PORT: port, XAA_DATABASE: tempDb() }));
     expect(line).toMatch(/\bPORT\b/);
     expect(line).toContain(`"${port}"`);
   }, 30_000);
@@ -69,7 +36,7 @@ describe('npm start: errors an operator sees', () => {
     await new Promise<void>((ok) => blocker.listen(0, '127.0.0.1', ok));
     const { port } = blocker.address() as AddressInfo;
     try {
-      const line = oneLine(await run({ PORT: String(port), XAA_DATABASE: tempDb() }));
+      const line = oneLine(await runBroker({ PORT: String(port), XAA_DATABASE: tempDb() }));
       expect(line).toMatch(/in use/);
       expect(line).toContain(`127.0.0.1:${port}`);
       expect(line).toMatch(/\bPORT\b/);
@@ -81,7 +48,7 @@ describe('npm start: errors an operator sees', () => {
   it('a file that is not SQLite, named by XAA_DATABASE, gives one line naming XAA_DATABASE', async () => {
     const db = join(tempDir(), 'not.sqlite');
     writeFileSync(db, 'this is not a database, but it is long enough to have a header. '.repeat(20));
-    const line = oneLine(await run({ PORT: '18961', XAA_DATABASE: db }));
+    const line = oneLine(await runBroker({ PORT: '18961', XAA_DATABASE: db }));
     expect(line).toMatch(/not a SQLite database/);
     expect(line).toContain(db);
     expect(line).toMatch(/\bXAA_DATABASE\b/);
@@ -89,7 +56,7 @@ describe('npm start: errors an operator sees', () => {
 
   it('a database path that cannot be opened (a directory) gives one line naming XAA_DATABASE', async () => {
     const dir = tempDir();
-    const line = oneLine(await run({ PORT: '18962', XAA_DATABASE: dir }));
+    const line = oneLine(await runBroker({ PORT: '18962', XAA_DATABASE: dir }));
     expect(line).toMatch(/cannot be opened/);
     expect(line).toContain(dir);
     expect(line).toMatch(/\bXAA_DATABASE\b/);
@@ -98,7 +65,7 @@ describe('npm start: errors an operator sees', () => {
   it('a database path under a regular file gives one line naming XAA_DATABASE', async () => {
     const file = join(tempDir(), 'plain');
     writeFileSync(file, 'x');
-    const line = oneLine(await run({ PORT: '18963', XAA_DATABASE: join(file, 'broker.sqlite') }));
+    const line = oneLine(await runBroker({ PORT: '18963', XAA_DATABASE: join(file, 'broker.sqlite') }));
     expect(line).toMatch(/cannot be opened/);
     expect(line).toMatch(/\bXAA_DATABASE\b/);
   }, 30_000);
@@ -108,7 +75,7 @@ describe('npm start: errors an operator sees', () => {
     mkdirSync(join(dir, 'db.sqlite'));
     const config = configWithDatabase(join(dir, 'db.sqlite'));
     const env = { PORT: '18964', XAA_CONFIG: config };
-    const line = oneLine(await run(env));
+    const line = oneLine(await runBroker(env));
     expect(line).toMatch(/cannot be opened/);
     expect(line).toContain('`database` in');
     expect(line).toContain(config.split('/').pop()!);
