@@ -3,6 +3,7 @@ import type { BrokerServices } from '../grants/services.js';
 import { identityOfPrincipal } from '../mapping/identity.js';
 import type { Identity, Resolution } from '../mapping/resolve.js';
 import { mintContext, mintPrincipal } from '../policy/question.js';
+import { stepUpRefusal } from '../policy/step-up.js';
 import type { MintQuestion, ScopeDecision } from '../policy/types.js';
 import type { PrincipalRecord } from '../store/ports.js';
 import { isResourceIndicator, type MintAsk, type MintTarget, type PepLogin } from './question.js';
@@ -30,11 +31,13 @@ export type DenyReason =
   | 'authentication_too_old'
   | 'mapping_refused'
   | 'sub_id_evidence_missing'
-  | 'policy_denied';
+  | 'policy_denied'
+  | 'authentication_insufficient';
 
 export interface Decision {
   decision: boolean;
-  context?: { reason: DenyReason };
+  /** Why not; for a step-up, the RFC 9470 hints the token endpoint would give (acr_values, max_age). */
+  context?: { reason: DenyReason; acr_values?: string; max_age?: number };
 }
 
 export const deny = (reason: DenyReason): Decision => ({ decision: false, context: { reason } });
@@ -164,9 +167,18 @@ export function scopeDecision(t: ScopeTrace): Decision {
   return t.policy && t.policy.allowed && t.policy.errors.length === 0 ? PERMIT : deny('policy_denied');
 }
 
-/** Step: one scope: reachable, allowed to the client there, and permitted by Cedar without errors. */
+/**
+ * Step: one scope: reachable, allowed to the client there, and permitted by Cedar without errors.
+ * A denial a stronger login would lift says so, with the hints the token endpoint would give
+ * (the same `@step_up` rule, src/policy/step-up.ts).
+ */
 export function decideScope(p: Prepared, scope: string, s: Pick<DecideServices, 'policy'>): Decision {
-  return scopeDecision(traceScope(p, scope, s));
+  const t = traceScope(p, scope, s);
+  const decision = scopeDecision(t);
+  if (decision.decision || !t.policy || decision.context?.reason !== 'policy_denied') return decision;
+  const question = mintQuestion(p, scope);
+  const stepUp = stepUpRefusal([t.policy], [scope], s.policy, (scopes, context) => s.policy.evaluateMint({ ...question, scopes, context }), question.context);
+  return stepUp ? { decision: false, context: { reason: 'authentication_insufficient', ...stepUp.hints } } : decision;
 }
 
 /** The Cedar question, built exactly as `decideScopes` builds it for a mint. */

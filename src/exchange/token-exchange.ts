@@ -9,7 +9,7 @@ import type { Identity, Resolution } from '../mapping/resolve.js';
 import { StoreConflict } from '../store/ports.js';
 import { intersectGrant, parseScope, scopesToEvaluate, translateScopes, type ScopeTranslation } from '../policy/scopes.js';
 import type { MintQuestion, ScopeDecision } from '../policy/types.js';
-import { stepUpRefusal } from './step-up.js';
+import { stepUpRefusal } from '../policy/step-up.js';
 import { mintContext, mintPrincipal } from '../policy/question.js';
 import type { VerifiedIdToken } from '../upstream/id-token.js';
 import { resolveTarget } from './destination.js';

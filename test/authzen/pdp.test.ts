@@ -389,3 +389,28 @@ describe('AuthZEN PDP', () => {
     });
   });
 });
+
+describe('AuthZEN PDP: a denial a stronger login would lift', () => {
+  const STEP_UP_POLICIES = `
+@id("read-anything")
+permit (principal, action == Xaa::Action::"mint", resource) when { resource.name like "*.read" };
+@id("writers-need-group")
+permit (principal, action == Xaa::Action::"mint", resource) when { resource.name == "todos.write" && principal.groups.contains("todo-writers") };
+@id("mfa-for-write")
+@step_up("acr_values=urn:corp:loa:2fa&max_age=600&amr=mfa")
+forbid (principal, action == Xaa::Action::"mint", resource) when { resource.name == "todos.write" } unless { context.amr.contains("mfa") };
+`;
+
+  it('says so with the hints the token endpoint gives (acr_values, max_age); not when a stronger login would not help', async () => {
+    const b = await startTestBroker({ settings: await pdpSettings(), policies: STEP_UP_POLICIES });
+    const writer = await seedPrincipal(b, 'bob', { groups: ['todo-writers'] });
+    const reader = await seedPrincipal(b, 'alice', { groups: ['staff'] });
+    const ask = (subject: string) => post(b, '/access/v1/evaluation', { subject: { type: 'user', id: subject }, action: mint, resource: scope('todos.write'), context: { client_id: 'wiki-agent', amr: ['pwd'] } });
+
+    const res = await ask(writer);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ decision: false, context: { reason: 'authentication_insufficient', acr_values: 'urn:corp:loa:2fa', max_age: 600 } });
+    // Without the group, MFA would not help: a plain policy denial.
+    expect(await (await ask(reader)).json()).toEqual({ decision: false, context: { reason: 'policy_denied' } });
+  });
+});

@@ -1,5 +1,5 @@
 import { InsufficientUserAuthentication } from '../oauth/errors.js';
-import type { MintQuestion, PolicyEngine, ScopeDecision, StepUpRule } from '../policy/types.js';
+import type { MintQuestion, PolicyEngine, ScopeDecision, StepUpRule } from './types.js';
 
 /**
  * Issue 6 §2: a refusal about authentication strength answers insufficient_user_authentication
