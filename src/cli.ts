@@ -15,6 +15,7 @@ import { principalIdOf } from './mapping/principal.js';
 import { KeyRing } from './minting/keys.js';
 import { createPolicyEngine } from './policy/cedar-engine.js';
 import { loadConfigFromDisk } from './runtime/config-files.js';
+import { configFileError } from './runtime/startup.js';
 import { createSqliteStore, openSqlite } from './store/adapters/sqlite.js';
 import { contentVersion, systemClock, upstreamTrust } from './app.js';
 import { explain, formatExplanation } from './authzen/explain.js';
@@ -28,8 +29,19 @@ import { subjectSourceSchema } from './migration/subject.js';
 
 const program = new Command('xaa-broker').description('xaa-broker operator commands').option('-c, --config <file>', 'broker config file', process.env.XAA_CONFIG ?? 'broker.config.yaml');
 
+/** The configuration the command runs with; an unreadable file is one line naming `--config` (or XAA_CONFIG). */
+function loadCliConfig() {
+  const path: string = program.opts().config;
+  try {
+    return loadConfigFromDisk(path);
+  } catch (err) {
+    const source = program.getOptionValueSource('config') === 'cli' ? '--config' : process.env.XAA_CONFIG ? 'XAA_CONFIG' : undefined;
+    throw configFileError(err, resolve(path), source) ?? err;
+  }
+}
+
 function openStore() {
-  const { config, baseDir } = loadConfigFromDisk(program.opts().config);
+  const { config, baseDir } = loadCliConfig();
   const file = process.env.XAA_DATABASE ?? resolve(baseDir, config.settings.database);
   return { config, store: createSqliteStore(openSqlite(file)), file };
 }
@@ -38,7 +50,7 @@ program
   .command('check')
   .description('validate the configuration, mappings and policies without starting')
   .action(() => {
-    const { config } = loadConfigFromDisk(program.opts().config);
+    const { config } = loadCliConfig();
     const engine = createPolicyEngine(cedar, config.policies);
     const s = config.settings;
     for (const w of config.warnings ?? []) console.warn(`warning: ${w}`);

@@ -3,7 +3,9 @@
  * naming XAA_CONFIG or the default path, a non-zero exit and no stack trace, like the other
  * start-up errors (node-errors.test.ts). Spawns the process as `npm start` does.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,5 +32,14 @@ describe('npm start: the configuration file', () => {
     mkdirSync(dir);
     const line = oneLine(await runBroker({ XAA_CONFIG: dir }));
     expect(line).toBe(`xaa-broker will not start: config file ${dir} is a directory, not a file; check XAA_CONFIG`);
+  });
+});
+
+describe('npm run cli: the configuration file', () => {
+  it('a --config that does not exist: one line naming the file and --config, exit 1, no stack', () => {
+    const missing = join(tempDir(), 'nowhere.yaml');
+    const tsx = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
+    const r = spawnSync(process.execPath, ['--import', tsx, join(root, 'src/cli.ts'), '--config', missing, 'check'], { cwd: root, encoding: 'utf8' });
+    expect(oneLine({ code: r.status, stdout: r.stdout, stderr: r.stderr })).toBe(`config file ${missing} does not exist; check --config`);
   });
 });
