@@ -18,6 +18,7 @@
  */
 import autocannon from 'autocannon';
 import { ID_JAG_REFERENCE_TOKEN_TYPE } from '../src/destination/limits.js';
+import { exchangeBody } from './exchange-body.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ID_JAG = 'urn:ietf:params:oauth:token-type:id-jag';
@@ -36,21 +37,6 @@ export interface PulledOptions {
   rounds: number;
   connections: number;
   warmup: number;
-}
-
-/** The client's token exchange, for an ID-JAG (pushed) or a reference (pulled); the exchange section's body otherwise. */
-function clientExchange(info: PulledServerInfo, token: string, requested: string): string {
-  return new URLSearchParams({
-    grant_type: TOKEN_EXCHANGE,
-    requested_token_type: requested,
-    subject_token: token,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
-    audience: info.audience,
-    resource: info.resource,
-    scope: 'todos.read todos.write',
-    client_id: 'bench-agent',
-    client_secret: 'bench-secret',
-  }).toString();
 }
 
 function redemption(info: PulledServerInfo, reference: string): string {
@@ -140,8 +126,8 @@ export async function runPulledBench(o: PulledOptions): Promise<Pair[]> {
   try {
     let next = 0;
     const token = () => info.tokens[next++ % info.tokens.length]!;
-    const pushed: Step[] = [() => clientExchange(info, token(), ID_JAG)];
-    const pulled: Step[] = [() => clientExchange(info, token(), ID_JAG_REFERENCE_TOKEN_TYPE), (ctx) => (ctx.reference === undefined ? undefined : redemption(info, ctx.reference))];
+    const pushed: Step[] = [() => exchangeBody(info, token(), ID_JAG)];
+    const pulled: Step[] = [() => exchangeBody(info, token(), ID_JAG_REFERENCE_TOKEN_TYPE), (ctx) => (ctx.reference === undefined ? undefined : redemption(info, ctx.reference))];
 
     // Warm-up, not reported: every user once through issue + redemption, then JIT time on both paths.
     await drive(info.brokerPort, pulled, o.connections, { amount: info.tokens.length * pulled.length });

@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import os from 'node:os';
+import { exchangeBody } from './exchange-body.js';
 import { pulledSection } from './pulled.js';
 import { runSamlBench } from './saml.js';
 
@@ -53,19 +54,6 @@ function startServer(): Promise<{ info: ServerInfo; stop: () => void }> {
   });
 }
 
-function exchangeBody(info: ServerInfo, token: string): string {
-  return new URLSearchParams({
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
-    subject_token: token,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
-    audience: info.audience,
-    resource: info.resource,
-    scope: 'todos.read todos.write',
-    client_id: 'bench-agent',
-    client_secret: 'bench-secret',
-  }).toString();
-}
 
 interface Row {
   scenario: string;
