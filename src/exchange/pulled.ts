@@ -10,7 +10,7 @@ import { InvalidGrant, InvalidRequest, InvalidTarget, OAuthError, ServerError, T
 import type { RefusalReason } from '../oauth/reasons.js';
 import { isRandomToken, randomToken, sha256Base64url } from '../provider/crypto.js';
 import type { IdJagReferenceRecord } from '../store/ports.js';
-import { identityOfPrincipal, type LoginFacts, type Subject } from './subject.js';
+import { personOfActiveSession, type LoginFacts, type Subject } from './subject.js';
 import {
   createTokenExchangeGrant,
   decideForSubject,
@@ -154,12 +154,8 @@ function requireBoundDestination(reference: IdJagReferenceRecord, request: Grant
  */
 async function recheckSubject(stored: StoredSubject, request: GrantRequest, s: BrokerServices): Promise<Subject> {
   if (stored.sessionId === undefined) return { identity: stored.identity, login: stored.login };
-  const session = await s.store.sessions.active(stored.sessionId, request.now);
-  if (!session) throw new InvalidGrant('session_ended', REFUSED);
-  if (session.principalId !== stored.identity.principalId) throw new InvalidGrant('principal_missing', REFUSED, 'the session names another principal');
-  const principal = await s.store.principals.get(session.principalId);
-  if (!principal) throw new InvalidGrant('principal_missing', REFUSED, 'no principal record for the session');
-  return { identity: identityOfPrincipal(principal, s.trust), login: stored.login };
+  const { identity } = await personOfActiveSession(stored.sessionId, stored.identity.principalId, s, request.now, REFUSED);
+  return { identity, login: stored.login };
 }
 
 /** Step: the client the reference was issued to is still enabled for the destination, as configured now. */

@@ -5,7 +5,7 @@ import { isRandomToken, randomToken, sha256Base64url } from '../provider/crypto.
 import { REFRESH_TOKEN_REUSE_GRACE } from '../provider/limits.js';
 import type { BrokerServices } from '../grants/services.js';
 import type { RefreshTokenRecord } from '../store/ports.js';
-import { identityOfPrincipal, loginFacts, type Subject } from './subject.js';
+import { loginFacts, personOfActiveSession, type Subject } from './subject.js';
 
 /**
  * subject_token_type refresh_token: a refresh token the broker issued to an app that logs users in
@@ -63,12 +63,8 @@ export async function verifyRefreshToken(presented: string, clientId: string, s:
  * what was true when the token was issued; the login facts come from the session.
  */
 export async function subjectOfRefreshToken(record: RefreshTokenRecord, s: BrokerServices, now: number): Promise<Subject> {
-  const session = await s.store.sessions.active(record.sessionId, now);
-  if (!session) throw refuse('session_ended');
-  if (session.principalId !== record.principalId) throw refuse('principal_missing', 'the session names another principal');
-  const principal = await s.store.principals.get(record.principalId);
-  if (!principal) throw refuse('principal_missing', 'no principal record for the session');
-  return { identity: identityOfPrincipal(principal, s.trust), login: loginFacts(session.authTime, session.acr, session.amr) };
+  const { session, identity } = await personOfActiveSession(record.sessionId, record.principalId, s, now, 'the subject token is invalid');
+  return { identity, login: loginFacts(session.authTime, session.acr, session.amr) };
 }
 
 /**

@@ -1,6 +1,9 @@
+import type { BrokerServices } from '../grants/services.js';
+import { identityOfPrincipal } from '../mapping/identity.js';
 import type { Identity } from '../mapping/resolve.js';
-export { identityOfPrincipal } from '../mapping/identity.js';
-import { InsufficientUserAuthentication } from '../oauth/errors.js';
+import { InsufficientUserAuthentication, InvalidGrant } from '../oauth/errors.js';
+import type { SessionRecord } from '../store/ports.js';
+export { identityOfPrincipal };
 
 /**
  * What every kind of subject token comes down to once verified: who the person is (the principal,
@@ -52,4 +55,24 @@ export function requireRecentAuthentication(login: LoginFacts, maxAuthAge: numbe
   if (login.authTime === undefined) throw new InsufficientUserAuthentication('authentication_too_old', 'the user must authenticate again', { max_age: maxAuthAge }, 'auth_time unknown');
   const age = now - login.authTime;
   if (age > maxAuthAge) throw new InsufficientUserAuthentication('authentication_too_old', 'the user must authenticate again', { max_age: maxAuthAge }, `authenticated ${age} s ago`);
+}
+
+/**
+ * Step: the person behind a broker session that must still be active and still name them (a
+ * refresh token, a reference issued from one), re-read from their current principal record.
+ * `description` is what the caller's refusals say on the wire.
+ */
+export async function personOfActiveSession(
+  sessionId: string,
+  principalId: string,
+  s: BrokerServices,
+  now: number,
+  description: string,
+): Promise<{ session: SessionRecord; identity: Identity }> {
+  const session = await s.store.sessions.active(sessionId, now);
+  if (!session) throw new InvalidGrant('session_ended', description);
+  if (session.principalId !== principalId) throw new InvalidGrant('principal_missing', description, 'the session names another principal');
+  const principal = await s.store.principals.get(principalId);
+  if (!principal) throw new InvalidGrant('principal_missing', description, 'no principal record for the session');
+  return { session, identity: identityOfPrincipal(principal, s.trust) };
 }
