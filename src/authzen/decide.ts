@@ -2,7 +2,7 @@ import type { ClientConfig, DestinationConfig, NamespaceConfig } from '../config
 import type { BrokerServices } from '../grants/services.js';
 import { identityOfPrincipal } from '../mapping/identity.js';
 import type { Identity, Resolution } from '../mapping/resolve.js';
-import { mintContext, mintPrincipal } from '../policy/question.js';
+import { authenticationTooOld, mintContext, mintPrincipal } from '../policy/question.js';
 import { stepUpRefusal } from '../policy/step-up.js';
 import type { MintQuestion, ScopeDecision } from '../policy/types.js';
 import type { PrincipalRecord } from '../store/ports.js';
@@ -97,10 +97,7 @@ export async function trace(target: MintTarget, s: DecideServices, now: number):
   // Attributes from the broker's record and the trust registry, never from the request.
   const identity = (t.identity = identityOfPrincipal(t.principal, s.trust));
   t.login = believedLogin(target.login, s.trust.ofConnection(t.principal.connectionId));
-  if (destination.max_auth_age !== undefined) {
-    const { authTime } = target.login;
-    if (authTime === undefined || now - authTime > destination.max_auth_age) return stop('authentication_too_old');
-  }
+  if (authenticationTooOld(target.login.authTime, destination.max_auth_age, now) !== undefined) return stop('authentication_too_old');
   t.namespace = s.namespaces.get(destination.namespace)!;
   // resolve() only reads: a binding it would create is returned, not written.
   t.mapping = await s.subjects.resolve(t.namespace, identity, now);

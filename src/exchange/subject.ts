@@ -1,6 +1,7 @@
 import type { BrokerServices } from '../grants/services.js';
 import { identityOfPrincipal } from '../mapping/identity.js';
 import type { Identity } from '../mapping/resolve.js';
+import { authenticationTooOld } from '../policy/question.js';
 import { InsufficientUserAuthentication, InvalidGrant } from '../oauth/errors.js';
 import type { SessionRecord } from '../store/ports.js';
 export { identityOfPrincipal };
@@ -51,10 +52,8 @@ export function loginFactsOfClaims(claims: Readonly<Record<string, unknown>>): L
  * the user to log in again and retries. Pure; the clock is passed in.
  */
 export function requireRecentAuthentication(login: LoginFacts, maxAuthAge: number | undefined, now: number): void {
-  if (maxAuthAge === undefined) return;
-  if (login.authTime === undefined) throw new InsufficientUserAuthentication('authentication_too_old', 'the user must authenticate again', { max_age: maxAuthAge }, 'auth_time unknown');
-  const age = now - login.authTime;
-  if (age > maxAuthAge) throw new InsufficientUserAuthentication('authentication_too_old', 'the user must authenticate again', { max_age: maxAuthAge }, `authenticated ${age} s ago`);
+  const tooOld = authenticationTooOld(login.authTime, maxAuthAge, now);
+  if (tooOld !== undefined) throw new InsufficientUserAuthentication('authentication_too_old', 'the user must authenticate again', { max_age: maxAuthAge! }, tooOld);
 }
 
 /**

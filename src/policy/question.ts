@@ -40,3 +40,14 @@ export function mintContext(login: BelievedLogin, person: Pick<BelievedPerson, '
     now,
   };
 }
+
+/**
+ * Why a login is too old for a destination's `max_auth_age`, or undefined when it is recent
+ * enough (or no maximum is set). An unknown `auth_time` is never recent enough. Pure.
+ */
+export function authenticationTooOld(authTime: number | undefined, maxAuthAge: number | undefined, now: number): string | undefined {
+  if (maxAuthAge === undefined) return undefined;
+  if (authTime === undefined) return 'auth_time unknown';
+  const age = now - authTime;
+  return age > maxAuthAge ? `authenticated ${age} s ago` : undefined;
+}
