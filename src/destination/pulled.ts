@@ -1,6 +1,7 @@
 import { decodeJwt, SignJWT } from 'jose';
 import { InvalidRequest, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';
 import { InvalidGrant } from '../oauth/errors.js';
+import { single } from './request.js';
 import { readBounded } from '../http/bounded.js';
 import { IdJagRejected } from './errors.js';
 import {
@@ -30,13 +31,6 @@ export interface ReferenceExchangeRequest {
   reference: string;
   /** Requested scope, if the client narrowed it at the destination. */
   scope?: string;
-}
-
-/** RFC 6749 §3.2: a parameter sent more than once makes the request invalid, not ambiguous. */
-function single(form: URLSearchParams, name: string): string | undefined {
-  const values = form.getAll(name);
-  if (values.length > 1) throw new InvalidRequest('duplicate_parameter', `${name} must appear once`);
-  return values[0];
 }
 
 /**

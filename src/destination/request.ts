@@ -17,7 +17,7 @@ export function exceedsAssertionLimit(assertion: string): boolean {
 }
 
 /** RFC 6749 §3.2: a parameter sent more than once makes the request invalid, not ambiguous. */
-function single(form: URLSearchParams, name: string): string | undefined {
+export function single(form: URLSearchParams, name: string): string | undefined {
   const values = form.getAll(name);
   if (values.length > 1) throw new InvalidRequest('duplicate_parameter', `${name} must appear once`);
   return values[0];
