@@ -80,7 +80,7 @@ export interface ReplayStore {
 export interface AuditRecord {
   at: number;
   /** `refusal_summary`: refusals of unauthenticated requests, counted per (reason, source) over one interval. */
-  event: 'mint' | 'refusal' | 'refusal_summary' | 'remap' | 'login' | 'token' | 'logout' | 'reference';
+  event: 'mint' | 'refusal' | 'refusal_summary' | 'remap' | 'login' | 'token' | 'logout' | 'reference' | 'access_request' | 'deferral';
   /** Correlates with the log line and the response's request id. */
   requestId: string;
   grantType?: string;
@@ -108,6 +108,14 @@ export interface AuditRecord {
   reference?: string;
   /** Resource-pulled profile: the client a redeemed reference was issued to (`clientId` is the redeeming destination's). */
   forClient?: string;
+  /** Governance: the access request (task) id a record is about; the approval ids a mint relied on. */
+  accessRequest?: string;
+  approvals?: string[];
+  /** Governance: what happened to an access request (`submitted`, `approved`, `denied`, `cancelled`) and who did it. */
+  action?: string;
+  actor?: string;
+  /** Deferred completion: the deferral's id (never its code). */
+  deferral?: string;
   /** For a summary: the request source (http/source.ts), how many refusals, and the end of its interval (`at` is the start). */
   source?: string;
   count?: number;
@@ -285,8 +293,139 @@ export interface IdJagReferenceStore {
   consume(referenceHash: string, now: number): Promise<ReferenceConsumption>;
 }
 
+/**
+ * Governance (docs/access-requests.md): an access request, the AuthZEN Access Request profile's
+ * task. Created from a requestable denial (one task per denial), decided by an approver; an
+ * approved task is the approval the mint path finds when it is asked again.
+ */
+export type AccessRequestStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+
+export interface AccessRequestRecord {
+  /** The task id: opaque, unguessable (≥ 128 bits), in URLs. */
+  id: string;
+  /** The `jti` of the signed denial it was submitted for: one task per denial. */
+  denialId: string;
+  /** The authenticated client that submitted it (its broker client_id). */
+  requester: string;
+  /** The submission's Idempotency-Key and the SHA-256 of its body, to tell a retry from a different request. */
+  idempotencyKey?: string;
+  bodyHash?: string;
+  /** The client the denied mint was for, the person, their upstream, and what was denied. */
+  clientId: string;
+  principalId: string;
+  upstreamIssuer: string;
+  /** What approvers are shown as "who": a believed email when there is one, else the principal id. */
+  subjectLabel: string;
+  destination: string;
+  resources: string[];
+  /** Denied scopes, destination vocabulary. */
+  scopes: string[];
+  /** The `@requestable` forbids that denied them (policy ids). */
+  policies: string[];
+  justification?: string;
+  /** Seconds; what the requester asked for (an approver may grant less, never more than the policy's maximum). */
+  requestedDuration?: number;
+  createdAt: number;
+  /** A task still pending at this time is expired (read as such; nothing needs to run). */
+  expiresAt: number;
+  /** As stored: `pending` past `expiresAt` is reported `expired` (see effectiveStatus). */
+  status: AccessRequestStatus;
+  decidedAt?: number;
+  /** The approver's (or canceller's) principal id and label, for the record. */
+  decidedBy?: string;
+  decidedByLabel?: string;
+  /** Why it was denied or cancelled. */
+  reason?: string;
+  approval?: { id: string; approvedAt: number; approvedUntil: number };
+}
+
+/** What a terminal transition sets. */
+export interface AccessRequestDecision {
+  status: 'approved' | 'denied' | 'cancelled';
+  decidedAt: number;
+  decidedBy?: string;
+  decidedByLabel?: string;
+  reason?: string;
+  approval?: { id: string; approvedAt: number; approvedUntil: number };
+}
+
+export type AccessRequestSubmission =
+  | { status: 'created' }
+  /** Nothing written: a task already exists for this denial, or under this (requester, Idempotency-Key). */
+  | { status: 'exists'; task: AccessRequestRecord; clash: 'denial' | 'idempotency_key' };
+
+export type AccessRequestTransition =
+  | { status: 'done'; task: AccessRequestRecord }
+  /** The task was no longer pending (decided, cancelled, or expired at `now`): nothing written. */
+  | { status: 'conflict'; task: AccessRequestRecord }
+  | { status: 'unknown' };
+
+export interface AccessRequestStore {
+  /** Stores a new pending task with the audit record of its submission, all or nothing. */
+  submit(task: AccessRequestRecord, audit: AuditRecord): Promise<AccessRequestSubmission>;
+  get(id: string): Promise<AccessRequestRecord | undefined>;
+  /** Tasks pending and unexpired at `now`, oldest first, at most `limit`. */
+  pending(now: number, limit: number): Promise<AccessRequestRecord[]>;
+  /**
+   * Moves a task that is pending and unexpired at `now` to a terminal status, with its audit record,
+   * atomically: of racing transitions (two approvers, an approval and a cancel) exactly one is `done`.
+   */
+  transition(id: string, decision: AccessRequestDecision, audit: AuditRecord, now: number): Promise<AccessRequestTransition>;
+  /** Approved tasks of (principal, client, destination) whose approval is still valid at `now`. */
+  approvals(principalId: string, clientId: string, destination: string, now: number): Promise<AccessRequestRecord[]>;
+  /** The task submitted for a denial, if any (deferred completion finds its task this way). */
+  forDenial(denialId: string): Promise<AccessRequestRecord | undefined>;
+}
+
+/**
+ * Deferred completion (docs/access-requests.md): a client that can wait gets a deferral code with
+ * its requestable denial and polls the token endpoint with it. Stored by the SHA-256 of the code.
+ */
+export interface DeferralRecord {
+  /** Names the deferral in audit records; never the code. */
+  id: string;
+  /** The denial it waits on: its task is found by this. */
+  denialId: string;
+  clientId: string;
+  principalId: string;
+  destination: string;
+  resources: string[];
+  /** Everything the exchange asked for (translated, client-filtered): decided again at completion. */
+  scopes: string[];
+  /** The subject as the exchange saw it (JSON); exchange/ owns its shape, as for references. */
+  subject: Record<string, unknown>;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export type DeferralPoll =
+  | { status: 'unknown' }
+  /** Already answered with a final result (an ID-JAG, access_denied, expired_token): single use. */
+  | { status: 'finished'; deferral: DeferralRecord }
+  /** Past `expiresAt` and not yet finished. */
+  | { status: 'expired'; deferral: DeferralRecord }
+  /** Polled sooner than `interval` after the previous poll (or the issue): the interval has been raised and stored. */
+  | { status: 'slow_down'; deferral: DeferralRecord; interval: number }
+  /** The poll is recorded; the caller may look at the task. */
+  | { status: 'ready'; deferral: DeferralRecord; interval: number };
+
+export interface DeferralStore {
+  /** Stores the deferral (first poll allowed `interval` seconds after `issuedAt`) with the audit record of its issue, all or nothing. */
+  issue(codeHash: string, deferral: DeferralRecord, interval: number, audit: AuditRecord): Promise<void>;
+  /**
+   * Records a poll at `now`, atomically: of concurrent polls within one interval at most one is
+   * `ready`; a poll sooner than the interval after the last counted poll is `slow_down` and adds
+   * `slowDownStep` seconds to the interval (RFC 8628 §3.5), for it and every later poll.
+   */
+  poll(codeHash: string, now: number, slowDownStep: number): Promise<DeferralPoll>;
+  /** Ends the deferral (single use): `true` for exactly one caller, however many race. */
+  finish(codeHash: string, now: number): Promise<boolean>;
+}
+
 export interface BrokerStore {
   references: IdJagReferenceStore;
+  accessRequests: AccessRequestStore;
+  deferrals: DeferralStore;
   keys: KeyStore;
   mappings: MappingStore;
   replay: ReplayStore;
