@@ -140,3 +140,27 @@ export const AUDIT_EXPORT_PAGE = 1_000;
 export const ID_JAG_REFERENCE_LIFETIME = 60;
 /** A presented reference longer than this is refused unhashed (the broker's are 43 characters). */
 export const MAX_REFERENCE_CHARS = 256;
+
+/**
+ * Governance (docs/access-requests.md). A requestable denial's hint (its signed request_context)
+ * may be submitted as an access request for this long; a submitted task waits this long for an
+ * approver before it expires; no `@requestable` policy may allow approvals longer than the cap.
+ */
+export const REQUESTABLE_DENIAL_LIFETIME = 600;
+export const ACCESS_REQUEST_PENDING_LIFETIME = 3 * 24 * 3600;
+export const MAX_APPROVAL_DURATION = 90 * 24 * 3600;
+/** Free text an access request or a decision carries is bounded (characters). */
+export const MAX_JUSTIFICATION_CHARS = 1_000;
+export const MAX_DECISION_REASON_CHARS = 500;
+/** An Idempotency-Key longer than this is refused (characters). */
+export const MAX_IDEMPOTENCY_KEY_CHARS = 255;
+/**
+ * Deferred completion: a deferral code can be polled for this long; polls come at least
+ * `DEFERRAL_INTERVAL` seconds apart, and each too-early poll adds `DEFERRAL_SLOW_DOWN_STEP`
+ * (RFC 8628 §3.5's 5 seconds) to the interval.
+ */
+export const DEFERRAL_LIFETIME = 3600;
+export const DEFERRAL_INTERVAL = 5;
+export const DEFERRAL_SLOW_DOWN_STEP = 5;
+/** The approval console lists at most this many pending requests. */
+export const CONSOLE_MAX_PENDING = 200;

@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { POLICY_DECISION_CACHE_MAX, POLICY_DECISION_CACHE_MAX_BYTES } from '../constants.js';
 import { fnv1a64 } from './hash.js';
 import { annotationValue, indexOfByte, namePolicies, position, skeleton, splitPolicies, type NamedPolicy, type PolicySource } from './policy-text.js';
+import { requestableRules } from './requestable.js';
 import type { CedarModule, MintQuestion, PolicyEngine, ScopeDecision, StepUpRule } from './types.js';
 
 /**
@@ -62,6 +63,8 @@ export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput)
   const sources = input.sources ?? [];
   const policies = parsePolicies(cedar, input.policies, sources);
   const stepUp = stepUpRules(policies);
+  const requestable = requestableRules(policies, effectOf);
+  if (requestable.problems.length > 0) throw new PolicyLoadError(requestable.problems);
   const warnings = input.schema === undefined ? [] : validatePolicies(cedar, { text: input.policies, sources }, policies, { text: input.schema, path: input.schemaPath ?? 'schema' });
 
   // Cedar's cache is per thread and keyed by name: the content hash in the key keeps two engines
@@ -85,6 +88,7 @@ export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput)
     version,
     policyIds: Object.freeze(policies.map((p) => p.id)),
     stepUp,
+    requestable: requestable.rules,
     warnings: Object.freeze(warnings),
     evaluateMint(question: MintQuestion): ScopeDecision[] {
       // The Cedar call is a pure function of (question, scope), so the question is the memo key.
@@ -129,9 +133,7 @@ function stepUpRules(policies: readonly NamedPolicy[]): ReadonlyMap<string, Step
   for (const p of policies) {
     const raw = annotationValue(p.text, 'step_up');
     if (raw === undefined) continue;
-    // The skeleton blanks comments and masks string contents: only tokens decide the effect.
-    const effect = /^\s*(?:@\s*\w+\s*(?:\(\s*"_*"\s*\))?\s*)*(permit|forbid)\b/.exec(skeleton(p.text))?.[1];
-    if (effect !== 'forbid') problems.push(`${p.id}: @step_up is only meaningful on a forbid`);
+    if (effectOf(p) !== 'forbid') problems.push(`${p.id}: @step_up is only meaningful on a forbid`);
     const params = new URLSearchParams(raw);
     for (const key of params.keys()) if (!STEP_UP_KEYS.has(key)) problems.push(`${p.id}: @step_up has unknown key "${key}" (acr_values, max_age, amr)`);
     const maxAge = params.get('max_age');
@@ -141,6 +143,11 @@ function stepUpRules(policies: readonly NamedPolicy[]): ReadonlyMap<string, Step
   }
   if (problems.length > 0) throw new PolicyLoadError(problems);
   return rules;
+}
+
+/** `permit` or `forbid`. The skeleton blanks comments and masks string contents: only tokens decide the effect. */
+function effectOf(p: NamedPolicy): string | undefined {
+  return /^\s*(?:@\s*\w+\s*(?:\(\s*"_*"\s*\))?\s*)*(permit|forbid)\b/.exec(skeleton(p.text))?.[1];
 }
 
 /** Parses the whole set (positions are then positions in the set, mapped back to its files), then names each policy. */
@@ -235,6 +242,8 @@ function mintRequest(q: MintQuestion, scope: string): Pick<AuthorizationCall, 'p
       authTime: q.context.authTime,
       tenant: q.context.tenant,
       now: q.context.now,
+      // Always present (an empty set when nothing is approved), so policies need no `has` test.
+      approved: q.context.approved ?? [],
     }),
   };
 }

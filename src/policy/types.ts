@@ -30,6 +30,8 @@ export interface MintQuestion {
     tenant?: string;
     /** Seconds since epoch; the clock is passed in. */
     now: number;
+    /** Ids of `@requestable` forbids an approver has approved for this question (Cedar `context.approved`). */
+    approved?: string[];
   };
 }
 
@@ -55,10 +57,24 @@ export interface StepUpRule {
   amr: string[];
 }
 
+/**
+ * What a forbid annotated `@requestable("approvers=…&max_duration=…")` allows: its denial may be
+ * requested, approved by one of these, for at most `maxDuration` seconds.
+ */
+export interface RequestableRule {
+  /** Approvers by group (as their upstream is believed about groups). */
+  groups: string[];
+  /** Approvers by address (lower case; only a believed, verified email counts). */
+  emails: string[];
+  maxDuration: number;
+}
+
 export interface PolicyEngine {
   /** Identifies the loaded policy set (content hash) for the audit record. */
   readonly version: string;
   /** Forbids annotated `@step_up`, by policy id. */
   readonly stepUp?: ReadonlyMap<string, StepUpRule>;
+  /** Forbids annotated `@requestable`, by policy id. */
+  readonly requestable?: ReadonlyMap<string, RequestableRule>;
   evaluateMint(question: MintQuestion): ScopeDecision[];
 }
