@@ -7,6 +7,7 @@ import type { AccessRequestRecord } from '../store/ports.js';
 import { authenticateCaller } from './caller.js';
 import { AuthzenError, NotAllowed } from './errors.js';
 import { answerHeaders, readBody, requireJson, requireValidRequestId } from './http.js';
+import { AUTHZEN_MAX_TASK_ID } from './limits.js';
 import type { AuthzenDeps } from './index.js';
 import { problemOf, problemResponse } from './problem.js';
 import { parseJsonBody } from './request.js';
@@ -22,7 +23,7 @@ import { readCancellation, readIdempotencyKey, readSubmission } from './submissi
 const TASK_PATH = `${ACCESS_REQUESTS_PATH}/:id`;
 const CANCEL_PATH = `${ACCESS_REQUESTS_PATH}/:id/cancel`;
 /** Task ids the broker issues are `arq_` + 43 base64url characters; anything far off is unknown without a lookup. */
-const TASK_ID = /^[A-Za-z0-9_-]{1,100}$/;
+const TASK_ID = new RegExp(`^[A-Za-z0-9_-]{1,${AUTHZEN_MAX_TASK_ID}}$`);
 
 type Outcome = { status: number; body: Record<string, unknown>; task: AccessRequestRecord; location?: string };
 type Operation = (c: Context, requester: string, now: number, requestId: string) => Promise<Outcome>;

@@ -3,7 +3,7 @@ import { GovernanceError } from '../governance/errors.js';
 import type { Submission, SubmittedItem } from '../governance/tasks.js';
 import { parseDuration } from '../policy/duration.js';
 import { BadRequest } from './errors.js';
-import { AUTHZEN_MAX_EVALUATIONS } from './limits.js';
+import { AUTHZEN_MAX_REQUEST_ITEMS } from './limits.js';
 import { isObject, optionalObject, optionalString, readAction, readEntity, requireObject, type Json } from './request.js';
 
 /**
@@ -44,7 +44,7 @@ function readItems(body: Json): SubmittedItem[] {
   if (body.resource !== undefined || body.action !== undefined) throw new BadRequest('resource and action must be omitted when items is present');
   if (!Array.isArray(body.items)) throw new BadRequest('items must be an array');
   if (body.items.length === 0) throw new BadRequest('items must not be empty');
-  if (body.items.length > AUTHZEN_MAX_EVALUATIONS) throw new BadRequest(`items may hold at most ${AUTHZEN_MAX_EVALUATIONS} entries`);
+  if (body.items.length > AUTHZEN_MAX_REQUEST_ITEMS) throw new BadRequest(`items may hold at most ${AUTHZEN_MAX_REQUEST_ITEMS} entries`);
   return body.items.map((item: unknown, i) => {
     const path = `items[${i}]`;
     if (!isObject(item)) throw new BadRequest(`${path} must be an object`);

@@ -2,7 +2,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ACCESS_REQUEST_PENDING_LIFETIME, MAX_DECISION_REASON_CHARS, MAX_IDEMPOTENCY_KEY_CHARS, MAX_JUSTIFICATION_CHARS, REQUESTABLE_DENIAL_LIFETIME } from '../../src/constants.js';
 import { newDenial, signDenial, type DeniedQuestion } from '../../src/governance/denial.js';
-import { AUTHZEN_MAX_BODY_BYTES } from '../../src/authzen/limits.js';
+import { AUTHZEN_MAX_BODY_BYTES, AUTHZEN_MAX_REQUEST_ITEMS, AUTHZEN_MAX_TASK_ID } from '../../src/authzen/limits.js';
 import { BASIC_SECRET, BROKER, IDP, SECRET, startTestBroker, TEST_POLICIES, testSettings, TODO_API, type TestBroker } from '../helpers/broker.js';
 import { capture, type Line } from '../helpers/log.js';
 
@@ -234,6 +234,7 @@ describe('AuthZEN access requests', () => {
       ['items with a top-level action', (d) => submission(d, { action: { name: 'mint' } })],
       ['items not an array', (d) => submission(d, { items: scopeItem('todos.write') })],
       ['items empty', (d) => submission(d, { items: [] })],
+      ['more items than the cap', (d) => submission(d, { items: Array.from({ length: AUTHZEN_MAX_REQUEST_ITEMS + 1 }, (_, i) => scopeItem(`s${i}`)) })],
       ['an item not an object', (d) => submission(d, { items: ['todos.write'] })],
       ['an item without action', (d) => submission(d, { items: [{ resource: scopeItem('todos.write').resource }] })],
       ['an item without resource', (d) => submission(d, { items: [{ action: { name: 'mint' } }] })],
@@ -406,7 +407,7 @@ describe('AuthZEN access requests', () => {
       expect(await res.json()).toMatchObject({ task: { id, status: 'pending', status_endpoint: `${BROKER}${endpoint}` } });
       await expectProblem(b, () => b.request(endpoint, { headers: { authorization: OTHER } }), 404, 'unknown_task');
       await expectProblem(b, () => b.request('/access/v1/requests/arq_nothing', { headers: { authorization: REQUESTER } }), 404, 'unknown_task');
-      await expectProblem(b, () => b.request(`/access/v1/requests/${'a'.repeat(101)}`, { headers: { authorization: REQUESTER } }), 404, 'unknown_task');
+      await expectProblem(b, () => b.request(`/access/v1/requests/${'a'.repeat(AUTHZEN_MAX_TASK_ID + 1)}`, { headers: { authorization: REQUESTER } }), 404, 'unknown_task');
       await expectProblem(b, () => b.request(endpoint), 401, 'about:blank');
     });
 
