@@ -25,13 +25,14 @@ export async function authenticateCaller(authorization: string | undefined, s: B
   if (!authorization || !/^basic /i.test(authorization)) throw new Unauthorized(CHALLENGE_TEXT[role]);
   let caller: AuthenticatedClient;
   try {
-    caller = await s.clients.authenticate(authorization, new FormParams(new Map()), now, source);
+    // The body is JSON: a client_secret_post client has no form to carry its secret, so Basic stands in (RFC 6749 §2.3.1).
+    caller = await s.clients.authenticate(authorization, new FormParams(new Map()), now, source, { basicForPostClients: role === 'requester' });
   } catch (err) {
     if (err instanceof TemporarilyUnavailable) throw new Busy('the server is busy; retry shortly');
     if (err instanceof InvalidClient || err instanceof OAuthError) throw new Unauthorized('client authentication failed');
     throw err;
   }
-  // Basic only succeeds for client_secret_basic clients; the method check keeps a public client out should that change.
+  // Basic succeeds for secret clients only; the method check keeps a public client out should that change.
   const allowed = role === 'requester' ? caller.method !== 'none' && caller.client.token_endpoint_auth_method !== 'none' : caller.client[role];
   if (!allowed) throw new Forbidden(`this client is not allowed to use ${ROLE_NAME[role]}`);
   return caller;

@@ -361,13 +361,19 @@ describe('AuthZEN access requests', () => {
   });
 
   describe('callers', () => {
-    it('refuses no credentials, a wrong secret, a public client and a client_secret_post client with 401 and a Basic challenge', async () => {
+    it('refuses no credentials, a wrong secret, a public client and a wrong client_secret_post secret with 401 and a Basic challenge', async () => {
       const d = await denial(b);
-      const callers: Array<Record<string, string>> = [{}, { authorization: AS('basic-agent', 'wrong') }, { authorization: AS('spa', 'anything') }, { authorization: AS('wiki-agent', SECRET) }, { authorization: 'Bearer x' }];
+      const callers: Array<Record<string, string>> = [{}, { authorization: AS('basic-agent', 'wrong') }, { authorization: AS('spa', 'anything') }, { authorization: AS('wiki-agent', 'wrong') }, { authorization: 'Bearer x' }];
       for (const headers of callers) {
         const { res } = await expectProblem(b, () => b.request('/access/v1/requests', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(submission(d)) }), 401, 'about:blank');
         expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
       }
+    });
+
+    it('a client_secret_post client sends its secret with Basic here (the body is JSON; RFC 6749 §2.3.1) and submits for its own denial', async () => {
+      const d = await denial(b, { clientId: 'wiki-agent' });
+      const res = await b.request('/access/v1/requests', { method: 'POST', headers: { 'content-type': 'application/json', authorization: AS('wiki-agent', SECRET) }, body: JSON.stringify(submission(d)) });
+      expect(res.status).toBe(202);
     });
 
     it('answers a method a path does not serve with 405 and Allow', async () => {
