@@ -1,3 +1,5 @@
+import type { AuditRecord } from '../store/ports.js';
+import { boundedAudit } from '../audit/record.js';
 import { base64url } from 'jose';
 import type { Context, Hono } from 'hono';
 import { ACCESS_REQUESTS_PATH } from '../governance/denial.js';
@@ -61,6 +63,9 @@ async function endpoint(c: Context, name: string, op: Operation | NotAllowed, de
     if (!(err instanceof AuthzenError) && !(err instanceof GovernanceError)) throw err;
     const p = problemOf(err);
     s.logger.info({ requestId, event: 'access_request_api_error', endpoint: name, ...(caller ? { caller } : {}), status: p.status, type: p.type, message: p.detail }, 'access request refused');
+    // A refusal of an authenticated client's request (a forged, expired or foreign denial or task)
+    // is audited like a refused mint; before authentication, the log line is all.
+    if (caller !== undefined && err instanceof GovernanceError) await auditRefusal(s, { at: now, event: 'refusal', requestId, clientId: caller, endpoint: `access_request_${name}`, reason: `access_request_${err.kind}`, detail: err.detail });
     return problemResponse(err, headers);
   }
 }
@@ -117,4 +122,12 @@ async function optionalJsonBody(c: Context) {
   if (bytes.length === 0) return undefined;
   requireJson(c.req.header('content-type'));
   return parseJsonBody(bytes);
+}
+
+async function auditRefusal(s: AuthzenDeps['services'], record: AuditRecord): Promise<void> {
+  try {
+    await s.store.audit.append(boundedAudit(record));
+  } catch (err) {
+    s.logger.error({ requestId: record.requestId, error: err instanceof Error ? err.message : 'unknown' }, 'audit write failed');
+  }
 }

@@ -61,10 +61,13 @@ function submit(b: TestBroker, body: unknown, headers: Record<string, string> = 
 
 /** Every access request row and the audit log's length: compare before and after a request. */
 function snapshot(b: TestBroker) {
-  return { tasks: b.db.prepare('SELECT * FROM access_requests ORDER BY rowid').all(), audit: b.db.prepare('SELECT count(*) FROM audit_log').pluck().get() };
+  return { tasks: b.db.prepare('SELECT * FROM access_requests ORDER BY rowid').all(), audit: b.db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number };
 }
 
-/** The response is the problem `type` with `status`, no-store, and nothing was written. */
+/**
+ * The response is the problem `type` with `status`, no-store, and nothing was written but, for a
+ * governance refusal of an authenticated client (every profile problem type), its audit record.
+ */
 async function expectProblem(b: TestBroker, call: () => Promise<Response>, status: number, type: string) {
   const before = snapshot(b);
   const res = await call();
@@ -78,7 +81,12 @@ async function expectProblem(b: TestBroker, call: () => Promise<Response>, statu
   expect(typeof problem.title).toBe('string');
   expect(typeof problem.detail).toBe('string');
   expect(text).not.toMatch(/at .*\.ts|Error:|secret/);
-  expect(snapshot(b)).toEqual(before);
+  const after = snapshot(b);
+  expect(after.tasks).toEqual(before.tasks);
+  const added = b.db.prepare('SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?').pluck().all(after.audit - before.audit).map((r) => JSON.parse(r as string) as Record<string, unknown>);
+  if (!type.startsWith('about:')) expect(added).toHaveLength(1);
+  expect(added.length).toBeLessThanOrEqual(1);
+  for (const record of added) expect(record).toMatchObject({ event: 'refusal', reason: type.startsWith('about:') ? expect.stringMatching(/^access_request_/) : `access_request_${type}` });
   return { res, problem };
 }
 
