@@ -8,6 +8,9 @@
  * Resource-pulled (docs/profiles/pulled.md):
  *   wiki-agent ── token exchange ──▶ broker ── reference ──▶ wiki-agent ── token exchange ──▶ Todo AS
  *   Todo AS ── back channel: token exchange as todo-as ──▶ broker ── ID-JAG ──▶ Todo AS ── access token ──▶ wiki-agent
+ * Escalation (docs/access-requests.md):
+ *   wiki-agent ── token exchange, deferred=true ──▶ broker ── authorization_pending + access_request + deferral code
+ *   wiki-agent ── POST /access/v1/requests ──▶ broker ── task;  an approver approves;  wiki-agent polls ──▶ ID-JAG
  *
  * The broker runs from broker.config.yaml on its own SQLite file (data/demo.sqlite).
  */
@@ -18,6 +21,8 @@ import { silentLogger } from '../src/logger.js';
 import { createDemoIdp } from './demo-idp.js';
 import { createDestinationAs } from './destination-as/app.js';
 import { decoded, show } from './demo-common.js';
+import { approveAccessRequest } from '../src/governance/tasks.js';
+import { principalIdOf } from '../src/mapping/principal.js';
 
 const BROKER = 'http://localhost:8787';
 const IDP = 'http://localhost:9000';
@@ -125,6 +130,54 @@ async function main() {
     });
     show(`10. Token exchange for an unknown audience → ${refused.status}`, refused.body);
     show('   The broker audit log (newest last): the reference issued, redeemed by todo-as, refused again, then the refusal', (await broker.services.store.audit.recent(4)).reverse());
+
+    // 11–16. Denial as the start of escalation: todos.export needs a todo admin's approval (policies/demo.cedar).
+    const pending = await post(`${BROKER}/token`, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
+      subject_token: idToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      audience: TODO,
+      resource: TODO_API,
+      scope: 'todos.export',
+      deferred: 'true',
+      ...AT_BROKER,
+    });
+    const escalation = pending.body as unknown as { deferral_code: string; interval: number; access_request: Record<string, unknown>; authzen: Record<string, unknown> };
+    show(`11. todos.export with deferred=true → ${pending.status}: a requestable denial, a deferral code to poll`, { ...pending.body, deferral_code: '(secret)', access_request: { ...escalation.access_request, request_context: decoded(escalation.access_request.request_context as string) } });
+
+    const agentBasic = `Basic ${btoa(`${AT_BROKER.client_id}:${AT_BROKER.client_secret}`)}`;
+    const submitted = await fetch(`${BROKER}/access/v1/requests`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: agentBasic, 'idempotency-key': crypto.randomUUID() },
+      body: JSON.stringify({
+        ...escalation.authzen,
+        context: { business_justification: 'Quarterly export of my todos for the planning review' },
+        requested_access: { requested_duration: 'PT1H' },
+        denial: { decision: { decision: false }, access_request: escalation.access_request },
+      }),
+    });
+    const task = (await submitted.json()) as { task: { id: string; status_endpoint: string } };
+    show(`12. POST ${BROKER}/access/v1/requests (AuthZEN Access Request profile) → ${submitted.status}`, task);
+
+    const poll = () => post(`${BROKER}/token`, { grant_type: 'https://xaa-broker.dev/grant-type/deferred', deferral_code: escalation.deferral_code, ...AT_BROKER });
+    await new Promise((r) => setTimeout(r, escalation.interval * 1000));
+    const waiting = await poll();
+    show(`13. Polling the token endpoint with the deferral code → ${waiting.status}`, waiting.body);
+
+    // In the approval console (docs/console.md) a todo admin signs in and clicks Approve; the demo has no
+    // browser, so bob approves through the same governance call the console makes.
+    const bob = { principalId: await principalIdOf(IDP, 'bob'), upstreamIssuer: IDP, upstreamSubject: 'bob', claims: { email: 'bob@example.com', email_verified: true, groups: ['todo-admins'] }, tenant: 'corp' };
+    const approved = await approveAccessRequest(task.task.id, { identity: bob, label: 'bob@example.com' }, undefined, broker.services, Math.floor(Date.now() / 1000), crypto.randomUUID());
+    show('14. bob (todo-admins) approves the request for the hour asked', { status: approved.status, approval: approved.approval });
+
+    await new Promise((r) => setTimeout(r, escalation.interval * 1000));
+    const completed = await poll();
+    if (completed.status !== 200) throw new Error(`deferred completion failed: ${JSON.stringify(completed.body)}`);
+    show(`15. Polling again → ${completed.status}: the ID-JAG, re-evaluated with the approval, ending no later than it`, { ...completed.body, access_token: decoded(completed.body.access_token!) });
+
+    const status = await fetch(task.task.status_endpoint, { headers: { authorization: agentBasic } });
+    show(`16. GET the task's status_endpoint → ${status.status}`, await status.json());
   } finally {
     for (const s of servers) s.close();
   }

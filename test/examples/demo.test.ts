@@ -24,5 +24,12 @@ describe('npm run demo', () => {
     expect(stdout).toContain('"reason": "reference_replayed"');
     expect(stdout).toMatch(/unknown audience → 400[\s\S]*"invalid_target"/);
     expect(stdout).toContain('"reason": "audience_unknown"');
+    // Escalation: a requestable denial with deferred completion, an access request, an approval, the ID-JAG.
+    expect(stdout).toMatch(/11\. todos\.export with deferred=true → 400[\s\S]*"error": "authorization_pending"[\s\S]*"requestable": true[\s\S]*"typ": "xaa-denial\+jwt"/);
+    expect(stdout).toMatch(/12\. POST http:\/\/localhost:8787\/access\/v1\/requests[^\n]*→ 202[\s\S]*"status": "pending"/);
+    expect(stdout).toMatch(/13\. Polling the token endpoint with the deferral code → 400[\s\S]*"error": "authorization_pending"/);
+    expect(stdout).toMatch(/14\. bob \(todo-admins\) approves[\s\S]*"status": "approved"/);
+    expect(stdout).toMatch(/15\. Polling again → 200[\s\S]*"scope": "todos.export"/);
+    expect(stdout).toMatch(/16\. GET the task's status_endpoint → 200[\s\S]*"mode": "reevaluate"/);
   }, 90_000);
 });
