@@ -125,6 +125,12 @@ export const PRUNE_MAX_CHUNKS = 20;
 /** How often a Node broker prunes (Workers: the cron trigger in wrangler.toml). */
 export const PRUNE_INTERVAL = 300;
 /**
+ * An access request (task) is kept this long after it is over (its expiry, or its approval's
+ * `approved_until` if later) before pruning, so its status endpoint still answers `expired`,
+ * `denied` or `cancelled` to a requester that comes back late. Its audit records stay longer.
+ */
+export const ACCESS_REQUEST_RETAIN_AFTER = 7 * 24 * 3600;
+/**
  * Distinct (reason, source) keys one process counts per summary interval; refusals beyond it are
  * counted under the source `other`. Bounds memory and the audit rows a distributed flood writes.
  */

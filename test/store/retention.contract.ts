@@ -4,6 +4,7 @@
  * and table-wide bounds only.
  */
 import { describe, expect, it } from 'vitest';
+import { ACCESS_REQUEST_RETAIN_AFTER } from '../../src/constants.js';
 import type { AuditRecord, BrokerStore, RetentionPolicy } from '../../src/store/ports.js';
 
 const NOW = 1_800_000_000;
@@ -19,10 +20,32 @@ export function retentionContract(name: string, makeStore: () => Promise<BrokerS
     await s.sessions.create({ id: id('sess'), principalId: 'p', connectionId: 'c', authTime: NOW - 1_000, amr: [], createdAt: NOW - 1_000, expiresAt });
     await s.codes.put(id('code'), { clientId: 'app', redirectUri: 'https://app/cb', sessionId: id('sess'), principalId: 'p', scopes: ['openid'], authTime: NOW, amr: [], issuedAt: NOW - 1_000, expiresAt });
     await s.refreshTokens.issue(id('rt'), { familyId: id('fam'), clientId: 'app', sessionId: id('sess'), principalId: 'p', scopes: ['openid'], createdAt: NOW - 1_000, expiresAt });
+    // A task is kept ACCESS_REQUEST_RETAIN_AFTER past its expiry, so it expires that much earlier here.
+    await s.accessRequests.submit(
+      {
+        id: id('task'),
+        denialId: id('denial'),
+        requester: 'app',
+        clientId: 'app',
+        principalId: 'p',
+        upstreamIssuer: 'https://idp.test',
+        subjectLabel: 'p',
+        destination: 'todo',
+        resources: [],
+        scopes: ['todos.write'],
+        policies: ['needs-approval'],
+        createdAt: NOW - 1_000 - ACCESS_REQUEST_RETAIN_AFTER,
+        expiresAt: expiresAt - ACCESS_REQUEST_RETAIN_AFTER,
+        status: 'pending',
+      },
+      { at: NOW - 1_000, event: 'access_request', requestId: id('req-task') },
+    );
+    const deferral = { id: id('deferral'), denialId: id('denial'), clientId: 'app', principalId: 'p', destination: 'todo', resources: [], scopes: [], subject: {}, issuedAt: NOW - 1_000, expiresAt };
+    await s.deferrals.issue(id('deferral-code'), deferral, 5, { at: NOW - 1_000, event: 'deferral', requestId: id('req-deferral') });
   }
 
   describe(`${name}: retention`, () => {
-    it('prunes expired replay records, login transactions, codes, sessions and refresh tokens, and keeps live ones', async () => {
+    it('prunes expired replay records, login transactions, codes, sessions, refresh tokens, access requests and deferrals, and keeps live ones', async () => {
       const s = await makeStore();
       const dead = u('dead');
       const live = u('live');
@@ -31,7 +54,7 @@ export function retentionContract(name: string, makeStore: () => Promise<BrokerS
 
       const first = await s.retention.prune({ now: NOW, ...keepAllAudit });
       expect(first.complete).toBe(true);
-      for (const table of ['replay', 'login_transactions', 'authorization_codes', 'sessions', 'refresh_tokens']) {
+      for (const table of ['replay', 'login_transactions', 'authorization_codes', 'sessions', 'refresh_tokens', 'access_requests', 'deferrals']) {
         expect(first.deleted[table], table).toBeGreaterThanOrEqual(1);
       }
       // Everything expired is gone: a second run finds nothing.
@@ -44,6 +67,10 @@ export function retentionContract(name: string, makeStore: () => Promise<BrokerS
       expect((await s.codes.consume(`${live}:code`, NOW)).status).toBe('ok');
       expect(await s.logins.take(`${live}:tx`, NOW)).toBeDefined();
       expect(await s.replay.consume('test', `${live}:jti`, NOW + 3_600, NOW)).toBe(false);
+      expect(await s.accessRequests.get(`${live}:task`)).toBeDefined();
+      expect(await s.accessRequests.get(`${dead}:task`)).toBeUndefined();
+      expect((await s.deferrals.poll(`${live}:deferral-code`, NOW, 5)).status).not.toBe('unknown');
+      expect(await s.deferrals.poll(`${dead}:deferral-code`, NOW, 5)).toEqual({ status: 'unknown' });
     });
 
     it('deletes audit records older than the retention age, and only those', async () => {

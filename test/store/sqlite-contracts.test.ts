@@ -8,3 +8,9 @@ mappingTableContract('SQLite', async () => createSqliteStore(openSqlite(':memory
 import { referenceStoreContract } from './references.contract.js';
 
 referenceStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));
+import { accessRequestStoreContract } from './access-requests.contract.js';
+
+accessRequestStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));
+import { deferralStoreContract } from './deferrals.contract.js';
+
+deferralStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));

@@ -13,7 +13,7 @@ const root = join(import.meta.dirname, '../..');
 const PROCESSES = 2;
 const ROUNDS = 300;
 
-function hammer(file: string, name: string): Promise<{ ok: number; errors: string[]; errorCount: number }> {
+function hammer(file: string, name: string): Promise<{ ok: number; created: number; done: number; errors: string[]; errorCount: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/hammer.ts'), file, name, String(ROUNDS)], { cwd: root });
     let out = '';
@@ -35,14 +35,17 @@ afterEach(() => {
 });
 
 describe('several processes on one SQLite file', () => {
-  it('no write fails with database is locked, from a fresh file (migrations) through read-then-write transactions', async () => {
+  it('no write fails with database is locked, from a fresh file (migrations) through read-then-write transactions; each shared access request is created and decided once', async () => {
     dir = mkdtempSync(join(tmpdir(), 'xaa-sqlite-'));
     const file = join(dir, 'broker.sqlite');
     const results = await Promise.all(Array.from({ length: PROCESSES }, (_, i) => hammer(file, `p${i}`)));
     for (const r of results) {
       expect(r.errors).toEqual([]);
-      // openSqlite + 7 operations per round.
-      expect(r.ok).toBe(1 + 7 * ROUNDS);
+      // openSqlite + 9 operations per round.
+      expect(r.ok).toBe(1 + 9 * ROUNDS);
     }
+    // Both processes submit a task for each shared denial, then approve it: one of them wins each.
+    expect(results.reduce((n, r) => n + r.created, 0)).toBe(ROUNDS);
+    expect(results.reduce((n, r) => n + r.done, 0)).toBe(ROUNDS);
   }, 120_000);
 });

@@ -9,3 +9,9 @@ mappingTableContract('D1', async () => createD1Store(env.DB));
 import { referenceStoreContract } from '../store/references.contract.js';
 
 referenceStoreContract('D1', async () => createD1Store(env.DB));
+import { accessRequestStoreContract } from '../store/access-requests.contract.js';
+
+accessRequestStoreContract('D1', async () => createD1Store(env.DB));
+import { deferralStoreContract } from '../store/deferrals.contract.js';
+
+deferralStoreContract('D1', async () => createD1Store(env.DB));

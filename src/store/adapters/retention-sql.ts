@@ -1,4 +1,4 @@
-import { PRUNE_CHUNK_ROWS, PRUNE_MAX_CHUNKS } from '../../constants.js';
+import { ACCESS_REQUEST_RETAIN_AFTER, PRUNE_CHUNK_ROWS, PRUNE_MAX_CHUNKS } from '../../constants.js';
 import type { PruneReport, RetentionPolicy, RetentionStore } from '../ports.js';
 
 /**
@@ -19,6 +19,16 @@ export const PRUNE_EXPIRED: Readonly<Record<string, string>> = {
   sessions: expired('sessions'),
   // A reference past its expiry can be neither redeemed nor replayed.
   id_jag_references: expired('id_jag_references'),
+  // A deferral past its expiry answers only expired_token, or nothing if finished.
+  deferrals: expired('deferrals'),
+  /**
+   * A task is over at its expiry, or at its approval's end if that is later (an approved task is
+   * the approval the mint path finds); it is kept ACCESS_REQUEST_RETAIN_AFTER beyond that, so its
+   * status endpoint still answers a late requester. (`now` is needed twice: a one-row subquery
+   * names it, as numbered parameters are not bound alike by better-sqlite3 and D1.)
+   */
+  access_requests: `DELETE FROM access_requests WHERE rowid IN (SELECT rowid FROM access_requests, (SELECT ? - ${ACCESS_REQUEST_RETAIN_AFTER} AS before)
+    WHERE expires_at < before AND (approved_until IS NULL OR approved_until < before) LIMIT ?)`,
 };
 
 /** (before, chunk): audit records older than the retention age. */

@@ -26,6 +26,8 @@ import {
 import { sqliteLoginStores } from './sqlite-logins.js';
 import { sqliteRetention } from './sqlite-retention.js';
 import { sqliteReferences } from './sqlite-references.js';
+import { sqliteAccessRequests } from './sqlite-access-requests.js';
+import { sqliteDeferrals } from './sqlite-deferrals.js';
 import { AUDIT_SINCE } from './retention-sql.js';
 import { writeTransaction } from './sqlite-tx.js';
 
@@ -188,6 +190,8 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
   return {
     ...sqliteLoginStores(db),
     references: sqliteReferences(db),
+    accessRequests: sqliteAccessRequests(db),
+    deferrals: sqliteDeferrals(db),
     retention: sqliteRetention(db),
     keys: {
       list: async () => (q.listKeys.all() as KeyRow[]).map(rowToKey),
