@@ -5,6 +5,7 @@ import { ClientAuthenticator } from './clients/authenticate.js';
 import { indexDestinations } from './exchange/destination.js';
 import { IdTokenVerifier, type TrustedIssuer } from './upstream/id-token.js';
 import { createExchangeGrant } from './exchange/pulled.js';
+import { deferredGrant } from './exchange/deferred.js';
 import type { SamlSubjectTokenVerifierFactory } from './exchange/saml2.js';
 import { NO_STORE } from './http/errors.js';
 import { requestSource } from './http/source.js';
@@ -146,7 +147,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const signIn = mountProvider(app, provider);
   mountConsole(app, { services, clock, signIn });
   const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
-  const token = tokenEndpoint([createExchangeGrant(saml2 ? { saml2 } : {}), ...providerGrants(provider)], services, clock);
+  const token = tokenEndpoint([createExchangeGrant(saml2 ? { saml2 } : {}), deferredGrant, ...providerGrants(provider)], services, clock);
   app.post(TOKEN_PATH, (c) => token(c.req.raw, sourceOf(c)));
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
   mountAuthzen(app, { services, clock, sourceOf });

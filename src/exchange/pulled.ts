@@ -10,19 +10,20 @@ import { InvalidGrant, InvalidRequest, InvalidTarget, OAuthError, ServerError, T
 import type { RefusalReason } from '../oauth/reasons.js';
 import { isRandomToken, randomToken, sha256Base64url } from '../provider/crypto.js';
 import type { IdJagReferenceRecord } from '../store/ports.js';
-import { personOfActiveSession, type LoginFacts, type Subject } from './subject.js';
+import { recheckSubject, storedSubject, type StoredSubject } from './stored-subject.js';
 import {
   createTokenExchangeGrant,
   decideForSubject,
   evaluateExchange,
+  escalating,
   EXCHANGE_PARAMETERS,
+  sessionOf,
   mintIdJag,
   readExchangeParams,
   requireConfidentialClient,
   TOKEN_EXCHANGE_GRANT,
   useOnce,
   type TokenExchangeOptions,
-  type VerifiedSubjectToken,
 } from './token-exchange.js';
 
 /**
@@ -45,21 +46,6 @@ export { ID_JAG_REFERENCE_TOKEN_TYPE };
 
 const REFUSED = 'the reference is invalid';
 
-/** What a reference keeps about its subject: enough to re-check it at redemption. */
-interface StoredSubject {
-  identity: Identity;
-  login: LoginFacts;
-  /** The broker session the subject token rode on (a broker ID token's `sid`, a refresh token's session), re-checked at redemption. */
-  sessionId?: string;
-}
-
-/** The broker session behind a subject token, when there is one: its state is re-checked at redemption. */
-function sessionOf(token: VerifiedSubjectToken, brokerIssuer: string): string | undefined {
-  if (token.type === 'refresh_token') return token.record.sessionId;
-  if (token.type === 'id_token' && token.token.issuer === brokerIssuer && typeof token.token.claims.sid === 'string') return token.token.claims.sid;
-  return undefined;
-}
-
 /** Step: a reference is only worth issuing for a destination that can redeem it. */
 function requirePulledDestination(destination: DestinationConfig) {
   if (destination.backchannel_client === undefined) throw new InvalidTarget('destination_not_pulled', 'this audience does not redeem ID-JAG references');
@@ -74,14 +60,13 @@ function requirePulledDestination(destination: DestinationConfig) {
 async function issueReference(request: GrantRequest, s: BrokerServices, options: TokenExchangeOptions): Promise<TokenResponse> {
   const params = readExchangeParams(request, ID_JAG_REFERENCE_TOKEN_TYPE);
   requireConfidentialClient(request);
-  const decision = await evaluateExchange(params, request, s, options, requirePulledDestination);
+  // Deferred completion ends in an ID-JAG, not a reference: a requestable refusal here is access_denied with how to ask.
+  const decision = await escalating(evaluateExchange(params, request, s, options, requirePulledDestination), false, request, s);
   // A single-use subject token (a SAML assertion) is spent by the issue, as by a pushed mint.
   await useOnce(decision.subject, request, s);
 
   const reference = randomToken();
-  const subject: StoredSubject = { identity: decision.subject.identity, login: decision.subject.login };
-  const sessionId = sessionOf(decision.token, s.settings.issuer);
-  if (sessionId !== undefined) subject.sessionId = sessionId;
+  const subject = storedSubject(decision.subject, sessionOf(decision.token, s.settings.issuer));
   const record: IdJagReferenceRecord = {
     id: crypto.randomUUID(),
     clientId: decision.clientId,
@@ -147,17 +132,6 @@ function requireBoundDestination(reference: IdJagReferenceRecord, request: Grant
   return destination;
 }
 
-/**
- * Step: the subject, as of now. A subject that rode on a broker session (a broker ID token, a
- * refresh token) needs that session still active and re-reads the person's current record; a
- * subject from an upstream token keeps what was verified at issue, seconds ago.
- */
-async function recheckSubject(stored: StoredSubject, request: GrantRequest, s: BrokerServices): Promise<Subject> {
-  if (stored.sessionId === undefined) return { identity: stored.identity, login: stored.login };
-  const { identity } = await personOfActiveSession(stored.sessionId, stored.identity.principalId, s, request.now, REFUSED);
-  return { identity, login: stored.login };
-}
-
 /** Step: the client the reference was issued to is still enabled for the destination, as configured now. */
 function originalGrant(reference: IdJagReferenceRecord, s: BrokerServices) {
   const client = s.settings.clients.find((c) => c.client_id === reference.clientId);
@@ -190,7 +164,7 @@ async function redeemReference(request: GrantRequest, s: BrokerServices): Promis
   request.trail.resource = reference.resources.join(' ') || undefined;
   try {
     const grant = originalGrant(reference, s);
-    const subject = await recheckSubject(reference.subject as unknown as StoredSubject, request, s);
+    const subject = await recheckSubject(reference.subject as unknown as StoredSubject, request, s, REFUSED);
     const translated = reference.scopes.map((scope) => ({ from: scope, to: scope }));
     const decision = await decideForSubject({ subject, destination, resources: reference.resources, grant, translated, clientId: reference.clientId }, request, s);
     return await mintIdJag(decision, request, s);

@@ -1,8 +1,7 @@
 import type { ClientConfig, ClientDestinationConfig, DestinationConfig, NamespaceConfig } from '../config/schema.js';
 import { MAX_SCOPE_COUNT } from '../constants.js';
-import { InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, UnsupportedTokenType } from '../oauth/errors.js';
+import { AccessDenied, InvalidGrant, InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, UnsupportedTokenType } from '../oauth/errors.js';
 import type { Grant, GrantRequest, TokenResponse } from '../grants/grant.js';
-import type { RefusalReason } from '../oauth/reasons.js';
 import { buildIdJagClaims, ID_JAG_TOKEN_TYPE, signIdJag, type IdJagInput } from '../minting/id-jag.js';
 import { principalIdOf } from '../mapping/principal.js';
 import type { Identity, Resolution } from '../mapping/resolve.js';
@@ -10,6 +9,9 @@ import { StoreConflict } from '../store/ports.js';
 import { intersectGrant, parseScope, scopesToEvaluate, translateScopes, type ScopeTranslation } from '../policy/scopes.js';
 import type { MintQuestion, ScopeDecision } from '../policy/types.js';
 import { stepUpRefusal } from '../policy/step-up.js';
+import { requestableDenial } from '../policy/requestable.js';
+import { approvedScopes } from '../governance/tasks.js';
+import { escalate, readDeferred, RequestableRefusal } from './requestable.js';
 import { mintContext, mintPrincipal } from '../policy/question.js';
 import type { VerifiedIdToken } from '../upstream/id-token.js';
 import { resolveTarget } from './destination.js';
@@ -209,18 +211,26 @@ function translateRequestedScopes(p: ExchangeParams, destination: DestinationCon
   return translated;
 }
 
+/** What policy granted, and the approvals (if any) the grant relied on: the ID-JAG ends no later than they do. */
+export interface ScopeGrant {
+  scopes: string[];
+  approvals?: Array<{ id: string; until: number }>;
+}
+
 /**
  * Step: per-scope policy, intersected with what the client may hold there. With several
  * resources, every (resource, scope) pair is a question of its own and a scope is granted only
- * if every resource allows it: the ID-JAG names them all.
+ * if every resource allows it: the ID-JAG names them all. A scope refused only by `@requestable`
+ * forbids is asked again with the approvals an approver gave (Cedar's `context.approved`): the
+ * store is read only then, never on a mint policy grants outright.
  */
-function decideScopes(
+async function decideScopes(
   translated: ScopeTranslation[],
   clientAllowed: string[],
   question: { identity: Identity; login: LoginFacts; destination: DestinationConfig; resources: string[]; clientId: string },
   request: GrantRequest,
   s: BrokerServices,
-): string[] {
+): Promise<ScopeGrant> {
   const { identity, login, destination } = question;
   const candidates = scopesToEvaluate(translated, clientAllowed);
   // Who the person is comes from the principal; how they logged in, from the subject token.
@@ -236,19 +246,55 @@ function decideScopes(
       context,
     });
   const resources = question.resources.length > 0 ? question.resources : [undefined];
-  const decisions: ScopeDecision[] = candidates.length === 0 ? [] : resources.flatMap((r) => ask(r));
-  const { granted, refused } = intersectGrant({ translated, clientAllowed, decisions });
-  request.trail.policy = `${s.policy.version} ${decisions.map((d) => `${d.scope}:${d.allowed ? 'permit' : 'deny'}[${d.policies.join(',')}]`).join(' ')}`.trim();
-  const reason: RefusalReason = refused.some((r) => r.why === 'policy_denied') ? 'policy_denied' : 'scope_not_permitted_for_client';
-  if (granted.length === 0 || (refused.length > 0 && destination.partial_scope === 'refuse')) {
-    // Issue 6 §2: a denial a stronger login would lift is a step-up, not invalid_scope (exchange/step-up.ts).
-    const stepUp = stepUpRefusal(decisions, refused.map((r) => r.scope), s.policy, (scopes, context) => resources.flatMap((r) => ask(r, scopes, context)), loginContext);
-    if (stepUp) throw stepUp;
+  let decisions: ScopeDecision[] = candidates.length === 0 ? [] : resources.flatMap((r) => ask(r));
+  let { granted, refused } = intersectGrant({ translated, clientAllowed, decisions });
+  let approvals: ScopeGrant['approvals'];
+  const policyRefused = refused.filter((r) => r.why === 'policy_denied').map((r) => r.scope);
+  if (requestableDenial(decisions, policyRefused, s.policy.requestable)) {
+    const approved = await approvedScopes(identity.principalId, question.clientId, destination.id, s, request.now);
+    const lifted = policyRefused.filter((scope) => approved.has(scope));
+    if (lifted.length > 0) {
+      const again = lifted.flatMap((scope) => resources.flatMap((r) => ask(r, [scope], { ...loginContext, approved: approved.get(scope)!.policies })));
+      decisions = [...decisions.filter((d) => !lifted.includes(d.scope)), ...again];
+      ({ granted, refused } = intersectGrant({ translated, clientAllowed, decisions }));
+      const used = lifted.filter((scope) => granted.includes(scope)).flatMap((scope) => approved.get(scope)!.approvals);
+      if (used.length > 0) {
+        approvals = used;
+        request.trail.approvals = [...new Set(used.map((a) => a.id))];
+      }
+    }
   }
-  if (granted.length === 0) throw new InvalidScope(refused.length ? reason : 'no_scope_granted', 'none of the requested scopes can be granted', refused.map((r) => r.scope).join(' '));
-  if (refused.length > 0 && destination.partial_scope === 'refuse') throw new InvalidScope(reason, 'some of the requested scopes cannot be granted', refused.map((r) => r.scope).join(' '));
+  request.trail.policy = `${s.policy.version} ${decisions.map((d) => `${d.scope}:${d.allowed ? 'permit' : 'deny'}[${d.policies.join(',')}]`).join(' ')}`.trim();
+  const refusing = granted.length === 0 || (refused.length > 0 && destination.partial_scope === 'refuse');
+  if (refusing) refuse(decisions, refused, granted.length === 0, { ask: (scopes, context) => resources.flatMap((r) => ask(r, scopes, context)), loginContext }, s);
   request.trail.grantedScopes = granted;
-  return granted;
+  return { scopes: granted, ...(approvals ? { approvals } : {}) };
+}
+
+/**
+ * Step: why a mint is refused, in the order a client can act on it. A denial a stronger login
+ * would lift is a step-up (insufficient_user_authentication); one only `@requestable` forbids
+ * made is requestable (access_denied carrying how to ask; exchange/requestable.ts); any other
+ * policy denial is access_denied (the grant is valid, the person not entitled); a scope the client
+ * may never hold there is invalid_scope.
+ */
+function refuse(
+  decisions: ScopeDecision[],
+  refused: Array<{ scope: string; why: string }>,
+  nothingGranted: boolean,
+  again: { ask: (scopes: string[], context: MintQuestion['context']) => ScopeDecision[]; loginContext: MintQuestion['context'] },
+  s: BrokerServices,
+): never {
+  const scopes = refused.map((r) => r.scope);
+  const listed = scopes.join(' ').slice(0, 200);
+  if (refused.length === 0) throw new InvalidScope('no_scope_granted', 'none of the requested scopes can be granted');
+  const stepUp = stepUpRefusal(decisions, scopes, s.policy, again.ask, again.loginContext);
+  if (stepUp) throw stepUp;
+  const description = nothingGranted ? 'none of the requested scopes can be granted' : 'some of the requested scopes cannot be granted';
+  if (refused.some((r) => r.why !== 'policy_denied')) throw new InvalidScope('scope_not_permitted_for_client', description, listed);
+  const requestable = requestableDenial(decisions, scopes, s.policy.requestable);
+  if (requestable) throw new RequestableRefusal(requestable, description, listed);
+  throw new AccessDenied('policy_denied', description, listed);
 }
 
 /**
@@ -319,6 +365,8 @@ export interface ExchangeDecision {
   mapping: Extract<Resolution, { ok: true }>;
   subId?: IdJagInput['subId'];
   scopes: string[];
+  /** Approvals the granted scopes relied on (governance): the ID-JAG never outlives them. */
+  approvals?: Array<{ id: string; until: number }>;
 }
 
 /**
@@ -339,8 +387,25 @@ export async function evaluateExchange(
   const translated = translateRequestedScopes(params, destination, grant.default_scopes, request);
   if (token.type === 'refresh_token') requireWithinRefreshGrant(translated, token.record);
   const subject = await subjectOf(token, request, s);
-  const decided = await decideForSubject({ subject, destination, resources, grant, translated, clientId: request.client.client.client_id }, request, s);
-  return { ...decided, token };
+  const clientId = request.client.client.client_id;
+  try {
+    const decided = await decideForSubject({ subject, destination, resources, grant, translated, clientId }, request, s);
+    return { ...decided, token };
+  } catch (err) {
+    // A requestable refusal leaves with what escalation needs (exchange/requestable.ts).
+    if (err instanceof RequestableRefusal) {
+      const sessionId = sessionOf(token, s.settings.issuer);
+      err.question = { subject, destination, resources, clientId, scopes: [...new Set(translated.map((t) => t.to))], ...(sessionId !== undefined ? { sessionId } : {}) };
+    }
+    throw err;
+  }
+}
+
+/** The broker session behind a subject token, when there is one: references and deferrals re-check it later. */
+export function sessionOf(token: VerifiedSubjectToken, brokerIssuer: string): string | undefined {
+  if (token.type === 'refresh_token') return token.record.sessionId;
+  if (token.type === 'id_token' && token.token.issuer === brokerIssuer && typeof token.token.claims.sid === 'string') return token.token.claims.sid;
+  return undefined;
 }
 
 /**
@@ -364,14 +429,16 @@ export async function decideForSubject(
   request.trail.mapping = mapping.decidedBy;
   const subId = destination.sub_id ? subjectIdentifierFor(destination.sub_id, identity) : undefined;
 
-  const scopes = decideScopes(q.translated, grant.scopes, { identity, login, destination, resources, clientId: q.clientId }, request, s);
-  return { subject, destination, resources, grant, clientId: q.clientId, namespace, mapping, ...(subId ? { subId } : {}), scopes };
+  const { scopes, approvals } = await decideScopes(q.translated, grant.scopes, { identity, login, destination, resources, clientId: q.clientId }, request, s);
+  return { subject, destination, resources, grant, clientId: q.clientId, namespace, mapping, ...(subId ? { subId } : {}), scopes, ...(approvals ? { approvals } : {}) };
 }
 
 /** Step 8: sign the ID-JAG and commit the mint (binding, if new, and audit record). */
 export async function mintIdJag(d: ExchangeDecision, request: GrantRequest, s: BrokerServices): Promise<TokenResponse> {
   const { destination, subject, mapping } = d;
-  const lifetime = Math.min(destination.id_jag_lifetime ?? s.settings.id_jag.lifetime, s.settings.id_jag.lifetime);
+  // Never past `approved_until` of an approval a scope was granted under (AuthZEN Access Request profile).
+  const approvedFor = d.approvals ? Math.min(...d.approvals.map((a) => a.until)) - request.now : Infinity;
+  const lifetime = Math.min(destination.id_jag_lifetime ?? s.settings.id_jag.lifetime, s.settings.id_jag.lifetime, approvedFor);
   const claims = buildIdJagClaims({
     issuer: s.settings.issuer,
     subject: mapping.subject,
@@ -403,14 +470,24 @@ export function createTokenExchangeGrant(options: TokenExchangeOptions = {}): Gr
 
     async handle(request, s): Promise<TokenResponse> {
       const params = readExchangeParams(request);
+      const deferred = readDeferred(request);
       requireConfidentialClient(request);
-      const decision = await evaluateExchange(params, request, s, options);
+      const decision = await escalating(evaluateExchange(params, request, s, options), deferred, request, s);
       return mintIdJag(decision, request, s);
     },
   };
 }
 
-export const EXCHANGE_PARAMETERS: readonly string[] = ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type', 'authorization_details'];
+/** Step: a requestable refusal becomes the start of an access request (exchange/requestable.ts). */
+export async function escalating<T>(pending: Promise<T>, deferred: boolean, request: GrantRequest, s: BrokerServices): Promise<T> {
+  try {
+    return await pending;
+  } catch (err) {
+    throw err instanceof RequestableRefusal ? await escalate(err, deferred, request, s) : err;
+  }
+}
+
+export const EXCHANGE_PARAMETERS: readonly string[] = ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type', 'authorization_details', 'deferred'];
 
 /** The grant without optional verifiers (no saml2): what a runtime without SAML gets. */
 export const tokenExchangeGrant: Grant<BrokerServices> = createTokenExchangeGrant();

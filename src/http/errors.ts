@@ -1,5 +1,5 @@
 import { TEMPORARILY_UNAVAILABLE_RETRY_AFTER } from '../constants.js';
-import { InsufficientUserAuthentication, InvalidClient, OAuthError, TemporarilyUnavailable } from '../oauth/errors.js';
+import { AccessDenied, AuthorizationPending, InsufficientUserAuthentication, InvalidClient, OAuthError, SlowDown, TemporarilyUnavailable } from '../oauth/errors.js';
 
 /** Headers every token-endpoint answer carries, success or error (RFC 6749 §5.1). */
 export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
@@ -13,12 +13,16 @@ export function oauthErrorResponse(err: OAuthError, requestId: string): Response
   const headers: Record<string, string> = { 'Content-Type': 'application/json', ...NO_STORE, 'X-Request-Id': requestId };
   if (err instanceof InvalidClient && err.usedBasic) headers['WWW-Authenticate'] = 'Basic realm="xaa-broker", charset="UTF-8"';
   if (err instanceof TemporarilyUnavailable) headers['Retry-After'] = String(TEMPORARILY_UNAVAILABLE_RETRY_AFTER);
-  const body: Record<string, string | number> = { error: err.code };
+  const body: Record<string, unknown> = { error: err.code };
   if (err.description) body.error_description = err.description;
   // RFC 9470 §3: the step-up hints ride beside the error code.
   if (err instanceof InsufficientUserAuthentication) {
     if (err.hints.acr_values !== undefined) body.acr_values = err.hints.acr_values;
     if (err.hints.max_age !== undefined) body.max_age = err.hints.max_age;
+  }
+  // A requestable denial's access_request; a deferral's code and interval. Never over error/error_description.
+  if (err instanceof AccessDenied || err instanceof AuthorizationPending || err instanceof SlowDown) {
+    for (const [k, v] of Object.entries(err.members)) if (!(k in body)) body[k] = v;
   }
   return new Response(JSON.stringify(body), { status: err.status, headers });
 }

@@ -79,9 +79,57 @@ export class InsufficientUserAuthentication extends OAuthError {
   }
 }
 
+/**
+ * Members an error carries on the wire beside `error` and `error_description` (http/errors.ts):
+ * a requestable denial's `access_request`, a deferral's `deferral_code` and `interval`. Never
+ * internal reasons.
+ */
+export type WireMembers = Readonly<Record<string, unknown>>;
+
+/**
+ * The subject is not entitled (policy said no), as opposed to a grant that failed validation
+ * (invalid_grant). A requestable denial says how to ask (`access_request`). 400 at the token
+ * endpoint (RFC 6749 §5.2; RFC 8628 §3.5 uses the same code for a denied wait).
+ */
 export class AccessDenied extends OAuthError {
   readonly code = 'access_denied';
-  override readonly status = 403;
+  constructor(
+    reason: RefusalReason,
+    description?: string,
+    detail?: string,
+    readonly members: WireMembers = {},
+  ) {
+    super(reason, description, detail);
+  }
+}
+
+/** Deferred completion: nothing to give yet; poll again with the deferral code after `interval` (RFC 8628 §3.5 codes). */
+export class AuthorizationPending extends OAuthError {
+  readonly code = 'authorization_pending';
+  constructor(
+    reason: RefusalReason,
+    description: string,
+    readonly members: WireMembers = {},
+  ) {
+    super(reason, description);
+  }
+}
+
+/** Polled too soon: still pending, and the interval is now `members.interval` seconds. */
+export class SlowDown extends OAuthError {
+  readonly code = 'slow_down';
+  constructor(
+    reason: RefusalReason,
+    description: string,
+    readonly members: WireMembers = {},
+  ) {
+    super(reason, description);
+  }
+}
+
+/** The deferral (or the access request it waited on) expired: start again with a new exchange. */
+export class ExpiredToken extends OAuthError {
+  readonly code = 'expired_token';
 }
 
 export class ServerError extends OAuthError {

@@ -135,6 +135,19 @@ export type RefusalReason =
   // ID-JAGs redeemed at a destination (the destination kit; its precise reason travels in the detail)
   | 'id_jag_replayed'
   | 'key_binding_unsupported'
+  // governance: requestable denials and deferred completion (docs/access-requests.md)
+  | 'approval_required'
+  | 'deferral_pending'
+  | 'deferral_slow_down'
+  | 'deferral_malformed'
+  | 'deferral_unknown'
+  | 'deferral_replayed'
+  | 'deferral_foreign'
+  | 'deferral_expired'
+  | 'access_request_denied'
+  | 'access_request_cancelled'
+  | 'access_request_expired'
+  | 'deferral_parameter_invalid'
   // internal
   | 'internal_error';
 

@@ -1,6 +1,7 @@
 import { ID_JAG_TOKEN_TYPE } from '../minting/id-jag.js';
 import { TOKEN_EXCHANGE_GRANT } from '../exchange/token-exchange.js';
 import { ID_JAG_REFERENCE_TOKEN_TYPE } from '../exchange/pulled.js';
+import { DEFERRED_GRANT } from '../exchange/deferred.js';
 import { ASSERTION_ALGS } from '../clients/authenticate.js';
 import { providerMetadata } from '../provider/metadata.js';
 
@@ -16,7 +17,8 @@ export function authorizationServerMetadata(issuer: string) {
     issuer,
     token_endpoint: `${base}${TOKEN_PATH}`,
     jwks_uri: `${base}${JWKS_PATH}`,
-    grant_types_supported: [TOKEN_EXCHANGE_GRANT],
+    // Deferred completion of a requestable denial (docs/access-requests.md).
+    grant_types_supported: [TOKEN_EXCHANGE_GRANT, DEFERRED_GRANT],
     response_types_supported: [] as string[],
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,

@@ -1,5 +1,5 @@
 import { LOG_IGNORED_PARAMS_MAX, LOG_PARAM_NAME_MAX } from '../constants.js';
-import { InvalidRequest, OAuthError, ServerError, UnsupportedGrantType } from '../oauth/errors.js';
+import { AuthorizationPending, InvalidRequest, OAuthError, ServerError, SlowDown, UnsupportedGrantType } from '../oauth/errors.js';
 import type { AuditTrail, Grant, GrantRequest } from '../grants/grant.js';
 import { readForm } from '../http/form.js';
 import { UNKNOWN_SOURCE } from '../http/source.js';
@@ -77,6 +77,11 @@ const CLIENT_AUTH_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 
  */
 async function auditRefusal(services: BrokerServices, r: { requestId: string; now: number; trail: AuditTrail; err: OAuthError; source: string }) {
   const log = { requestId: r.requestId, event: 'refusal', error: r.err.code, reason: r.err.reason, clientId: r.trail.clientId };
+  // A wait is not a refusal: the deferral's issue is its audit record, and a poll every few seconds is a log line.
+  if (r.err instanceof AuthorizationPending || r.err instanceof SlowDown) {
+    services.logger.info({ ...log, event: 'deferral_poll', deferral: r.trail.deferral }, 'pending');
+    return;
+  }
   if (r.trail.clientId === undefined) {
     await summariseRefusal(
       services.refusals,

@@ -109,7 +109,7 @@ describe('resource-pulled profile: ID-JAG references', () => {
     });
 
     it('runs every step of the pushed exchange first: a scope policy refuses is refused, nothing stored', async () => {
-      await refused(b, await exchangeParams(b, { requested_token_type: ID_JAG_REFERENCE_TOKEN_TYPE, scope: 'todos.write' }), { error: 'invalid_scope', reason: 'policy_denied' });
+      await refused(b, await exchangeParams(b, { requested_token_type: ID_JAG_REFERENCE_TOKEN_TYPE, scope: 'todos.write' }), { error: 'access_denied', reason: 'policy_denied' });
     });
 
     it('is refused for a destination without a back-channel client: nobody could redeem it', async () => {

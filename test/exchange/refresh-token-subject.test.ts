@@ -47,7 +47,7 @@ describe('refresh_token as the subject token', () => {
 
       const pwd = await login(b, { principal: { claims: { email: 'alice@example.com', groups: ['todo-writers'] } }, session: { amr: ['pwd'] } });
       const passwordOnly = await issueRefreshToken(b, pwd);
-      await expectRefused(b, exchangeBody(passwordOnly.token, REFRESH_TOKEN_TYPE, write), { error: 'invalid_scope', reason: 'policy_denied' });
+      await expectRefused(b, exchangeBody(passwordOnly.token, REFRESH_TOKEN_TYPE, write), { error: 'access_denied', reason: 'policy_denied' });
     });
 
     it('stays within the authorization it was granted for: a token granted only openid mints no Todo scope (issue 6 §2)', async () => {

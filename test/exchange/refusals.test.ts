@@ -471,9 +471,9 @@ describe('token endpoint refusals', () => {
       await refusedPost(b, params, { status: 400, error: 'invalid_scope', reason: 'scope_not_permitted_for_client' }, basicAuth('basic-agent', BASIC_SECRET));
     });
 
-    it('everything requested denied by policy → invalid_scope', async () => {
+    it('everything requested denied by policy → access_denied (the grant is valid; the person is not entitled)', async () => {
       // alice is not in todo-writers.
-      const { record } = await refusedPost(b, await exchangeParams(b, { scope: 'todos.write' }), { status: 400, error: 'invalid_scope', reason: 'policy_denied' });
+      const { record } = await refusedPost(b, await exchangeParams(b, { scope: 'todos.write' }), { status: 400, error: 'access_denied', reason: 'policy_denied' });
       expect(record.policy).toContain('todos.write:deny');
     });
 
@@ -486,7 +486,7 @@ describe('token endpoint refusals', () => {
       b = await startTestBroker({ settings: await batterySettings((s) => void (s.destinations![0]!.partial_scope = 'refuse')) });
       // Control: a fully grantable request is still minted under 'refuse'.
       await expectMint(await postToken(b, await exchangeParams(b, { scope: 'todos.read' })));
-      await refusedPost(b, await exchangeParams(b, { scope: 'todos.read todos.write' }), { status: 400, error: 'invalid_scope', reason: 'policy_denied' });
+      await refusedPost(b, await exchangeParams(b, { scope: 'todos.read todos.write' }), { status: 400, error: 'access_denied', reason: 'policy_denied' });
     });
   });
 
@@ -680,7 +680,7 @@ describe('token endpoint refusals', () => {
       const alice = await principalIdOf(IDP, 'alice');
       // Refused after mapping resolved (policy): the binding must not be written.
       b = await startTestBroker({ settings: await batterySettings(), policies: 'forbid (principal, action, resource);' });
-      await refusedPost(b, await crmParams(b, { sub: 'alice', email: 'alice@example.com' }), { status: 400, error: 'invalid_scope', reason: 'policy_denied' });
+      await refusedPost(b, await crmParams(b, { sub: 'alice', email: 'alice@example.com' }), { status: 400, error: 'access_denied', reason: 'policy_denied' });
       expect(await b.services.store.mappings.bindingOf('crm-users', alice)).toBeUndefined();
     });
 

@@ -34,9 +34,9 @@ describe('authentication-strength denials', () => {
     expect(r.record.policy).toContain('mfa-for-write');
   });
 
-  it('someone who would be refused even after stepping up gets invalid_scope (policy_denied)', async () => {
+  it('someone who would be refused even after stepping up gets access_denied (policy_denied)', async () => {
     const r = await ask({ groups: ['staff'], amr: ['pwd'] }, 'todos.write');
-    expect(r.body).toMatchObject({ error: 'invalid_scope' });
+    expect(r.body).toMatchObject({ error: 'access_denied' });
     expect(r.body).not.toHaveProperty('acr_values');
     expect(r.record.reason).toBe('policy_denied');
   });

@@ -183,7 +183,7 @@ describe('caller-pushed token exchange: the happy path', () => {
     for (const resource of [[TODO_API, R2], [R2, TODO_API], [R2]]) {
       const res = await postToken(b, await exchangeParams(b, { resource }));
       expect(res.status).toBe(400);
-      expect(await errorOf(res)).toBe('invalid_scope');
+      expect(await errorOf(res)).toBe('access_denied');
     }
     const ok = await postToken(b, await exchangeParams(b, { resource: [TODO_API] }));
     expect(ok.status).toBe(200);
