@@ -12,9 +12,9 @@ import { formatDuration, parseDuration } from '../policy/duration.js';
 import type { RequestableRule } from '../policy/types.js';
 import type { BrowserSession, BrowserSignIn } from '../provider/index.js';
 import type { AccessRequestRecord } from '../store/ports.js';
-import { CONSOLE_MAX_FORM_BYTES, CONSOLE_PATH, CONSOLE_SIGN_IN_PATH, CONSOLE_STYLESHEET_MAX_AGE, CONSOLE_STYLESHEET_PATH, TASK_ID } from './limits.js';
+import { CONSOLE_ICON_PATH, CONSOLE_MAX_FORM_BYTES, CONSOLE_PATH, CONSOLE_SIGN_IN_PATH, CONSOLE_STYLESHEET_MAX_AGE, CONSOLE_STYLESHEET_PATH, TASK_ID } from './limits.js';
 import { checkCsrfToken, CONSOLE_PAGE_HEADERS, csrfToken, sameOriginPost } from './security.js';
-import { detailPage, messagePage, pendingPage, STYLESHEET, type DecisionForms, type Notice, type RequestView } from './views.js';
+import { detailPage, ICON, messagePage, pendingPage, STYLESHEET, type DecisionForms, type Notice, type RequestView } from './views.js';
 
 /**
  * The approval console (docs/console.md): where approvers see the pending access requests they may
@@ -219,7 +219,9 @@ export function mountConsole(app: Hono, d: ConsoleDeps): void {
     return seeOther(`${base}${CONSOLE_PATH}?${new URLSearchParams({ done: action === 'approve' ? 'approved' : 'denied', request: id })}`, 303);
   };
 
-  app.get(CONSOLE_STYLESHEET_PATH, () => new Response(STYLESHEET, { headers: { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': `public, max-age=${CONSOLE_STYLESHEET_MAX_AGE}`, 'X-Content-Type-Options': 'nosniff' } }));
+  const asset = (body: string, type: string) => () => new Response(body, { headers: { 'Content-Type': type, 'Cache-Control': `public, max-age=${CONSOLE_STYLESHEET_MAX_AGE}`, 'X-Content-Type-Options': 'nosniff' } });
+  app.get(CONSOLE_STYLESHEET_PATH, asset(STYLESHEET, 'text/css; charset=utf-8'));
+  app.get(CONSOLE_ICON_PATH, asset(ICON, 'image/svg+xml'));
 
   app.get(CONSOLE_SIGN_IN_PATH, async (c) => {
     const then = returnTarget(c.req.query('then'));

@@ -9,7 +9,7 @@ import { mountProvider, type ProviderDeps } from '../../src/provider/index.js';
 import type { AccessRequestRecord } from '../../src/store/ports.js';
 import { UpstreamTrust } from '../../src/trust/registry.js';
 import type { UpstreamIdentity } from '../../src/identity/types.js';
-import { BROKER, startTestBroker, TEST_POLICIES, testSettings, type TestBroker } from '../helpers/broker.js';
+import { BROKER, startTestBroker, testSettings, type TestBroker } from '../helpers/broker.js';
 import { aliceIdentity, FakeOidcUpstream, FakeRegistry, UPSTREAM_ISSUER } from '../provider/fake-upstream.js';
 import { PROVIDER_TEST_AUTHORITY } from '../provider/harness.js';
 
@@ -21,7 +21,11 @@ import { PROVIDER_TEST_AUTHORITY } from '../provider/harness.js';
 
 export const ORIGIN = new URL(BROKER).origin;
 
-export const CONSOLE_POLICIES = `${TEST_POLICIES}
+export const CONSOLE_POLICIES = `
+@id("read-anything")
+permit (principal, action == Xaa::Action::"mint", resource) when { resource.name like "*.read" };
+@id("write-open")
+permit (principal, action == Xaa::Action::"mint", resource) when { resource.name == "todos.write" };
 @id("todo-write-needs-approval")
 @requestable("approvers=group:todo-writers email:carol@example.com&max_duration=P7D")
 forbid (principal, action == Xaa::Action::"mint", resource) when { resource.name == "todos.write" } unless { context.approved.contains("todo-write-needs-approval") };
