@@ -314,7 +314,7 @@ export const ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"
 
 /** One stylesheet for every page (CSP `style-src 'self'`: no inline styles). Contrast ≥ 4.5:1 throughout. */
 export const STYLESHEET = `
-:root{color-scheme:light;--fg:#1a1a1a;--muted:#4d4d4d;--bg:#fff;--line:#c4c4c4;--accent:#0b4fa8;--ok-bg:#e6f4ea;--ok-fg:#0d5222;--err-bg:#fdecea;--err-fg:#8a1c12;--focus:#b35c00}
+:root{color-scheme:light;--fg:#1a1a1a;--muted:#4d4d4d;--bg:#ffffff;--line:#c4c4c4;--accent:#0b4fa8;--ok-bg:#e6f4ea;--ok-fg:#0d5222;--err-bg:#fdecea;--err-fg:#8a1c12;--focus:#b35c00}
 *{box-sizing:border-box}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 a{color:var(--accent)}
