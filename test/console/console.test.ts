@@ -4,6 +4,7 @@ import { csrfToken } from '../../src/console/security.js';
 import { sha256Base64url } from '../../src/provider/crypto.js';
 import { providerLimits } from '../../src/provider/index.js';
 import { BROKER } from '../helpers/broker.js';
+import { FakeSamlUpstream } from '../provider/fake-upstream.js';
 import { ALICE, CAROL, DAVE, ORIGIN, startConsole, WRITER, type ConsoleBroker, type ConsoleBrowser } from './harness.js';
 
 let b: ConsoleBroker;
@@ -54,6 +55,23 @@ describe('sign-in', () => {
       const back = await browser.get(`/login/oidc/corp/callback?${new URLSearchParams({ state, code: 'c' })}`);
       expect(back.headers.get('location')).toBe(`${BROKER}/console`);
     }
+  });
+
+  it('with several connections and no default, sign-in shows a chooser whose links come back to the console; a SAML login returns with a 303', async () => {
+    b = await startConsole((clock) => [new FakeSamlUpstream('legacy', clock)]);
+    const browser = b.browser();
+    const chooser = await browser.get('/console/sign-in?then=%2Fconsole');
+    expect(chooser.status).toBe(200);
+    const links = [...(await chooser.text()).matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replaceAll('&amp;', '&'));
+    expect(links).toEqual([`${BROKER}/console/sign-in?then=%2Fconsole&connection=corp`, `${BROKER}/console/sign-in?then=%2Fconsole&connection=legacy`]);
+    const start = await browser.get(links[1]!);
+    const relayState = new URL(start.headers.get('location')!).searchParams.get('RelayState')!;
+    const back = await browser.post('/login/saml/legacy/acs', { SAMLResponse: 'ok', RelayState: relayState }, {});
+    expect(back.status).toBe(303);
+    expect(back.headers.get('location')).toBe(`${BROKER}/console`);
+    expect((await browser.get('/console')).status).toBe(200);
+    expect((await browser.get('/console/sign-in?connection=nope')).status).toBe(302);
+    expect((await b.browser().get('/console/sign-in?connection=nope')).status).toBe(400);
   });
 
   it('the approver is who the session says, whatever the form claims', async () => {

@@ -9,6 +9,7 @@ import { mountProvider, type ProviderDeps } from '../../src/provider/index.js';
 import type { AccessRequestRecord } from '../../src/store/ports.js';
 import { UpstreamTrust } from '../../src/trust/registry.js';
 import type { UpstreamIdentity } from '../../src/identity/types.js';
+import type { UpstreamConnection } from '../../src/upstream/registry.js';
 import { BROKER, startTestBroker, testSettings, type TestBroker } from '../helpers/broker.js';
 import { aliceIdentity, FakeOidcUpstream, FakeRegistry, UPSTREAM_ISSUER } from '../provider/fake-upstream.js';
 import { PROVIDER_TEST_AUTHORITY } from '../provider/harness.js';
@@ -109,7 +110,8 @@ export class ConsoleBrowser {
   }
 }
 
-export async function startConsole(): Promise<ConsoleBroker> {
+/** `more`: further upstream connections beside the OIDC one, `corp` (e.g. a SAML connection). */
+export async function startConsole(more: (clock: () => number) => UpstreamConnection[] = () => []): Promise<ConsoleBroker> {
   const b = await startTestBroker({ settings: await testSettings((s) => {
     s.clients!.find((c) => c.client_id === 'wiki-agent')!.name = 'Wiki <Agent>';
   }), policies: CONSOLE_POLICIES });
@@ -121,7 +123,7 @@ export async function startConsole(): Promise<ConsoleBroker> {
   })(new Map(), new Map());
   const clock = () => b.clock.now;
   const oidc = new FakeOidcUpstream('corp', clock);
-  const deps: ProviderDeps = { services: b.services, upstreams: new FakeRegistry([oidc]), clock, clients: new Map() };
+  const deps: ProviderDeps = { services: b.services, upstreams: new FakeRegistry([oidc, ...more(clock)]), clock, clients: new Map() };
   const app = new Hono();
   app.onError((err, c) => c.json({ error: 'server_error', message: err.message }, 500));
   const signIn = mountProvider(app, deps);
