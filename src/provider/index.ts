@@ -5,7 +5,7 @@ import { ConsentMemory } from './consent.js';
 import type { Provider } from './context.js';
 import { cookiePolicy } from './cookies.js';
 import { oidcCallback, samlAcs, samlMetadata } from './login-callbacks.js';
-import { isLocalPath, startReturningLogin } from './login-start.js';
+import { startReturningLogin } from './login-start.js';
 import { logoutEndpoint } from './logout.js';
 import { AUTHORIZE_PATH, CONSENT_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, USERINFO_PATH } from './metadata.js';
 import { SUPPORTED_SCOPES } from './tokens.js';
@@ -17,7 +17,7 @@ export type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js
 export { authorizationCodeGrant, providerGrants, refreshTokenGrant, type ProviderTokenResponse } from './grants.js';
 export { providerMetadata, AUTHORIZE_PATH, CONSENT_PATH, USERINFO_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH } from './metadata.js';
 export * as providerLimits from './limits.js';
-export { isLocalPath, type BrowserSession };
+export type { BrowserSession };
 
 /**
  * What the broker's own pages (the approval console) use of the provider: the browser's broker
@@ -25,7 +25,7 @@ export { isLocalPath, type BrowserSession };
  */
 export interface BrowserSignIn {
   session(request: Request, now: number): Promise<BrowserSession | undefined>;
-  /** `returnTo`: a path on the broker (isLocalPath); `chooserHref` links each connection when discovery cannot pick one. */
+  /** `returnTo`: a path on the broker (login-start.ts isLocalPath); `chooserHref` links each connection when discovery cannot pick one. */
   start(request: Request, input: { returnTo: string; connection?: string; chooserHref: (connectionId: string) => string }): Promise<Response>;
 }
 
