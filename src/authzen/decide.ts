@@ -6,6 +6,7 @@ import { authenticationTooOld, mintContext, mintPrincipal } from '../policy/ques
 import { stepUpRefusal } from '../policy/step-up.js';
 import type { MintQuestion, ScopeDecision } from '../policy/types.js';
 import type { PrincipalRecord } from '../store/ports.js';
+import { approvedScopes, type ApprovedScope } from '../governance/tasks.js';
 import { isResourceIndicator, type MintAsk, type MintTarget, type PepLogin } from './question.js';
 
 /**
@@ -53,6 +54,8 @@ export interface Prepared {
   /** The PEP's report of the login, cut to what the person's upstream is believed about. */
   login: PepLogin;
   now: number;
+  /** Approved `@requestable` forbids by scope (governance), as the mint path asks Cedar with them. */
+  approved: ReadonlyMap<string, ApprovedScope>;
 }
 
 const PERSISTENT_NAMEID = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
@@ -108,13 +111,25 @@ export async function trace(target: MintTarget, s: DecideServices, now: number):
 }
 
 export async function prepare(target: MintTarget, s: DecideServices, now: number): Promise<Prepared | Decision> {
-  return preparedOf(await trace(target, s, now), target, now);
+  const t = await trace(target, s, now);
+  return preparedOf(t, target, now, t.refused ? NO_APPROVALS : await approvalsOf(target, s, now));
+}
+
+const NO_APPROVALS: ReadonlyMap<string, ApprovedScope> = new Map();
+
+/**
+ * The approvals the mint path would find for this (person, client, destination): read only when
+ * policy has `@requestable` forbids, so a PDP without them never touches the store for this.
+ */
+export async function approvalsOf(target: MintTarget, s: DecideServices, now: number): Promise<ReadonlyMap<string, ApprovedScope>> {
+  if (!s.policy.requestable || s.policy.requestable.size === 0) return NO_APPROVALS;
+  return approvedScopes(target.principalId, target.clientId, target.destinationId, s, now);
 }
 
 /** A trace that got through every check, as what the scope steps need; else its refusal. */
-export function preparedOf(t: Trace, target: MintTarget, now: number): Prepared | Decision {
+export function preparedOf(t: Trace, target: MintTarget, now: number, approved: ReadonlyMap<string, ApprovedScope> = NO_APPROVALS): Prepared | Decision {
   if (t.refused) return deny(t.refused);
-  return { destination: t.destination!, grant: t.grant!, client: t.client!, identity: t.identity!, target, login: t.login!, now };
+  return { destination: t.destination!, grant: t.grant!, client: t.client!, identity: t.identity!, target, login: t.login!, now, approved };
 }
 
 /**
@@ -187,7 +202,7 @@ export function mintQuestion(p: Prepared, scope: string): MintQuestion {
     destination: { id: destination.id, issuer: destination.issuer },
     ...(target.resource !== undefined ? { resource: target.resource } : {}),
     scopes: [scope],
-    context: mintContext(login, identity, p.now),
+    context: { ...mintContext(login, identity, p.now), ...(p.approved.has(scope) ? { approved: p.approved.get(scope)!.policies } : {}) },
   };
 }
 

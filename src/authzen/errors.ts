@@ -28,6 +28,13 @@ export class Forbidden extends AuthzenError {
 
 export class NotAllowed extends AuthzenError {
   readonly status = 405;
+  constructor(
+    message: string,
+    /** The methods the path does serve (the `Allow` header). */
+    readonly allow = 'POST',
+  ) {
+    super(message);
+  }
 }
 
 export class PayloadTooLarge extends AuthzenError {
@@ -54,6 +61,6 @@ export const AUTHZEN_CHALLENGE = 'Basic realm="xaa-broker", charset="UTF-8"';
 export function authzenErrorResponse(err: AuthzenError, headers: Record<string, string>): Response {
   const out: Record<string, string> = { 'Content-Type': 'application/json', ...headers };
   if (err instanceof Unauthorized) out['WWW-Authenticate'] = AUTHZEN_CHALLENGE;
-  if (err instanceof NotAllowed) out.Allow = 'POST';
+  if (err instanceof NotAllowed) out.Allow = err.allow;
   return new Response(JSON.stringify({ error: { status: err.status, message: err.message } }), { status: err.status, headers: out });
 }

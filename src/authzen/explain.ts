@@ -1,7 +1,7 @@
 import type { UpstreamAuthority } from '../trust/authority.js';
 import { mintContext, mintPrincipal } from '../policy/question.js';
 import type { MintQuestion } from '../policy/types.js';
-import { isPrepared, preparedOf, scopeDecision, trace, traceScope, type DecideServices, type DenyReason } from './decide.js';
+import { approvalsOf, isPrepared, preparedOf, scopeDecision, trace, traceScope, type DecideServices, type DenyReason } from './decide.js';
 import { BadRequest } from './errors.js';
 import { readLogin, type MintTarget, type PepLogin } from './question.js';
 import { optionalString, requireString, type Json } from './request.js';
@@ -107,7 +107,8 @@ export async function explain(ask: ExplainAsk, s: DecideServices, now: number): 
   if (t.destination) out.translation = translation(scope, t.destination.scope_translation, t.grant?.default_scopes ?? []);
   if (t.refused) return { ...out, reason: t.refused };
 
-  const p = preparedOf(t, target, now);
+  // Approvals count here as on the mint path: an approved requestable forbid does not deny.
+  const p = preparedOf(t, target, now, await approvalsOf(target, s, now));
   if (!isPrepared(p)) return { ...out, ...(p.context ? { reason: p.context.reason } : {}) };
   // Untranslatable: the one destination scope asked about is the asked scope itself, refused as such.
   const destinationScopes = out.translation!.to.length > 0 ? out.translation!.to : [scope];

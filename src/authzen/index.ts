@@ -1,11 +1,11 @@
 import type { Context, Hono } from 'hono';
 import type { BrokerServices } from '../grants/services.js';
-import { readBounded } from '../http/bounded.js';
+import { mountAccessRequests } from './access-requests.js';
 import { authenticateCaller, type CallerRole } from './caller.js';
 import { explain, readExplainAsk, EXPLAIN_PATH } from './explain.js';
 import { decide, deny, type Decision, type Prepared } from './decide.js';
-import { AuthzenError, authzenErrorResponse, BadRequest, NotAllowed, PayloadTooLarge, UnsupportedMediaType } from './errors.js';
-import { AUTHZEN_MAX_BODY_BYTES, AUTHZEN_MAX_REQUEST_ID } from './limits.js';
+import { AuthzenError, authzenErrorResponse, NotAllowed } from './errors.js';
+import { answerHeaders, readBody, requireJson, requireValidRequestId } from './http.js';
 import { AUTHZEN_METADATA_PATH, EVALUATION_PATH, EVALUATIONS_PATH, pdpMetadata, SEARCH_ACTION_PATH, SEARCH_RESOURCE_PATH } from './metadata.js';
 import { readMintQuestion } from './question.js';
 import { parseJsonBody, readActionSearch, readEvaluation, readEvaluations, readResourceSearch, type Evaluation, type EvaluationsSemantic, type Json } from './request.js';
@@ -43,17 +43,16 @@ export function mountAuthzen(app: Hono, deps: AuthzenDeps) {
   // Beside the PDP and built on its decisions, but for operators: it tells what the broker believes of a person.
   app.post(EXPLAIN_PATH, (c) => endpoint(c, 'explain', answerExplain, deps, 'admin'));
   app.all(EXPLAIN_PATH, () => authzenErrorResponse(new NotAllowed('use POST'), { 'Cache-Control': 'no-store' }));
+  // The Access Request profile's endpoints: what a requestable denial leads to.
+  mountAccessRequests(app, deps);
 }
 
 async function endpoint(c: Context, name: string, answer: Answer, deps: AuthzenDeps, role: CallerRole = 'authzen'): Promise<Response> {
   const { services: s } = deps;
   const now = deps.clock();
-  const sent = c.req.header('x-request-id');
-  const validId = sent !== undefined && sent.length > 0 && sent.length <= AUTHZEN_MAX_REQUEST_ID && /^[\x21-\x7E]+$/.test(sent);
-  // §12.1.3: the PEP's identifier comes back; without one, the broker's own (as elsewhere).
-  const headers = { 'Cache-Control': 'no-store', 'X-Request-ID': validId ? sent : crypto.randomUUID() };
+  const { headers, badRequestId } = answerHeaders(c);
   try {
-    if (sent !== undefined && !validId) throw new BadRequest(`X-Request-ID must be 1 to ${AUTHZEN_MAX_REQUEST_ID} visible ASCII characters`);
+    requireValidRequestId(badRequestId);
     const caller = await authenticateCaller(c.req.header('authorization'), s, now, deps.sourceOf(c), role);
     requireJson(c.req.header('content-type'));
     const body = parseJsonBody(await readBody(c.req.raw));
@@ -65,22 +64,6 @@ async function endpoint(c: Context, name: string, answer: Answer, deps: AuthzenD
     s.logger.info({ requestId: headers['X-Request-ID'], event: 'authzen_error', endpoint: name, status: err.status, message: err.message }, 'pdp refused the request');
     return authzenErrorResponse(err, headers);
   }
-}
-
-/** Step: §12.1 "Requests MUST include a Content-Type header with the value application/json". */
-function requireJson(contentType: string | undefined) {
-  const type = contentType?.split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new UnsupportedMediaType('Content-Type must be application/json');
-}
-
-/** Step: the body, refused past the cap while it streams (a lying Content-Length changes nothing). */
-async function readBody(req: Request): Promise<Uint8Array> {
-  const declared = Number(req.headers.get('content-length') ?? '0');
-  if (declared > AUTHZEN_MAX_BODY_BYTES) throw new PayloadTooLarge(`the body is larger than ${AUTHZEN_MAX_BODY_BYTES} bytes`);
-  if (!req.body) return new Uint8Array();
-  const bytes = await readBounded(req.body, AUTHZEN_MAX_BODY_BYTES);
-  if (!bytes) throw new PayloadTooLarge(`the body is larger than ${AUTHZEN_MAX_BODY_BYTES} bytes`);
-  return bytes;
 }
 
 /** One evaluation: a well-formed question the broker has no policy for is a deny, not an error. */

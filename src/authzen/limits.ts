@@ -20,3 +20,7 @@ export const AUTHZEN_MAX_PAGE = 100;
 export const AUTHZEN_MAX_REQUEST_ID = 200;
 /** Length of a pagination token the PDP accepts (it issues much shorter ones). */
 export const AUTHZEN_MAX_PAGE_TOKEN = 512;
+/** `items` in one access request submission (one per denied scope; a denial never names more). */
+export const AUTHZEN_MAX_REQUEST_ITEMS = 100;
+/** Length of a task id in a status or cancel path: longer ones are unknown without a store lookup (the broker's are 47). */
+export const AUTHZEN_MAX_TASK_ID = 100;

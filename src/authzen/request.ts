@@ -116,20 +116,20 @@ function checkString(value: unknown, path: string): string {
   return value;
 }
 
-function optionalObject(parent: Json, key: string, path: string): Json | undefined {
+export function optionalObject(parent: Json, key: string, path: string): Json | undefined {
   const value = parent[key];
   if (value === undefined) return undefined;
   if (!isObject(value)) throw new BadRequest(`${path} must be an object`);
   return value;
 }
 
-function requireObject(parent: Json, key: string, path: string): Json {
+export function requireObject(parent: Json, key: string, path: string): Json {
   if (parent[key] === undefined) throw new BadRequest(`${path} is required`);
   return optionalObject(parent, key, path)!;
 }
 
 /** §5.1 / §5.2: `type` and `id` strings, optional `properties` object. `id` is optional only in searches. */
-function readEntity(value: Json, path: string, idRequired = true): Entity {
+export function readEntity(value: Json, path: string, idRequired = true): Entity {
   const type = requireString(value, 'type', `${path}.type`);
   const id = idRequired ? requireString(value, 'id', `${path}.id`) : (optionalString(value, 'id', `${path}.id`) ?? '');
   const properties = optionalObject(value, 'properties', `${path}.properties`);
@@ -137,7 +137,7 @@ function readEntity(value: Json, path: string, idRequired = true): Entity {
 }
 
 /** §5.3: a `name` string, optional `properties` object. */
-function readAction(value: Json, path: string): Action {
+export function readAction(value: Json, path: string): Action {
   const name = requireString(value, 'name', `${path}.name`);
   const properties = optionalObject(value, 'properties', `${path}.properties`);
   return { name, ...(properties ? { properties } : {}) };

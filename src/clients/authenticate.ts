@@ -136,14 +136,19 @@ export class ClientAuthenticator {
 
   constructor(private readonly deps: ClientAuthDeps) {}
 
-  /** `source` is the request's source (see http/source.ts); failed secret checks are charged to it. */
-  async authenticate(authorization: string | undefined, form: FormParams, now: number, source: string = UNKNOWN_SOURCE): Promise<AuthenticatedClient> {
+  /**
+   * `source` is the request's source (see http/source.ts); failed secret checks are charged to it.
+   * `basicForPostClients`: on endpoints whose body is JSON (no form to carry client_secret), a
+   * client registered for client_secret_post may send the same secret with HTTP Basic, as RFC 6749
+   * §2.3.1 requires servers to allow; the token endpoint keeps the registered method strict.
+   */
+  async authenticate(authorization: string | undefined, form: FormParams, now: number, source: string = UNKNOWN_SOURCE, options: { basicForPostClients?: boolean } = {}): Promise<AuthenticatedClient> {
     const presented = presentedCredentials(authorization, form);
     // `return await`: workerd reports a refusal returned un-awaited as an unhandled rejection.
     switch (presented.method) {
       case 'client_secret_basic':
       case 'client_secret_post':
-        return await this.checkSecret(presented, now, sourceKey(source));
+        return await this.checkSecret(presented, now, sourceKey(source), options.basicForPostClients === true);
       case 'private_key_jwt':
         return await this.checkAssertion(presented.assertion, presented.clientId, now);
       case 'none': {
@@ -159,11 +164,13 @@ export class ClientAuthenticator {
     p: { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; secret: string },
     now: number,
     source: string,
+    basicForPostClients = false,
   ): Promise<AuthenticatedClient> {
     const usedBasic = p.method === 'client_secret_basic';
     const client = this.deps.clients.get(p.clientId);
     if (!client) throw fail('client_unknown', usedBasic);
-    if (client.token_endpoint_auth_method !== p.method) throw fail('client_auth_method_mismatch', usedBasic, `registered for ${client.token_endpoint_auth_method}`);
+    const basicStandsIn = usedBasic && basicForPostClients && client.token_endpoint_auth_method === 'client_secret_post';
+    if (client.token_endpoint_auth_method !== p.method && !basicStandsIn) throw fail('client_auth_method_mismatch', usedBasic, `registered for ${client.token_endpoint_auth_method}`);
     const stored = client.client_secret_hash!;
     // Keyed by the stored hash too, so a changed registration never matches an old secret.
     const cacheKey = `${client.client_id}\n${stored}`;

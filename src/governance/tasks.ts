@@ -107,7 +107,9 @@ export async function submitAccessRequest(sub: Submission, requester: string, s:
   const outcome = await s.store.accessRequests.submit(task, audit);
   if (outcome.status === 'created') return { task, created: true };
   const existing = outcome.task;
-  if (outcome.clash === 'idempotency_key' && existing.bodyHash === sub.bodyHash) return { task: existing, created: false };
+  // A retry clashes on its denial and its key at once; which one the store names is not the point: the same requester, key and body is the same request.
+  const retry = sub.idempotencyKey !== undefined && existing.requester === requester && existing.idempotencyKey === sub.idempotencyKey && existing.bodyHash === sub.bodyHash;
+  if (retry) return { task: existing, created: false };
   throw new GovernanceError('duplicate_request', outcome.clash === 'denial' ? 'an access request was already submitted for this denial' : 'this Idempotency-Key was used for a different request');
 }
 

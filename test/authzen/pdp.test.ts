@@ -52,7 +52,7 @@ describe('AuthZEN PDP', () => {
   });
 
   describe('metadata', () => {
-    it('publishes the endpoints it serves under the broker issuer, and no subject search', async () => {
+    it('publishes the endpoints it serves under the broker issuer (the access request profile’s too), and no subject search', async () => {
       const res = await b.request('/.well-known/authzen-configuration');
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -62,6 +62,9 @@ describe('AuthZEN PDP', () => {
         access_evaluations_endpoint: 'https://broker.test/access/v1/evaluations',
         search_resource_endpoint: 'https://broker.test/access/v1/search/resource',
         search_action_endpoint: 'https://broker.test/access/v1/search/action',
+        access_request_endpoint: 'https://broker.test/access/v1/requests',
+        jwks_uri: 'https://broker.test/jwks',
+        capabilities: ['urn:openid:authzen:capability:access-request'],
       });
     });
 

@@ -23,7 +23,7 @@ describe('loading', () => {
 
   it('loads the demo policies against the schema, named by their @id', () => {
     const engine = demo();
-    expect(engine.policyIds).toEqual(['employees-read-todos', 'writers-need-group', 'require-mfa-for-write', 'write-only-from-corporate-upstreams']);
+    expect(engine.policyIds).toEqual(['employees-read-todos', 'writers-need-group', 'require-mfa-for-write', 'write-only-from-corporate-upstreams', 'employees-may-export', 'export-needs-approval']);
     expect(engine.warnings).toEqual([]);
   });
 

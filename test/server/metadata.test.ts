@@ -10,7 +10,7 @@ describe('metadata and JWKS', () => {
       issuer: BROKER,
       token_endpoint: `${BROKER}/token`,
       jwks_uri: `${BROKER}/jwks`,
-      grant_types_supported: ['urn:ietf:params:oauth:grant-type:token-exchange', 'authorization_code', 'refresh_token'],
+      grant_types_supported: ['urn:ietf:params:oauth:grant-type:token-exchange', 'https://xaa-broker.dev/grant-type/deferred', 'authorization_code', 'refresh_token'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
       authorization_endpoint: `${BROKER}/authorize`,
       response_types_supported: ['code'],

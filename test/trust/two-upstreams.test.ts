@@ -93,7 +93,7 @@ describe('a partner IdP is believed only for what it is configured to be authori
     const partnerUser = { sub: 'mallory', groups: ['todo-writers'], amr: ['pwd', 'mfa'] };
     await givePartnerUserATodoAccount(b);
     const res = await exchange(b, await tokenFrom(b, 'partner', partnerUser), 'todo', 'todos.write');
-    expect(res).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    expect(res).toMatchObject({ status: 400, body: { error: 'access_denied' } });
     const record = await lastAudit(b);
     expect(record).toMatchObject({ reason: 'policy_denied', upstreamIssuer: PARTNER });
     expect(record.dropped).toEqual(expect.arrayContaining(['groups', 'amr:mfa']));
@@ -120,7 +120,7 @@ describe('tenant and issuer in policy and in the ID-JAG', () => {
     });
     await givePartnerUserATodoAccount(b);
     const forged = await exchange(b, await tokenFrom(b, 'partner', { sub: 'mallory' }, { tenant: 'corp' }), 'todo', 'todos.read');
-    expect(forged).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
+    expect(forged).toMatchObject({ status: 400, body: { error: 'access_denied' } });
     expect(await lastAudit(b)).toMatchObject({ reason: 'policy_denied', dropped: ['tenant'] });
     const real = await exchange(b, await tokenFrom(b, 'corp', { sub: 'alice' }), 'todo', 'todos.read');
     expect(real.status).toBe(200);

@@ -18,7 +18,7 @@ describe('the Worker entry with the bundled configuration', () => {
       issuer: 'http://localhost:8787',
       token_endpoint: 'http://localhost:8787/token',
       jwks_uri: 'http://localhost:8787/jwks',
-      grant_types_supported: ['urn:ietf:params:oauth:grant-type:token-exchange', 'authorization_code', 'refresh_token'],
+      grant_types_supported: ['urn:ietf:params:oauth:grant-type:token-exchange', 'https://xaa-broker.dev/grant-type/deferred', 'authorization_code', 'refresh_token'],
       authorization_endpoint: 'http://localhost:8787/authorize',
     });
   });
