@@ -11,7 +11,6 @@ import { hashSecret } from '../../src/clients/secrets.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { BrokerConfigInput, NamespaceConfig } from '../../src/config/schema.js';
 import { DEFERRED_GRANT } from '../../src/exchange/deferred.js';
-import { submitAccessRequest, type Submission } from '../../src/governance/tasks.js';
 import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.js';
 import { listen, type Listener } from '../e2e/helpers.js';
 import { startTestOp, type TestOp } from '../upstream/oidc/test-op.js';
@@ -20,8 +19,9 @@ import { CONSOLE_POLICIES } from './harness.js';
 /**
  * Issue 7 item 8 in a real browser: Debian's Chromium (driven by playwright-core) signs an approver
  * in through the broker's own upstream login (a real OpenID Provider), finds the pending request
- * and approves it with the keyboard only; the client that was told `authorization_pending` then
- * polls the token endpoint with its deferral code and receives its ID-JAG. All over loopback HTTP.
+ * and approves it with the keyboard only; the client that was told `authorization_pending` (and
+ * submitted its access request at the AuthZEN endpoint) then polls the token endpoint with its
+ * deferral code and receives its ID-JAG. All over loopback HTTP.
  *
  * Chromium is required, not optional: CI installs it (.ci/run). Set CHROMIUM_PATH to use another.
  */
@@ -138,15 +138,22 @@ it('an approver signs in through the broker, approves the pending request with t
     client_secret: WIKI.secret,
   });
   expect(denied.body).toMatchObject({ error: 'authorization_pending', deferral_code: expect.any(String) });
-  const authzen = denied.body.authzen as { subject: Submission['subject']; resource: Submission['items'][number]['resource']; action: { name: string } };
-  const requestContext = (denied.body.access_request as { request_context: string }).request_context;
-  const { task } = await submitAccessRequest(
-    { requestContext, subject: authzen.subject, items: [{ resource: authzen.resource, action: authzen.action }], justification: 'Closing the <sprint> tasks', requestedDuration: 3600, bodyHash: 'browser-test' },
-    WIKI.client_id,
-    broker.services,
-    now,
-    'browser-test',
-  );
+  // It submits the access request at the broker's AuthZEN access request endpoint.
+  const accessRequest = denied.body.access_request as { endpoint: string; request_context: string };
+  const authzen = denied.body.authzen as { subject: unknown; resource: unknown; action: unknown };
+  const submitted = await fetch(accessRequest.endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${WIKI.client_id}:${WIKI.secret}`)}` },
+    body: JSON.stringify({
+      ...authzen,
+      context: { business_justification: 'Closing the <sprint> tasks' },
+      requested_access: { requested_duration: 'PT1H' },
+      denial: { evaluation_id: denied.body.evaluation_id, decision: { decision: false }, access_request: { requestable: true, request_context: accessRequest.request_context } },
+    }),
+  });
+  expect(submitted.status).toBe(202);
+  const task = ((await submitted.json()) as { task: { id: string; status: string } }).task;
+  expect(task.status).toBe('pending');
 
   // Bob opens the console: no session, so the broker's login (at the OP) and back to the console.
   op.next = { accountId: 'bob' };
