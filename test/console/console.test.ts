@@ -20,9 +20,10 @@ async function signedIn(identity = CAROL): Promise<ConsoleBrowser> {
   return browser;
 }
 
-/** The task as stored, to compare before and after a refused POST. */
+/** The task as stored and the store's governance and audit rows, to compare before and after a refused POST. */
 async function snapshot(id: string) {
-  return JSON.stringify(await b.task(id));
+  const rows = (sql: string) => b.db.prepare(sql).all();
+  return JSON.stringify({ task: await b.task(id), tasks: rows('SELECT * FROM access_requests ORDER BY rowid'), audit: rows('SELECT seq FROM audit_log ORDER BY seq') });
 }
 
 describe('sign-in', () => {
@@ -256,19 +257,19 @@ describe('deciding', () => {
 describe('CSRF and origin', () => {
   it('refuses a POST without a CSRF token, with a wrong one, or with another session’s (403), and nothing changes', async () => {
     const task = await b.submit();
+    const second = await b.submit();
     const browser = await signedIn();
     const other = await signedIn(WRITER);
     const othersToken = await other.csrf(task.id);
+    // A token is bound to its task too.
+    const secondToken = await browser.csrf(second.id);
     const before = await snapshot(task.id);
-    const forms: Record<string, string>[] = [{ duration: 'PT1H' }, { csrf: 'A'.repeat(43), duration: 'PT1H' }, { csrf: othersToken, duration: 'PT1H' }, { csrf: 'short', duration: 'PT1H' }];
+    const forms: Record<string, string>[] = [{ duration: 'PT1H' }, { csrf: 'A'.repeat(43), duration: 'PT1H' }, { csrf: othersToken, duration: 'PT1H' }, { csrf: 'short', duration: 'PT1H' }, { csrf: secondToken, duration: 'PT1H' }];
     for (const form of forms) {
       const res = await browser.post(`/console/requests/${task.id}/approve`, form);
       expect(res.status).toBe(403);
       expect(await res.text()).toContain('The form could not be verified.');
     }
-    // A token is bound to its task too.
-    const second = await b.submit();
-    const secondToken = await browser.csrf(second.id);
     expect((await browser.post(`/console/requests/${task.id}/deny`, { csrf: secondToken, reason: 'no' })).status).toBe(403);
     expect(await snapshot(task.id)).toBe(before);
   });
