@@ -27,6 +27,7 @@ import type { BrokerStore, TableRow } from './store/ports.js';
 import { upstreamKeyResolver, type Fetch } from './upstream/jwks.js';
 import { UpstreamTrust } from './trust/registry.js';
 import { mountAuthzen } from './authzen/index.js';
+import { mountConsole } from './console/index.js';
 
 export interface BrokerDeps {
   config: BrokerConfig;
@@ -143,7 +144,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const sourceOf = (c: Context) => requestSource(c.req.raw.headers, deps.connectionAddress?.(c), settings.client_ip);
   const upstreams = await buildUpstreamRegistry(settings.connections, { store, clock, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.saml ? { saml: deps.saml } : {}) });
   const provider: ProviderDeps = { services, upstreams, clock, clients: providerClients(settings.clients), sourceOf };
-  mountProvider(app, provider);
+  const signIn = mountProvider(app, provider);
+  mountConsole(app, { services, clock, signIn });
   const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
   const token = tokenEndpoint([createExchangeGrant(saml2 ? { saml2 } : {}), deferredGrant, ...providerGrants(provider)], services, clock);
   app.post(TOKEN_PATH, (c) => token(c.req.raw, sourceOf(c)));

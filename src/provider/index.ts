@@ -5,16 +5,29 @@ import { ConsentMemory } from './consent.js';
 import type { Provider } from './context.js';
 import { cookiePolicy } from './cookies.js';
 import { oidcCallback, samlAcs, samlMetadata } from './login-callbacks.js';
+import { startReturningLogin } from './login-start.js';
 import { logoutEndpoint } from './logout.js';
 import { AUTHORIZE_PATH, CONSENT_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, USERINFO_PATH } from './metadata.js';
 import { SUPPORTED_SCOPES } from './tokens.js';
 import type { ProviderDeps } from './types.js';
+import { currentSession, type BrowserSession } from './session.js';
 import { userinfoEndpoint, userinfoPreflight } from './userinfo.js';
 
 export type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js';
 export { authorizationCodeGrant, providerGrants, refreshTokenGrant, type ProviderTokenResponse } from './grants.js';
 export { providerMetadata, AUTHORIZE_PATH, CONSENT_PATH, USERINFO_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH } from './metadata.js';
 export * as providerLimits from './limits.js';
+export type { BrowserSession };
+
+/**
+ * What the broker's own pages (the approval console) use of the provider: the browser's broker
+ * session, and a login through the broker's upstreams that comes back to one of their paths.
+ */
+export interface BrowserSignIn {
+  session(request: Request, now: number): Promise<BrowserSession | undefined>;
+  /** `returnTo`: a path on the broker (login-start.ts isLocalPath); `chooserHref` links each connection when discovery cannot pick one. */
+  start(request: Request, input: { returnTo: string; connection?: string; chooserHref: (connectionId: string) => string }): Promise<Response>;
+}
 
 function isAbsoluteWithoutFragment(uri: string): boolean {
   if (uri.includes('#')) return false;
@@ -54,9 +67,10 @@ export function providerConfigProblems(deps: ProviderDeps): string[] {
 /**
  * Mounts the broker's OpenID Provider on `app`: /authorize (+ its consent form), /userinfo,
  * /logout, and the upstream login routes. The token endpoint grants are separate
- * (`providerGrants`), for the token endpoint's list. Throws on a configuration problem.
+ * (`providerGrants`), for the token endpoint's list. Throws on a configuration problem. Returns
+ * the sign-in the broker's own pages use.
  */
-export function mountProvider(app: Hono, deps: ProviderDeps): void {
+export function mountProvider(app: Hono, deps: ProviderDeps): BrowserSignIn {
   const problems = providerConfigProblems(deps);
   if (problems.length > 0) throw new Error(`provider configuration: ${problems.join('; ')}`);
   const issuer = deps.services.settings.issuer;
@@ -75,4 +89,8 @@ export function mountProvider(app: Hono, deps: ProviderDeps): void {
   app.get(OIDC_CALLBACK_PATH, (c) => oidcCallback(p, c.req.raw, c.req.param('id'), source(c)));
   app.post(SAML_ACS_PATH, (c) => samlAcs(p, c.req.raw, c.req.param('id'), source(c)));
   app.get(SAML_METADATA_PATH, (c) => samlMetadata(p, c.req.param('id')));
+  return {
+    session: (request, now) => currentSession(request, p.services, p.cookies, now),
+    start: (request, input) => startReturningLogin(p, request, input),
+  };
 }

@@ -7,10 +7,10 @@ import { auditEvent, auditRefusal, type RequestOrigin } from './audit.js';
 import type { RawParams } from './authorize-request.js';
 import { runAuthorization } from './authorize.js';
 import type { Flow, Provider } from './context.js';
-import { cookieHeaders } from './context.js';
+import { cookieHeaders, redirect } from './context.js';
 import { MAX_ACS_BODY_BYTES, SAML_ACS_MAX_IN_FLIGHT, SAML_ACS_RETRY_AFTER } from './limits.js';
 import { OIDC_CALLBACK_PATH, SAML_ACS_PATH } from './metadata.js';
-import { parseContinuation, replacedSessionOf } from './login-start.js';
+import { parseContinuation, replacedSessionOf, returnPathOf } from './login-start.js';
 import { errorPage, messagePage } from './pages.js';
 import { currentSession, endSession, presentedBinding, recordPrincipal, startSession } from './session.js';
 import { believe } from '../trust/authority.js';
@@ -64,9 +64,14 @@ export function believedLogin(identity: UpstreamIdentity, trust: UpstreamTrust):
   };
 }
 
-/** Step: the pending request the login was for (absent for an IdP-initiated SAML login). */
-function pendingRequest(login: CompletedLogin): { ok: true; params?: RawParams } | { ok: false } {
+/**
+ * Step: what the login was for: an app's pending request, or a broker page to return to (the
+ * approval console); neither for an IdP-initiated SAML login.
+ */
+function pendingRequest(login: CompletedLogin): { ok: true; params?: RawParams; returnTo?: string } | { ok: false } {
   if (login.continuation === undefined) return { ok: true };
+  const returnTo = returnPathOf(login.continuation);
+  if (returnTo !== undefined) return { ok: true, returnTo };
   const params = parseContinuation(login.continuation);
   return params ? { ok: true, params } : { ok: false };
 }
@@ -102,6 +107,7 @@ async function completeLogin(p: Provider, request: Request, connectionId: string
     ...(dropped.length > 0 ? { dropped } : {}),
   });
 
+  if (pending.returnTo !== undefined) return redirect(`${p.issuer.replace(/\/$/, '')}${pending.returnTo}`, [setCookie], request.method === 'POST');
   if (!pending.params) return messagePage('Signed in', 'You are signed in. You may return to your application.', cookieHeaders([setCookie]));
   const flow: Flow = { requestId, now, ...origin, cookieHeader: request.headers.get('cookie'), session, loginSatisfied: true, setCookies: [setCookie] };
   return runAuthorization(p, pending.params, flow, request.method === 'POST');

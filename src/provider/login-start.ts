@@ -6,7 +6,7 @@ import { cookieHeaders, redirect, refuseToClient, withQuery, type Flow, type Pro
 import { randomToken } from './crypto.js';
 import { MAX_CONTINUATION_CHARS } from './limits.js';
 import { AUTHORIZE_PATH } from './metadata.js';
-import { autoPostPage, chooserPage } from './pages.js';
+import { autoPostPage, chooserPage, errorPage } from './pages.js';
 import { browserBinding } from './session.js';
 
 /**
@@ -33,6 +33,33 @@ export function replacedSessionOf(value: string): string | undefined {
   try {
     const parsed = JSON.parse(value) as { replaces?: unknown };
     return typeof parsed.replaces === 'string' ? parsed.replaces : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A path on the broker's own origin (`/console/…`): one slash, then no second slash or backslash
+ * (which browsers read as another host), no scheme, no control characters. What a broker page
+ * asks a login to come back to must pass this: it is never an open redirect.
+ */
+export function isLocalPath(path: string): boolean {
+  return /^\/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/.test(path);
+}
+
+/** A login one of the broker's own pages needs (the approval console): it comes back to `returnTo`. */
+export function returnContinuationOf(returnTo: string): string {
+  const value = JSON.stringify({ v: CONTINUATION_VERSION, return: returnTo });
+  if (!isLocalPath(returnTo) || value.length > MAX_CONTINUATION_CHARS) throw new Error('a login may only return to a (short) path on the broker');
+  return value;
+}
+
+/** The path a continuation says the login returns to, if it is a returning login's. */
+export function returnPathOf(value: string): string | undefined {
+  if (value.length > MAX_CONTINUATION_CHARS) return undefined;
+  try {
+    const parsed = JSON.parse(value) as { v?: unknown; return?: unknown };
+    return parsed.v === CONTINUATION_VERSION && typeof parsed.return === 'string' && isLocalPath(parsed.return) ? parsed.return : undefined;
   } catch {
     return undefined;
   }
@@ -71,20 +98,32 @@ function upstreamPrompt(request: AuthorizationRequest): string | undefined {
   return undefined;
 }
 
-async function startAt(upstream: UpstreamConnection, request: AuthorizationRequest, binding: string, continuation: string, setCookies: string[]): Promise<Response> {
+/** What the login asks of the upstream (an app's authorization request; nothing for the broker's own pages). */
+interface UpstreamAsk {
+  loginHint?: string;
+  prompt?: string;
+  maxAge?: number;
+  forceAuthn?: boolean;
+}
+
+function askOf(request: AuthorizationRequest): UpstreamAsk {
+  const prompt = upstreamPrompt(request);
+  return {
+    ...(request.loginHint !== undefined ? { loginHint: request.loginHint } : {}),
+    ...(prompt !== undefined ? { prompt } : {}),
+    ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
+    // SAML has no max_age: a re-authentication the app asked for becomes ForceAuthn.
+    ...(request.prompt.has('login') || request.maxAge !== undefined ? { forceAuthn: true } : {}),
+  };
+}
+
+async function startAt(upstream: UpstreamConnection, ask: UpstreamAsk, binding: string, continuation: string, setCookies: string[]): Promise<Response> {
   if (upstream.kind === 'oidc') {
-    const prompt = upstreamPrompt(request);
-    const started = await upstream.startLogin({
-      browserBinding: binding,
-      continuation,
-      ...(request.loginHint !== undefined ? { loginHint: request.loginHint } : {}),
-      ...(prompt !== undefined ? { prompt } : {}),
-      ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}),
-    });
+    const { forceAuthn: _saml, ...oidc } = ask;
+    const started = await upstream.startLogin({ browserBinding: binding, continuation, ...oidc });
     return redirect(started.redirectUrl.href, setCookies);
   }
-  // SAML has no max_age: a re-authentication the app asked for becomes ForceAuthn.
-  const forceAuthn = request.prompt.has('login') || request.maxAge !== undefined;
+  const forceAuthn = ask.forceAuthn === true;
   const started = await upstream.startLogin({ binding: 'redirect', browserBinding: binding, continuation, ...(forceAuthn ? { forceAuthn } : {}) });
   if (started.redirectUrl !== undefined) return redirect(started.redirectUrl, setCookies);
   if (started.postForm) return autoPostPage(started.postForm.action, started.postForm.fields, randomToken(), cookieHeaders(setCookies));
@@ -108,9 +147,31 @@ export async function startUpstreamLogin(p: Provider, flow: Flow, request: Autho
   const binding = await browserBinding(flow.cookieHeader, p.cookies);
   const setCookies = [...flow.setCookies, binding.setCookie];
   try {
-    return await startAt(choice.connection.upstream, request, binding.hash, continuation, setCookies);
+    return await startAt(choice.connection.upstream, askOf(request), binding.hash, continuation, setCookies);
   } catch (err) {
     const reason = err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown';
     return refuseToClient(p, { ...flow, setCookies }, request, new TemporarilyUnavailable('login_failed', 'the login service is unavailable', `start at ${choice.connection.id}: ${reason}`));
+  }
+}
+
+/**
+ * Step for the broker's own pages (the approval console): send the browser to log in and bring it
+ * back to `returnTo`, a path on the broker (isLocalPath). `chooserHref` links each connection when
+ * discovery cannot pick one. An unknown connection or no connection at all is a page, not a login.
+ */
+export async function startReturningLogin(p: Provider, request: Request, input: { returnTo: string; connection?: string; chooserHref: (connectionId: string) => string }): Promise<Response> {
+  const connections = p.upstreams.list();
+  const choice = chooseConnection(discoverable(connections), input.connection !== undefined ? { connectionId: input.connection } : {});
+  const requestId = crypto.randomUUID();
+  if (choice.kind === 'refused') {
+    return choice.reason === 'unknown_connection' ? errorPage(400, 'There is no such sign-in connection.', requestId) : errorPage(503, 'No sign-in is configured at this broker.', requestId);
+  }
+  if (choice.kind === 'ask') return chooserPage(connections.map((c) => ({ label: c.displayName, href: input.chooserHref(c.id) })));
+  const binding = await browserBinding(request.headers.get('cookie'), p.cookies);
+  try {
+    return await startAt(choice.connection.upstream, {}, binding.hash, returnContinuationOf(input.returnTo), [binding.setCookie]);
+  } catch (err) {
+    p.services.logger.warn({ requestId, connection: choice.connection.id, error: err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown' }, 'login start failed');
+    return errorPage(503, 'The sign-in service is unavailable. Try again in a moment.', requestId);
   }
 }
