@@ -292,8 +292,12 @@ function refuse(
   if (stepUp) throw stepUp;
   const description = nothingGranted ? 'none of the requested scopes can be granted' : 'some of the requested scopes cannot be granted';
   if (refused.some((r) => r.why !== 'policy_denied')) throw new InvalidScope('scope_not_permitted_for_client', description, listed);
+  // Requestable only if approving those forbids would grant every refused scope (some permit must
+  // apply too): an approval that could not help is not offered, as with step-up.
   const requestable = requestableDenial(decisions, scopes, s.policy.requestable);
-  if (requestable) throw new RequestableRefusal(requestable, description, listed);
+  if (requestable && again.ask(scopes, { ...again.loginContext, approved: requestable.policies }).every((d) => d.allowed && d.errors.length === 0)) {
+    throw new RequestableRefusal(requestable, description, listed);
+  }
   throw new AccessDenied('policy_denied', description, listed);
 }
 

@@ -68,6 +68,14 @@ describe('requestable denials at the token endpoint', () => {
     expect((await lastAudit(b)).reason).toBe('policy_denied');
   });
 
+  it('a requestable forbid on a scope no permit allows is not offered: approving it could not help', async () => {
+    b = await startTestBroker({ policies: POLICIES.replace('@id("write-open")\npermit (principal, action == Xaa::Action::"mint", resource) when { resource.name == "todos.write" };', '') });
+    const { body } = await write(b);
+    expect(body.error).toBe('access_denied');
+    expect(body).not.toHaveProperty('access_request');
+    expect((await lastAudit(b)).reason).toBe('policy_denied');
+  });
+
   it('a scope the client may never hold, next to a policy-denied one, is invalid_scope: fix the request first', async () => {
     b = await startTestBroker({ policies: POLICIES, settings: await testSettings((s) => void (s.clients![0]!.destinations!.todo = { client_id: 'wiki-at-todo', scopes: ['todos.write'] })) });
     const { body } = await write(b, { scope: 'todos.read todos.write' });
