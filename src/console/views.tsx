@@ -136,13 +136,7 @@ export function pendingPage(input: { approver: string; requests: RequestView[]; 
                 </td>
                 <td>{r.destination}</td>
                 <td>
-                  <ul class="plain">
-                    {r.scopes.map((s) => (
-                      <li>
-                        <code>{s}</code>
-                      </li>
-                    ))}
-                  </ul>
+                  <ScopeList scopes={r.scopes} />
                 </td>
                 <td class="text">{r.justification ?? <span class="muted">none given</span>}</td>
                 <td>{r.policies.join(', ')}</td>
@@ -165,6 +159,16 @@ export function pendingPage(input: { approver: string; requests: RequestView[]; 
   );
 }
 
+const ScopeList = (props: { scopes: readonly string[] }) => (
+  <ul class="plain">
+    {props.scopes.map((s) => (
+      <li>
+        <code>{s}</code>
+      </li>
+    ))}
+  </ul>
+);
+
 const Facts = (props: { r: RequestView; now: number }) => {
   const { r, now } = props;
   return (
@@ -183,13 +187,7 @@ const Facts = (props: { r: RequestView; now: number }) => {
       </dd>
       <dt>Scopes</dt>
       <dd>
-        <ul class="plain">
-          {r.scopes.map((s) => (
-            <li>
-              <code>{s}</code>
-            </li>
-          ))}
-        </ul>
+        <ScopeList scopes={r.scopes} />
       </dd>
       <dt>Justification</dt>
       <dd class="text">{r.justification ?? <span class="muted">none given</span>}</dd>

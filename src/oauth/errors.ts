@@ -103,9 +103,8 @@ export class AccessDenied extends OAuthError {
   }
 }
 
-/** Deferred completion: nothing to give yet; poll again with the deferral code after `interval` (RFC 8628 §3.5 codes). */
-export class AuthorizationPending extends OAuthError {
-  readonly code = 'authorization_pending';
+/** A wait, not a refusal (RFC 8628 §3.5 codes): its members (`interval`, a deferral) ride beside `error`. */
+abstract class Waiting extends OAuthError {
   constructor(
     reason: RefusalReason,
     description: string,
@@ -115,16 +114,14 @@ export class AuthorizationPending extends OAuthError {
   }
 }
 
+/** Deferred completion: nothing to give yet; poll again with the deferral code after `interval`. */
+export class AuthorizationPending extends Waiting {
+  readonly code = 'authorization_pending';
+}
+
 /** Polled too soon: still pending, and the interval is now `members.interval` seconds. */
-export class SlowDown extends OAuthError {
+export class SlowDown extends Waiting {
   readonly code = 'slow_down';
-  constructor(
-    reason: RefusalReason,
-    description: string,
-    readonly members: WireMembers = {},
-  ) {
-    super(reason, description);
-  }
 }
 
 /** The deferral (or the access request it waited on) expired: start again with a new exchange. */
