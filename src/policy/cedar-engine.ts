@@ -3,6 +3,7 @@ import { POLICY_DECISION_CACHE_MAX, POLICY_DECISION_CACHE_MAX_BYTES } from '../c
 import { fnv1a64 } from './hash.js';
 import { annotationValue, indexOfByte, namePolicies, position, skeleton, splitPolicies, type NamedPolicy, type PolicySource } from './policy-text.js';
 import { requestableRules } from './requestable.js';
+import { readableInputs, type ReadableInputs } from './readable.js';
 import type { CedarModule, MintQuestion, PolicyEngine, ScopeDecision, StepUpRule } from './types.js';
 
 /**
@@ -74,11 +75,11 @@ export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput)
   if (input.schema !== undefined) refuseOnFailure(cedar.preparseSchema(cacheKey, input.schema), (e) => `schema: ${describe(e)}`);
 
   const schemaCheck = input.schema === undefined ? {} : { preparsedSchemaName: cacheKey, validateRequest: true };
-  // Cedar is a pure function of (policies, request, entities): equal inputs, equal decision. The
-  // same person asking again through the same client is the common case, so decisions are
-  // memoised on the full input. The clock is left out of the key only when no policy can read it
-  // (the word "now" appears nowhere in the text, comments included: an over-approximation).
-  const usesNow = /\bnow\b/.test(input.policies);
+  // Cedar is a pure function of (policies, request, entities): equal inputs, equal decision. So
+  // decisions are memoised on the input, reduced to what the policies can read (readable.ts): a
+  // person never seen before, whose groups, tenant and login look like someone else's, costs no
+  // Cedar call when no policy names people or reads what differs between them.
+  const reads = readableInputs(input.policies);
   const decisions = new LRUCache<string, ScopeDecision>({
     max: POLICY_DECISION_CACHE_MAX,
     maxSize: POLICY_DECISION_CACHE_MAX_BYTES,
@@ -92,7 +93,7 @@ export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput)
     warnings: Object.freeze(warnings),
     evaluateMint(question: MintQuestion): ScopeDecision[] {
       // The Cedar call is a pure function of (question, scope), so the question is the memo key.
-      const base = memoKey(question, usesNow);
+      const base = memoKey(question, reads);
       let shared: Entity[] | undefined;
       return question.scopes.map((scope) => {
         const key = `${base}\n${scope}`;
@@ -248,10 +249,18 @@ function mintRequest(q: MintQuestion, scope: string): Pick<AuthorizationCall, 'p
   };
 }
 
-/** Everything a mint question carries but its scopes (one key per scope), `now` only when policies can read it. */
-function memoKey(q: MintQuestion, usesNow: boolean): string {
-  const { now, ...context } = q.context;
-  return JSON.stringify([q.principal, q.clientId, q.destination, q.resource ?? null, context, usesNow ? now : null]);
+/** Everything a mint question carries but its scopes (one key per scope) that some policy can read. */
+function memoKey(q: MintQuestion, reads: ReadableInputs): string {
+  const p = q.principal;
+  const c = q.context;
+  const principal = [reads.principalId ? p.id : null, pick(reads, 'upstreamIssuer', p.upstreamIssuer), pick(reads, 'email', p.email), pick(reads, 'groups', p.groups), pick(reads, 'tenant', p.tenant)];
+  const context = [pick(reads, 'acr', c.acr), pick(reads, 'amr', c.amr), pick(reads, 'authTime', c.authTime), pick(reads, 'tenant', c.tenant), pick(reads, 'now', c.now), pick(reads, 'approved', c.approved)];
+  return JSON.stringify([principal, q.clientId, q.destination, q.resource ?? null, context]);
+}
+
+/** A value for the key only when some policy can read it; `undefined` and absent stay distinct from null. */
+function pick(reads: ReadableInputs, name: keyof ReadableInputs['attributes'], value: unknown): unknown {
+  return reads.attributes[name] ? (value === undefined ? '∅' : value) : null;
 }
 
 function decideScope(cedar: CedarModule, scope: string, call: AuthorizationCall): ScopeDecision {

@@ -46,3 +46,47 @@ describe('decision memo', () => {
     expect(first[0]).toMatchObject({ allowed: true, policies: ['all'] });
   });
 });
+
+describe('decision memo keyed on what policies can read (src/policy/readable.ts)', () => {
+  const person = (id: string, extra: Partial<MintQuestion['principal']> = {}): MintQuestion => ({ ...question(1), principal: { id, upstreamIssuer: 'https://idp', groups: ['staff'], ...extra } });
+  /** The Cedar module with its evaluations counted. */
+  function counted() {
+    const calls = { n: 0 };
+    const module = { ...cedar, statefulIsAuthorized: (call: Parameters<typeof cedar.statefulIsAuthorized>[0]) => (calls.n++, cedar.statefulIsAuthorized(call)) };
+    return { module, calls };
+  }
+
+  it('a person never seen before with the same readable attributes costs no Cedar call', () => {
+    const { module, calls } = counted();
+    const engine = createPolicyEngine(module, { schema, policySetId: 'memo-people', policies: '@id("staff") permit (principal, action, resource) when { principal.groups.contains("staff") };' });
+    expect(engine.evaluateMint(person('p1', { email: 'a@example.com' }))[0]!.allowed).toBe(true);
+    expect(engine.evaluateMint(person('p2', { email: 'b@example.com' }))[0]!.allowed).toBe(true);
+    expect(calls.n).toBe(1);
+    expect(engine.evaluateMint(person('p3', { groups: [] }))[0]!.allowed).toBe(false);
+    expect(calls.n).toBe(2);
+  });
+
+  it('a policy that names a person decides per person', () => {
+    const engine = createPolicyEngine(cedar, { schema, policySetId: 'memo-literal', policies: '@id("p1") permit (principal == Xaa::User::"p1", action, resource);' });
+    expect(engine.evaluateMint(person('p1'))[0]!.allowed).toBe(true);
+    expect(engine.evaluateMint(person('p2'))[0]!.allowed).toBe(false);
+  });
+
+  it.each([
+    ['email', '@id("e") permit (principal, action, resource) when { principal has email && principal.email == "a@example.com" };', { email: 'a@example.com' }, { email: 'b@example.com' }],
+    ['a missing email', '@id("e") permit (principal, action, resource) when { principal has email };', { email: 'a@example.com' }, {}],
+    ['upstreamIssuer', '@id("u") permit (principal, action, resource) when { principal.upstreamIssuer == "https://idp" };', {}, { upstreamIssuer: 'https://other' }],
+    ['tenant', '@id("t") permit (principal, action, resource) when { principal has tenant };', { tenant: 'corp' }, {}],
+  ])('a policy that reads %s tells people apart by it', (_, policies, allowed, denied) => {
+    const engine = createPolicyEngine(cedar, { schema, policySetId: `memo-${policies.length}`, policies });
+    expect(engine.evaluateMint(person('p1', allowed))[0]!.allowed).toBe(true);
+    expect(engine.evaluateMint(person('p2', denied))[0]!.allowed).toBe(false);
+  });
+
+  it('a policy that reads the login time tells logins apart by it', () => {
+    const engine = createPolicyEngine(cedar, { schema, policySetId: 'memo-authtime', policies: '@id("fresh") permit (principal, action, resource) when { context has authTime && context.authTime > 100 };' });
+    const at = (authTime: number): MintQuestion => ({ ...person('p1'), context: { amr: [], now: 1, authTime } });
+    expect(engine.evaluateMint(at(200))[0]!.allowed).toBe(true);
+    expect(engine.evaluateMint(at(50))[0]!.allowed).toBe(false);
+  });
+});
