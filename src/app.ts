@@ -5,6 +5,7 @@ import { ClientAuthenticator } from './clients/authenticate.js';
 import { indexDestinations } from './exchange/destination.js';
 import { IdTokenVerifier, type TrustedIssuer } from './upstream/id-token.js';
 import { createExchangeGrant } from './exchange/pulled.js';
+import type { JwsCrypto } from './minting/jws.js';
 import { deferredGrant } from './exchange/deferred.js';
 import type { SamlSubjectTokenVerifierFactory } from './exchange/saml2.js';
 import { NO_STORE } from './http/errors.js';
@@ -50,6 +51,8 @@ export interface BrokerDeps {
   connectionAddress?: (c: Context) => string | undefined;
   /** Write the table rows from mappings/ into the store at start (default true). */
   importMappingTables?: boolean;
+  /** JWS signing and verification (minting/jws.ts): jose over WebCrypto unless the runtime has faster (Node: runtime/node-jws.ts). */
+  jws?: JwsCrypto;
 }
 
 export interface Broker {
@@ -76,7 +79,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
 
-  const keys = new KeyRing(store.keys, settings.signing.alg);
+  const keys = new KeyRing(store.keys, settings.signing.alg, deps.jws);
   await keys.init(clock());
   if (deps.importMappingTables !== false) await importMappingTables(config, store, logger);
 
@@ -114,7 +117,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       compatibilityAudiences: [`${base}${TOKEN_PATH}`],
       replay: store.replay,
     }),
-    idTokens: new IdTokenVerifier(issuers),
+    idTokens: new IdTokenVerifier(issuers, deps.jws),
     subjects,
     trust: upstreamTrust(settings),
     policy: createPolicyEngine(deps.cedar, config.policies),

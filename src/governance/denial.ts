@@ -1,4 +1,4 @@
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { REQUESTABLE_DENIAL_LIFETIME } from '../constants.js';
 import type { KeyRing } from '../minting/keys.js';
 import { randomToken } from '../provider/crypto.js';
@@ -62,7 +62,7 @@ export function signDenial(d: DeniedQuestion, issuer: string, keys: KeyRing): Pr
     scopes: d.scopes,
     policies: d.policies,
   };
-  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, typ: REQUEST_CONTEXT_TYP, kid: key.kid }).sign(key.key);
+  return key.sign(claims, REQUEST_CONTEXT_TYP);
 }
 
 export type DenialVerification = { ok: true; denial: DeniedQuestion } | { ok: false; reason: 'denial_expired' | 'denial_invalid' };

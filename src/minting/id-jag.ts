@@ -1,4 +1,4 @@
-import { SignJWT, base64url, type JWTPayload } from 'jose';
+import { base64url, type JWTPayload } from 'jose';
 import { ID_JAG_TYP, type IdJagClaims as WireClaims, type SubjectIdentifier } from '../destination/index.js';
 import type { ActiveKey } from './keys.js';
 
@@ -57,5 +57,5 @@ export function buildIdJagClaims(input: IdJagInput): IdJagClaims {
 }
 
 export async function signIdJag(claims: IdJagClaims, key: ActiveKey): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, typ: ID_JAG_TYP, kid: key.kid }).sign(key.key);
+  return key.sign(claims, ID_JAG_TYP);
 }

@@ -1,6 +1,7 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { KEY_RELOAD_INTERVAL, NEXT_KEY_MIN_AGE, RETIRED_KEY_GRACE } from '../constants.js';
 import type { KeyStore, StoredKey } from '../store/ports.js';
+import { webJws, type JwsCrypto } from './jws.js';
 
 export type SigningAlg = 'ES256' | 'RS256';
 
@@ -8,6 +9,8 @@ export interface ActiveKey {
   kid: string;
   alg: SigningAlg;
   key: CryptoKey;
+  /** Compact JWS of `payload` with header {alg, typ, kid}, through the runtime's JWS implementation. */
+  sign(payload: object, typ: string): Promise<string>;
 }
 
 /**
@@ -24,6 +27,7 @@ export class KeyRing {
   constructor(
     private readonly store: KeyStore,
     private readonly alg: SigningAlg,
+    private readonly jws: JwsCrypto = webJws,
   ) {}
 
   /**
@@ -113,7 +117,8 @@ export class KeyRing {
     const live = keys.filter((k) => k.state !== 'retired' || (k.expiresAt ?? 0) > now);
     const activeRow = live.find((k) => k.state === 'active');
     if (!activeRow) throw new Error('no active signing key in the store');
-    this.active = { kid: activeRow.kid, alg: activeRow.alg, key: (await importJWK(activeRow.privateJwk, activeRow.alg)) as CryptoKey };
+    const key = (await importJWK(activeRow.privateJwk, activeRow.alg)) as CryptoKey;
+    this.active = { kid: activeRow.kid, alg: activeRow.alg, key, sign: this.jws.signer(key, activeRow.alg, activeRow.kid) };
     this.published = live.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' }));
     const publicByKid = new Map<string, CryptoKey>();
     for (const k of live) publicByKid.set(k.kid, (await importJWK(k.publicJwk, k.alg)) as CryptoKey);

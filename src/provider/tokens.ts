@@ -1,4 +1,4 @@
-import { base64url, compactVerify, errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { base64url, compactVerify, errors as joseErrors, jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { effectiveClaimMap, translateWithClaimMap } from '../migration/claims.js';
 import type { NamespaceConfig } from '../config/schema.js';
 import { identityOfPrincipal } from '../mapping/identity.js';
@@ -186,7 +186,7 @@ export function buildAccessTokenClaims(input: AccessTokenInput): JWTPayload {
 }
 
 export function signJwt(claims: JWTPayload, key: ActiveKey, typ: string): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, typ, kid: key.kid }).sign(key.key);
+  return key.sign(claims, typ);
 }
 
 function ownKeys(s: BrokerServices) {

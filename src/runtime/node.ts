@@ -1,3 +1,4 @@
+import { nodeJws } from './node-jws.js';
 import { serve } from '@hono/node-server';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { pino } from 'pino';
@@ -72,6 +73,7 @@ export async function startNodeBroker(options: { configPath?: string; port?: num
     saml: nodeSamlFactory,
     samlSubjectTokens: createSamlSubjectTokenVerifier,
     connectionAddress: nodeConnectionAddress,
+    jws: nodeJws,
   });
   const server = serve({ fetch: app.fetch, port, hostname });
   await new Promise<void>((ok, fail) => {

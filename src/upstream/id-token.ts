@@ -1,9 +1,10 @@
 import { LRUCache } from 'lru-cache';
-import { compactVerify, decodeJwt, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
 import { CLOCK_SKEW, MAX_TOKEN_BYTES, SUBJECT_TOKEN_CACHE_MAX, SUBJECT_TOKEN_CACHE_MAX_BYTES } from '../constants.js';
 import { InvalidGrant, TemporarilyUnavailable } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import { ID_JAG_TYP } from '../minting/id-jag.js';
+import { webJws, type JwsCrypto } from '../minting/jws.js';
 
 /** The claims the broker reads from an ID token used as a subject token. */
 export interface VerifiedIdToken {
@@ -126,7 +127,11 @@ export class IdTokenVerifier {
     sizeCalculation: (entry, key) => key.length * 2 + entry.size,
   });
 
-  constructor(private readonly issuers: ReadonlyMap<string, TrustedIssuer>) {}
+  constructor(
+    private readonly issuers: ReadonlyMap<string, TrustedIssuer>,
+    /** The runtime's JWS implementation (minting/jws.ts); jose over WebCrypto by default. */
+    private readonly jws: JwsCrypto = webJws,
+  ) {}
 
   async verify(token: string, audiences: (issuer: string) => readonly string[], now: number): Promise<VerifiedIdToken> {
     const { issuer, claims } = this.verified.get(token) ?? (await this.verifySignature(token, now));
@@ -154,7 +159,7 @@ export class IdTokenVerifier {
 
     let claims: JWTPayload;
     try {
-      const { payload } = await verifyWithAnyMatchingKey(token, trusted);
+      const { payload } = await verifyWithAnyMatchingKey(token, trusted, this.jws);
       claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload;
     } catch (err) {
       const [reason, detail] = joseFailure(err);
@@ -173,14 +178,14 @@ export class IdTokenVerifier {
  * compactVerify, except that a token without `kid` checked against a key set holding several
  * candidate keys (an IdP mid-rotation) is tried against each of them, as jose suggests.
  */
-async function verifyWithAnyMatchingKey(token: string, trusted: TrustedIssuer) {
+async function verifyWithAnyMatchingKey(token: string, trusted: TrustedIssuer, jws: JwsCrypto) {
   try {
-    return await compactVerify(token, trusted.keys, { algorithms: trusted.algorithms });
+    return await jws.compactVerify(token, trusted.keys, { algorithms: trusted.algorithms });
   } catch (err) {
     if (!(err instanceof joseErrors.JWKSMultipleMatchingKeys)) throw err;
     for await (const key of err as unknown as AsyncIterable<CryptoKey>) {
       try {
-        return await compactVerify(token, key, { algorithms: trusted.algorithms });
+        return await jws.compactVerify(token, key, { algorithms: trusted.algorithms });
       } catch (inner) {
         if (!(inner instanceof joseErrors.JWSSignatureVerificationFailed)) throw inner;
       }

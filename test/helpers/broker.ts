@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type Database from 'better-sqlite3';
 import { stringify } from 'yaml';
+import { nodeJws } from '../../src/runtime/node-jws.js';
 import { createBroker, type Broker, type BrokerDeps } from '../../src/app.js';
 import { hashSecret } from '../../src/clients/secrets.js';
 import { loadConfig, type ConfigFile } from '../../src/config/load.js';
@@ -151,6 +152,8 @@ export async function startTestBroker(
     cedar,
     clock: () => clock.now,
     fetch: async (input, init) => idp.app.request(String(input instanceof Request ? input.url : input), init),
+    // The Node runtime's JWS (node:crypto), as `npm start` runs; the WebCrypto path runs in test/workers.
+    jws: nodeJws,
     ...options.deps,
   });
   return { ...broker, idp, clock, db, request: (path, init) => Promise.resolve(broker.app.request(`${BROKER}${path}`, init)) };
