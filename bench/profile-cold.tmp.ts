@@ -32,7 +32,7 @@ const config = loadConfig({
 });
 const dir = mkdtempSync(join(tmpdir(), 'xaa-prof-'));
 const store = createSqliteStore(openSqlite(join(dir, 'broker.sqlite')));
-const { app } = await createBroker({ config, store, cedar, logger: pinoLogger('info', '/dev/null') });
+const { app } = await createBroker({ config, store, cedar, logger: pinoLogger('info', '/dev/null'), ...(process.env.WEB ? {} : { jws: (await import('../src/runtime/node-jws.js')).nodeJws, secretMac: (await import('../src/runtime/node-crypto.js')).nodeSecretMac }) });
 const tokens = await Promise.all(Array.from({ length: N }, (_, i) => idp.idToken({ sub: `user-${i}`, amr: ['pwd', 'mfa'] }, 'bench-agent', { lifetime: 3600 })));
 const body = (t: string) => new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag', subject_token: t, subject_token_type: 'urn:ietf:params:oauth:token-type:id_token', audience: TODO, resource: `${TODO}/api`, scope: 'todos.read todos.write', client_id: 'bench-agent', client_secret: 'bench-secret' }).toString();
 const call = async (t: string) => { const r = await app.request('https://broker.bench/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body(t) }); if (r.status !== 200) throw new Error(await r.text()); await r.text(); };
@@ -42,5 +42,5 @@ const cpu0 = process.cpuUsage(); const t0 = performance.now();
 for (let i = 200; i < N; i++) await call(tokens[i]!);
 const cpu = process.cpuUsage(cpu0); const wall = performance.now() - t0;
 const { profile } = await session.post('Profiler.stop');
-writeFileSync('/tmp/prof/cold.cpuprofile', JSON.stringify(profile));
+writeFileSync('/tmp/mine/cold.cpuprofile', JSON.stringify(profile));
 console.log(`cold: ${((cpu.user + cpu.system) / (N - 200)).toFixed(0)} µs CPU/req, ${(wall * 1000 / (N - 200)).toFixed(0)} µs wall/req`);

@@ -6,6 +6,7 @@ import { indexDestinations } from './exchange/destination.js';
 import { IdTokenVerifier, type TrustedIssuer } from './upstream/id-token.js';
 import { createExchangeGrant } from './exchange/pulled.js';
 import type { JwsCrypto } from './minting/jws.js';
+import type { SecretMac } from './clients/authenticate.js';
 import { deferredGrant } from './exchange/deferred.js';
 import type { SamlSubjectTokenVerifierFactory } from './exchange/saml2.js';
 import { NO_STORE } from './http/errors.js';
@@ -53,6 +54,8 @@ export interface BrokerDeps {
   importMappingTables?: boolean;
   /** JWS signing and verification (minting/jws.ts): jose over WebCrypto unless the runtime has faster (Node: runtime/node-jws.ts). */
   jws?: JwsCrypto;
+  /** A fresh keyed MAC for the client authenticator's verified-secret cache (Node: runtime/node-crypto.ts); WebCrypto HMAC otherwise. */
+  secretMac?: () => SecretMac;
 }
 
 export interface Broker {
@@ -116,6 +119,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       assertionAudiences: [settings.issuer],
       compatibilityAudiences: [`${base}${TOKEN_PATH}`],
       replay: store.replay,
+      ...(deps.secretMac ? { secretMac: deps.secretMac() } : {}),
     }),
     idTokens: new IdTokenVerifier(issuers, deps.jws),
     subjects,

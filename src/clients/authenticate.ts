@@ -99,6 +99,28 @@ export interface ClientAuthDeps {
   /** Also accepted for a client configured `assertion_audience: issuer_or_token_endpoint`: the token endpoint URL. */
   compatibilityAudiences?: readonly string[];
   replay: ReplayStore;
+  /** Keyed MAC of presented secrets for the verified-secret cache; WebCrypto HMAC by default (Node: runtime/node-crypto.ts). */
+  secretMac?: SecretMac;
+}
+
+/**
+ * HMAC-SHA-256 under a random key that never leaves the process: how a verified secret is
+ * remembered without keeping the secret. One per authenticator.
+ */
+export interface SecretMac {
+  mac(secret: string): Uint8Array | Promise<Uint8Array>;
+}
+
+/** The portable SecretMac: WebCrypto HMAC under a non-extractable random key. */
+export function webSecretMac(): SecretMac {
+  let key: Promise<CryptoKey> | undefined;
+  const encoder = new TextEncoder();
+  return {
+    async mac(secret) {
+      key ??= crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign']) as Promise<CryptoKey>;
+      return new Uint8Array(await crypto.subtle.sign('HMAC', await key, encoder.encode(secret)));
+    },
+  };
 }
 
 /** A verified secret, remembered as its HMAC under the process key; `lastUsed` drives the sliding expiry. */
@@ -132,9 +154,11 @@ export class ClientAuthenticator {
   /** PBKDF2 runs under way, by (client, stored hash, HMAC of the presented secret). */
   private readonly inFlight = new Map<string, Promise<boolean>>();
   private readonly hashing = new WorkQueue(CLIENT_AUTH_MAX_CONCURRENT_HASHES, CLIENT_AUTH_MAX_QUEUED_HASHES);
-  private macKey: Promise<CryptoKey> | undefined;
+  private readonly secretMac: SecretMac;
 
-  constructor(private readonly deps: ClientAuthDeps) {}
+  constructor(private readonly deps: ClientAuthDeps) {
+    this.secretMac = deps.secretMac ?? webSecretMac();
+  }
 
   /**
    * `source` is the request's source (see http/source.ts); failed secret checks are charged to it.
@@ -238,8 +262,7 @@ export class ClientAuthenticator {
 
   /** HMAC-SHA256 of the presented secret under a key that never leaves this process. */
   private async macOf(secret: string): Promise<Uint8Array> {
-    this.macKey ??= crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, false, ['sign']) as Promise<CryptoKey>;
-    return new Uint8Array(await crypto.subtle.sign('HMAC', await this.macKey, new TextEncoder().encode(secret)));
+    return this.secretMac.mac(secret);
   }
 
   private async checkAssertion(assertion: string, bodyClientId: string | undefined, now: number): Promise<AuthenticatedClient> {

@@ -1,4 +1,5 @@
 import { nodeJws } from './node-jws.js';
+import { nodeSecretMac } from './node-crypto.js';
 import { serve } from '@hono/node-server';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { pino } from 'pino';
@@ -74,6 +75,7 @@ export async function startNodeBroker(options: { configPath?: string; port?: num
     samlSubjectTokens: createSamlSubjectTokenVerifier,
     connectionAddress: nodeConnectionAddress,
     jws: nodeJws,
+    secretMac: nodeSecretMac,
   });
   const server = serve({ fetch: app.fetch, port, hostname });
   await new Promise<void>((ok, fail) => {
