@@ -51,8 +51,10 @@ interface Slot {
   known: Set<string>;
 }
 
+// From the sources (tsx) the thread's entry is TypeScript and starts through a bootstrap that
+// registers tsx's loader; from the build (dist/, scripts/build.mjs) it is plain JavaScript.
 const BOOTSTRAP = new URL('./node-thread-bootstrap.mjs', import.meta.url);
-const THREAD_ENTRY = new URL('./node-saml-thread.ts', import.meta.url);
+const THREAD_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './node-saml-thread.ts' : './node-saml-thread.js', import.meta.url);
 
 const failed = (detail: string): SamlVerifyOutcome => ({ ok: false, reason: { code: 'verifier_failed', detail } });
 
@@ -128,7 +130,7 @@ export class SamlVerifierPool {
   }
 
   private spawn(): void {
-    const worker = new Worker(BOOTSTRAP, {
+    const worker = new Worker(this.entry.pathname.endsWith('.ts') ? BOOTSTRAP : this.entry, {
       workerData: { entry: this.entry.href },
       resourceLimits: { maxOldGenerationSizeMb: SAML_VERIFIER_HEAP_MB },
       // stdout/stderr are left as the process's: piping them would keep an idle process alive

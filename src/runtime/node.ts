@@ -5,17 +5,17 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { pino } from 'pino';
 import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Context } from 'hono';
-import { createBroker } from '../app.js';
+import { createBroker, type BrokerDeps } from '../app.js';
 import type { Maintenance } from '../audit/maintenance.js';
 import { PRUNE_INTERVAL } from '../constants.js';
 import { ConfigError } from '../config/load.js';
+import type { BrokerConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFromDisk } from './config-files.js';
 import { configFileError, databaseError, listenError, parsePort, settingSource, StartupError } from './startup.js';
-import { nodeSamlFactory } from './node-saml.js';
-import { createSamlSubjectTokenVerifier } from '../upstream/saml/subject-token.js';
 
 /** Token and secret fields, at the top level and one level down: a second line of defence, never the first. */
 const SENSITIVE = ['access_token', 'refresh_token', 'id_token', 'subject_token', 'client_secret', 'assertion', 'client_assertion', 'code'];
@@ -37,6 +37,18 @@ export function pinoLogger(level = process.env.LOG_LEVEL ?? 'info', dest: string
 /** The TCP peer of the request, from @hono/node-server's bindings. */
 export function nodeConnectionAddress(c: Context): string | undefined {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.remoteAddress;
+}
+
+/**
+ * SAML (samlify, the XML and schema libraries, the verification threads) is loaded only when a
+ * SAML connection is configured: it is most of the start-up time otherwise spent for nothing.
+ * Without one, a `saml2` subject token is unsupported_token_type, as on Workers (no assertion
+ * could name a configured IdP).
+ */
+export async function samlDeps(config: BrokerConfig): Promise<Pick<BrokerDeps, 'saml' | 'samlSubjectTokens'>> {
+  if (!config.settings.connections.some((c) => c.type === 'saml')) return {};
+  const [{ nodeSamlFactory }, { createSamlSubjectTokenVerifier }] = await Promise.all([import('./node-saml.js'), import('../upstream/saml/subject-token.js')]);
+  return { saml: nodeSamlFactory, samlSubjectTokens: createSamlSubjectTokenVerifier };
 }
 
 export async function startNodeBroker(options: { configPath?: string; port?: number; database?: string; logger?: Logger } = {}) {
@@ -71,8 +83,7 @@ export async function startNodeBroker(options: { configPath?: string; port?: num
     store,
     cedar,
     logger,
-    saml: nodeSamlFactory,
-    samlSubjectTokens: createSamlSubjectTokenVerifier,
+    ...(await samlDeps(config)),
     connectionAddress: nodeConnectionAddress,
     jws: nodeJws,
     secretMac: nodeSecretMac,
@@ -105,11 +116,12 @@ export function scheduleMaintenance(maintenance: Maintenance, summaryInterval: n
   };
 }
 
-const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('runtime/node.ts');
-if (isMain) {
+/** The process's entry: start, print where, stop on a signal; a start-up failure is one message and exit 1. */
+export function main(): void {
   startNodeBroker()
     .then(({ issuer, port, database, stop }) => {
-      console.log(`xaa-broker listening on port ${port}`);
+      // performance.now() counts from the process's start: the start-up time docs/operations.md quotes.
+      console.log(`xaa-broker listening on port ${port} (ready in ${Math.round(performance.now())} ms)`);
       console.log(`issuer:   ${issuer}`);
       console.log(`metadata: ${issuer.replace(/\/$/, '')}/.well-known/oauth-authorization-server`);
       console.log(`database: ${database}`);
@@ -129,3 +141,7 @@ if (isMain) {
       process.exit(1);
     });
 }
+
+// Run directly (tsx in development, or dist/runtime/node.js); scripts/start.mjs calls main() itself.
+const isMain = process.argv[1] !== undefined && (import.meta.url === pathToFileURL(process.argv[1]).href || process.argv[1].endsWith('runtime/node.ts'));
+if (isMain) main();

@@ -20,6 +20,8 @@ import { createD1Store } from '../store/adapters/d1.js';
 import type { Fetch } from '../upstream/jwks.js';
 import { bundledConfigFiles } from './worker-files.js';
 import { loadWorkerConfig } from './worker-config.js';
+import generatedConfig from './worker-config.generated.json';
+import { decodePrebuilt, usablePrebuilt, withPrecheckedCedar, type PrebuiltWorkerConfig } from './worker-prebuilt.js';
 
 export interface WorkerEnv {
   DB: D1Database;
@@ -35,6 +37,8 @@ export interface WorkerOptions {
   clock?: () => number;
   /** For upstream JWKS. */
   fetch?: Fetch;
+  /** The configuration validated at build (worker-prebuilt.ts), used only if built from `files`. */
+  prebuilt?: PrebuiltWorkerConfig;
 }
 
 let cedar: CedarModule | undefined;
@@ -51,11 +55,12 @@ export function workerCedar(): CedarModule {
 /** Builds a broker from D1 and the given configuration; what the default export does lazily. */
 export async function buildWorkerBroker(env: WorkerEnv, options: WorkerOptions): Promise<Broker> {
   const files = typeof options.files === 'function' ? options.files() : options.files;
-  const config = loadWorkerConfig(files, env.ISSUER);
+  const prebuilt = await usablePrebuilt(options.prebuilt, files, env.ISSUER);
+  const config = prebuilt?.config ?? loadWorkerConfig(files, env.ISSUER);
   return createBroker({
     config,
     store: createD1Store(env.DB, options.clock ? { clock: options.clock } : {}),
-    cedar: workerCedar(),
+    cedar: prebuilt ? withPrecheckedCedar(workerCedar(), prebuilt.cedar) : workerCedar(),
     logger: options.logger ?? consoleLogger({ runtime: 'workers' }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -126,4 +131,4 @@ export function createWorker(options: WorkerOptions): BrokerWorker {
   };
 }
 
-export default createWorker({ files: bundledConfigFiles });
+export default createWorker({ files: bundledConfigFiles, prebuilt: decodePrebuilt(generatedConfig) });

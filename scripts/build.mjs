@@ -1,0 +1,148 @@
+// The production build of the Node runtime: src/runtime/node.ts and the SAML verification
+// thread's entry bundled by esbuild into dist/, so `npm start` runs plain JavaScript (no
+// TypeScript loader; development keeps tsx: `npm run dev`). See docs/operations.md.
+//
+//   node scripts/build.mjs             build
+//   node scripts/build.mjs --outdir X  build into X (directly under the project root) instead
+//   node scripts/build.mjs --if-stale  build only when a source is newer than dist/ (what `npm start` does first)
+//
+// Packages that find files next to their own code at run time (native addons, WebAssembly,
+// schemas) stay external and load from node_modules; everything else is bundled.
+import { readFile } from 'node:fs/promises';
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url)).replace(/[\\/]$/, '');
+const outdir = join(root, 'dist');
+const stamp = join(outdir, '.built');
+
+export const EXTERNAL = [
+  'better-sqlite3', // native addon
+  '@cedar-policy/cedar-wasm', // reads its .wasm next to itself
+  'xmllint-wasm', // .wasm and a worker script next to itself
+  '@authenio/samlify-xmllint-wasm', // XML schemas next to itself
+];
+
+/**
+ * In the bundle, each module of src/ keeps the `import.meta.url` it would have at its mirrored
+ * place under dist/ (src/store/adapters/sqlite.ts → dist/store/adapters/sqlite.js), so paths it
+ * resolves relative to itself (the migrations, the SAML thread's entry) hold as in the sources.
+ */
+function sourceUrls() {
+  return {
+    name: 'source-urls',
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, async ({ path }) => {
+        if (!path.startsWith(join(root, 'src') + sep)) return undefined;
+        const text = await readFile(path, 'utf8');
+        if (!text.includes('import.meta.url')) return undefined;
+        const mirrored = relative(join(root, 'src'), path).split(sep).join('/').replace(/\.ts$/, '.js');
+        // Output files sit in dist/runtime/: one level up is dist/.
+        return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(`../${mirrored}`)}, import.meta.url).href`), loader: 'ts' };
+      });
+    },
+  };
+}
+
+/** What the build reads: a change to any of these makes dist/ stale. */
+function inputs() {
+  const files = [join(root, 'package.json'), join(root, 'package-lock.json'), fileURLToPath(import.meta.url)];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else files.push(path);
+    }
+  };
+  walk(join(root, 'src'));
+  return files.filter((f) => existsSync(f));
+}
+
+export function isStale() {
+  if (!existsSync(stamp)) return true;
+  const built = statSync(stamp).mtimeMs;
+  return inputs().some((f) => statSync(f).mtimeMs > built);
+}
+
+/**
+ * Builds into `outdir` (a directory directly under the project root, so that mirrored module
+ * places resolve the same paths as the sources: dist/store/adapters → ../../../migrations), first
+ * in a sibling directory then renamed over it, so a running broker never sees half a build.
+ */
+export async function build({ outdir: target = outdir } = {}) {
+  if (dirname(target) !== root) throw new Error(`the build directory must be directly under ${root}`);
+  let esbuild;
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    throw new NotInstalled('esbuild is not installed (a devDependency): run `npm install`, or build where it is and ship dist/');
+  }
+  const staging = `${target}.building-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: ['src/runtime/node.ts', 'src/runtime/node-saml-thread.ts'],
+      outbase: 'src',
+      outdir: staging,
+      // Every output file in <outdir>/runtime/, so sourceUrls() can name a module's mirrored place.
+      chunkNames: 'runtime/[name]-[hash]',
+      plugins: [sourceUrls()],
+      bundle: true,
+      // Shared code in chunks; dynamic imports (SAML) become chunks read only when used.
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      external: EXTERNAL,
+      // Bundled CommonJS packages call require(): give each ESM output file one.
+      banner: { js: "import { createRequire as __xaaCreateRequire } from 'node:module'; const require = __xaaCreateRequire(import.meta.url);" },
+      // Error and class names are read at run time (err.name in refusals and logs).
+      keepNames: true,
+      minifySyntax: true,
+      minifyWhitespace: true,
+      sourcemap: 'linked',
+      legalComments: 'linked',
+      logLevel: 'warning',
+    });
+    writeFileSync(join(staging, '.built'), `${new Date().toISOString()}\n`);
+    rmSync(target, { recursive: true, force: true });
+    renameSync(staging, target);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+class NotInstalled extends Error {}
+
+/**
+ * What `npm start` does first: build when dist/ is missing or older than a source. A prebuilt
+ * dist/ installed without devDependencies (no esbuild) is used as it is.
+ */
+export async function ensureBuilt({ log = (line) => console.error(line) } = {}) {
+  if (!isStale()) return;
+  const t0 = performance.now();
+  try {
+    await build();
+  } catch (err) {
+    if (err instanceof NotInstalled && existsSync(join(outdir, 'runtime', 'node.js'))) return;
+    throw err;
+  }
+  log(`built dist/ in ${Math.round(performance.now() - t0)} ms`);
+}
+
+const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) {
+  try {
+    if (process.argv.includes('--if-stale')) await ensureBuilt();
+    else {
+      // --outdir NAME: another directory under the project root (the tests build their own).
+      const at = process.argv.indexOf('--outdir');
+      await build(at > 0 ? { outdir: join(root, process.argv[at + 1] ?? '') } : {});
+    }
+  } catch (err) {
+    console.error(`build failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+}
