@@ -32,7 +32,9 @@ async function goodLogin(h: Harness) {
 
 describe('SAML verifier pool', () => {
   it('runs at most `size` verifications at once; the rest wait in order and all complete', async () => {
-    const pool = newPool({ size: 2 });
+    // Not a timing test: a generous per-verification limit keeps a loaded machine (a fresh thread's
+    // first verification also loads the SAML libraries under the tsx loader) from replacing a thread.
+    const pool = newPool({ size: 2, timeoutMs: 60_000 });
     const h = await harness({}, undefined, pool.factory);
     const first = await Promise.all(Array.from({ length: 6 }, () => goodLogin(h)));
     const results = await Promise.all(first.map((login) => login()));
