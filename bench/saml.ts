@@ -316,3 +316,9 @@ export async function runSamlBench(o: { logins: number; forged: number; inflight
   await pool.close();
   return { rows, throughput, failures };
 }
+
+// Run by bench/token-exchange.ts in a process of its own: options in argv, the result over IPC.
+if (process.argv[1] === import.meta.filename && process.send) {
+  const result = await runSamlBench(JSON.parse(process.argv[2]!) as { logins: number; forged: number; inflight: number });
+  process.send(result, () => process.exit(0));
+}
