@@ -27,6 +27,7 @@
  * token-endpoint targets).
  */
 import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -237,7 +238,12 @@ async function main() {
     }
 
     // Interleaved rounds.
+    const coldDb = join(dir, 'cold.sqlite');
+    const bindingsBefore = coldPool ? countBindings(coldDb) : 0;
     for (let round = 0; round < ROUNDS; round++) for (const s of scenarios) s.rounds.push(await timed(s, round));
+    // The cold path's promise: one request in NEW_EVERY wrote a binding for a person never seen before.
+    const coldBindings = coldPool && { before: bindingsBefore, writtenDuringRounds: countBindings(coldDb) - bindingsBefore, requests: coldPool.next };
+    if (coldBindings) console.log(`cold: ${coldBindings.writtenDuringRounds} bindings written for new persons in ${coldBindings.requests} requests (${coldBindings.before} persons bound before the rounds)`);
 
     const rss = new Map<Target, number>();
     for (const t of targets) rss.set(t, await t.rssBytes());
@@ -287,7 +293,7 @@ async function main() {
       settings: { duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, warmup: WARMUP, users: USERS, newEvery: NEW_EVERY, saml: SAML, cpuSource, brokerCommand: brokerCommand() },
       targets: targets.map((t) => ({ name: t.name, pid: t.pid, startupMs: t.startupMs, rssBytesAfterRounds: rss.get(t) })),
       scenarios: scenarios.map((s) => ({ key: s.key, label: s.label, target: s.target.name, main: s.main, aggregate: aggregate(s), rounds: s.rounds })),
-      coldPool: coldPool && { size: coldPool.tokens.length, used: coldPool.next, reused: coldPool.reused },
+      coldPool: coldPool && { size: coldPool.tokens.length, used: coldPool.next, reused: coldPool.reused, bindings: coldBindings },
       saml,
     };
     mkdirSync(dirname(RESULTS), { recursive: true });
@@ -296,6 +302,15 @@ async function main() {
   } finally {
     for (const t of targets) t.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function countBindings(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM subject_bindings').get() as { n: number }).n;
+  } finally {
+    db.close();
   }
 }
 
