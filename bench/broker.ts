@@ -3,11 +3,9 @@
  * policies/) and the production entry in a process of its own, with XAA_CONFIG, XAA_DATABASE
  * and PORT set, its pino logs going to stdout (here /dev/null).
  *
- * `brokerCommand` is the one place that says how the broker process is started: today
- * `node --import tsx src/runtime/node.ts` (what `npm start` runs, without npm's and tsx's own
- * parent processes, so the pid measured is the one serving). When `npm start` runs compiled
- * JavaScript, change it to that entry.
+ * `brokerCommand` is the one place that says how the broker process is started.
  */
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -20,10 +18,21 @@ export const TODO = 'https://todo.bench';
 export const BACKCHANNEL = { client_id: 'bench-todo-as', client_secret: 'bench-todo-as-secret' };
 export const AGENT_SECRET = 'bench-secret';
 
-/** How the broker process is started (the production entry). */
+/**
+ * How the broker process is started: `npm start`'s own script when the project has one that runs
+ * compiled JavaScript (scripts/start.mjs, which builds dist/ when stale), else the TypeScript
+ * entry under tsx (what `npm start` ran before the build step). Node is spawned directly, not
+ * through npm, so the pid measured is the serving process.
+ */
 export function brokerCommand(): string[] {
-  const compiled = join(ROOT, 'dist/runtime/node.js');
-  return existsSync(compiled) ? [compiled] : ['--import', 'tsx', join(ROOT, 'src/runtime/node.ts')];
+  const start = join(ROOT, 'scripts/start.mjs');
+  return existsSync(start) ? [start] : ['--import', 'tsx', join(ROOT, 'src/runtime/node.ts')];
+}
+
+/** Builds dist/ beforehand when stale (a build script exists), so the start-up time measured is a start's, not a build's. */
+export function prepareBroker(): void {
+  const build = join(ROOT, 'scripts/build.mjs');
+  if (existsSync(build)) execFileSync(process.execPath, [build, '--if-stale'], { cwd: ROOT, stdio: 'ignore' });
 }
 
 /**

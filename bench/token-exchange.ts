@@ -32,7 +32,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
-import { startBroker, writeBrokerConfig, brokerCommand, TODO, BACKCHANNEL } from './broker.js';
+import { startBroker, writeBrokerConfig, brokerCommand, prepareBroker, TODO, BACKCHANNEL } from './broker.js';
 import { exchangeBody } from './exchange-body.js';
 import { createBenchIdp, mintPool, type BenchIdp } from './id-tokens.js';
 import { OIDC_CLIENT, OIDC_RESOURCE } from './oidc-provider-server.js';
@@ -159,6 +159,7 @@ async function main() {
     const idp: BenchIdp = createBenchIdp(dir);
     const needsBroker = only.has('broker-warm') || only.has('broker-cold') || only.has('pulled');
     const configPath = needsBroker ? await writeBrokerConfig(dir, idp) : '';
+    if (needsBroker) prepareBroker();
     const users = only.size > (only.has('saml') ? 1 : 0) ? await mintPool(idp, { count: USERS, users: USERS, newEvery: 0, prefix: 'warm', offset: 0 }, dir) : [];
 
     // Processes are started one at a time, so each spawn → listening time is its own.
