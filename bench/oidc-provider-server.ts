@@ -6,12 +6,14 @@
  */
 import { createServer } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { type Configuration } from 'oidc-provider';
+import type { Configuration } from 'oidc-provider';
 
 export const OIDC_CLIENT = { client_id: 'bench-agent', client_secret: 'bench-secret' };
 export const OIDC_RESOURCE = 'https://todo.bench/api';
 
 if (process.argv[1] === import.meta.filename) {
+  // Imported here so that the bench, which reads the constants above, never loads oidc-provider.
+  const { default: Provider } = await import('oidc-provider');
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const configuration: Configuration = {
     clients: [{ ...OIDC_CLIENT, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_post', id_token_signed_response_alg: 'ES256' }],

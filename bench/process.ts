@@ -80,8 +80,8 @@ export async function spawnTarget(name: string, o: { args: string[]; env?: Recor
   child.stderr!.on('data', (d: Buffer) => {
     if (stderr.length < 8192) stderr += d.toString();
   });
-  let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => (exited = signal ? `signal ${signal}` : `code ${code}`));
   while (!(await accepts(port))) {
     if (exited !== undefined) throw new Error(`${name} exited with ${exited} before listening: ${stderr.trim()}`);
     if (performance.now() - started > START_TIMEOUT_MS) {
@@ -92,13 +92,17 @@ export async function spawnTarget(name: string, o: { args: string[]; env?: Recor
   }
   const startupMs = performance.now() - started;
   const pid = child.pid!;
+  /** A target that dies during the run stops the bench with its own last words. */
+  const alive = () => {
+    if (exited !== undefined) throw new Error(`${name} (pid ${pid}) exited with ${exited}: ${stderr.trim() || 'nothing on stderr'}`);
+  };
   return {
     name,
     pid,
     port,
     startupMs,
-    cpuSeconds: () => (HAS_PROC ? Promise.resolve(procCpuSeconds(pid)) : ask(child, 'cpu')),
-    rssBytes: () => (HAS_PROC ? Promise.resolve(procRssBytes(pid)) : ask(child, 'rss')),
+    cpuSeconds: async () => (alive(), HAS_PROC ? procCpuSeconds(pid) : ask(child, 'cpu')),
+    rssBytes: async () => (alive(), HAS_PROC ? procRssBytes(pid) : ask(child, 'rss')),
     stop: () => void child.kill('SIGTERM'),
   };
 }
