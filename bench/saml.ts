@@ -1,5 +1,6 @@
 /**
- * The SAML ACS section of `npm run bench` (alone: `npm run bench -- --only saml`). In process: a
+ * The SAML ACS section of `npm run bench` (alone: `npm run bench -- --only saml`), forked by
+ * bench/token-exchange.ts into a process of its own, which it measures from inside: a
  * SAML connection as the broker builds it (two metadata certificates, as during a key rollover,
  * the IdP signing with the second), fed base64 SAMLResponses through `consumeResponse`, the ACS's
  * own work. Figures:
