@@ -1,5 +1,6 @@
 /**
- * The SAML ACS section of `npm run bench` (alone: `npm run bench -- --only saml`). In process: a
+ * The SAML ACS section of `npm run bench` (alone: `npm run bench -- --only saml`), forked by
+ * bench/token-exchange.ts into a process of its own, which it measures from inside: a
  * SAML connection as the broker builds it (two metadata certificates, as during a key rollover,
  * the IdP signing with the second), fed base64 SAMLResponses through `consumeResponse`, the ACS's
  * own work. Figures:
@@ -315,4 +316,10 @@ export async function runSamlBench(o: { logins: number; forged: number; inflight
   }
   await pool.close();
   return { rows, throughput, failures };
+}
+
+// Run by bench/token-exchange.ts in a process of its own: options in argv, the result over IPC.
+if (process.argv[1] === import.meta.filename && process.send) {
+  const result = await runSamlBench(JSON.parse(process.argv[2]!) as { logins: number; forged: number; inflight: number });
+  process.send(result, () => process.exit(0));
 }
