@@ -26,7 +26,10 @@ export const AGENT_SECRET = 'bench-secret';
  */
 export function brokerCommand(): string[] {
   const start = join(ROOT, 'scripts/start.mjs');
-  return existsSync(start) ? [start] : ['--import', 'tsx', join(ROOT, 'src/runtime/node.ts')];
+  // BENCH_BROKER_NODE_ARGS: extra node flags for the broker only (e.g. `--cpu-prof --cpu-prof-dir=…`
+  // to see where its CPU goes; NODE_OPTIONS refuses --cpu-prof).
+  const extra = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return [...extra, ...(existsSync(start) ? [start] : ['--import', 'tsx', join(ROOT, 'src/runtime/node.ts')])];
 }
 
 /** Builds dist/ beforehand when stale (a build script exists), so the start-up time measured is a start's, not a build's. */

@@ -6,6 +6,7 @@ import { indexDestinations } from './exchange/destination.js';
 import { IdTokenVerifier, type TrustedIssuer } from './upstream/id-token.js';
 import { createExchangeGrant } from './exchange/pulled.js';
 import type { JwsCrypto } from './minting/jws.js';
+import type { BodyReader } from './http/form.js';
 import type { SecretMac } from './clients/authenticate.js';
 import { deferredGrant } from './exchange/deferred.js';
 import type { SamlSubjectTokenVerifierFactory } from './exchange/saml2.js';
@@ -54,6 +55,8 @@ export interface BrokerDeps {
   importMappingTables?: boolean;
   /** JWS signing and verification (minting/jws.ts): jose over WebCrypto unless the runtime has faster (Node: runtime/node-jws.ts). */
   jws?: JwsCrypto;
+  /** The runtime's cheaper way to read a request's body, if it has one (Node: runtime/node-body.ts); the token endpoint uses it. */
+  bodyReader?: (c: Context) => BodyReader | undefined;
   /** A fresh keyed MAC for the client authenticator's verified-secret cache (Node: runtime/node-crypto.ts); WebCrypto HMAC otherwise. */
   secretMac?: () => SecretMac;
 }
@@ -155,7 +158,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   mountConsole(app, { services, clock, signIn });
   const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
   const token = tokenEndpoint([createExchangeGrant(saml2 ? { saml2 } : {}), deferredGrant, ...providerGrants(provider)], services, clock);
-  app.post(TOKEN_PATH, (c) => token(c.req.raw, sourceOf(c)));
+  app.post(TOKEN_PATH, (c) => token(c.req.raw, sourceOf(c), deps.bodyReader?.(c)));
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
   mountAuthzen(app, { services, clock, sourceOf });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

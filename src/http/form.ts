@@ -61,17 +61,26 @@ export class FormParams {
  * Reads a form body: content type checked, size bounded while streaming (a lying or missing
  * Content-Length cannot push past the cap), UTF-8 decoded strictly.
  */
-export async function readForm(request: Request, maxBytes = MAX_BODY_BYTES): Promise<FormParams> {
+/**
+ * Reads a request's body bytes up to `maxBytes` (undefined past it), rejecting when the body ends
+ * early. The default reads `request.body` (web streams); a runtime may read its own request
+ * object more cheaply (Node: runtime/node-body.ts reads the IncomingMessage directly).
+ */
+export type BodyReader = (maxBytes: number) => Promise<Uint8Array | undefined>;
+
+export async function readForm(request: Request, maxBytes = MAX_BODY_BYTES, readBody?: BodyReader): Promise<FormParams> {
   const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') {
     throw new InvalidRequest('bad_content_type', 'the request body must be application/x-www-form-urlencoded');
   }
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > maxBytes) throw new PayloadTooLarge('body_too_large', 'request body too large');
-  if (!request.body) return FormParams.from('');
+  // `request.body` is touched only without a runtime reader: on Node, merely reading it builds a web stream.
+  const read = readBody ?? (request.body === null ? undefined : (max: number) => readBounded(request.body!, max));
+  if (!read) return FormParams.from('');
   let bytes: Uint8Array | undefined;
   try {
-    bytes = await readBounded(request.body, maxBytes);
+    bytes = await read(maxBytes);
   } catch {
     // The stream failed mid-body: the client went away or broke the framing. Its fault, not a server error.
     throw new InvalidRequest('body_incomplete', 'the request body could not be read in full');

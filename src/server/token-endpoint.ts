@@ -1,7 +1,7 @@
 import { LOG_IGNORED_PARAMS_MAX, LOG_PARAM_NAME_MAX } from '../constants.js';
 import { AuthorizationPending, InvalidRequest, OAuthError, ServerError, SlowDown, UnsupportedGrantType } from '../oauth/errors.js';
 import type { AuditTrail, Grant, GrantRequest } from '../grants/grant.js';
-import { readForm } from '../http/form.js';
+import { readForm, type BodyReader } from '../http/form.js';
 import { UNKNOWN_SOURCE } from '../http/source.js';
 import { NO_STORE, oauthErrorResponse } from '../http/errors.js';
 import { boundedAudit } from '../audit/record.js';
@@ -17,13 +17,13 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
   const byType = new Map(grants.map((g) => [g.grantType, g]));
 
   /** `source`: the caller's source key (http/source.ts), for client-auth budgets and refusal summaries. */
-  return async (request: Request, source: string = UNKNOWN_SOURCE): Promise<Response> => {
+  return async (request: Request, source: string = UNKNOWN_SOURCE, readBody?: BodyReader): Promise<Response> => {
     const requestId = crypto.randomUUID();
     const now = clock();
     const trail: AuditTrail = {};
     try {
       await services.keys.refresh(now);
-      const form = await readForm(request);
+      const form = await readForm(request, undefined, readBody);
       const grantType = form.get('grant_type');
       if (grantType === undefined) throw new InvalidRequest('missing_parameter', 'grant_type is required');
       trail.grantType = grantType.slice(0, 100);
