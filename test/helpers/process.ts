@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'vitest';
@@ -42,4 +43,21 @@ export function oneLine(r: Run): string {
   expect(lines, r.stderr).toHaveLength(1);
   for (const out of [r.stdout, r.stderr]) expect(out).not.toMatch(/^\s+at /m);
   return lines[0]!;
+}
+
+/**
+ * Starts a long-running process (a broker), collecting its output lines; `waitFor` polls them for
+ * a pattern (up to 15 s) and returns everything printed so far.
+ */
+export function startProcess(args: string[], env: Record<string, string | undefined>) {
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
+  createInterface({ input: child.stderr }).on('line', (l) => lines.push(l));
+  const exited = new Promise<number | null>((ok) => child.once('exit', ok));
+  const waitFor = async (re: RegExp) => {
+    for (let i = 0; i < 300 && !lines.some((l) => re.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
+    return lines.join('\n');
+  };
+  return { child, lines, exited, waitFor };
 }

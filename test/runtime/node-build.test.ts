@@ -1,10 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProcess } from '../helpers/process.js';
 import { SamlVerifierPool } from '../../src/runtime/node-saml-pool.js';
 import { BROWSER, defaultSpec, harness, idpResponse, startLogin, testKeys } from '../upstream/saml/helpers.js';
 
@@ -24,18 +24,7 @@ beforeAll(() => {
 }, 60_000);
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, [join(outdir, 'runtime/node.js')], { cwd: root, env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
-  createInterface({ input: child.stderr }).on('line', (l) => lines.push(l));
-  const exited = new Promise<number | null>((ok) => child.once('exit', ok));
-  const waitFor = async (re: RegExp) => {
-    for (let i = 0; i < 300 && !lines.some((l) => re.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
-    return lines.join('\n');
-  };
-  return { child, lines, exited, waitFor };
-}
+const start = (env: Record<string, string>) => startProcess([join(outdir, 'runtime/node.js')], { ...process.env, NODE_OPTIONS: '', ...env });
 
 describe('the compiled Node entry (npm start)', () => {
   it('starts under plain node on a fresh database, prints its start-up time and answers metadata and JWKS', async () => {

@@ -1,24 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { startProcess } from '../helpers/process.js';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '../..');
 
-function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
-  createInterface({ input: child.stderr }).on('line', (l) => lines.push(l));
-  const exited = new Promise<number | null>((ok) => child.once('exit', ok));
-  const waitFor = async (re: RegExp) => {
-    for (let i = 0; i < 300 && !lines.some((l) => re.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
-    return lines.join('\n');
-  };
-  return { child, lines, exited, waitFor };
-}
+const start = (env: Record<string, string>) => startProcess(['--import', 'tsx', 'src/runtime/node.ts'], { ...process.env, ...env });
 
 describe('npm start (Node runtime)', () => {
   it('starts on the demo configuration with a fresh SQLite file and prints its issuer', async () => {
