@@ -4,6 +4,7 @@ import { identityOfPrincipal } from '../mapping/identity.js';
 import type { Identity, Resolution } from '../mapping/resolve.js';
 import { authenticationTooOld, mintContext, mintPrincipal } from '../policy/question.js';
 import { stepUpRefusal } from '../policy/step-up.js';
+import { requestableDenial } from '../policy/requestable.js';
 import type { MintQuestion, ScopeDecision } from '../policy/types.js';
 import type { PrincipalRecord } from '../store/ports.js';
 import { approvedScopes, type ApprovedScope } from '../governance/tasks.js';
@@ -33,12 +34,25 @@ export type DenyReason =
   | 'mapping_refused'
   | 'sub_id_evidence_missing'
   | 'policy_denied'
-  | 'authentication_insufficient';
+  | 'authentication_insufficient'
+  | 'approval_required';
 
 export interface Decision {
   decision: boolean;
-  /** Why not; for a step-up, the RFC 9470 hints the token endpoint would give (acr_values, max_age). */
-  context?: { reason: DenyReason; acr_values?: string; max_age?: number };
+  /**
+   * Why not; for a step-up, the RFC 9470 hints the token endpoint would give (acr_values, max_age);
+   * for a requestable denial, the AuthZEN Access Request profile's members (added by index.ts).
+   */
+  context?: { reason: DenyReason; acr_values?: string; max_age?: number; [member: string]: unknown };
+}
+
+/** A requestable denial as decided, before index.ts signs its binding: what was denied, by which policies. */
+export interface RequestableDecision extends Decision {
+  requestable: { prepared: Prepared; scope: string; policies: string[] };
+}
+
+export function isRequestable(d: Decision): d is RequestableDecision {
+  return 'requestable' in d;
 }
 
 export const deny = (reason: DenyReason): Decision => ({ decision: false, context: { reason } });
@@ -190,7 +204,14 @@ export function decideScope(p: Prepared, scope: string, s: Pick<DecideServices, 
   if (decision.decision || !t.policy || decision.context?.reason !== 'policy_denied') return decision;
   const question = mintQuestion(p, scope);
   const stepUp = stepUpRefusal([t.policy], [scope], s.policy, (scopes, context) => s.policy.evaluateMint({ ...question, scopes, context }), question.context);
-  return stepUp ? { decision: false, context: { reason: 'authentication_insufficient', ...stepUp.hints } } : decision;
+  if (stepUp) return { decision: false, context: { reason: 'authentication_insufficient', ...stepUp.hints } };
+  // As at the token endpoint: requestable when only @requestable forbids denied and approving them would grant.
+  const requestable = requestableDenial([t.policy], [scope], s.policy.requestable);
+  if (requestable && s.policy.evaluateMint({ ...question, context: { ...question.context, approved: requestable.policies } }).every((d) => d.allowed && d.errors.length === 0)) {
+    const out: RequestableDecision = { decision: false, context: { reason: 'approval_required' }, requestable: { prepared: p, scope, policies: requestable.policies } };
+    return out;
+  }
+  return decision;
 }
 
 /** The Cedar question, built exactly as `decideScopes` builds it for a mint. */

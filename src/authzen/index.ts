@@ -3,7 +3,9 @@ import type { BrokerServices } from '../grants/services.js';
 import { mountAccessRequests } from './access-requests.js';
 import { authenticateCaller, type CallerRole } from './caller.js';
 import { explain, readExplainAsk, EXPLAIN_PATH } from './explain.js';
-import { decide, deny, type Decision, type Prepared } from './decide.js';
+import { decide, deny, isRequestable, type Decision, type Prepared } from './decide.js';
+import { newDenial } from '../governance/denial.js';
+import { accessRequestObject, rfc3339 } from '../governance/escalation.js';
 import { AuthzenError, authzenErrorResponse, NotAllowed } from './errors.js';
 import { answerHeaders, readBody, requireJson, requireValidRequestId } from './http.js';
 import { AUTHZEN_METADATA_PATH, EVALUATION_PATH, EVALUATIONS_PATH, pdpMetadata, SEARCH_ACTION_PATH, SEARCH_RESOURCE_PATH } from './metadata.js';
@@ -25,7 +27,8 @@ export interface AuthzenDeps {
   sourceOf: (c: Context) => string;
 }
 
-type Answer = (body: Json, s: BrokerServices, now: number) => Promise<{ response: Json; decisions: Decision[] }>;
+/** `caller`: the authenticated client asking (a PEP): it may submit the access requests its requestable denials lead to. */
+type Answer = (body: Json, s: BrokerServices, now: number, caller: string) => Promise<{ response: Json; decisions: Decision[] }>;
 
 export function mountAuthzen(app: Hono, deps: AuthzenDeps) {
   const metadata = pdpMetadata(deps.services.settings.issuer);
@@ -56,7 +59,7 @@ async function endpoint(c: Context, name: string, answer: Answer, deps: AuthzenD
     const caller = await authenticateCaller(c.req.header('authorization'), s, now, deps.sourceOf(c), role);
     requireJson(c.req.header('content-type'));
     const body = parseJsonBody(await readBody(c.req.raw));
-    const { response, decisions } = await answer(body, s, now);
+    const { response, decisions } = await answer(body, s, now, caller.client.client_id);
     s.logger.info({ requestId: headers['X-Request-ID'], event: 'authzen', endpoint: name, caller: caller.client.client_id, decisions: decisions.length, permits: decisions.filter((d) => d.decision).length }, 'pdp answered');
     return new Response(JSON.stringify(response), { status: 200, headers: { 'Content-Type': 'application/json', ...headers } });
   } catch (err) {
@@ -72,24 +75,55 @@ async function evaluate(e: Evaluation, s: BrokerServices, now: number): Promise<
   return question.ok ? decide(question.ask, s, now) : deny(question.reason);
 }
 
-const answerEvaluation: Answer = async (body, s, now) => {
-  const decision = await evaluate(readEvaluation(body), s, now);
+const answerEvaluation: Answer = async (body, s, now, caller) => {
+  const decision = await onTheWire(await evaluate(readEvaluation(body), s, now), s, now, caller);
   return { response: { ...decision }, decisions: [decision] };
 };
+
+/**
+ * A requestable denial as the AuthZEN Access Request profile sends it: `decision: false` (a denial
+ * stays a denial) with `evaluation_id`, `evaluated_at` and `access_request` in the context, its
+ * `request_context` signed by the broker and submittable by the PEP that asked. Every other
+ * decision goes out as decided.
+ */
+async function onTheWire(d: Decision, s: BrokerServices, now: number, caller: string): Promise<Decision> {
+  if (!isRequestable(d)) return d;
+  const { prepared: p, scope, policies } = d.requestable;
+  const { identity, target, destination } = p;
+  const email = typeof identity.claims.email === 'string' && identity.claims.email_verified === true ? identity.claims.email : undefined;
+  const denial = newDenial(
+    {
+      clientId: target.clientId,
+      submitter: caller,
+      principalId: identity.principalId,
+      upstreamIssuer: identity.upstreamIssuer,
+      subjectLabel: email ?? identity.principalId,
+      destination: destination.id,
+      resources: target.resource !== undefined ? [target.resource] : [],
+      scopes: [scope],
+      policies,
+    },
+    now,
+  );
+  return {
+    decision: false,
+    context: { reason: 'approval_required', evaluation_id: denial.id, evaluated_at: rfc3339(now), access_request: await accessRequestObject(denial, s.settings.issuer, s.keys) },
+  };
+}
 
 /**
  * §7: every item is read (and the mint members of each checked) before any is decided; then
  * they are decided in order, stopping after the first deny or permit if the semantic says so.
  * Results are in request order, and with a short-circuit, only up to the deciding one.
  */
-const answerEvaluations: Answer = async (body, s, now) => {
+const answerEvaluations: Answer = async (body, s, now, caller) => {
   const request = readEvaluations(body);
-  if ('single' in request) return answerEvaluation(body, s, now);
+  if ('single' in request) return answerEvaluation(body, s, now, caller);
   const questions = request.evaluations.map((e, i) => readMintQuestion(e, `evaluations[${i}]`));
   const decisions: Decision[] = [];
   const memo = new Map<string, Promise<Prepared | Decision>>();
   for (const q of questions) {
-    const decision = q.ok ? await decide(q.ask, s, now, memo) : deny(q.reason);
+    const decision = await onTheWire(q.ok ? await decide(q.ask, s, now, memo) : deny(q.reason), s, now, caller);
     decisions.push(decision);
     if (stops(request.semantic, decision)) break;
   }

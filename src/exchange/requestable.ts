@@ -1,7 +1,8 @@
 import { DEFERRAL_INTERVAL, DEFERRAL_LIFETIME } from '../constants.js';
 import { boundedAudit } from '../audit/record.js';
 import type { DestinationConfig } from '../config/schema.js';
-import { ACCESS_REQUESTS_PATH, newDenial, signDenial } from '../governance/denial.js';
+import { newDenial } from '../governance/denial.js';
+import { accessRequestObject } from '../governance/escalation.js';
 import type { GrantRequest } from '../grants/grant.js';
 import type { BrokerServices } from '../grants/services.js';
 import { AccessDenied, AuthorizationPending, InvalidRequest } from '../oauth/errors.js';
@@ -74,18 +75,9 @@ export async function escalate(err: RequestableRefusal, deferred: boolean, reque
     { clientId: q.clientId, principalId: identity.principalId, upstreamIssuer: identity.upstreamIssuer, subjectLabel: email ?? identity.principalId, destination: q.destination.id, resources: q.resources, scopes: err.denied.scopes, policies: err.denied.policies },
     request.now,
   );
-  const base = s.settings.issuer.replace(/\/$/, '');
   const members: Record<string, unknown> = {
     evaluation_id: denial.id,
-    access_request: {
-      requestable: true,
-      endpoint: `${base}${ACCESS_REQUESTS_PATH}`,
-      reason: 'approval_required',
-      // The profile's opaque workflow identifier: the policy that would have to be approved.
-      template: err.denied.policies.join(' '),
-      expires_at: new Date(denial.expiresAt * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      request_context: await signDenial(denial, s.settings.issuer, s.keys),
-    },
+    access_request: await accessRequestObject(denial, s.settings.issuer, s.keys),
     authzen: authzenItems(err.denied, q),
   };
   if (!deferred) return new AccessDenied('approval_required', err.description, err.detail, members);

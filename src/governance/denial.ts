@@ -18,7 +18,13 @@ export const ACCESS_REQUESTS_PATH = '/access/v1/requests';
 export interface DeniedQuestion {
   /** The denial's id (`jti`, also sent as `evaluation_id`): one task per denial. */
   id: string;
+  /** The client the denied mint was for. */
   clientId: string;
+  /**
+   * Who may submit the access request: the client itself (a token-endpoint denial), or the PEP
+   * that asked the PDP (an AuthZEN denial about another client's mint).
+   */
+  submitter: string;
   principalId: string;
   upstreamIssuer: string;
   /** What approvers see as "who" (a believed email, else the principal id). */
@@ -33,6 +39,8 @@ export interface DeniedQuestion {
 
 interface DenialClaims extends JWTPayload {
   client_id: string;
+  /** Present only when the submitter is not the client itself. */
+  submitter?: string;
   upstream_iss: string;
   subject_label: string;
   destination: string;
@@ -41,8 +49,8 @@ interface DenialClaims extends JWTPayload {
   policies: string[];
 }
 
-export function newDenial(q: Omit<DeniedQuestion, 'id' | 'issuedAt' | 'expiresAt'>, now: number): DeniedQuestion {
-  return { ...q, id: `den_${randomToken()}`, issuedAt: now, expiresAt: now + REQUESTABLE_DENIAL_LIFETIME };
+export function newDenial(q: Omit<DeniedQuestion, 'id' | 'issuedAt' | 'expiresAt' | 'submitter'> & { submitter?: string }, now: number): DeniedQuestion {
+  return { ...q, submitter: q.submitter ?? q.clientId, id: `den_${randomToken()}`, issuedAt: now, expiresAt: now + REQUESTABLE_DENIAL_LIFETIME };
 }
 
 export function signDenial(d: DeniedQuestion, issuer: string, keys: KeyRing): Promise<string> {
@@ -55,6 +63,7 @@ export function signDenial(d: DeniedQuestion, issuer: string, keys: KeyRing): Pr
     iat: d.issuedAt,
     exp: d.expiresAt,
     client_id: d.clientId,
+    ...(d.submitter !== d.clientId ? { submitter: d.submitter } : {}),
     upstream_iss: d.upstreamIssuer,
     subject_label: d.subjectLabel,
     destination: d.destination,
@@ -87,7 +96,7 @@ export async function verifyDenial(token: string, issuer: string, keys: KeyRing,
   }
   const c = payload as Partial<DenialClaims>;
   if (
-    typeof c.client_id !== 'string' || typeof c.upstream_iss !== 'string' || typeof c.subject_label !== 'string' || typeof c.destination !== 'string' ||
+    typeof c.client_id !== 'string' || (c.submitter !== undefined && typeof c.submitter !== 'string') || typeof c.upstream_iss !== 'string' || typeof c.subject_label !== 'string' || typeof c.destination !== 'string' ||
     !isStrings(c.resources) || !isStrings(c.scopes) || !isStrings(c.policies) || c.scopes.length === 0 || c.policies.length === 0
   ) {
     return { ok: false, reason: 'denial_invalid' };
@@ -97,6 +106,7 @@ export async function verifyDenial(token: string, issuer: string, keys: KeyRing,
     denial: {
       id: c.jti!,
       clientId: c.client_id,
+      submitter: c.submitter ?? c.client_id,
       principalId: c.sub!,
       upstreamIssuer: c.upstream_iss,
       subjectLabel: c.subject_label,

@@ -54,7 +54,7 @@ async function boundDenial(sub: Submission, requester: string, s: GovernanceServ
   }
   const d = verified.denial;
   const mismatch = (what: string) => new GovernanceError('invalid_denial_binding', `${what} does not match the denial`);
-  if (d.clientId !== requester) throw new GovernanceError('invalid_denial_binding', 'the denial was issued to another client');
+  if (d.submitter !== requester) throw new GovernanceError('invalid_denial_binding', 'the denial was issued to another client');
   if (sub.evaluationId !== undefined && sub.evaluationId !== d.id) throw mismatch('denial.evaluation_id');
   if (sub.subject.type !== 'user' || sub.subject.id !== d.principalId) throw mismatch('subject');
   const scopes = new Set<string>();

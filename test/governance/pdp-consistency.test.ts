@@ -2,6 +2,7 @@
  * The AuthZEN PDP gives the mint path's decisions (issue 7 §5), approvals included (§6): before an
  * approval a requestable forbid denies at both; after it both permit; past approved_until both deny.
  */
+import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { principalIdOf } from '../../src/mapping/principal.js';
 import { approveAccessRequest, submitAccessRequest } from '../../src/governance/tasks.js';
@@ -37,7 +38,7 @@ describe('PDP and mint path agree about approvals', () => {
     const b = await startTestBroker({ settings: await pdpSettings(), policies: POLICIES });
     const alice = await principalIdOf(IDP, 'alice');
     await b.services.store.principals.upsert({ id: alice, upstreamIssuer: IDP, upstreamSubject: 'alice', connectionId: 'corp', claims: { email: 'alice@example.com', email_verified: true, groups: ['staff'] }, updatedAt: b.clock.now });
-    expect(await pdp(b, alice)).toEqual({ decision: false, context: { reason: 'policy_denied' } });
+    expect(await pdp(b, alice)).toMatchObject({ decision: false, context: { reason: 'approval_required', access_request: { requestable: true } } });
 
     const denied = (await (await postToken(b, await exchangeParams(b, { scope: 'todos.write' }))).json()) as { access_request: { request_context: string }; authzen: { subject: { type: string; id: string }; resource: { type: string; id: string }; action: { name: string } } };
     expect(denied.authzen.subject.id).toBe(alice);
@@ -49,6 +50,38 @@ describe('PDP and mint path agree about approvals', () => {
     expect((await postToken(b, await exchangeParams(b, { scope: 'todos.write' }))).status).toBe(200);
 
     b.clock.now += 600;
+    expect(await pdp(b, alice)).toMatchObject({ decision: false, context: { reason: 'approval_required' } });
+  });
+
+  it('a requestable denial from the PDP carries the profile members, and the PEP that asked submits it', async () => {
+    const b = await startTestBroker({ settings: await pdpSettings(), policies: POLICIES });
+    const alice = await principalIdOf(IDP, 'alice');
+    await b.services.store.principals.upsert({ id: alice, upstreamIssuer: IDP, upstreamSubject: 'alice', connectionId: 'corp', claims: { email: 'alice@example.com', email_verified: true, groups: ['staff'] }, updatedAt: b.clock.now });
+    const answer = (await pdp(b, alice)) as { decision: boolean; context: { evaluation_id: string; evaluated_at: string; access_request: { request_context: string; endpoint: string; template: string; expires_at: string } } };
+    expect(answer.context).toMatchObject({ evaluation_id: expect.stringMatching(/^den_/), evaluated_at: expect.any(String), access_request: { endpoint: 'https://broker.test/access/v1/requests', template: 'write-needs-approval' } });
+    expect(decodeJwt(answer.context.access_request.request_context)).toMatchObject({ jti: answer.context.evaluation_id, client_id: 'wiki-agent', submitter: 'pep', scopes: ['todos.write'] });
+
+    const submission = {
+      subject: { type: 'user', id: alice },
+      resource: { type: 'scope', id: 'todos.write', properties: { destination: 'todo' } },
+      action: { name: 'mint' },
+      context: { business_justification: 'needs to write' },
+      denial: { evaluation_id: answer.context.evaluation_id, decision: { decision: false }, access_request: answer.context.access_request },
+    };
+    const submit = (who: string, secret: string) =>
+      b.request('/access/v1/requests', { method: 'POST', headers: { authorization: `Basic ${btoa(`${who}:${secret}`)}`, 'content-type': 'application/json' }, body: JSON.stringify(submission) });
+    // Not the client the mint is about, not another client: the PEP that asked.
+    expect((await submit('basic-agent', BASIC_SECRET)).status).toBe(400);
+    const res = await submit('pep', BASIC_SECRET);
+    expect(res.status).toBe(202);
+    const { task } = (await res.json()) as { task: { id: string } };
+    expect(await b.services.store.accessRequests.get(task.id)).toMatchObject({ requester: 'pep', clientId: 'wiki-agent', scopes: ['todos.write'] });
+  });
+
+  it('a denial no approval could lift is not offered as requestable by the PDP either', async () => {
+    const b = await startTestBroker({ settings: await pdpSettings(), policies: POLICIES.replace('@id("open") permit (principal, action == Xaa::Action::"mint", resource);', '@id("open") permit (principal, action == Xaa::Action::"mint", resource) when { resource.name != "todos.write" };') });
+    const alice = await principalIdOf(IDP, 'alice');
+    await b.services.store.principals.upsert({ id: alice, upstreamIssuer: IDP, upstreamSubject: 'alice', connectionId: 'corp', claims: { groups: ['staff'] }, updatedAt: b.clock.now });
     expect(await pdp(b, alice)).toEqual({ decision: false, context: { reason: 'policy_denied' } });
   });
 });
