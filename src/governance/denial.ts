@@ -2,6 +2,7 @@ import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { REQUESTABLE_DENIAL_LIFETIME } from '../constants.js';
 import type { KeyRing } from '../minting/keys.js';
 import { randomToken } from '../provider/crypto.js';
+import type { AccessRequestRecord } from '../store/ports.js';
 
 /**
  * The denial binding of the AuthZEN Access Request profile: a requestable denial carries a
@@ -14,25 +15,19 @@ export const REQUEST_CONTEXT_TYP = 'xaa-denial+jwt';
 export const ACCESS_REQUEST_CAPABILITY = 'urn:openid:authzen:capability:access-request';
 export const ACCESS_REQUESTS_PATH = '/access/v1/requests';
 
-/** What a denial binds: the denied question, and the policies that made it requestable. */
-export interface DeniedQuestion {
+/**
+ * What a denial binds: the denied question (the same facts a task keeps: client, person, their
+ * upstream and label, destination, resources, scopes, the policies that made it requestable), and
+ * who may submit it.
+ */
+export interface DeniedQuestion extends Pick<AccessRequestRecord, 'clientId' | 'principalId' | 'upstreamIssuer' | 'subjectLabel' | 'destination' | 'resources' | 'scopes' | 'policies'> {
   /** The denial's id (`jti`, also sent as `evaluation_id`): one task per denial. */
   id: string;
-  /** The client the denied mint was for. */
-  clientId: string;
   /**
    * Who may submit the access request: the client itself (a token-endpoint denial), or the PEP
    * that asked the PDP (an AuthZEN denial about another client's mint).
    */
   submitter: string;
-  principalId: string;
-  upstreamIssuer: string;
-  /** What approvers see as "who" (a believed email, else the principal id). */
-  subjectLabel: string;
-  destination: string;
-  resources: string[];
-  scopes: string[];
-  policies: string[];
   issuedAt: number;
   expiresAt: number;
 }
