@@ -39,7 +39,9 @@ describe('SAML verifier pool', () => {
     const first = await Promise.all(Array.from({ length: 6 }, () => goodLogin(h)));
     const results = await Promise.all(first.map((login) => login()));
     expect(results.map((r) => r.identity.subject)).toEqual(Array(6).fill('a1b2c3d4-persistent-alice'));
-    expect(pool.stats()).toMatchObject({ size: 2, threads: 2, busy: 0, queued: 0, peakBusy: 2, replaced: 0 });
+    // How many ran at once in this first batch depends on when each thread finished starting
+    // (one ready thread may take every job): only the second batch, with both ready, shows it.
+    expect(pool.stats()).toMatchObject({ size: 2, threads: 2, busy: 0, queued: 0, replaced: 0 });
 
     // Both threads are ready now: five posts at once put two at work and three in the queue.
     const second = await Promise.all(Array.from({ length: 5 }, () => goodLogin(h)));
