@@ -26,6 +26,8 @@ export interface SamlVerifierPoolOptions {
 export interface SamlVerifierPoolStats {
   size: number;
   threads: number;
+  /** Threads still starting (not yet ready to verify). */
+  starting: number;
   busy: number;
   queued: number;
   /** The most verifications ever running at once. */
@@ -94,7 +96,8 @@ export class SamlVerifierPool {
 
   stats(): SamlVerifierPoolStats {
     const busy = [...this.slots].filter((s) => s.job).length;
-    return { size: this.size, threads: this.slots.size, busy, queued: this.queue.length, peakBusy: this.peakBusy, replaced: this.replaced };
+    const starting = [...this.slots].filter((s) => !s.ready).length;
+    return { size: this.size, threads: this.slots.size, starting, busy, queued: this.queue.length, peakBusy: this.peakBusy, replaced: this.replaced };
   }
 
   /** Ends every thread; pending verifications are refused. */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SamlVerifierPool } from '../../src/runtime/node-saml-pool.js';
 import { BROWSER, defaultSpec, expectRefusal, harness, idpResponse, startLogin, testKeys, type Harness } from '../upstream/saml/helpers.js';
 import { FAULTS } from './fixtures/faulty-saml-thread.js';
@@ -43,7 +43,8 @@ describe('SAML verifier pool', () => {
     // (one ready thread may take every job): only the second batch, with both ready, shows it.
     expect(pool.stats()).toMatchObject({ size: 2, threads: 2, busy: 0, queued: 0, replaced: 0 });
 
-    // Both threads are ready now: five posts at once put two at work and three in the queue.
+    // Once both threads are ready, five posts at once put two at work and three in the queue.
+    await vi.waitFor(() => expect(pool.stats().starting).toBe(0), { timeout: 30_000 });
     const second = await Promise.all(Array.from({ length: 5 }, () => goodLogin(h)));
     const pending = second.map((login) => login());
     expect(pool.stats()).toMatchObject({ threads: 2, busy: 2, queued: 3 });
