@@ -4,7 +4,7 @@ import { base64url } from 'jose';
 import type { Context, Hono } from 'hono';
 import { ACCESS_REQUESTS_PATH } from '../governance/denial.js';
 import { GovernanceError } from '../governance/errors.js';
-import { cancelAccessRequest, submitAccessRequest, taskForRequester, taskView } from '../governance/tasks.js';
+import { cancelAccessRequest, handleExpiresAt, submitAccessRequest, taskForRequester, taskView } from '../governance/tasks.js';
 import type { AccessRequestRecord } from '../store/ports.js';
 import { authenticateCaller } from './caller.js';
 import { AuthzenError, NotAllowed } from './errors.js';
@@ -111,8 +111,7 @@ function cancel(deps: AuthzenDeps, statusEndpoint: (id: string) => string): Oper
 async function liveTask(id: string | undefined, requester: string, deps: AuthzenDeps, now: number): Promise<AccessRequestRecord> {
   if (id === undefined || !TASK_ID.test(id)) throw new GovernanceError('unknown_task', 'no such access request');
   const task = await taskForRequester(id, requester, deps.services);
-  const handleExpiresAt = task.approval ? Math.max(task.expiresAt, task.approval.approvedUntil) : task.expiresAt;
-  if (handleExpiresAt <= now) throw new GovernanceError('task_expired', 'the access request has expired');
+  if (handleExpiresAt(task) <= now) throw new GovernanceError('task_expired', 'the access request has expired');
   return task;
 }
 

@@ -4,7 +4,7 @@ import { identityOfPrincipal } from '../mapping/identity.js';
 import type { Identity, Resolution } from '../mapping/resolve.js';
 import { authenticationTooOld, mintContext, mintPrincipal } from '../policy/question.js';
 import { stepUpRefusal } from '../policy/step-up.js';
-import { requestableDenial } from '../policy/requestable.js';
+import { requestableRefusal } from '../policy/requestable.js';
 import type { MintQuestion, ScopeDecision } from '../policy/types.js';
 import type { PrincipalRecord } from '../store/ports.js';
 import { approvedScopes, type ApprovedScope } from '../governance/tasks.js';
@@ -205,13 +205,11 @@ export function decideScope(p: Prepared, scope: string, s: Pick<DecideServices, 
   const question = mintQuestion(p, scope);
   const stepUp = stepUpRefusal([t.policy], [scope], s.policy, (scopes, context) => s.policy.evaluateMint({ ...question, scopes, context }), question.context);
   if (stepUp) return { decision: false, context: { reason: 'authentication_insufficient', ...stepUp.hints } };
-  // As at the token endpoint: requestable when only @requestable forbids denied and approving them would grant.
-  const requestable = requestableDenial([t.policy], [scope], s.policy.requestable);
-  if (requestable && s.policy.evaluateMint({ ...question, context: { ...question.context, approved: requestable.policies } }).every((d) => d.allowed && d.errors.length === 0)) {
-    const out: RequestableDecision = { decision: false, context: { reason: 'approval_required' }, requestable: { prepared: p, scope, policies: requestable.policies } };
-    return out;
-  }
-  return decision;
+  // The same rule as the token endpoint's requestable access_denied.
+  const requestable = requestableRefusal([t.policy], [scope], s.policy, (scopes, context) => s.policy.evaluateMint({ ...question, scopes, context }), question.context);
+  if (!requestable) return decision;
+  const out: RequestableDecision = { decision: false, context: { reason: 'approval_required' }, requestable: { prepared: p, scope, policies: requestable.policies } };
+  return out;
 }
 
 /** The Cedar question, built exactly as `decideScopes` builds it for a mint. */

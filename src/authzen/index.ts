@@ -4,7 +4,7 @@ import { mountAccessRequests } from './access-requests.js';
 import { authenticateCaller, type CallerRole } from './caller.js';
 import { explain, readExplainAsk, EXPLAIN_PATH } from './explain.js';
 import { decide, deny, isRequestable, type Decision, type Prepared } from './decide.js';
-import { newDenial } from '../governance/denial.js';
+import { newDenial, subjectLabelOf } from '../governance/denial.js';
 import { accessRequestObject, rfc3339 } from '../governance/escalation.js';
 import { AuthzenError, authzenErrorResponse, NotAllowed } from './errors.js';
 import { answerHeaders, readBody, requireJson, requireValidRequestId } from './http.js';
@@ -90,14 +90,13 @@ async function onTheWire(d: Decision, s: BrokerServices, now: number, caller: st
   if (!isRequestable(d)) return d;
   const { prepared: p, scope, policies } = d.requestable;
   const { identity, target, destination } = p;
-  const email = typeof identity.claims.email === 'string' && identity.claims.email_verified === true ? identity.claims.email : undefined;
   const denial = newDenial(
     {
       clientId: target.clientId,
       submitter: caller,
       principalId: identity.principalId,
       upstreamIssuer: identity.upstreamIssuer,
-      subjectLabel: email ?? identity.principalId,
+      subjectLabel: subjectLabelOf(identity),
       destination: destination.id,
       resources: target.resource !== undefined ? [target.resource] : [],
       scopes: [scope],

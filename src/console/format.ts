@@ -1,3 +1,4 @@
+import { rfc3339 } from '../governance/escalation.js';
 /** How the console writes times and durations for people. Pure. */
 
 const UNITS: Array<[number, string]> = [
@@ -33,6 +34,6 @@ export function age(then: number, now: number): string {
 
 /** Seconds since epoch → `2026-12-06 08:30 UTC` (and the ISO form for `<time datetime>`). */
 export function utc(t: number): { text: string; iso: string } {
-  const iso = new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const iso = rfc3339(t);
   return { text: `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`, iso };
 }

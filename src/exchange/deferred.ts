@@ -5,6 +5,7 @@ import type { BrokerServices } from '../grants/services.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown } from '../oauth/errors.js';
 import { isRandomToken, sha256Base64url } from '../provider/crypto.js';
 import type { DeferralRecord } from '../store/ports.js';
+import { grantAt } from './destination.js';
 import { RequestableRefusal } from './requestable.js';
 import { recheckSubject, type StoredSubject } from './stored-subject.js';
 import { decideForSubject, mintIdJag, requireConfidentialClient } from './token-exchange.js';
@@ -76,7 +77,7 @@ async function requireApproved(hash: string, deferral: DeferralRecord, interval:
  */
 async function completeMint(deferral: DeferralRecord, request: GrantRequest, s: BrokerServices): Promise<TokenResponse> {
   const destination = s.settings.destinations.find((d) => d.id === deferral.destination);
-  const grant = Object.hasOwn(request.client.client.destinations, deferral.destination) ? request.client.client.destinations[deferral.destination] : undefined;
+  const grant = grantAt(request.client.client, deferral.destination);
   if (!destination || !grant) throw new InvalidGrant('client_not_enabled_for_destination', REFUSED, deferral.destination);
   const subject = await recheckSubject(deferral.subject as unknown as StoredSubject, request, s, REFUSED);
   const translated = deferral.scopes.map((scope) => ({ from: scope, to: scope }));

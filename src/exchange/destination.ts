@@ -1,4 +1,4 @@
-import type { DestinationConfig } from '../config/schema.js';
+import type { ClientConfig, ClientDestinationConfig, DestinationConfig } from '../config/schema.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 
 export type TargetCheck =
@@ -32,4 +32,9 @@ export function resolveTarget(
       : { ok: false, reason: 'resource_unknown' };
   }
   return { ok: true, destination, resources: [...new Set(resources)] };
+}
+
+/** The client's entry for a destination (its client_id there, what it may hold), if it is enabled there. */
+export function grantAt(client: Pick<ClientConfig, 'destinations'>, destinationId: string): ClientDestinationConfig | undefined {
+  return Object.hasOwn(client.destinations, destinationId) ? client.destinations[destinationId] : undefined;
 }

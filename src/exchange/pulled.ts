@@ -10,6 +10,7 @@ import { InvalidGrant, InvalidRequest, InvalidTarget, OAuthError, ServerError, T
 import type { RefusalReason } from '../oauth/reasons.js';
 import { isRandomToken, randomToken, sha256Base64url } from '../provider/crypto.js';
 import type { IdJagReferenceRecord } from '../store/ports.js';
+import { grantAt } from './destination.js';
 import { recheckSubject, storedSubject, type StoredSubject } from './stored-subject.js';
 import {
   createTokenExchangeGrant,
@@ -135,7 +136,7 @@ function requireBoundDestination(reference: IdJagReferenceRecord, request: Grant
 /** Step: the client the reference was issued to is still enabled for the destination, as configured now. */
 function originalGrant(reference: IdJagReferenceRecord, s: BrokerServices) {
   const client = s.settings.clients.find((c) => c.client_id === reference.clientId);
-  const grant = client && Object.hasOwn(client.destinations, reference.destination) ? client.destinations[reference.destination] : undefined;
+  const grant = client && grantAt(client, reference.destination);
   if (!grant) throw new InvalidGrant('client_not_enabled_for_destination', REFUSED, reference.clientId);
   return grant;
 }

@@ -1,7 +1,7 @@
 import { DEFERRAL_INTERVAL, DEFERRAL_LIFETIME } from '../constants.js';
 import { boundedAudit } from '../audit/record.js';
 import type { DestinationConfig } from '../config/schema.js';
-import { newDenial } from '../governance/denial.js';
+import { newDenial, subjectLabelOf } from '../governance/denial.js';
 import { accessRequestObject } from '../governance/escalation.js';
 import type { GrantRequest } from '../grants/grant.js';
 import type { BrokerServices } from '../grants/services.js';
@@ -70,9 +70,8 @@ export async function escalate(err: RequestableRefusal, deferred: boolean, reque
   const q = err.question;
   if (!q) return err;
   const { identity } = q.subject;
-  const email = typeof identity.claims.email === 'string' && identity.claims.email_verified === true ? identity.claims.email : undefined;
   const denial = newDenial(
-    { clientId: q.clientId, principalId: identity.principalId, upstreamIssuer: identity.upstreamIssuer, subjectLabel: email ?? identity.principalId, destination: q.destination.id, resources: q.resources, scopes: err.denied.scopes, policies: err.denied.policies },
+    { clientId: q.clientId, principalId: identity.principalId, upstreamIssuer: identity.upstreamIssuer, subjectLabel: subjectLabelOf(identity), destination: q.destination.id, resources: q.resources, scopes: err.denied.scopes, policies: err.denied.policies },
     request.now,
   );
   const members: Record<string, unknown> = {
@@ -106,4 +105,3 @@ export async function escalate(err: RequestableRefusal, deferred: boolean, reque
   });
 }
 
-export type { StoredSubject };

@@ -9,12 +9,12 @@ import { StoreConflict } from '../store/ports.js';
 import { intersectGrant, parseScope, scopesToEvaluate, translateScopes, type ScopeTranslation } from '../policy/scopes.js';
 import type { MintQuestion, ScopeDecision } from '../policy/types.js';
 import { stepUpRefusal } from '../policy/step-up.js';
-import { requestableDenial } from '../policy/requestable.js';
+import { requestableDenial, requestableRefusal } from '../policy/requestable.js';
 import { approvedScopes } from '../governance/tasks.js';
 import { escalate, readDeferred, RequestableRefusal } from './requestable.js';
 import { mintContext, mintPrincipal } from '../policy/question.js';
 import type { VerifiedIdToken } from '../upstream/id-token.js';
-import { resolveTarget } from './destination.js';
+import { grantAt, resolveTarget } from './destination.js';
 import type { BrokerServices } from '../grants/services.js';
 import type { RefreshTokenRecord } from '../store/ports.js';
 import { REFRESH_TOKEN_TYPE, requireWithinRefreshGrant, subjectOfRefreshToken, verifyRefreshToken } from './refresh-token.js';
@@ -189,8 +189,7 @@ function chooseDestination(p: ExchangeParams, request: GrantRequest, s: BrokerSe
   const target = resolveTarget(p.audiences, p.resources, s.destinations);
   if (!target.ok) throw new InvalidTarget(target.reason, 'the requested audience or resource is not acceptable', target.detail);
   request.trail.destination = target.destination.id;
-  const destinations = request.client.client.destinations;
-  const grant = Object.hasOwn(destinations, target.destination.id) ? destinations[target.destination.id] : undefined;
+  const grant = grantAt(request.client.client, target.destination.id);
   if (!grant) throw new InvalidTarget('client_not_enabled_for_destination', 'the requested audience or resource is not acceptable');
   return { destination: target.destination, resources: target.resources, grant };
 }
@@ -292,12 +291,8 @@ function refuse(
   if (stepUp) throw stepUp;
   const description = nothingGranted ? 'none of the requested scopes can be granted' : 'some of the requested scopes cannot be granted';
   if (refused.some((r) => r.why !== 'policy_denied')) throw new InvalidScope('scope_not_permitted_for_client', description, listed);
-  // Requestable only if approving those forbids would grant every refused scope (some permit must
-  // apply too): an approval that could not help is not offered, as with step-up.
-  const requestable = requestableDenial(decisions, scopes, s.policy.requestable);
-  if (requestable && again.ask(scopes, { ...again.loginContext, approved: requestable.policies }).every((d) => d.allowed && d.errors.length === 0)) {
-    throw new RequestableRefusal(requestable, description, listed);
-  }
+  const requestable = requestableRefusal(decisions, scopes, s.policy, again.ask, again.loginContext);
+  if (requestable) throw new RequestableRefusal(requestable, description, listed);
   throw new AccessDenied('policy_denied', description, listed);
 }
 

@@ -1,5 +1,6 @@
 import type { Identity } from '../mapping/resolve.js';
 import type { RequestableRule } from '../policy/types.js';
+import { verifiedEmail } from './denial.js';
 
 /**
  * Who may decide an access request: for every `@requestable` forbid that denied it, a member of one
@@ -12,7 +13,7 @@ export type ApproverCheck = { ok: true } | { ok: false; why: string };
 export function mayDecide(approver: Identity, rules: ReadonlyArray<{ id: string; rule: RequestableRule | undefined }>, requestFor: string): ApproverCheck {
   if (approver.principalId === requestFor) return { ok: false, why: 'nobody may decide an access request for themselves' };
   const groups = Array.isArray(approver.claims.groups) ? approver.claims.groups.filter((g): g is string => typeof g === 'string') : [];
-  const email = typeof approver.claims.email === 'string' && approver.claims.email_verified === true ? approver.claims.email.toLowerCase() : undefined;
+  const email = verifiedEmail(approver.claims)?.toLowerCase();
   for (const { id, rule } of rules) {
     if (!rule) return { ok: false, why: `policy ${id} no longer allows access requests` };
     const byGroup = rule.groups.some((g) => groups.includes(g));

@@ -44,6 +44,16 @@ interface DenialClaims extends JWTPayload {
   policies: string[];
 }
 
+/** The person's email when an upstream authoritative for it verified it (their claims are already the believed ones). */
+export function verifiedEmail(claims: Readonly<Record<string, unknown>>): string | undefined {
+  return typeof claims.email === 'string' && claims.email_verified === true ? claims.email : undefined;
+}
+
+/** What approvers are shown as "who": a verified email, else the principal id. */
+export function subjectLabelOf(identity: { principalId: string; claims: Readonly<Record<string, unknown>> }): string {
+  return verifiedEmail(identity.claims) ?? identity.principalId;
+}
+
 export function newDenial(q: Omit<DeniedQuestion, 'id' | 'issuedAt' | 'expiresAt' | 'submitter'> & { submitter?: string }, now: number): DeniedQuestion {
   return { ...q, submitter: q.submitter ?? q.clientId, id: `den_${randomToken()}`, issuedAt: now, expiresAt: now + REQUESTABLE_DENIAL_LIFETIME };
 }

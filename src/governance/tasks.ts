@@ -8,6 +8,7 @@ import type { AccessRequestDecision, AccessRequestRecord, AccessRequestStatus, A
 import { longestApproval, mayDecide } from './approvers.js';
 import { verifyDenial, type DeniedQuestion } from './denial.js';
 import { GovernanceError } from './errors.js';
+import { rfc3339 } from './escalation.js';
 
 /**
  * The access request lifecycle (AuthZEN Access Request profile; docs/access-requests.md):
@@ -216,23 +217,27 @@ export async function approvedScopes(principalId: string, clientId: string, dest
   return byScope;
 }
 
+/** When a task's handle ends: the pending lifetime, or the approval's end if later (its `expires_at`). */
+export function handleExpiresAt(task: AccessRequestRecord): number {
+  return task.approval ? Math.max(task.expiresAt, task.approval.approvedUntil) : task.expiresAt;
+}
+
 /** The wire form of a task (the profile's `task`, with `result` once approved). */
 export function taskView(task: AccessRequestRecord, statusEndpoint: string, now: number): Record<string, unknown> {
   const status = effectiveStatus(task, now);
-  const iso = (t: number) => new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const view: Record<string, unknown> = {
     task: {
       id: task.id,
       status,
       status_endpoint: statusEndpoint,
-      expires_at: iso(task.approval ? Math.max(task.expiresAt, task.approval.approvedUntil) : task.expiresAt),
+      expires_at: rfc3339(handleExpiresAt(task)),
       ...(status === 'pending' ? { links: { cancel: `${statusEndpoint}/cancel` } } : {}),
     },
   };
   if (status === 'approved' && task.approval) {
     view.result = {
       mode: 'reevaluate',
-      approval: { id: task.approval.id, approved_at: iso(task.approval.approvedAt), approved_until: iso(task.approval.approvedUntil) },
+      approval: { id: task.approval.id, approved_at: rfc3339(task.approval.approvedAt), approved_until: rfc3339(task.approval.approvedUntil) },
       approval_context: { approval_id: task.approval.id },
     };
   }

@@ -22,6 +22,7 @@ const encoder = new TextEncoder();
 export const webJws: JwsCrypto = {
   signer: (key, alg, kid) => (payload, typ) => new CompactSign(encoder.encode(JSON.stringify(payload))).setProtectedHeader({ alg, typ, kid }).sign(key),
   compactVerify: async (token, getKey, options) => {
+    // Two calls because jose's overloads take a key or a key function, never their union.
     const { payload, protectedHeader } = typeof getKey === 'function' ? await compactVerify(token, getKey, options) : await compactVerify(token, getKey, options);
     return { payload, protectedHeader };
   },

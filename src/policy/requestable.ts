@@ -1,7 +1,7 @@
 import { MAX_APPROVAL_DURATION } from '../constants.js';
 import { parseDuration } from './duration.js';
 import { annotationValue, skeleton, type NamedPolicy } from './policy-text.js';
-import type { RequestableRule, ScopeDecision } from './types.js';
+import type { MintQuestion, PolicyEngine, RequestableRule, ScopeDecision } from './types.js';
 
 /**
  * `@requestable("approvers=group:todo-admins email:cfo@corp.example&max_duration=P7D")` on a
@@ -76,4 +76,22 @@ export function requestableDenial(decisions: readonly ScopeDecision[], refusedSc
     }
   }
   return { scopes: [...refusedScopes], policies: [...policies].sort() };
+}
+
+/**
+ * The refusal to escalate, if any: requestable (above), AND policy, asked again with those forbids
+ * approved (Cedar's `context.approved`), grants every refused scope: an approval that could not
+ * help (no permit applies) is not offered. The token endpoint and the PDP both ask this. Pure.
+ */
+export function requestableRefusal(
+  decisions: readonly ScopeDecision[],
+  refusedScopes: readonly string[],
+  policy: PolicyEngine,
+  askAgain: (scopes: string[], context: MintQuestion['context']) => ScopeDecision[],
+  context: MintQuestion['context'],
+): RequestableDenial | undefined {
+  const denial = requestableDenial(decisions, refusedScopes, policy.requestable);
+  if (!denial) return undefined;
+  const approved = askAgain([...refusedScopes], { ...context, approved: denial.policies });
+  return approved.every((d) => d.allowed && d.errors.length === 0) ? denial : undefined;
 }

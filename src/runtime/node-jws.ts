@@ -1,5 +1,5 @@
 import { KeyObject, sign, verify, constants } from 'node:crypto';
-import { base64url, errors, type CompactJWSHeaderParameters, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
+import { base64url, errors, type CompactJWSHeaderParameters, type ProtectedHeaderParameters } from 'jose';
 import type { JwsCrypto } from '../minting/jws.js';
 
 /**
@@ -104,4 +104,3 @@ export const nodeJws: JwsCrypto = {
   },
 };
 
-export type { JWTVerifyGetKey };
