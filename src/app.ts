@@ -13,6 +13,7 @@ import type { SamlSubjectTokenVerifierFactory } from './exchange/saml2.js';
 import { NO_STORE } from './http/errors.js';
 import { requestSource } from './http/source.js';
 import { JWKS_PUBLIC_MAX_AGE } from './constants.js';
+import { systemClock } from './clock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SubjectResolver } from './mapping/resolve.js';
 import { KeyRing } from './minting/keys.js';
@@ -68,7 +69,6 @@ export interface Broker {
   maintenance: Maintenance;
 }
 
-export const systemClock = () => Math.floor(Date.now() / 1000);
 
 /** Who is believed about what: trusted issuers by issuer, login connections by id (the CLI builds it too). */
 export function upstreamTrust(settings: BrokerSettings): UpstreamTrust {
@@ -103,10 +103,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     },
   });
   for (const t of settings.trusted_issuers) {
-    issuers.set(t.issuer, { issuer: t.issuer, algorithms: t.algorithms, keys: upstreamKeyResolver(t, deps.fetch), typing: { accepted: t.id_token_typ, required: t.require_typ } });
+    issuers.set(t.issuer, { issuer: t.issuer, algorithms: t.algorithms, keys: upstreamKeyResolver(t, clock, deps.fetch), typing: { accepted: t.id_token_typ, required: t.require_typ } });
   }
 
-  const subjects = new SubjectResolver(store.mappings, store.secrets);
+  const subjects = new SubjectResolver(store.mappings, store.secrets, clock);
   await subjects.prepare(config.namespaces.values());
 
   const base = settings.issuer.replace(/\/$/, '');
@@ -124,7 +124,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       replay: store.replay,
       ...(deps.secretMac ? { secretMac: deps.secretMac() } : {}),
     }),
-    idTokens: new IdTokenVerifier(issuers, deps.jws),
+    idTokens: new IdTokenVerifier(issuers, deps.jws, clock),
     subjects,
     trust: upstreamTrust(settings),
     policy: createPolicyEngine(deps.cedar, config.policies),

@@ -17,7 +17,8 @@ import { createPolicyEngine } from './policy/cedar-engine.js';
 import { loadConfigFromDisk } from './runtime/config-files.js';
 import { configFileError } from './runtime/startup.js';
 import { createSqliteStore, openSqlite } from './store/adapters/sqlite.js';
-import { contentVersion, systemClock, upstreamTrust } from './app.js';
+import { contentVersion, upstreamTrust } from './app.js';
+import { systemClock } from './clock.js';
 import { explain, formatExplanation } from './authzen/explain.js';
 import { SubjectResolver } from './mapping/resolve.js';
 import { AUDIT_EXPORT_PAGE } from './constants.js';
@@ -235,7 +236,7 @@ program
     const amr = csv('--amr', o.amr);
     if (o.authTime !== undefined && !/^\d+$/.test(o.authTime)) throw new UsageError(`--auth-time: "${o.authTime}" is not epoch seconds`);
     const { config, store } = openStore();
-    const subjects = new SubjectResolver(store.mappings, store.secrets);
+    const subjects = new SubjectResolver(store.mappings, store.secrets, systemClock);
     await subjects.prepare(config.namespaces.values());
     const services = { settings: config.settings, namespaces: config.namespaces, store, subjects, trust: upstreamTrust(config.settings), policy: createPolicyEngine(cedar, config.policies) };
     const login = { ...(o.acr !== undefined ? { acr: o.acr } : {}), ...(amr ? { amr } : {}), ...(o.authTime !== undefined ? { authTime: Number(o.authTime) } : {}) };

@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { boundedCache } from '../clocked-cache.js';
 import { base64url, compactVerify, createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { ClientConfig } from '../config/schema.js';
 import {
@@ -148,9 +148,9 @@ interface SourceBudget {
  * - at most a few PBKDF2 run at once; the rest queue in order.
  */
 export class ClientAuthenticator {
-  private readonly verifiedSecrets = new LRUCache<string, VerifiedSecret>({ max: CLIENT_SECRET_CACHE_MAX });
+  private readonly verifiedSecrets = boundedCache<string, VerifiedSecret>({ max: CLIENT_SECRET_CACHE_MAX });
   private readonly keySets = new Map<string, ReturnType<typeof createLocalJWKSet>>();
-  private readonly budgets = new LRUCache<string, SourceBudget>({ max: CLIENT_AUTH_SOURCES_MAX });
+  private readonly budgets = boundedCache<string, SourceBudget>({ max: CLIENT_AUTH_SOURCES_MAX });
   /** PBKDF2 runs under way, by (client, stored hash, HMAC of the presented secret). */
   private readonly inFlight = new Map<string, Promise<boolean>>();
   private readonly hashing = new WorkQueue(CLIENT_AUTH_MAX_CONCURRENT_HASHES, CLIENT_AUTH_MAX_QUEUED_HASHES);

@@ -1,14 +1,14 @@
 import {
   compactVerify,
   createLocalJWKSet,
-  createRemoteJWKSet,
   decodeJwt,
   errors,
   type CompactVerifyGetKey,
   type CompactVerifyResult,
   type JSONWebKeySet,
 } from 'jose';
-import { JWKS_CACHE_TTL_MS, JWKS_FETCH_TIMEOUT_MS, JWKS_REFETCH_COOLDOWN_MS } from '../constants.js';
+import { JWKS_CACHE_TTL_MS, JWKS_FETCH_TIMEOUT_MS, JWKS_MAX_BYTES, JWKS_REFETCH_COOLDOWN_MS } from '../constants.js';
+import { clockedRemoteJwks } from '../http/remote-jwks.js';
 import { IdJagRejected } from './errors.js';
 import { DEFAULT_CLOCK_TOLERANCE, DEFAULT_ID_JAG_ALGORITHMS } from './limits.js';
 import type { ReplayStore } from './replay.js';
@@ -19,7 +19,7 @@ import { isForbiddenAlgorithm, validateIdJagClaims, type IdJagClaims, type IdJag
 export interface TrustedIssuer {
   /** The broker's issuer identifier, compared exactly with `iss`. */
   issuer: string;
-  /** Inline key set, or the broker's `jwks_uri` (fetched, cached and refreshed by jose). */
+  /** Inline key set, or the broker's `jwks_uri` (fetched, cached for 10 minutes and refetched on an unknown `kid`, timed by `now`). */
   jwks: JSONWebKeySet | URL;
 }
 
@@ -29,6 +29,8 @@ export interface IdJagVerifierOptions
   /** Remembers redeemed `jti`s. Shared and strongly consistent when the AS runs on several nodes. */
   replayStore: ReplayStore;
   now?: () => Date;
+  /** For the brokers' JWKS; the global fetch by default. */
+  fetch?: typeof fetch;
 }
 
 /** Per-request input: who presented the ID-JAG. */
@@ -55,12 +57,15 @@ function isVerdictOnToken(error: unknown): boolean {
   );
 }
 
-function keySetFor(jwks: JSONWebKeySet | URL): CompactVerifyGetKey {
+function keySetFor(jwks: JSONWebKeySet | URL, clock: () => number, fetchImpl: typeof fetch | undefined): CompactVerifyGetKey {
   if (!(jwks instanceof URL)) return createLocalJWKSet(jwks);
-  const remote = createRemoteJWKSet(jwks, {
-    timeoutDuration: JWKS_FETCH_TIMEOUT_MS,
-    cooldownDuration: JWKS_REFETCH_COOLDOWN_MS,
-    cacheMaxAge: JWKS_CACHE_TTL_MS,
+  const remote = clockedRemoteJwks(jwks, {
+    clock,
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    timeoutMs: JWKS_FETCH_TIMEOUT_MS,
+    cooldownMs: JWKS_REFETCH_COOLDOWN_MS,
+    maxAgeMs: JWKS_CACHE_TTL_MS,
+    maxBytes: JWKS_MAX_BYTES,
   });
   return async (header, token) => {
     try {
@@ -72,11 +77,11 @@ function keySetFor(jwks: JSONWebKeySet | URL): CompactVerifyGetKey {
   };
 }
 
-function keySetsByIssuer(trustedIssuers: readonly TrustedIssuer[]): Map<string, CompactVerifyGetKey> {
+function keySetsByIssuer(trustedIssuers: readonly TrustedIssuer[], clock: () => number, fetchImpl: typeof fetch | undefined): Map<string, CompactVerifyGetKey> {
   const keySets = new Map<string, CompactVerifyGetKey>();
   for (const { issuer, jwks } of trustedIssuers) {
     if (keySets.has(issuer)) throw new TypeError(`trusted issuer listed twice: ${issuer}`);
-    keySets.set(issuer, keySetFor(jwks));
+    keySets.set(issuer, keySetFor(jwks, clock, fetchImpl));
   }
   return keySets;
 }
@@ -150,11 +155,11 @@ function parsePayload(bytes: Uint8Array): Record<string, unknown> {
  * {@link validateIdJagClaims}, then single use of `jti`.
  */
 export function createIdJagVerifier(options: IdJagVerifierOptions): IdJagVerifier {
-  const keySets = keySetsByIssuer(options.trustedIssuers);
+  const now = options.now ?? (() => new Date());
+  const keySets = keySetsByIssuer(options.trustedIssuers, () => now().getTime() / 1000, options.fetch);
   const issuers = [...keySets.keys()];
   const algorithms = (options.algorithms ?? DEFAULT_ID_JAG_ALGORITHMS).filter((alg) => !isForbiddenAlgorithm(alg));
   const clockTolerance = options.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE;
-  const now = options.now ?? (() => new Date());
   const { replayStore } = options;
 
   return async function verifyIdJag(assertion, { clientId }) {

@@ -1,9 +1,9 @@
 import { base64url } from 'jose';
-import { LRUCache } from 'lru-cache';
+import { boundedCache } from '../clocked-cache.js';
 import { MAPPING_CACHE_MAX, MAPPING_CACHE_MAX_BYTES } from '../constants.js';
 
 /** Derivations are pure, so they are remembered: the same person asks again and again. */
-const derived = new LRUCache<string, string>({ max: MAPPING_CACHE_MAX, maxSize: MAPPING_CACHE_MAX_BYTES, sizeCalculation: (id, key) => (key.length + id.length) * 2 });
+const derived = boundedCache<string, string>({ max: MAPPING_CACHE_MAX, maxSize: MAPPING_CACHE_MAX_BYTES, sizeCalculation: (id, key) => (key.length + id.length) * 2 });
 
 /**
  * The broker's id for a person: derived from (upstream issuer, upstream subject), so it is stable,

@@ -1,5 +1,7 @@
 import { base64url } from 'jose';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { systemClock, type Clock } from '../clock.js';
+import { clockedCache } from '../clocked-cache.js';
 import type { NamespaceConfig } from '../config/schema.js';
 import { MAPPING_CACHE_MAX, MAPPING_CACHE_MAX_BYTES, MAPPING_CACHE_TTL_MS } from '../constants.js';
 import type { RefusalReason } from '../oauth/reasons.js';
@@ -38,12 +40,8 @@ export type Resolution =
 export class SubjectResolver {
   /** Pairwise HMAC keys by namespace, created in the store at start-up (never during a request). */
   private readonly pairwiseKeys = new Map<string, CryptoKey>();
-  private readonly cache = new LRUCache<string, Extract<Resolution, { ok: true }>>({
-    max: MAPPING_CACHE_MAX,
-    ttl: MAPPING_CACHE_TTL_MS,
-    maxSize: MAPPING_CACHE_MAX_BYTES,
-    sizeCalculation: (r, key) => (key.length + r.subject.length + r.decidedBy.length) * 2 + 64,
-  });
+  /** Resolutions for MAPPING_CACHE_TTL_MS by the broker's clock: what an operator changes in the store directly is seen within it. */
+  private readonly cache: LRUCache<string, Extract<Resolution, { ok: true }>>;
 
   /** The store's mapping generation the cache was filled at. */
   private generation: number | undefined;
@@ -51,7 +49,15 @@ export class SubjectResolver {
   constructor(
     private readonly store: MappingStore,
     private readonly secrets: SecretStore,
-  ) {}
+    clock: Clock = systemClock,
+  ) {
+    this.cache = clockedCache(clock, {
+      max: MAPPING_CACHE_MAX,
+      ttl: MAPPING_CACHE_TTL_MS,
+      maxSize: MAPPING_CACHE_MAX_BYTES,
+      sizeCalculation: (r, key) => (key.length + r.subject.length + r.decidedBy.length) * 2 + 64,
+    });
+  }
 
   /** Loads (creating on first start) the secret of every pairwise namespace. */
   async prepare(namespaces: Iterable<NamespaceConfig>): Promise<void> {

@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { boundedCache } from '../clocked-cache.js';
 import { POLICY_DECISION_CACHE_MAX, POLICY_DECISION_CACHE_MAX_BYTES } from '../constants.js';
 import { fnv1a64 } from './hash.js';
 import { annotationValue, indexOfByte, namePolicies, position, skeleton, splitPolicies, type NamedPolicy, type PolicySource } from './policy-text.js';
@@ -80,7 +80,7 @@ export function createPolicyEngine(cedar: CedarModule, input: PolicyEngineInput)
   // person never seen before, whose groups, tenant and login look like someone else's, costs no
   // Cedar call when no policy names people or reads what differs between them.
   const reads = readableInputs(input.policies);
-  const decisions = new LRUCache<string, ScopeDecision>({
+  const decisions = boundedCache<string, ScopeDecision>({
     max: POLICY_DECISION_CACHE_MAX,
     maxSize: POLICY_DECISION_CACHE_MAX_BYTES,
     sizeCalculation: (_decision, key) => key.length * 2 + 256,

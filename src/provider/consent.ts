@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { boundedCache } from '../clocked-cache.js';
 import { CONSENT_MEMORY_MAX } from './limits.js';
 
 /**
@@ -7,7 +7,7 @@ import { CONSENT_MEMORY_MAX } from './limits.js';
  * person is simply asked again. Nothing about consent is persisted.
  */
 export class ConsentMemory {
-  private readonly granted = new LRUCache<string, ReadonlySet<string>>({ max: CONSENT_MEMORY_MAX });
+  private readonly granted = boundedCache<string, ReadonlySet<string>>({ max: CONSENT_MEMORY_MAX });
 
   private static key(principalId: string, clientId: string): string {
     return `${principalId}\n${clientId}`;

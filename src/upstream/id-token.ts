@@ -1,4 +1,6 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { systemClock, type Clock } from '../clock.js';
+import { clockedCache } from '../clocked-cache.js';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
 import { CLOCK_SKEW, MAX_TOKEN_BYTES, SUBJECT_TOKEN_CACHE_MAX, SUBJECT_TOKEN_CACHE_MAX_BYTES } from '../constants.js';
 import { InvalidGrant, TemporarilyUnavailable } from '../oauth/errors.js';
@@ -121,17 +123,21 @@ function refuse(reason: RefusalReason, detail?: string): InvalidGrant {
  * every use because they depend on the clock and the presenting client.
  */
 export class IdTokenVerifier {
-  private readonly verified = new LRUCache<string, { issuer: string; claims: JWTPayload; size: number }>({
-    max: SUBJECT_TOKEN_CACHE_MAX,
-    maxSize: SUBJECT_TOKEN_CACHE_MAX_BYTES,
-    sizeCalculation: (entry, key) => key.length * 2 + entry.size,
-  });
+  private readonly verified: LRUCache<string, { issuer: string; claims: JWTPayload; size: number }>;
 
   constructor(
     private readonly issuers: ReadonlyMap<string, TrustedIssuer>,
     /** The runtime's JWS implementation (minting/jws.ts); jose over WebCrypto by default. */
     private readonly jws: JwsCrypto = webJws,
-  ) {}
+    /** The broker's clock: an entry leaves the cache when its token expires by this clock. */
+    clock: Clock = systemClock,
+  ) {
+    this.verified = clockedCache(clock, {
+      max: SUBJECT_TOKEN_CACHE_MAX,
+      maxSize: SUBJECT_TOKEN_CACHE_MAX_BYTES,
+      sizeCalculation: (entry, key) => key.length * 2 + entry.size,
+    });
+  }
 
   async verify(token: string, audiences: (issuer: string) => readonly string[], now: number): Promise<VerifiedIdToken> {
     const { issuer, claims } = this.verified.get(token) ?? (await this.verifySignature(token, now));

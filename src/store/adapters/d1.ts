@@ -1,4 +1,5 @@
 import type { D1Database, D1PreparedStatement } from '@cloudflare/workers-types';
+import { systemClock } from '../../clock.js';
 import {
   StoreConflict,
   type AuditRecord,
@@ -106,7 +107,7 @@ function randomId(): string {
 
 /** The D1 store. Statements are prepared once per store; `bind()` returns a new statement each call. */
 export function createD1Store(db: D1Database, options: { clock?: () => number } = {}): BrokerStore {
-  const clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
+  const clock = options.clock ?? systemClock;
   const q = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<keyof typeof SQL, D1PreparedStatement>;
   const appendAudit = (r: AuditRecord) => q.appendAudit.bind(r.at, r.event, r.requestId, JSON.stringify(r));
   let replayWrites = 0;
