@@ -83,29 +83,31 @@ describe('npm start: errors an operator sees', () => {
 });
 
 describe('a real Node server and a client that disconnects mid-body', () => {
-  it('refuses the request as body_incomplete at warn level, with no error line and no unhandled error', async () => {
-    const lines: Line[] = [];
-    const { server } = await startNodeBroker({ port: 0, database: tempDb(), logger: capture(lines) });
-    try {
-      const { port } = server.address() as AddressInfo;
-      await new Promise<void>((done, fail) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          // Promise 1000 bytes, send a few, then vanish.
-          socket.write('POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=abc&sub');
-          socket.once('data', () => undefined);
-          setImmediate(() => socket.destroy());
+  for (const path of ['/token', '/authorize', '/authorize/consent', '/userinfo', '/logout']) {
+    it(`${path}: refuses the request as body_incomplete at warn level, with no error line and no unhandled error`, async () => {
+      const lines: Line[] = [];
+      const { server } = await startNodeBroker({ port: 0, database: tempDb(), logger: capture(lines) });
+      try {
+        const { port } = server.address() as AddressInfo;
+        await new Promise<void>((done, fail) => {
+          const socket = connect(port, '127.0.0.1', () => {
+            // Promise 1000 bytes, send a few, then vanish.
+            socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=abc&sub`);
+            socket.once('data', () => undefined);
+            setImmediate(() => socket.destroy());
+          });
+          socket.once('close', () => done());
+          socket.once('error', fail);
         });
-        socket.once('close', () => done());
-        socket.once('error', fail);
-      });
-      // Wait (bounded) until the broker has dealt with the broken request.
-      for (let i = 0; i < 200 && !lines.some((l) => l.message.startsWith('refused') || l.level === 'error'); i++) await new Promise((r) => setTimeout(r, 25));
-      expect(lines.filter((l) => l.level === 'error')).toEqual([]);
-      // Refused before the client authenticated: logged once per (reason, source), then counted in the audit summary.
-      const refusal = lines.find((l) => l.message.startsWith('refused'));
-      expect(refusal).toMatchObject({ level: 'warn', fields: { error: 'invalid_request', reason: 'body_incomplete' } });
-    } finally {
-      await new Promise((done) => server.close(done));
-    }
-  }, 30_000);
+        // Wait (bounded) until the broker has dealt with the broken request.
+        for (let i = 0; i < 200 && !lines.some((l) => l.message.startsWith('refused') || l.level === 'error'); i++) await new Promise((r) => setTimeout(r, 25));
+        expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+        // Refused before the client authenticated: logged once per (reason, source), then counted in the audit summary.
+        const refusal = lines.find((l) => l.message.startsWith('refused'));
+        expect(refusal).toMatchObject({ level: 'warn', fields: { reason: 'body_incomplete' } });
+      } finally {
+        await new Promise((done) => server.close(done));
+      }
+    }, 30_000);
+  }
 });
