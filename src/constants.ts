@@ -170,3 +170,6 @@ export const DEFERRAL_INTERVAL = 5;
 export const DEFERRAL_SLOW_DOWN_STEP = 5;
 /** The approval console lists at most this many pending requests. */
 export const CONSOLE_MAX_PENDING = 200;
+
+/** On Workers, after a failed broker build, requests are answered 500 without rebuilding for this long (seconds). */
+export const WORKER_BUILD_RETRY_SECONDS = 10;

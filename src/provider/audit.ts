@@ -37,6 +37,23 @@ export async function auditRefusal(s: BrokerServices, record: Omit<AuditRecord, 
   }
 }
 
+/** A refused login carries the refusal's reason (OidcLoginError, SamlLoginError); anything else is the broker failing. */
+function isLoginRefusal(err: unknown): boolean {
+  return err instanceof Error && 'reason' in err && 'connectionId' in err;
+}
+
+/**
+ * A login that failed because of the broker itself (its store, its configuration, a bug), not
+ * because the upstream or the browser was refused: the operator must see it on the console, not
+ * only in the audit log. A missing table (migrations not applied) says so.
+ */
+export function reportLoginFault(s: BrokerServices, fields: { requestId?: string; connection: string; step: 'start' | 'finish' }, err: unknown): void {
+  if (isLoginRefusal(err)) return;
+  const error = err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown';
+  const hint = /no such table/i.test(error) ? { hint: 'the database lacks a table the broker needs: apply the migrations (docs/operations.md, docs/workers.md)' } : {};
+  s.logger.error({ ...fields, error, ...hint }, `login ${fields.step} failed: server error`);
+}
+
 /** A login or logout: the audit record is part of the event, so a failed write fails the request. */
 export async function auditEvent(s: BrokerServices, record: AuditRecord): Promise<void> {
   s.logger.info({ requestId: record.requestId, event: record.event, clientId: record.clientId }, `provider ${record.event}`);

@@ -3,7 +3,7 @@ import { OAuthError } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { OidcUpstream, SamlUpstream, UpstreamConnection } from '../upstream/registry.js';
 import type { CompletedLogin, UpstreamIdentity } from '../identity/types.js';
-import { auditEvent, auditRefusal, type RequestOrigin } from './audit.js';
+import { auditEvent, auditRefusal, reportLoginFault, type RequestOrigin } from './audit.js';
 import type { RawParams } from './authorize-request.js';
 import { runAuthorization } from './authorize.js';
 import type { Flow, Provider } from './context.js';
@@ -83,6 +83,7 @@ async function completeLogin(p: Provider, request: Request, connectionId: string
   try {
     login = await finish();
   } catch (err) {
+    reportLoginFault(p.services, { requestId, connection: connectionId, step: 'finish' }, err);
     return loginFailed(p, request, requestId, p.clock(), 'login_failed', loginFailureDetail(connectionId, err), origin);
   }
   const now = p.clock();

@@ -1,4 +1,5 @@
 import { InvalidRequest, TemporarilyUnavailable } from '../oauth/errors.js';
+import { reportLoginFault } from './audit.js';
 import { chooseConnection } from '../upstream/discovery.js';
 import type { UpstreamConnection } from '../upstream/registry.js';
 import { authorizeParams, toRawParams, type AuthorizationRequest, type RawParams } from './authorize-request.js';
@@ -149,6 +150,7 @@ export async function startUpstreamLogin(p: Provider, flow: Flow, request: Autho
   try {
     return await startAt(choice.connection.upstream, askOf(request), binding.hash, continuation, setCookies);
   } catch (err) {
+    reportLoginFault(p.services, { connection: choice.connection.id, step: 'start' }, err);
     const reason = err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown';
     return refuseToClient(p, { ...flow, setCookies }, request, new TemporarilyUnavailable('login_failed', 'the login service is unavailable', `start at ${choice.connection.id}: ${reason}`));
   }

@@ -1,5 +1,5 @@
 import { parseDocument } from 'yaml';
-import { loadConfig, type ConfigFiles } from '../config/load.js';
+import { ConfigError, loadConfig, type ConfigFiles, type ConfigProblem } from '../config/load.js';
 import type { BrokerConfig } from '../config/schema.js';
 
 /**
@@ -12,5 +12,26 @@ export function loadWorkerConfig(files: ConfigFiles, issuer?: string): BrokerCon
   const doc = parseDocument(files.broker.text);
   // A broken file is reported by loadConfig with its position; only patch a parsed mapping.
   if (doc.errors.length === 0 && doc.contents && typeof doc.contents === 'object' && 'set' in doc.contents) doc.set('issuer', issuer);
-  return loadConfig({ ...files, broker: { path: `${files.broker.path} (issuer from ISSUER)`, text: doc.errors.length === 0 ? String(doc) : files.broker.text } });
+  try {
+    return loadConfig({ ...files, broker: { ...files.broker, text: doc.errors.length === 0 ? String(doc) : files.broker.text } });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const causedByIssuer = issuerProblems(err.problems, files);
+    throw new ConfigError(err.problems.map((p) => (causedByIssuer(p) ? { ...p, file: `${p.file} (issuer from ISSUER)` } : p)));
+  }
+}
+
+/**
+ * Which problems the ISSUER value caused: those about `issuer` itself, and those the files without
+ * the override do not have (e.g. ISSUER equal to a trusted issuer). The rest are the file's own.
+ */
+function issuerProblems(problems: readonly ConfigProblem[], files: ConfigFiles): (p: ConfigProblem) => boolean {
+  const key = (p: ConfigProblem) => `${p.file}\n${p.at}\n${p.message}`;
+  let own = new Set<string>();
+  try {
+    loadConfig(files);
+  } catch (err) {
+    if (err instanceof ConfigError) own = new Set(err.problems.map(key));
+  }
+  return (p) => p.file === files.broker.path && (p.at === 'issuer' || !own.has(key(p)));
 }

@@ -2,6 +2,8 @@ import { decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
 import type { ConfigFiles } from '../../src/config/load.js';
 import type { Logger } from '../../src/logger.js';
+import { env } from 'cloudflare:workers';
+import { WORKER_BUILD_RETRY_SECONDS } from '../../src/constants.js';
 import { call, exchangeParams, postToken, rows, testFiles, testWorker } from './helpers.js';
 
 function recordingLogger() {
@@ -43,15 +45,16 @@ describe('signing keys live in D1', () => {
 });
 
 describe('building the broker', () => {
-  it('answers 500 server_error without details when building fails, and retries on the next request', async () => {
+  it('answers 500 server_error without details when building fails; backs off, then retries', async () => {
     let attempts = 0;
     const files = (): ConfigFiles => {
       attempts++;
       if (attempts === 1) return { ...testFiles, broker: { ...testFiles.broker, text: 'issuer: [not, a, url]' } };
       return testFiles;
     };
+    const clock = { now: Math.floor(Date.now() / 1000) };
     const { logger, lines } = recordingLogger();
-    const worker = testWorker({ files, logger });
+    const worker = testWorker({ files, logger, clock: () => clock.now });
 
     const failed = await call(worker, '/.well-known/oauth-authorization-server');
     expect(failed.status).toBe(500);
@@ -61,11 +64,42 @@ describe('building the broker', () => {
     expect(logged?.message).toBe('broker failed to start');
     expect(JSON.stringify(logged?.fields)).toContain('broker.config.yaml');
 
+    // Inside the back-off: no rebuild, the same 500, and a console line that says why and when.
+    clock.now += WORKER_BUILD_RETRY_SECONDS - 1;
+    const backingOff = await call(worker, '/.well-known/oauth-authorization-server');
+    expect(backingOff.status).toBe(500);
+    expect(attempts).toBe(1);
+    const waiting = lines.at(-1)!;
+    expect(waiting).toMatchObject({ level: 'error', message: `broker not started: the last attempt failed ${WORKER_BUILD_RETRY_SECONDS - 1} s ago; next attempt in 1 s`, fields: { retryInSeconds: 1 } });
+    expect(JSON.stringify(waiting.fields)).toContain('broker.config.yaml');
+
+    clock.now += 1;
     const retried = await call(worker, '/.well-known/oauth-authorization-server');
     expect(retried.status).toBe(200);
     expect(attempts).toBe(2);
     await call(worker, '/healthz');
     expect(attempts).toBe(2);
+  });
+
+  it('a missing D1 binding is named, with the wrangler.toml fix', async () => {
+    const { logger, lines } = recordingLogger();
+    const res = await call(testWorker({ logger }), '/healthz', undefined, { DB: undefined as unknown as D1Database });
+    expect(res.status).toBe(500);
+    expect(lines[0]).toMatchObject({ level: 'error', message: 'broker failed to start' });
+    expect(lines[0]!.fields.error).toBe('there is no binding "DB"; wrangler.toml needs [[d1_databases]] with binding = "DB".');
+  });
+
+  it('a D1 database bound under another name is pointed out', async () => {
+    const { logger, lines } = recordingLogger();
+    const res = await call(testWorker({ logger }), '/healthz', undefined, { DB: undefined as unknown as D1Database, XAA_DB: env.DB } as never);
+    expect(res.status).toBe(500);
+    expect(lines[0]!.fields.error).toContain('A D1 database is bound as "XAA_DB": rename the binding to "DB".');
+  });
+
+  it('a DB binding that is not D1 (e.g. a KV namespace) is named as such', async () => {
+    const { logger, lines } = recordingLogger();
+    await call(testWorker({ logger }), '/healthz', undefined, { DB: { get: async () => null } as unknown as D1Database });
+    expect(lines[0]!.fields.error).toContain('the binding "DB" is not a D1 database');
   });
 
   it('builds once for concurrent first requests', async () => {

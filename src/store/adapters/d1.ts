@@ -105,6 +105,30 @@ function randomId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** Every table the D1 store reads or writes: migrations/ creates them (test/store/d1-tables.test.ts keeps the two in step). */
+export const D1_TABLES = [
+  'signing_keys',
+  'mapping_table',
+  'subject_bindings',
+  'replay',
+  'audit_log',
+  'broker_secrets',
+  'login_transactions',
+  'principals',
+  'sessions',
+  'authorization_codes',
+  'refresh_tokens',
+  'id_jag_references',
+  'access_requests',
+  'deferrals',
+] as const;
+
+/** The tables the store needs that the database lacks: migrations not (all) applied. One query. */
+export async function missingD1Tables(db: D1Database): Promise<string[]> {
+  const present = new Set(((await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all<{ name: string }>()).results ?? []).map((r) => r.name));
+  return D1_TABLES.filter((t) => !present.has(t));
+}
+
 /** The D1 store. Statements are prepared once per store; `bind()` returns a new statement each call. */
 export function createD1Store(db: D1Database, options: { clock?: () => number } = {}): BrokerStore {
   const clock = options.clock ?? systemClock;
