@@ -15,7 +15,8 @@ import { KeyRing } from '../../src/minting/keys.js';
 import { createD1Store } from '../../src/store/adapters/d1.js';
 import { env } from 'cloudflare:workers';
 import keys from './fixtures/keys.json';
-import { CRM, errorOf, exchangeParams, IDP, postToken, rows, SECRET, testFiles, testWorker, TODO } from './helpers.js';
+import { OIDC_DISCOVERY_TTL } from '../../src/upstream/oidc/limits.js';
+import { call, CRM, errorOf, exchangeParams, IDP, postToken, testFiles, testWorker, TODO } from './helpers.js';
 
 /**
  * Issue 11: on workerd a timer that outlives a request never fires, so every time-based rule must
@@ -219,5 +220,49 @@ describe('time-based rules on workerd follow the injected clock', () => {
     now = new Date(now.getTime() + 1000);
     await verify(await sign('b', b.privateKey), { clientId: 'wiki-at-todo' });
     expect(fetches).toBe(2);
+  });
+});
+
+describe('upstream OIDC discovery on workerd', () => {
+  it('is refetched once its TTL has passed by the Worker clock', async () => {
+    const { clock, tick } = movingClock();
+    const OP = 'https://login.corp.test';
+    const fetched: string[] = [];
+    const fetchStub = (async (input: string | URL | Request) => {
+      const url = String(input instanceof Request ? input.url : input);
+      fetched.push(url);
+      expect(url).toBe(`${OP}/.well-known/openid-configuration`);
+      return Response.json({
+        issuer: OP,
+        authorization_endpoint: `${OP}/authorize`,
+        token_endpoint: `${OP}/token`,
+        jwks_uri: `${OP}/jwks`,
+        response_types_supported: ['code'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: ['ES256'],
+        code_challenge_methods_supported: ['S256'],
+      });
+    }) as typeof fetch;
+    const brokerText =
+      testFiles.broker.text.replace(
+        '  - client_id: wiki-agent\n',
+        '  - client_id: wiki-agent\n    oidc:\n      redirect_uris: [https://app.test/cb]\n      subject_namespace: todo-users\n',
+      ) +
+      `\nconnections:\n  - id: corp\n    type: oidc\n    issuer: ${OP}\n    client_id: xaa-broker\n    client_secret: upstream-secret\n    client_auth: client_secret_basic\n    redirect_uri: https://broker.test/login/oidc/corp/callback\n    authority: { tenant: corp }\n`;
+    const worker = testWorker({ clock: () => clock.now, fetch: fetchStub, files: { ...testFiles, broker: { ...testFiles.broker, text: brokerText } } });
+    const authorize = async () => {
+      const query = new URLSearchParams({ response_type: 'code', client_id: 'wiki-agent', redirect_uri: 'https://app.test/cb', scope: 'openid', state: 's', nonce: 'n' });
+      const res = await call(worker, `/authorize?${query}`);
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toMatch(new RegExp(`^${OP}/authorize\\?`));
+    };
+    await authorize();
+    expect(fetched).toHaveLength(1);
+    tick(OIDC_DISCOVERY_TTL - 1);
+    await authorize();
+    expect(fetched).toHaveLength(1);
+    tick(1);
+    await authorize();
+    expect(fetched).toHaveLength(2);
   });
 });
