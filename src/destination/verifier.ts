@@ -7,7 +7,6 @@ import {
   type CompactVerifyResult,
   type JSONWebKeySet,
 } from 'jose';
-import { JWKS_CACHE_TTL_MS, JWKS_FETCH_TIMEOUT_MS, JWKS_MAX_BYTES, JWKS_REFETCH_COOLDOWN_MS } from '../constants.js';
 import { clockedRemoteJwks } from '../http/remote-jwks.js';
 import { IdJagRejected } from './errors.js';
 import { DEFAULT_CLOCK_TOLERANCE, DEFAULT_ID_JAG_ALGORITHMS } from './limits.js';
@@ -59,14 +58,7 @@ function isVerdictOnToken(error: unknown): boolean {
 
 function keySetFor(jwks: JSONWebKeySet | URL, clock: () => number, fetchImpl: typeof fetch | undefined): CompactVerifyGetKey {
   if (!(jwks instanceof URL)) return createLocalJWKSet(jwks);
-  const remote = clockedRemoteJwks(jwks, {
-    clock,
-    ...(fetchImpl ? { fetch: fetchImpl } : {}),
-    timeoutMs: JWKS_FETCH_TIMEOUT_MS,
-    cooldownMs: JWKS_REFETCH_COOLDOWN_MS,
-    maxAgeMs: JWKS_CACHE_TTL_MS,
-    maxBytes: JWKS_MAX_BYTES,
-  });
+  const remote = clockedRemoteJwks(jwks, { clock, fetch: fetchImpl });
   return async (header, token) => {
     try {
       return await remote(header, token);

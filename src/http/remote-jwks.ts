@@ -1,18 +1,23 @@
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Clock } from '../clock.js';
+import { JWKS_CACHE_TTL_MS, JWKS_FETCH_TIMEOUT_MS, JWKS_MAX_BYTES, JWKS_REFETCH_COOLDOWN_MS } from '../constants.js';
 import { readBounded } from './bounded.js';
 
 export interface RemoteJwksOptions {
   /** The clock of the broker or destination; freshness and cooldown are measured by it. */
   clock: Clock;
-  fetch?: typeof fetch;
-  timeoutMs: number;
-  /** A key set older than this is refetched before use. */
-  maxAgeMs: number;
-  /** An unknown `kid` refetches at most once per this period (a flood of made-up kids costs one fetch). */
-  cooldownMs: number;
-  maxBytes: number;
+  fetch?: typeof fetch | undefined;
+  /** Default JWKS_FETCH_TIMEOUT_MS. */
+  timeoutMs?: number;
+  /** A key set older than this is refetched before use. Default JWKS_CACHE_TTL_MS. */
+  maxAgeMs?: number;
+  /** An unknown `kid` refetches at most once per this period (a flood of made-up kids costs one fetch). Default JWKS_REFETCH_COOLDOWN_MS. */
+  cooldownMs?: number;
+  /** Default JWKS_MAX_BYTES. */
+  maxBytes?: number;
 }
+
+type Settings = Required<Omit<RemoteJwksOptions, 'fetch'>> & Pick<RemoteJwksOptions, 'fetch'>;
 
 /**
  * A JWKS fetched from `url` and kept for `maxAgeMs`, with jose's semantics (createRemoteJWKSet:
@@ -23,7 +28,14 @@ export interface RemoteJwksOptions {
  * No fetch in flight is shared between callers: on Workers a promise is bound to the request that
  * started it, and another request awaiting it can hang.
  */
-export function clockedRemoteJwks(url: URL, options: RemoteJwksOptions): JWTVerifyGetKey {
+export function clockedRemoteJwks(url: URL, given: RemoteJwksOptions): JWTVerifyGetKey {
+  const options: Settings = {
+    timeoutMs: JWKS_FETCH_TIMEOUT_MS,
+    maxAgeMs: JWKS_CACHE_TTL_MS,
+    cooldownMs: JWKS_REFETCH_COOLDOWN_MS,
+    maxBytes: JWKS_MAX_BYTES,
+    ...given,
+  };
   const href = url.href;
   let local: ReturnType<typeof createLocalJWKSet> | undefined;
   let fetchedAt = Number.NEGATIVE_INFINITY;
@@ -52,7 +64,7 @@ export function clockedRemoteJwks(url: URL, options: RemoteJwksOptions): JWTVeri
   };
 }
 
-async function fetchJwks(href: string, options: RemoteJwksOptions): Promise<JSONWebKeySet> {
+async function fetchJwks(href: string, options: Settings): Promise<JSONWebKeySet> {
   const signal = AbortSignal.timeout(options.timeoutMs);
   const response = await (options.fetch ?? fetch)(href, {
     method: 'GET',

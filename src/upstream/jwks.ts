@@ -1,6 +1,5 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Clock } from '../clock.js';
-import { JWKS_CACHE_TTL_MS, JWKS_FETCH_TIMEOUT_MS, JWKS_MAX_BYTES, JWKS_REFETCH_COOLDOWN_MS } from '../constants.js';
 import type { TrustedIssuerConfig } from '../config/schema.js';
 import { clockedRemoteJwks } from '../http/remote-jwks.js';
 
@@ -9,12 +8,5 @@ export type Fetch = typeof fetch;
 /** Key resolver for a trusted upstream: inline keys, or its jwks_uri with timeout, size cap, cache and cooldown timed by the broker's clock. */
 export function upstreamKeyResolver(issuer: Pick<TrustedIssuerConfig, 'issuer' | 'jwks_uri' | 'jwks' | 'algorithms'>, clock: Clock, fetchImpl?: Fetch): JWTVerifyGetKey {
   if (issuer.jwks) return createLocalJWKSet(issuer.jwks as JSONWebKeySet);
-  return clockedRemoteJwks(new URL(issuer.jwks_uri!), {
-    clock,
-    ...(fetchImpl ? { fetch: fetchImpl } : {}),
-    timeoutMs: JWKS_FETCH_TIMEOUT_MS,
-    cooldownMs: JWKS_REFETCH_COOLDOWN_MS,
-    maxAgeMs: JWKS_CACHE_TTL_MS,
-    maxBytes: JWKS_MAX_BYTES,
-  });
+  return clockedRemoteJwks(new URL(issuer.jwks_uri!), { clock, fetch: fetchImpl });
 }
