@@ -39,6 +39,11 @@ export const samlConnectionSchema = z
     idp_metadata_file: z.string().min(1).optional(),
     idp_metadata_url: webUrl.optional(),
     idp_metadata_xml: z.string().min(1).optional(),
+    /**
+     * How the browser carries the AuthnRequest to the IdP. Unset: HTTP-Redirect when the IdP offers
+     * it, else HTTP-POST. Set: that binding, and the connection refuses to load if the IdP does not offer it.
+     */
+    sso_binding: z.enum(['redirect', 'post']).optional(),
     /** Picks the IdP out of a metadata aggregate; when set, the metadata's entityID must equal it. */
     idp_entity_id: z.string().min(1).max(1024).optional(),
     /** Which signatures are required: the Assertion's, the Response's, or both. At least one. */

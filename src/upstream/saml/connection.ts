@@ -34,8 +34,8 @@ export interface SamlConnectionDeps {
 }
 
 export interface SamlStartLoginInput {
-  /** How the browser carries the AuthnRequest to the IdP. */
-  binding: 'redirect' | 'post';
+  /** How the browser carries the AuthnRequest to the IdP; default the connection's `ssoBinding`. */
+  binding?: SsoBinding;
   /** Hash of the browser's binding cookie; the ACS post must present the same. */
   browserBinding: string;
   /** Opaque to this module; handed back by consumeResponse. */
@@ -63,9 +63,13 @@ export interface SamlFinishedLogin {
   initiatedBy: 'sp' | 'idp';
 }
 
+export type SsoBinding = 'redirect' | 'post';
+
 export interface SamlConnection {
   readonly id: string;
   readonly config: SamlConnectionConfig;
+  /** The binding a login starts with: `sso_binding`, else Redirect when the IdP offers it, else POST. */
+  readonly ssoBinding: SsoBinding;
   /** The IdP's entity id, from its metadata: every Issuer must equal it. */
   readonly idpEntityId: string;
   /** The SP metadata XML to give the IdP: entityID, ACS (HTTP-POST), certificates, AuthnRequestsSigned, WantAssertionsSigned. */
@@ -102,6 +106,17 @@ function loadKeyPair(connectionId: string, pair: { private_key: string; certific
   if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < SAML_MIN_RSA_BITS) throw new SamlConfigError(connectionId, `${what}: the key is shorter than ${SAML_MIN_RSA_BITS} bits`);
   if (!cert.checkPrivateKey(key)) throw new SamlConfigError(connectionId, `${what}: the certificate does not match the private key`);
   return { key, keyPem: key.export({ type: 'pkcs1', format: 'pem' }).toString(), certPem: cert.toString() };
+}
+
+const BINDING_NAME = { redirect: 'HTTP-Redirect', post: 'HTTP-POST' } as const;
+
+/** The configured binding, which the IdP must offer; unset, Redirect when offered (no page in between), else POST. */
+function chooseSsoBinding(connectionId: string, idp: IdpMetadata, configured: SsoBinding | undefined): SsoBinding {
+  if (configured !== undefined) {
+    if (!idp.singleSignOn[configured]) throw new SamlConfigError(connectionId, `sso_binding is ${configured} but the IdP metadata offers no ${BINDING_NAME[configured]} SingleSignOnService`);
+    return configured;
+  }
+  return idp.singleSignOn.redirect ? 'redirect' : 'post';
 }
 
 /** A minimal IdP metadata for samlify, built from what was parsed: only what building requests needs. */
@@ -182,6 +197,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   const encryption = config.sp_encryption && loadKeyPair(id, config.sp_encryption, 'sp_encryption');
   const signRequests = config.authn_requests_signed || idp.wantAuthnRequestsSigned;
   if (signRequests && !signing) throw new SamlConfigError(id, 'the IdP wants signed AuthnRequests: configure sp_signing');
+  const ssoBinding = chooseSsoBinding(id, idp, config.sso_binding);
   const nameIdFormat = config.principal_key.kind === 'nameid' ? NAMEID_FORMAT.persistent : undefined;
 
   const sp = samlify.ServiceProvider({
@@ -218,9 +234,10 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
 
   async function startLogin(start: SamlStartLoginInput): Promise<SamlStartedLogin> {
     if (!start.browserBinding) throw refuse({ code: 'invalid_request', detail: 'browserBinding is empty' });
-    if (start.binding !== 'redirect' && start.binding !== 'post') throw refuse({ code: 'invalid_request', detail: 'binding must be redirect or post' });
-    const destination = idp.singleSignOn[start.binding];
-    if (!destination) throw refuse({ code: 'binding_unsupported', detail: `the IdP has no HTTP-${start.binding === 'post' ? 'POST' : 'Redirect'} SingleSignOnService` });
+    const binding = start.binding ?? ssoBinding;
+    if (binding !== 'redirect' && binding !== 'post') throw refuse({ code: 'invalid_request', detail: 'binding must be redirect or post' });
+    const destination = idp.singleSignOn[binding];
+    if (!destination) throw refuse({ code: 'binding_unsupported', detail: `the IdP has no ${BINDING_NAME[binding]} SingleSignOnService` });
 
     const now = deps.clock();
     const tx: LoginTransaction = {
@@ -242,13 +259,14 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
       forceAuthn: start.forceAuthn === true,
       ...(config.authn_context ? { authnContext: config.authn_context } : {}),
     });
-    const built = sp.createLoginRequest(idpEntity, start.binding, {
+    // samlify signs: the query string for Redirect, an enveloped XML signature for POST.
+    const built = sp.createLoginRequest(idpEntity, binding, {
       relayState: tx.id,
       customTagReplacement: () => ({ id: tx.requestId!, context: xml }),
     });
     if (built.id !== tx.requestId) throw new Error('samlify built a request with another ID');
     await deps.transactions.put(tx);
-    if (start.binding === 'redirect') return { transactionId: tx.id, requestId: tx.requestId!, redirectUrl: built.context };
+    if (binding === 'redirect') return { transactionId: tx.id, requestId: tx.requestId!, redirectUrl: built.context };
     return { transactionId: tx.id, requestId: tx.requestId!, postForm: { action: destination, fields: { SAMLRequest: built.context, RelayState: tx.id } } };
   }
 
@@ -304,6 +322,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   return {
     id,
     config,
+    ssoBinding,
     idpEntityId: idp.entityId,
     spMetadata: () => spMetadataXml,
     startLogin,
