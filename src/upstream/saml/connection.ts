@@ -11,6 +11,7 @@ import { loadMetadataText, MetadataError, parseIdpMetadata, type IdpMetadata } f
 import type { VerifiedResponse } from './response.js';
 import { inThreadVerifier, refuseUnpostable, type SamlVerifierFactory } from './verifier.js';
 import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from '../../config/saml-connection.js';
+import { insecureUrlProblem } from '../../config/urls.js';
 import { registerSamlifyValidator } from './schema-validator.js';
 import { escapeXml, isoInstant, NS } from './xml.js';
 
@@ -174,6 +175,72 @@ function toIdentity(connectionId: string, v: VerifiedResponse): UpstreamIdentity
   return identity;
 }
 
+/** What start-up makes of a connection's configuration and its IdP metadata before it serves. */
+export interface ValidatedSamlConnection {
+  idp: IdpMetadata;
+  signing?: SpKeyPair;
+  encryption?: SpKeyPair;
+  /** `authn_requests_signed`, or forced by the IdP's WantAuthnRequestsSigned. */
+  signRequests: boolean;
+  ssoBinding: SsoBinding;
+}
+
+function spKeys(config: SamlConnectionConfig): Pick<ValidatedSamlConnection, 'signing' | 'encryption'> {
+  return {
+    ...(config.sp_signing ? { signing: loadKeyPair(config.id, config.sp_signing, 'sp_signing') } : {}),
+    ...(config.sp_encryption ? { encryption: loadKeyPair(config.id, config.sp_encryption, 'sp_encryption') } : {}),
+  };
+}
+
+async function loadMetadata(config: SamlConnectionConfig, fetchImpl?: typeof fetch): Promise<string> {
+  try {
+    return await loadMetadataText(config, fetchImpl);
+  } catch (err) {
+    if (err instanceof MetadataError) throw new SamlConfigError(config.id, err.message);
+    throw err;
+  }
+}
+
+/**
+ * Every check start-up makes of a connection, given its IdP metadata document: the SP keys, the
+ * metadata (entity, signing certificates, endpoints), https single sign-on URLs, a signing key when
+ * requests must be signed, an offered binding. `npm run check` runs this same function, so check
+ * and start cannot disagree. Throws SamlConfigError.
+ */
+export function validateSamlConnection(config: SamlConnectionConfig, metadataXml: string): ValidatedSamlConnection {
+  const { id } = config;
+  const keys = spKeys(config);
+  let idp: IdpMetadata;
+  try {
+    idp = parseIdpMetadata(metadataXml, config.idp_entity_id);
+  } catch (err) {
+    if (err instanceof MetadataError) throw new SamlConfigError(id, err.message);
+    throw err;
+  }
+  for (const [binding, location] of Object.entries(idp.singleSignOn)) {
+    // The browser carries the AuthnRequest there: the same rule as for every URL in the configuration.
+    const problem = insecureUrlProblem(location, config.allow_insecure_http_for_loopback);
+    if (problem) throw new SamlConfigError(id, `the IdP's ${BINDING_NAME[binding as SsoBinding]} SingleSignOnService Location ${location} ${problem}`);
+  }
+  const signRequests = config.authn_requests_signed || idp.wantAuthnRequestsSigned;
+  if (signRequests && !keys.signing) throw new SamlConfigError(id, 'the IdP wants signed AuthnRequests: configure sp_signing');
+  return { idp, ...keys, signRequests, ssoBinding: chooseSsoBinding(id, idp, config.sso_binding) };
+}
+
+/**
+ * `npm run check` for one connection: validateSamlConnection over metadata from a file or inline.
+ * Metadata at a URL is not fetched (check stays off the network): only the SP keys are checked.
+ */
+export async function checkSamlConnection(input: SamlConnectionInput): Promise<{ metadata: 'validated' | 'not_fetched' }> {
+  const config = samlConnectionSchema.parse(input);
+  if (config.idp_metadata_url !== undefined) {
+    spKeys(config);
+    return { metadata: 'not_fetched' };
+  }
+  validateSamlConnection(config, await loadMetadata(config));
+  return { metadata: 'validated' };
+}
+
 /**
  * Builds a connection: parses the configuration, loads and parses the IdP metadata, checks the SP
  * keys. Throws a ZodError for a bad configuration and SamlConfigError for unusable metadata or keys.
@@ -182,22 +249,8 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   registerSamlifyValidator();
   const config = samlConnectionSchema.parse(input);
   const { id } = config;
-
-  let idp: IdpMetadata;
-  let metadataXml: string;
-  try {
-    metadataXml = await loadMetadataText(config, deps.fetch);
-    idp = parseIdpMetadata(metadataXml, config.idp_entity_id);
-  } catch (err) {
-    if (err instanceof MetadataError) throw new SamlConfigError(id, err.message);
-    throw err;
-  }
-
-  const signing = config.sp_signing && loadKeyPair(id, config.sp_signing, 'sp_signing');
-  const encryption = config.sp_encryption && loadKeyPair(id, config.sp_encryption, 'sp_encryption');
-  const signRequests = config.authn_requests_signed || idp.wantAuthnRequestsSigned;
-  if (signRequests && !signing) throw new SamlConfigError(id, 'the IdP wants signed AuthnRequests: configure sp_signing');
-  const ssoBinding = chooseSsoBinding(id, idp, config.sso_binding);
+  const metadataXml = await loadMetadata(config, deps.fetch);
+  const { idp, signing, encryption, signRequests, ssoBinding } = validateSamlConnection(config, metadataXml);
   const nameIdFormat = config.principal_key.kind === 'nameid' ? NAMEID_FORMAT.persistent : undefined;
 
   const sp = samlify.ServiceProvider({
