@@ -35,6 +35,7 @@ const FIXTURES: Fixture[] = [
   { file: 'onelogin-like.xml', entityId: 'https://app.onelogin.example/saml/metadata/4f1c2d3e-5a6b-7c8d-9e0f-onelogin0fix', signingKeys: 1, binding: 'post', sso: 'https://corp-example.onelogin.example/trust/saml2/http-post/sso/4f1c2d3e-5a6b-7c8d-9e0f-onelogin0fix', wantsSignedRequests: false },
   { file: 'shibboleth-like.xml', entityId: 'https://idp.uni.example/idp/shibboleth', signingKeys: 2, binding: 'redirect', sso: 'https://idp.uni.example/idp/profile/SAML2/Redirect/SSO', wantsSignedRequests: false },
   { file: 'keycloak-like.xml', entityId: 'https://sso.corp.example/realms/corp', signingKeys: 1, binding: 'redirect', sso: 'https://sso.corp.example/realms/corp/protocol/saml', wantsSignedRequests: true },
+  { file: 'simplesamlphp-like.xml', entityId: 'https://idp.lab.example/simplesaml/saml2/idp/metadata.php', signingKeys: 1, binding: 'redirect', sso: 'https://idp.lab.example/simplesaml/saml2/idp/SSOService.php', wantsSignedRequests: false },
   { file: 'openam-like.xml', entityId: 'https://openam.corp.example:443/openam', signingKeys: 1, binding: 'redirect', sso: 'https://openam.corp.example:443/openam/SSORedirect/metaAlias/idp', wantsSignedRequests: false },
 ];
 
@@ -95,10 +96,11 @@ describe('IdP metadata fixture federation-aggregate.xml: every IdP of the federa
   const entities = [...xml.matchAll(/<md:EntityDescriptor entityID="([^"]+)">([\s\S]*?)<\/md:EntityDescriptor>/g)].map((m) => ({ entityId: m[1]!, text: m[2]! }));
   const idps = entities.filter((e) => e.text.includes('<md:IDPSSODescriptor'));
 
-  it('lists 39 IdPs and a few SPs, some POST-only, some with two signing keys', () => {
+  it('lists 39 IdPs and a few SPs, some POST-only, some Redirect-only, some with two signing keys', () => {
     expect(idps).toHaveLength(39);
     expect(entities.length).toBeGreaterThan(idps.length);
     expect(idps.filter((e) => !e.text.includes('HTTP-Redirect')).length).toBeGreaterThan(0);
+    expect(idps.filter((e) => !e.text.includes('HTTP-POST')).length).toBeGreaterThan(0);
     expect(idps.filter((e) => (e.text.match(/use="signing"/g) ?? []).length === 2).length).toBeGreaterThan(0);
   });
 
