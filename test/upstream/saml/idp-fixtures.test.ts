@@ -134,3 +134,21 @@ describe('IdP metadata fixture federation-aggregate.xml: every IdP of the federa
     expect((err as Error).message).toBe(`SAML connection corp: IdP entity ${sp.entityId} not found (or found twice)`);
   });
 });
+
+describe('metadata shapes refused, with the reason', () => {
+  const okta = () => readFileSync(join(DIR, 'okta-like.xml'), 'utf8');
+  const refusal = (xml: string) => checkSamlConnection({ id: 'corp', sp_entity_id: SAML_SP, acs_url: SAML_ACS, idp_metadata_xml: xml }).then(
+    () => 'accepted',
+    (e: unknown) => (e instanceof SamlConfigError ? e.message : `unexpected ${String(e)}`),
+  );
+
+  it('a document without the SAML metadata namespace says so', async () => {
+    const bare = okta().replace(` xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"`, '').replace(/<(\/?)md:/g, '<$1');
+    expect(await refusal(bare)).toBe('SAML connection corp: the root element EntityDescriptor is not in the SAML metadata namespace (urn:oasis:names:tc:SAML:2.0:metadata)');
+  });
+
+  it('a prefix bound to no namespace (md: never declared) says so, rather than finding no certificate', async () => {
+    const unbound = okta().replace('<md:KeyDescriptor', '<md2:KeyDescriptor').replace('</md:KeyDescriptor>', '</md2:KeyDescriptor>');
+    expect(await refusal(unbound)).toBe('SAML connection corp: the element md2:KeyDescriptor uses a prefix bound to no namespace');
+  });
+});
