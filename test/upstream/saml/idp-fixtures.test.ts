@@ -1,7 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { checkStartup } from '../../../src/runtime/check.js';
+import { loadConfigFromDisk } from '../../../src/runtime/config-files.js';
 import { checkSamlConnection, createSamlConnection, MemoryLoginTransactionStore, SamlConfigError, samlConnectionSchema, validateSamlConnection } from '../../../src/upstream/saml/index.js';
 import { authorizeUrl, CookieJar, readPostForm, SAML_ACS, SAML_SP, samlBroker } from './broker.js';
 import { BROWSER, decode, MemoryReplayStore, NOW, parseXml, testKeys } from './helpers.js';
@@ -132,6 +136,37 @@ describe('IdP metadata fixture federation-aggregate.xml: every IdP of the federa
     const err = await checkSamlConnection(connectionFor('federation-aggregate.xml', false, { idp_entity_id: sp.entityId })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SamlConfigError);
     expect((err as Error).message).toBe(`SAML connection corp: IdP entity ${sp.entityId} not found (or found twice)`);
+  });
+});
+
+describe('npm run check over a configuration with a connection per fixture', () => {
+  it('finds no problem: every fixture, and every IdP of the aggregate, loads as start-up would load it', async () => {
+    const root = join(import.meta.dirname, '../../..');
+    const aggregate = [...readFileSync(join(DIR, 'federation-aggregate.xml'), 'utf8').matchAll(/<md:EntityDescriptor entityID="([^"]+)">([\s\S]*?)<\/md:EntityDescriptor>/g)].filter((m) => m[2]!.includes('<md:IDPSSODescriptor'));
+    const entries = [
+      ...FIXTURES.map((f) => ({ file: f.file, wantsSigned: f.wantsSignedRequests })),
+      ...aggregate.map((m) => ({ file: 'federation-aggregate.xml', wantsSigned: m[2]!.includes('WantAuthnRequestsSigned="true"'), entityId: m[1]! })),
+    ];
+    const doc = parseDocument(readFileSync(join(root, 'broker.config.yaml'), 'utf8'));
+    doc.set('mappings_dir', join(root, 'mappings'));
+    doc.set('policies_dir', join(root, 'policies'));
+    doc.set(
+      'connections',
+      entries.map((e, i) => ({
+        type: 'saml',
+        id: `idp${i}`,
+        sp_entity_id: `https://broker.example.test/login/saml/idp${i}/metadata`,
+        acs_url: `https://broker.example.test/login/saml/idp${i}/acs`,
+        idp_metadata_file: join(DIR, e.file),
+        ...('entityId' in e ? { idp_entity_id: e.entityId } : {}),
+        ...(e.wantsSigned ? signing() : {}),
+      })),
+    );
+    const configFile = join(mkdtempSync(join(tmpdir(), 'xaa-fixtures-')), 'broker.config.yaml');
+    writeFileSync(configFile, String(doc));
+    const { config } = loadConfigFromDisk(configFile);
+    expect(config.settings.connections).toHaveLength(FIXTURES.length + 39);
+    expect(await checkStartup(config, 'broker.config.yaml')).toEqual({ problems: [], notes: [] });
   });
 });
 
