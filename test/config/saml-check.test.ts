@@ -118,6 +118,11 @@ describe('check refuses what start refuses', () => {
     expect(await refusedByBoth(dir)).toBe(`SAML connection corp: metadata file cannot be read: ENOENT: no such file or directory, stat '${join(dir, 'missing-idp.xml')}'`);
   }, 30_000);
 
+  it('an sso_binding the IdP does not offer (item 2)', async () => {
+    const dir = configDir({ idp_metadata_file: join(FIXTURES, 'google-like.xml'), sso_binding: 'redirect' });
+    expect(await refusedByBoth(dir)).toBe('SAML connection corp: sso_binding is redirect but the IdP metadata offers no HTTP-Redirect SingleSignOnService');
+  }, 30_000);
+
   it('a valid connection passes both; metadata at a URL is not fetched by check, and it says so', async () => {
     const ok = configDir({ idp_metadata_xml: idpMetadata([keys.idp.cert]), sp_signing: pair(keys.spSigning) });
     expect(await check(ok)).toEqual({ problems: [], notes: [] });
