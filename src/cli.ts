@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -15,6 +15,7 @@ import { principalIdOf } from './mapping/principal.js';
 import { KeyRing } from './minting/keys.js';
 import { createPolicyEngine } from './policy/cedar-engine.js';
 import { loadConfigFromDisk } from './runtime/config-files.js';
+import { checkStartup } from './runtime/check.js';
 import { configFileError } from './runtime/startup.js';
 import { createSqliteStore, openSqlite } from './store/adapters/sqlite.js';
 import { contentVersion, upstreamTrust } from './app.js';
@@ -34,7 +35,7 @@ const program = new Command('xaa-broker').description('xaa-broker operator comma
 function loadCliConfig() {
   const path: string = program.opts().config;
   try {
-    return loadConfigFromDisk(path);
+    return { ...loadConfigFromDisk(path), configFile: relative(process.cwd(), resolve(path)) || resolve(path) };
   } catch (err) {
     const source = program.getOptionValueSource('config') === 'cli' ? '--config' : process.env.XAA_CONFIG ? 'XAA_CONFIG' : undefined;
     throw configFileError(err, resolve(path), source) ?? err;
@@ -50,11 +51,15 @@ function openStore() {
 program
   .command('check')
   .description('validate the configuration, mappings and policies without starting')
-  .action(() => {
-    const { config } = loadCliConfig();
+  .action(async () => {
+    const { config, configFile } = loadCliConfig();
     const engine = createPolicyEngine(cedar, config.policies);
     const s = config.settings;
     for (const w of config.warnings ?? []) console.warn(`warning: ${w}`);
+    // What start-up validates beyond the files (SAML metadata and keys), off the network.
+    const startup = await checkStartup(config, configFile);
+    if (startup.problems.length > 0) throw new ConfigError(startup.problems);
+    for (const n of startup.notes) console.warn(`note: ${n}`);
     console.log(`configuration is valid: ${s.clients.length} clients, ${s.destinations.length} destinations, ${config.namespaces.size} namespaces, ${s.trusted_issuers.length} trusted issuers, policy set ${engine.version}`);
   });
 

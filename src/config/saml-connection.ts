@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isLoopback, parsedUrl, webUrl } from './urls.js';
+import { insecureUrlProblem, webUrl } from './urls.js';
 import { CLOCK_SKEW, SAML_MAX_CLOCK_SKEW } from '../constants.js';
 
 /**
@@ -39,6 +39,11 @@ export const samlConnectionSchema = z
     idp_metadata_file: z.string().min(1).optional(),
     idp_metadata_url: webUrl.optional(),
     idp_metadata_xml: z.string().min(1).optional(),
+    /**
+     * How the browser carries the AuthnRequest to the IdP. Unset: HTTP-Redirect when the IdP offers
+     * it, else HTTP-POST. Set: that binding, and the connection refuses to load if the IdP does not offer it.
+     */
+    sso_binding: z.enum(['redirect', 'post']).optional(),
     /** Picks the IdP out of a metadata aggregate; when set, the metadata's entityID must equal it. */
     idp_entity_id: z.string().min(1).max(1024).optional(),
     /** Which signatures are required: the Assertion's, the Response's, or both. At least one. */
@@ -71,10 +76,8 @@ export const samlConnectionSchema = z
     if (c.authn_requests_signed && !c.sp_signing) ctx.addIssue({ code: 'custom', path: ['authn_requests_signed'], message: 'requires sp_signing' });
     for (const key of ['acs_url', 'idp_metadata_url'] as const) {
       const value = c[key];
-      const url = value === undefined ? undefined : parsedUrl(value);
-      if (!url || url.protocol === 'https:') continue;
-      if (!isLoopback(url.hostname)) ctx.addIssue({ code: 'custom', path: [key], message: 'must be https' });
-      else if (!c.allow_insecure_http_for_loopback) ctx.addIssue({ code: 'custom', path: [key], message: 'http requires allow_insecure_http_for_loopback' });
+      const problem = value === undefined ? undefined : insecureUrlProblem(value, c.allow_insecure_http_for_loopback);
+      if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
     }
   });
 

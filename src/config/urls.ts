@@ -26,3 +26,15 @@ export const webUrl = z
   .url()
   .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
   .refine((u) => !u.includes('#'), 'must not contain a fragment');
+
+/**
+ * The rule for URLs the broker sends browsers or requests to: https, or http on a loopback host
+ * when the connection allows it (tests and the demo). The problem with `value`, or undefined.
+ */
+export function insecureUrlProblem(value: string, allowLoopbackHttp: boolean): string | undefined {
+  const url = parsedUrl(value);
+  if (!url || url.protocol === 'https:') return undefined;
+  if (url.protocol !== 'http:') return 'must be an http(s) URL';
+  if (!isLoopback(url.hostname)) return 'must be https';
+  return allowLoopbackHttp ? undefined : 'http requires allow_insecure_http_for_loopback';
+}

@@ -125,7 +125,8 @@ async function startAt(upstream: UpstreamConnection, ask: UpstreamAsk, binding: 
     return redirect(started.redirectUrl.href, setCookies);
   }
   const forceAuthn = ask.forceAuthn === true;
-  const started = await upstream.startLogin({ binding: 'redirect', browserBinding: binding, continuation, ...(forceAuthn ? { forceAuthn } : {}) });
+  // The connection picks the binding: Redirect, or POST (a form page) when that is what the IdP offers or sso_binding says.
+  const started = await upstream.startLogin({ browserBinding: binding, continuation, ...(forceAuthn ? { forceAuthn } : {}) });
   if (started.redirectUrl !== undefined) return redirect(started.redirectUrl, setCookies);
   if (started.postForm) return autoPostPage(started.postForm.action, started.postForm.fields, randomToken(), cookieHeaders(setCookies));
   throw new Error(`SAML connection ${upstream.id} returned neither a redirect nor a form`);

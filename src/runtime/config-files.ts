@@ -33,6 +33,7 @@ export function loadConfigFromDisk(configPath = process.env.XAA_CONFIG ?? DEFAUL
     policies: listFiles(policyDir, '.cedar'),
     ...(schemas[0] ? { schema: schemas[0] } : {}),
   });
+  resolveMetadataFiles(config, baseDir);
   return { config, baseDir };
 }
 
@@ -48,4 +49,11 @@ function directoriesOf(text: string): { mappingsDir: string; policiesDir: string
     return typeof v === 'string' ? v : fallback;
   };
   return { mappingsDir: get('mappings_dir', 'mappings'), policiesDir: get('policies_dir', 'policies') };
+}
+
+/** A relative `idp_metadata_file` names a file beside the configuration, wherever the broker is started from. */
+function resolveMetadataFiles(config: BrokerConfig, baseDir: string): void {
+  for (const c of config.settings.connections) {
+    if (c.type === 'saml' && typeof c.idp_metadata_file === 'string') c.idp_metadata_file = resolve(baseDir, c.idp_metadata_file);
+  }
 }

@@ -33,9 +33,13 @@ async function buildOne(entry: ConnectionConfig, deps: RegistryDeps): Promise<Up
   const common: Common = { id, displayName: display_name ?? id, emailDomains, isDefault: rest.default === true };
   if (type === 'oidc') return oidcUpstream(rest as unknown as OidcConnectionInput, common, deps);
   if (!deps.saml) throw new Error(`connection "${id}": SAML connections need the Node runtime (not available on Workers yet)`);
-  // Discovery fields belong to the broker, not to the SAML connection's own schema.
-  const { email_domains: _domains, default: _default, ...saml } = rest;
-  return deps.saml(saml as unknown as SamlConnectionInput, common, deps);
+  return deps.saml(samlConnectionInputOf(entry), common, deps);
+}
+
+/** A SAML connection entry as its own schema reads it: without the broker's keys (type, name, authority, discovery). */
+export function samlConnectionInputOf(entry: ConnectionConfig): SamlConnectionInput {
+  const { type: _type, display_name: _name, authority: _authority, email_domains: _domains, default: _default, ...saml } = entry;
+  return saml as unknown as SamlConnectionInput;
 }
 
 function oidcUpstream(config: OidcConnectionInput, common: Common, deps: RegistryDeps): OidcUpstream {

@@ -21,8 +21,11 @@ export interface OidcUpstream extends ConnectionBase {
 
 export interface SamlUpstream extends ConnectionBase {
   kind: 'saml';
-  /** `forceAuthn` asks the IdP to re-authenticate (prompt=login or max_age at the broker). */
-  startLogin(input: { binding: 'redirect' | 'post'; browserBinding: string; continuation?: string; forceAuthn?: boolean }): Promise<{
+  /**
+   * `forceAuthn` asks the IdP to re-authenticate (prompt=login or max_age at the broker). Without
+   * `binding`, the connection's own choice (what the IdP offers, or `sso_binding`).
+   */
+  startLogin(input: { binding?: 'redirect' | 'post'; browserBinding: string; continuation?: string; forceAuthn?: boolean }): Promise<{
     transactionId: string;
     redirectUrl?: string;
     postForm?: { action: string; fields: Record<string, string> };

@@ -11,6 +11,7 @@ import { loadMetadataText, MetadataError, parseIdpMetadata, type IdpMetadata } f
 import type { VerifiedResponse } from './response.js';
 import { inThreadVerifier, refuseUnpostable, type SamlVerifierFactory } from './verifier.js';
 import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from '../../config/saml-connection.js';
+import { insecureUrlProblem } from '../../config/urls.js';
 import { registerSamlifyValidator } from './schema-validator.js';
 import { escapeXml, isoInstant, NS } from './xml.js';
 
@@ -34,8 +35,8 @@ export interface SamlConnectionDeps {
 }
 
 export interface SamlStartLoginInput {
-  /** How the browser carries the AuthnRequest to the IdP. */
-  binding: 'redirect' | 'post';
+  /** How the browser carries the AuthnRequest to the IdP; default the connection's `ssoBinding`. */
+  binding?: SsoBinding;
   /** Hash of the browser's binding cookie; the ACS post must present the same. */
   browserBinding: string;
   /** Opaque to this module; handed back by consumeResponse. */
@@ -63,9 +64,13 @@ export interface SamlFinishedLogin {
   initiatedBy: 'sp' | 'idp';
 }
 
+export type SsoBinding = 'redirect' | 'post';
+
 export interface SamlConnection {
   readonly id: string;
   readonly config: SamlConnectionConfig;
+  /** The binding a login starts with: `sso_binding`, else Redirect when the IdP offers it, else POST. */
+  readonly ssoBinding: SsoBinding;
   /** The IdP's entity id, from its metadata: every Issuer must equal it. */
   readonly idpEntityId: string;
   /** The SP metadata XML to give the IdP: entityID, ACS (HTTP-POST), certificates, AuthnRequestsSigned, WantAssertionsSigned. */
@@ -102,6 +107,17 @@ function loadKeyPair(connectionId: string, pair: { private_key: string; certific
   if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < SAML_MIN_RSA_BITS) throw new SamlConfigError(connectionId, `${what}: the key is shorter than ${SAML_MIN_RSA_BITS} bits`);
   if (!cert.checkPrivateKey(key)) throw new SamlConfigError(connectionId, `${what}: the certificate does not match the private key`);
   return { key, keyPem: key.export({ type: 'pkcs1', format: 'pem' }).toString(), certPem: cert.toString() };
+}
+
+const BINDING_NAME = { redirect: 'HTTP-Redirect', post: 'HTTP-POST' } as const;
+
+/** The configured binding, which the IdP must offer; unset, Redirect when offered (no page in between), else POST. */
+function chooseSsoBinding(connectionId: string, idp: IdpMetadata, configured: SsoBinding | undefined): SsoBinding {
+  if (configured !== undefined) {
+    if (!idp.singleSignOn[configured]) throw new SamlConfigError(connectionId, `sso_binding is ${configured} but the IdP metadata offers no ${BINDING_NAME[configured]} SingleSignOnService`);
+    return configured;
+  }
+  return idp.singleSignOn.redirect ? 'redirect' : 'post';
 }
 
 /** A minimal IdP metadata for samlify, built from what was parsed: only what building requests needs. */
@@ -159,6 +175,72 @@ function toIdentity(connectionId: string, v: VerifiedResponse): UpstreamIdentity
   return identity;
 }
 
+/** What start-up makes of a connection's configuration and its IdP metadata before it serves. */
+export interface ValidatedSamlConnection {
+  idp: IdpMetadata;
+  signing?: SpKeyPair;
+  encryption?: SpKeyPair;
+  /** `authn_requests_signed`, or forced by the IdP's WantAuthnRequestsSigned. */
+  signRequests: boolean;
+  ssoBinding: SsoBinding;
+}
+
+function spKeys(config: SamlConnectionConfig): Pick<ValidatedSamlConnection, 'signing' | 'encryption'> {
+  return {
+    ...(config.sp_signing ? { signing: loadKeyPair(config.id, config.sp_signing, 'sp_signing') } : {}),
+    ...(config.sp_encryption ? { encryption: loadKeyPair(config.id, config.sp_encryption, 'sp_encryption') } : {}),
+  };
+}
+
+async function loadMetadata(config: SamlConnectionConfig, fetchImpl?: typeof fetch): Promise<string> {
+  try {
+    return await loadMetadataText(config, fetchImpl);
+  } catch (err) {
+    if (err instanceof MetadataError) throw new SamlConfigError(config.id, err.message);
+    throw err;
+  }
+}
+
+/**
+ * Every check start-up makes of a connection, given its IdP metadata document: the SP keys, the
+ * metadata (entity, signing certificates, endpoints), https single sign-on URLs, a signing key when
+ * requests must be signed, an offered binding. `npm run check` runs this same function, so check
+ * and start cannot disagree. Throws SamlConfigError.
+ */
+export function validateSamlConnection(config: SamlConnectionConfig, metadataXml: string): ValidatedSamlConnection {
+  const { id } = config;
+  const keys = spKeys(config);
+  let idp: IdpMetadata;
+  try {
+    idp = parseIdpMetadata(metadataXml, config.idp_entity_id);
+  } catch (err) {
+    if (err instanceof MetadataError) throw new SamlConfigError(id, err.message);
+    throw err;
+  }
+  for (const [binding, location] of Object.entries(idp.singleSignOn)) {
+    // The browser carries the AuthnRequest there: the same rule as for every URL in the configuration.
+    const problem = insecureUrlProblem(location, config.allow_insecure_http_for_loopback);
+    if (problem) throw new SamlConfigError(id, `the IdP's ${BINDING_NAME[binding as SsoBinding]} SingleSignOnService Location ${location} ${problem}`);
+  }
+  const signRequests = config.authn_requests_signed || idp.wantAuthnRequestsSigned;
+  if (signRequests && !keys.signing) throw new SamlConfigError(id, 'the IdP wants signed AuthnRequests: configure sp_signing');
+  return { idp, ...keys, signRequests, ssoBinding: chooseSsoBinding(id, idp, config.sso_binding) };
+}
+
+/**
+ * `npm run check` for one connection: validateSamlConnection over metadata from a file or inline.
+ * Metadata at a URL is not fetched (check stays off the network): only the SP keys are checked.
+ */
+export async function checkSamlConnection(input: SamlConnectionInput): Promise<{ metadata: 'validated' | 'not_fetched' }> {
+  const config = samlConnectionSchema.parse(input);
+  if (config.idp_metadata_url !== undefined) {
+    spKeys(config);
+    return { metadata: 'not_fetched' };
+  }
+  validateSamlConnection(config, await loadMetadata(config));
+  return { metadata: 'validated' };
+}
+
 /**
  * Builds a connection: parses the configuration, loads and parses the IdP metadata, checks the SP
  * keys. Throws a ZodError for a bad configuration and SamlConfigError for unusable metadata or keys.
@@ -167,21 +249,8 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   registerSamlifyValidator();
   const config = samlConnectionSchema.parse(input);
   const { id } = config;
-
-  let idp: IdpMetadata;
-  let metadataXml: string;
-  try {
-    metadataXml = await loadMetadataText(config, deps.fetch);
-    idp = parseIdpMetadata(metadataXml, config.idp_entity_id);
-  } catch (err) {
-    if (err instanceof MetadataError) throw new SamlConfigError(id, err.message);
-    throw err;
-  }
-
-  const signing = config.sp_signing && loadKeyPair(id, config.sp_signing, 'sp_signing');
-  const encryption = config.sp_encryption && loadKeyPair(id, config.sp_encryption, 'sp_encryption');
-  const signRequests = config.authn_requests_signed || idp.wantAuthnRequestsSigned;
-  if (signRequests && !signing) throw new SamlConfigError(id, 'the IdP wants signed AuthnRequests: configure sp_signing');
+  const metadataXml = await loadMetadata(config, deps.fetch);
+  const { idp, signing, encryption, signRequests, ssoBinding } = validateSamlConnection(config, metadataXml);
   const nameIdFormat = config.principal_key.kind === 'nameid' ? NAMEID_FORMAT.persistent : undefined;
 
   const sp = samlify.ServiceProvider({
@@ -218,9 +287,10 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
 
   async function startLogin(start: SamlStartLoginInput): Promise<SamlStartedLogin> {
     if (!start.browserBinding) throw refuse({ code: 'invalid_request', detail: 'browserBinding is empty' });
-    if (start.binding !== 'redirect' && start.binding !== 'post') throw refuse({ code: 'invalid_request', detail: 'binding must be redirect or post' });
-    const destination = idp.singleSignOn[start.binding];
-    if (!destination) throw refuse({ code: 'binding_unsupported', detail: `the IdP has no HTTP-${start.binding === 'post' ? 'POST' : 'Redirect'} SingleSignOnService` });
+    const binding = start.binding ?? ssoBinding;
+    if (binding !== 'redirect' && binding !== 'post') throw refuse({ code: 'invalid_request', detail: 'binding must be redirect or post' });
+    const destination = idp.singleSignOn[binding];
+    if (!destination) throw refuse({ code: 'binding_unsupported', detail: `the IdP has no ${BINDING_NAME[binding]} SingleSignOnService` });
 
     const now = deps.clock();
     const tx: LoginTransaction = {
@@ -242,13 +312,14 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
       forceAuthn: start.forceAuthn === true,
       ...(config.authn_context ? { authnContext: config.authn_context } : {}),
     });
-    const built = sp.createLoginRequest(idpEntity, start.binding, {
+    // samlify signs: the query string for Redirect, an enveloped XML signature for POST.
+    const built = sp.createLoginRequest(idpEntity, binding, {
       relayState: tx.id,
       customTagReplacement: () => ({ id: tx.requestId!, context: xml }),
     });
     if (built.id !== tx.requestId) throw new Error('samlify built a request with another ID');
     await deps.transactions.put(tx);
-    if (start.binding === 'redirect') return { transactionId: tx.id, requestId: tx.requestId!, redirectUrl: built.context };
+    if (binding === 'redirect') return { transactionId: tx.id, requestId: tx.requestId!, redirectUrl: built.context };
     return { transactionId: tx.id, requestId: tx.requestId!, postForm: { action: destination, fields: { SAMLRequest: built.context, RelayState: tx.id } } };
   }
 
@@ -304,6 +375,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   return {
     id,
     config,
+    ssoBinding,
     idpEntityId: idp.entityId,
     spMetadata: () => spMetadataXml,
     startLogin,

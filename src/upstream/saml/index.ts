@@ -1,5 +1,5 @@
-export { createSamlConnection, samlReplayScope } from './connection.js';
-export type { SamlConnection, SamlConnectionDeps, SamlFinishedLogin, SamlStartedLogin, SamlStartLoginInput } from './connection.js';
+export { checkSamlConnection, createSamlConnection, samlReplayScope, validateSamlConnection } from './connection.js';
+export type { SamlConnection, SamlConnectionDeps, SamlFinishedLogin, SamlStartedLogin, SamlStartLoginInput, SsoBinding, ValidatedSamlConnection } from './connection.js';
 export { SamlConfigError, SamlLoginError } from './errors.js';
 export type { SamlAlgorithmRefusalCode, SamlRefusal, SamlRefusalCode, SamlSignatureRefusalCode, SamlSimpleRefusalCode } from './errors.js';
 export { amrFor, NAMEID_FORMAT } from './identity.js';

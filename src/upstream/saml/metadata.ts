@@ -104,7 +104,24 @@ function entityDescriptors(root: Element): Element[] {
   if (is(root, NS.metadata, 'EntitiesDescriptor')) {
     return [...children(root, NS.metadata, 'EntityDescriptor'), ...children(root, NS.metadata, 'EntitiesDescriptor').flatMap(entityDescriptors)];
   }
+  // Elements are matched by namespace, never by name alone: say so when only the namespace is wrong.
+  if (root.localName === 'EntityDescriptor' || root.localName === 'EntitiesDescriptor') {
+    throw new MetadataError(`the root element ${root.localName} is not in the SAML metadata namespace (${NS.metadata})`);
+  }
   throw new MetadataError('root element is neither md:EntityDescriptor nor md:EntitiesDescriptor');
+}
+
+/**
+ * xmldom reads an element whose prefix is bound to no namespace as in no namespace (XML
+ * Namespaces forbids it); it would then be silently skipped, and the metadata refused for a
+ * misleading reason (no certificate, no endpoint). One pass, no recursion: aggregates are large.
+ */
+function refuseUnboundPrefixes(doc: Document): void {
+  const all = doc.getElementsByTagName('*');
+  for (let i = 0; i < all.length; i++) {
+    const el = all.item(i)!;
+    if (el.prefix && !el.namespaceURI) throw new MetadataError(`the element ${el.tagName} uses a prefix bound to no namespace`);
+  }
 }
 
 /**
@@ -120,6 +137,7 @@ export function parseIdpMetadata(xml: string, expectedEntityId?: string): IdpMet
     if (err instanceof Refused) throw new MetadataError(`metadata refused: ${err.reason.code}`);
     throw err;
   }
+  refuseUnboundPrefixes(doc);
   const candidates = entityDescriptors(doc.documentElement).filter((e) => children(e, NS.metadata, 'IDPSSODescriptor').length > 0);
   const matching = expectedEntityId === undefined ? candidates : candidates.filter((e) => attr(e, 'entityID') === expectedEntityId);
   if (matching.length !== 1) {
