@@ -7,7 +7,9 @@ import { Refused, refused, SamlConfigError, SamlLoginError, type SamlRefusal } f
 import { amrFor, NAMEID_FORMAT } from './identity.js';
 import { translateSamlAttributes } from '../../migration/claims.js';
 import { SAML_LOGIN_TRANSACTION_LIFETIME, SAML_MAX_RELAY_STATE_CHARS, SAML_MIN_RSA_BITS } from './limits.js';
-import { loadMetadataText, MetadataError, parseIdpMetadata, type IdpMetadata } from './metadata.js';
+import { MetadataError, type IdpMetadata } from './metadata.js';
+import { IdpMetadataSource, type MetadataCopy, type MetadataStatus } from './metadata-source.js';
+import type { Logger } from '../../logger.js';
 import type { VerifiedResponse } from './response.js';
 import { inThreadVerifier, refuseUnpostable, type SamlVerifierFactory } from './verifier.js';
 import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from '../../config/saml-connection.js';
@@ -31,6 +33,8 @@ export interface SamlConnectionDeps {
   fetch?: typeof fetch;
   /** Where the stateless checks run; on the calling thread unless a runtime supplies threads. */
   verifier?: SamlVerifierFactory;
+  /** Where a failed metadata refresh is reported (metadata-source.ts). */
+  logger?: Logger;
 }
 
 export interface SamlStartLoginInput {
@@ -73,6 +77,8 @@ export interface SamlConnection {
   startLogin(input: SamlStartLoginInput): Promise<SamlStartedLogin>;
   /** The ACS: checks the posted SAMLResponse and returns the identity, or throws SamlLoginError. */
   consumeResponse(body: { SAMLResponse?: unknown; RelayState?: unknown }, ctx: { browserBinding?: string }): Promise<SamlFinishedLogin>;
+  /** The IdP metadata's lifecycle: refresh when due (the maintenance run calls it) and status. */
+  readonly metadata: { refreshIfDue(now: number): Promise<MetadataStatus>; status(now: number): MetadataStatus };
 }
 
 const BINDING = {
@@ -168,19 +174,30 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   const config = samlConnectionSchema.parse(input);
   const { id } = config;
 
-  let idp: IdpMetadata;
-  let metadataXml: string;
+  let signRequests = config.authn_requests_signed;
+  let loaded = false;
+  let source: IdpMetadataSource;
   try {
-    metadataXml = await loadMetadataText(config, deps.fetch);
-    idp = parseIdpMetadata(metadataXml, config.idp_entity_id);
+    source = await IdpMetadataSource.load(config, {
+      clock: deps.clock,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      // The SP (and its published metadata) is built once: a refreshed IdP that starts wanting
+      // signed requests this connection does not sign is a failed refresh, not a silent change.
+      accept: (idp) => {
+        if (loaded && idp.wantAuthnRequestsSigned && !signRequests) throw new MetadataError('the IdP wants signed AuthnRequests: configure sp_signing');
+      },
+    });
   } catch (err) {
     if (err instanceof MetadataError) throw new SamlConfigError(id, err.message);
     throw err;
   }
+  loaded = true;
+  let idp: IdpMetadata = source.current.idp;
 
   const signing = config.sp_signing && loadKeyPair(id, config.sp_signing, 'sp_signing');
   const encryption = config.sp_encryption && loadKeyPair(id, config.sp_encryption, 'sp_encryption');
-  const signRequests = config.authn_requests_signed || idp.wantAuthnRequestsSigned;
+  signRequests ||= idp.wantAuthnRequestsSigned;
   if (signRequests && !signing) throw new SamlConfigError(id, 'the IdP wants signed AuthnRequests: configure sp_signing');
   const nameIdFormat = config.principal_key.kind === 'nameid' ? NAMEID_FORMAT.persistent : undefined;
 
@@ -196,10 +213,10 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     // Only the certificate: samlify publishes it; decryption is the broker's (decrypt.ts).
     ...(encryption ? { encryptCert: encryption.certPem } : {}),
   });
-  const idpEntity = samlify.IdentityProvider({ metadata: samlifyIdpMetadata(idp, signRequests) });
+  let idpEntity = samlify.IdentityProvider({ metadata: samlifyIdpMetadata(idp, signRequests) });
   const spMetadataXml = sp.getMetadata();
 
-  const verifier = (deps.verifier ?? inThreadVerifier)({
+  const verifierFor = (metadataXml: string) => (deps.verifier ?? inThreadVerifier)({
     connectionId: id,
     spEntityId: config.sp_entity_id,
     acsUrl: config.acs_url,
@@ -212,6 +229,29 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     ...(config.authn_context ? { authnContext: config.authn_context } : {}),
     skew: config.clock_skew,
   });
+  let verifier = verifierFor(source.current.xml);
+  let applied: MetadataCopy = source.current;
+
+  /**
+   * The metadata copy for this use (refreshed when due, refused when expired): a new copy (e.g.
+   * a certificate rollover) replaces the IdP endpoints and the verifier's keys without a restart.
+   */
+  function useMetadata(now: number): Promise<void> | undefined {
+    // Only a due fetch waits; otherwise nothing is awaited (a login's verification is queued at once).
+    if (source.isDue(now)) return source.use(now).then(apply);
+    apply(source.valid(now));
+    return undefined;
+  }
+
+  function apply(copy: MetadataCopy): void {
+    if (copy.version === applied.version) return;
+    const previous = verifier;
+    idp = copy.idp;
+    idpEntity = samlify.IdentityProvider({ metadata: samlifyIdpMetadata(idp, signRequests) });
+    verifier = verifierFor(copy.xml);
+    applied = copy;
+    previous.release?.();
+  }
 
   const refuse = (reason: SamlRefusal, consumed = false) => new SamlLoginError(id, reason, { transactionConsumed: consumed });
   const asLoginError = (err: unknown, consumed: boolean): unknown => (err instanceof Refused ? refuse(err.reason, consumed) : err);
@@ -219,10 +259,15 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   async function startLogin(start: SamlStartLoginInput): Promise<SamlStartedLogin> {
     if (!start.browserBinding) throw refuse({ code: 'invalid_request', detail: 'browserBinding is empty' });
     if (start.binding !== 'redirect' && start.binding !== 'post') throw refuse({ code: 'invalid_request', detail: 'binding must be redirect or post' });
+    const now = deps.clock();
+    try {
+      await useMetadata(now);
+    } catch (err) {
+      throw asLoginError(err, false);
+    }
     const destination = idp.singleSignOn[start.binding];
     if (!destination) throw refuse({ code: 'binding_unsupported', detail: `the IdP has no HTTP-${start.binding === 'post' ? 'POST' : 'Redirect'} SingleSignOnService` });
 
-    const now = deps.clock();
     const tx: LoginTransaction = {
       id: randomBytes(32).toString('base64url'),
       connectionId: id,
@@ -263,6 +308,9 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     let verified: VerifiedResponse;
     try {
       refuseUnpostable(body.SAMLResponse);
+      // Before anything is verified: an expired metadata copy has no keys to trust.
+      const fetching = useMetadata(now);
+      if (fetching) await fetching;
       const outcome = await verifier.verify(body.SAMLResponse, now);
       if (!outcome.ok) refused(outcome.reason);
       verified = outcome.verified;
@@ -304,10 +352,12 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   return {
     id,
     config,
+    // The entity id is pinned: a refreshed copy must name the same IdP (metadata-source.ts).
     idpEntityId: idp.entityId,
     spMetadata: () => spMetadataXml,
     startLogin,
     consumeResponse,
+    metadata: { refreshIfDue: (now) => source.refreshIfDue(now), status: (now) => source.status(now) },
   };
 }
 
