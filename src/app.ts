@@ -157,7 +157,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const provider: ProviderDeps = { services, upstreams, clock, clients: providerClients(settings.clients), sourceOf };
   const signIn = mountProvider(app, provider);
   mountConsole(app, { services, clock, signIn });
-  const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
+  const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { clock, logger, ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
   const token = tokenEndpoint([createExchangeGrant(saml2 ? { saml2 } : {}), deferredGrant, ...providerGrants(provider)], services, clock);
   app.post(TOKEN_PATH, (c) => token(c.req.raw, sourceOf(c), deps.bodyReader?.(c)));
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));

@@ -5,14 +5,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { createBroker, type Broker } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config/load.js';
-import type { BrokerConfigInput } from '../../../src/config/schema.js';
+import type { BrokerConfigInput, NamespaceConfig } from '../../../src/config/schema.js';
 import { SAML_METADATA_RETRY_AFTER } from '../../../src/constants.js';
 import { nodeJws } from '../../../src/runtime/node-jws.js';
 import { nodeSamlFactory, sharedSamlVerifierPool } from '../../../src/runtime/node-saml.js';
 import { createSqliteStore, openSqlite } from '../../../src/store/adapters/sqlite.js';
 import { BROKER, TEST_POLICIES, testNamespaces, testSettings } from '../../helpers/broker.js';
 import { aggregate, idpEntity, signRoot } from '../../fixtures/saml/lifecycle/federation.js';
-import { createSamlConnection, MemoryLoginTransactionStore } from '../../../src/upstream/saml/index.js';
+import { createSamlConnection, createSamlSubjectTokenVerifier, MemoryLoginTransactionStore } from '../../../src/upstream/saml/index.js';
+import { appAssertionToken, appSpec, exchangeBody, SAML2_TYPE, SAML_TEST_AUTHORITY, subjectTokenNamespaces, WIKI_SP } from '../../exchange/subject-token-helpers.js';
 import { defaultSpec, expectRefusal, IDP_ENTITY, idpResponse, makeKeyPair, MemoryReplayStore, NOW, SP_ENTITY, testKeys, type KeyPair } from './helpers.js';
 
 /**
@@ -54,7 +55,11 @@ interface LifecycleBroker extends Broker {
   refusals(): Promise<Record<string, unknown>[]>;
 }
 
-async function startBroker(initial: string, connection: Record<string, unknown> = {}): Promise<LifecycleBroker> {
+async function startBroker(
+  initial: string,
+  connection: Record<string, unknown> = {},
+  o: { settings?: (s: BrokerConfigInput) => void; namespaces?: NamespaceConfig[]; subjectTokens?: boolean } = {},
+): Promise<LifecycleBroker> {
   const settings: BrokerConfigInput = await testSettings((s) => {
     s.connections = [
       {
@@ -68,10 +73,11 @@ async function startBroker(initial: string, connection: Record<string, unknown> 
         ...connection,
       } as NonNullable<BrokerConfigInput['connections']>[number],
     ];
+    o.settings?.(s);
   });
   const config = loadConfig({
     broker: { path: 'broker.config.yaml', text: stringify(settings) },
-    mappings: testNamespaces.map((ns) => ({ path: `mappings/${ns.namespace}.yaml`, text: stringify(ns) })),
+    mappings: (o.namespaces ?? testNamespaces).map((ns) => ({ path: `mappings/${ns.namespace}.yaml`, text: stringify(ns) })),
     policies: [{ path: 'policies/test.cedar', text: TEST_POLICIES }],
     schema: { path: 'policies/xaa.cedarschema', text: readFileSync(join(root, 'policies/xaa.cedarschema'), 'utf8') },
   });
@@ -88,6 +94,7 @@ async function startBroker(initial: string, connection: Record<string, unknown> 
     logger: { info: write('info'), warn: write('warn'), error: write('error') },
     jws: nodeJws,
     saml: nodeSamlFactory,
+    ...(o.subjectTokens ? { samlSubjectTokens: createSamlSubjectTokenVerifier } : {}),
     fetch: (async (input: RequestInfo | URL) => {
       if (String(input instanceof Request ? input.url : input) !== METADATA_URL) return new Response('not found', { status: 404 });
       host.fetches++;
@@ -269,5 +276,34 @@ describe('a signed federation aggregate from a URL', () => {
   it('an unsigned aggregate from a URL stops the connection at start', async () => {
     const unsigned = aggregate({ id: '_u', publicationInstant: NOW, entities: [metadata([keys.idp.cert])] });
     await expect(startBroker(unsigned, { idp_entity_id: IDP_ENTITY })).rejects.toThrow(/must be signed: configure metadata_signing_certificate/);
+  });
+});
+
+describe('saml2 subject tokens verify against the same refreshed metadata', () => {
+  it('an assertion signed by a key the metadata adds is accepted after the refresh; one signed by a removed key is refused', async () => {
+    const b = await startBroker(
+      metadata([keys.idp.cert], { cacheDuration: 'PT1H' }),
+      { authority: SAML_TEST_AUTHORITY },
+      {
+        namespaces: subjectTokenNamespaces,
+        subjectTokens: true,
+        settings: (s) => {
+          s.clients!.find((c) => c.client_id === 'wiki-agent')!.saml_audiences = { corp: WIKI_SP };
+        },
+      },
+    );
+    const exchange = async (key: KeyPair) => {
+      const now = b.clock.now;
+      const token = await appAssertionToken(appSpec({ issueInstant: now - 5, notBefore: now - 5, notOnOrAfter: now + 300, scdNotOnOrAfter: now + 300, authnInstant: now - 10 }), { key });
+      return b.app.request(`${BROKER}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(exchangeBody(token, SAML2_TYPE)).toString() });
+    };
+    expect((await exchange(keys.idp)).status).toBe(200);
+    expect((await exchange(keys.idp2)).status).toBe(400);
+    b.host.body = metadata([keys.idp2.cert], { cacheDuration: 'PT1H' });
+    b.clock.now += 3600;
+    expect((await exchange(keys.idp2)).status).toBe(200);
+    const old = await exchange(keys.idp);
+    expect(old.status).toBe(400);
+    expect(await old.json()).toMatchObject({ error: 'invalid_grant' });
   });
 });
