@@ -148,7 +148,7 @@ describe('a federation aggregate is trusted only under its root signature', () =
       const id = /ID="([^"]+)"/.exec(body)![1]!;
       const sigXml = serialize(parseXml(body).getElementsByTagNameNS('http://www.w3.org/2000/09/xmldsig#', 'Signature').item(0)!);
       const wrapped = `<md:EntitiesDescriptor xmlns:md="${MD}" ID="${id}">${sigXml}${evil}${body.replace(sigXml, '')}</md:EntitiesDescriptor>`;
-      expectMetadataError(() => verify(wrapped), /signature refused: (duplicate_id|signature_digest_mismatch)/);
+      expectMetadataError(() => verify(wrapped), /signature refused: duplicate_id/);
     });
 
     it('what is read is the signed bytes: the verified root, its signature removed, byte for byte what was digested', () => {
