@@ -124,6 +124,7 @@ export const SAML_METADATA_MIN_REFRESH = 300;
 export const SAML_METADATA_MAX_REFRESH = 24 * 3600;
 export const SAML_METADATA_DEFAULT_REFRESH = 4 * 3600;
 export const SAML_METADATA_RETRY_AFTER = 60;
+
 /** The largest `max_auth_age` a destination may configure (seconds): one year. */
 export const MAX_AUTH_AGE_LIMIT = 365 * 24 * 3600;
 
