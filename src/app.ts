@@ -20,6 +20,7 @@ import { KeyRing } from './minting/keys.js';
 import { JWKS_PATH, serverMetadata, TOKEN_PATH } from './server/metadata.js';
 import { mountProvider, providerGrants, type ProviderClient, type ProviderDeps } from './provider/index.js';
 import { buildUpstreamRegistry, type RegistryDeps } from './upstream/build-registry.js';
+import { refreshUpstreamMetadata } from './upstream/registry.js';
 import { tokenEndpoint } from './server/token-endpoint.js';
 import { boundedAudit } from './audit/record.js';
 import { createMaintenance, type Maintenance } from './audit/maintenance.js';
@@ -152,18 +153,18 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     return c.json(keys.jwks());
   });
   const sourceOf = (c: Context) => requestSource(c.req.raw.headers, deps.connectionAddress?.(c), settings.client_ip);
-  const upstreams = await buildUpstreamRegistry(settings.connections, { store, clock, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.saml ? { saml: deps.saml } : {}) });
+  const upstreams = await buildUpstreamRegistry(settings.connections, { store, clock, logger, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.saml ? { saml: deps.saml } : {}) });
   const provider: ProviderDeps = { services, upstreams, clock, clients: providerClients(settings.clients), sourceOf };
   const signIn = mountProvider(app, provider);
   mountConsole(app, { services, clock, signIn });
-  const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
+  const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { clock, logger, ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
   const token = tokenEndpoint([createExchangeGrant(saml2 ? { saml2 } : {}), deferredGrant, ...providerGrants(provider)], services, clock);
   app.post(TOKEN_PATH, (c) => token(c.req.raw, sourceOf(c), deps.bodyReader?.(c)));
   app.all(TOKEN_PATH, (c) => c.json({ error: 'invalid_request', error_description: 'use POST' }, 405, { Allow: 'POST', ...NO_STORE }));
   mountAuthzen(app, { services, clock, sourceOf });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-  const maintenance = createMaintenance({ store, summaries: refusals, retention: settings.retention, clock, logger });
+  const maintenance = createMaintenance({ store, summaries: refusals, retention: settings.retention, clock, logger, refreshMetadata: (now) => refreshUpstreamMetadata(upstreams, now) });
   return { app, services, maintenance };
 }
 

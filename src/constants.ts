@@ -112,6 +112,19 @@ export const OIDC_HTTP_TIMEOUT_MAX = 30;
 
 /** A SAML connection's `clock_skew` may be configured up to this; more would stretch every validity window. */
 export const SAML_MAX_CLOCK_SKEW = 300;
+
+/**
+ * IdP metadata from `idp_metadata_url` is fetched again after its `cacheDuration`, held between
+ * these bounds (seconds): a document cannot make the broker fetch it every few seconds, nor keep a
+ * copy (and the certificates in it) for weeks. Without a cacheDuration: the default (as
+ * Shibboleth's maxRefreshDelay). After a failed refresh the next attempt waits the retry delay,
+ * so a login does not wait for a dead metadata host more than once per retry delay.
+ */
+export const SAML_METADATA_MIN_REFRESH = 300;
+export const SAML_METADATA_MAX_REFRESH = 24 * 3600;
+export const SAML_METADATA_DEFAULT_REFRESH = 4 * 3600;
+export const SAML_METADATA_RETRY_AFTER = 60;
+
 /** The largest `max_auth_age` a destination may configure (seconds): one year. */
 export const MAX_AUTH_AGE_LIMIT = 365 * 24 * 3600;
 

@@ -1,5 +1,6 @@
 import type { BrokerSettings } from '../config/schema.js';
 import type { Logger } from '../logger.js';
+import type { MetadataStatus } from '../upstream/saml/metadata-status.js';
 import type { BrokerStore, PruneReport } from '../store/ports.js';
 import type { RefusalSummaries } from './summary.js';
 
@@ -12,8 +13,11 @@ const DAY = 86_400;
 export interface Maintenance {
   /** Writes refusal summaries whose interval has ended; `final` writes the open one too (shutdown). */
   flush(options?: { final?: boolean }): Promise<number>;
-  /** Writes ended summaries, then prunes expired state and audit records past retention. */
-  run(): Promise<{ summaries: number; deleted: PruneReport; complete: boolean }>;
+  /**
+   * Refreshes upstream metadata that is due, writes ended summaries, then prunes expired state
+   * and audit records past retention. `metadata`: each SAML connection's metadata status.
+   */
+  run(): Promise<{ summaries: number; deleted: PruneReport; complete: boolean; metadata: MetadataStatus[] }>;
 }
 
 export function createMaintenance(deps: {
@@ -22,6 +26,8 @@ export function createMaintenance(deps: {
   retention: BrokerSettings['retention'];
   clock: () => number;
   logger: Logger;
+  /** Refreshes upstream metadata that is due (upstream/registry.ts refreshUpstreamMetadata); never throws. */
+  refreshMetadata?: (now: number) => Promise<MetadataStatus[]>;
 }): Maintenance {
   const { store, summaries, retention, clock, logger } = deps;
   const flush = async (options: { final?: boolean } = {}) => {
@@ -35,12 +41,21 @@ export function createMaintenance(deps: {
   return {
     flush,
     async run() {
+      const metadata = (await deps.refreshMetadata?.(clock())) ?? [];
+      // Every run repeats what is wrong until it is fixed: the refresh logged each failure once.
+      for (const m of metadata) {
+        if (m.state === 'current') continue;
+        logger.warn(
+          { event: 'saml_metadata', connection: m.connection, state: m.state, ...(m.validUntil !== undefined ? { validUntil: m.validUntil } : {}), ...(m.lastFailure ? { reason: m.lastFailure.reason } : {}) },
+          m.state === 'expired' ? 'SAML IdP metadata expired: logins at this connection are refused' : 'SAML IdP metadata refresh failing: the last good copy is in use',
+        );
+      }
       const written = await flush();
       const now = clock();
       const result = await store.retention.prune({ now, auditBefore: now - retention.audit_max_age_days * DAY, auditMaxRows: retention.audit_max_rows });
       const total = Object.values(result.deleted).reduce((a, b) => a + b, 0);
       if (total > 0 || !result.complete) logger.info({ event: 'prune', deleted: result.deleted, complete: result.complete }, 'pruned expired state');
-      return { summaries: written, ...result };
+      return { summaries: written, ...result, metadata };
     },
   };
 }

@@ -44,6 +44,12 @@ export const samlConnectionSchema = z
      * it, else HTTP-POST. Set: that binding, and the connection refuses to load if the IdP does not offer it.
      */
     sso_binding: z.enum(['redirect', 'post']).optional(),
+    /**
+     * The certificate (or certificates, during the signer's own rollover) whose key must have
+     * signed the metadata document at its root. Required for an aggregate (EntitiesDescriptor)
+     * fetched from idp_metadata_url; when set, any metadata from any source must be signed by it.
+     */
+    metadata_signing_certificate: z.union([z.string().regex(PEM_CERT, 'expected one PEM certificate'), z.array(z.string().regex(PEM_CERT, 'expected one PEM certificate')).min(1).max(4)]).optional(),
     /** Picks the IdP out of a metadata aggregate; when set, the metadata's entityID must equal it. */
     idp_entity_id: z.string().min(1).max(1024).optional(),
     /** Which signatures are required: the Assertion's, the Response's, or both. At least one. */

@@ -6,6 +6,7 @@ import type { SamlSubjectAssertion, SamlSubjectTokenVerifier } from '../identity
 import { loginFacts, type Subject } from './subject.js';
 import { believe } from '../trust/authority.js';
 import type { UpstreamTrust } from '../trust/registry.js';
+import type { Logger } from '../logger.js';
 
 /**
  * subject_token_type saml2: a SAML 2.0 assertion an upstream SAML IdP (one of the broker's SAML
@@ -21,7 +22,7 @@ export const SAML2_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:saml2';
  * Builds the verifier from the configured connections (the SAML ones), at start-up. Node only:
  * src/upstream/saml/subject-token.ts is the implementation, matching this shape.
  */
-export type SamlSubjectTokenVerifierFactory = (connections: readonly ConnectionConfig[], deps: { fetch?: typeof fetch }) => Promise<SamlSubjectTokenVerifier>;
+export type SamlSubjectTokenVerifierFactory = (connections: readonly ConnectionConfig[], deps: { fetch?: typeof fetch; clock?: () => number; logger?: Logger }) => Promise<SamlSubjectTokenVerifier>;
 
 const REASONS: ReadonlyArray<[RefusalReason, readonly string[]]> = [
   ['token_too_large', ['token_too_large']],

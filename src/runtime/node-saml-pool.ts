@@ -13,6 +13,9 @@ import type { FromThread, ToThread } from './node-saml-thread.js';
  *
  * Connection setups (plain data) are sent to a thread the first time it verifies for that
  * connection; identical setups share one key, so brokers rebuilt in one process do not pile up.
+ * A setup is counted by the verifiers holding it and the verifications in flight with it: when a
+ * connection replaces its metadata (metadata-source.ts) and releases the old verifier, the old
+ * setup is dropped here and in every thread once nothing uses it.
  */
 
 export interface SamlVerifierPoolOptions {
@@ -68,7 +71,10 @@ export class SamlVerifierPool {
   private readonly queue: Job[] = [];
   private readonly setups = new Map<string, SamlVerifierSetup>();
   private readonly keys = new Map<string, string>();
+  /** Per setup key: verifiers holding it plus verifications queued or running with it. */
+  private readonly refs = new Map<string, number>();
   private nextId = 0;
+  private nextKey = 0;
   private peakBusy = 0;
   private replaced = 0;
   private closed = false;
@@ -86,12 +92,46 @@ export class SamlVerifierPool {
     const text = JSON.stringify(setup);
     let key = this.keys.get(text);
     if (!key) {
-      key = `${setup.connectionId}#${this.keys.size}`;
+      key = `${setup.connectionId}#${++this.nextKey}`;
       this.keys.set(text, key);
       this.setups.set(key, setup);
     }
     const k = key;
-    return { verify: (samlResponse, now) => this.run(k, samlResponse, now) };
+    this.hold(k);
+    let released = false;
+    return {
+      verify: (samlResponse, now) => this.run(k, samlResponse, now),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.drop(k);
+      },
+    };
+  }
+
+  /** Setups held (by verifiers or verifications in flight), for tests. */
+  setupCount(): number {
+    return this.setups.size;
+  }
+
+  private hold(key: string): void {
+    this.refs.set(key, (this.refs.get(key) ?? 0) + 1);
+  }
+
+  private drop(key: string): void {
+    const left = (this.refs.get(key) ?? 1) - 1;
+    if (left > 0) {
+      this.refs.set(key, left);
+      return;
+    }
+    this.refs.delete(key);
+    const setup = this.setups.get(key);
+    this.setups.delete(key);
+    if (setup) this.keys.delete(JSON.stringify(setup));
+    for (const slot of this.slots) {
+      if (!slot.known.delete(key)) continue;
+      slot.worker.postMessage({ type: 'forget', key } satisfies ToThread);
+    }
   }
 
   stats(): SamlVerifierPoolStats {
@@ -109,10 +149,11 @@ export class SamlVerifierPool {
 
   private run(key: string, samlResponse: string, now: number): Promise<SamlVerifyOutcome> {
     if (this.closed) return Promise.resolve(failed('the verifier pool is closed'));
-    return new Promise((resolve) => {
+    this.hold(key);
+    return new Promise<SamlVerifyOutcome>((resolve) => {
       this.queue.push({ id: ++this.nextId, key, samlResponse, now, resolve });
       this.pump();
-    });
+    }).finally(() => this.drop(key));
   }
 
   private pump(): void {

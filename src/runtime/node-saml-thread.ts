@@ -11,6 +11,7 @@ import { verifyContextOf, verifyOutcome, type SamlVerifierSetup, type SamlVerify
 
 export type ToThread =
   | { type: 'setup'; key: string; setup: SamlVerifierSetup }
+  | { type: 'forget'; key: string }
   | { type: 'verify'; id: number; key: string; samlResponse: string; now: number };
 
 export type FromThread = { type: 'ready' } | { type: 'done'; id: number; outcome: SamlVerifyOutcome } | { type: 'failed'; id: number; error: string };
@@ -23,6 +24,12 @@ export function serveSamlVerifier(port: MessagePort, before?: (message: Extract<
   port.on('message', async (message: ToThread) => {
     if (message.type === 'setup') {
       setups.set(message.key, message.setup);
+      return;
+    }
+    if (message.type === 'forget') {
+      // The connection's metadata was replaced: the old copy and its keys go.
+      setups.delete(message.key);
+      contexts.delete(message.key);
       return;
     }
     try {

@@ -15,6 +15,7 @@ export function createNodeSamlFactory(pool: () => SamlVerifierPool): SamlFactory
       transactions: deps.store.logins,
       clock: deps.clock,
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      ...(deps.logger ? { logger: deps.logger } : {}),
       verifier: pool().factory,
     });
     return {
@@ -23,6 +24,7 @@ export function createNodeSamlFactory(pool: () => SamlVerifierPool): SamlFactory
       spMetadata: () => connection.spMetadata(),
       startLogin: (input) => connection.startLogin(input),
       consumeResponse: (body, ctx) => connection.consumeResponse(body, ctx),
+      metadata: connection.metadata,
     };
   };
 }

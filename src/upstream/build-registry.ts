@@ -1,5 +1,6 @@
 import type { ConnectionConfig } from '../config/schema.js';
 import type { BrokerStore } from '../store/ports.js';
+import type { Logger } from '../logger.js';
 import { createOidcConnection } from './oidc/connection.js';
 import type { OidcConnectionInput } from '../config/oidc-connection.js';
 import type { SamlConnectionInput } from '../config/saml-connection.js';
@@ -9,6 +10,8 @@ export interface RegistryDeps {
   store: BrokerStore;
   clock: () => number;
   fetch?: typeof fetch;
+  /** Where upstream events without a request (a failed metadata refresh) are logged. */
+  logger?: Logger;
   /**
    * Builds a SAML connection. SAML needs node:crypto and a wasm schema validator, so only the
    * Node runtime supplies it; without it a configured SAML connection stops the broker from starting.

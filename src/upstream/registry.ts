@@ -1,4 +1,5 @@
 import type { CompletedLogin } from '../identity/types.js';
+import type { MetadataStatus } from './saml/metadata-status.js';
 
 /**
  * The upstream connections the broker can send a browser to, whatever their protocol. The
@@ -33,6 +34,8 @@ export interface SamlUpstream extends ConnectionBase {
   /** The ACS: the HTTP-POST binding's form fields. `browserBinding` is absent for IdP-initiated logins. */
   consumeResponse(body: { SAMLResponse?: string; RelayState?: string }, ctx: { browserBinding?: string }): Promise<CompletedLogin>;
   spMetadata(): string;
+  /** The IdP metadata's lifecycle (saml/metadata-source.ts): refresh when due, and its status. */
+  metadata?: { refreshIfDue(now: number): Promise<MetadataStatus>; status(now: number): MetadataStatus };
 }
 
 export type UpstreamConnection = OidcUpstream | SamlUpstream;
@@ -40,6 +43,16 @@ export type UpstreamConnection = OidcUpstream | SamlUpstream;
 export interface UpstreamRegistry {
   list(): readonly UpstreamConnection[];
   get(id: string): UpstreamConnection | undefined;
+}
+
+/**
+ * The maintenance run's share of the upstreams: every SAML connection's metadata refreshed if due
+ * (a failure keeps the last good copy and is reported, never thrown), and each one's status.
+ */
+export async function refreshUpstreamMetadata(registry: UpstreamRegistry, now: number): Promise<MetadataStatus[]> {
+  const out: MetadataStatus[] = [];
+  for (const c of registry.list()) if (c.kind === 'saml' && c.metadata) out.push(await c.metadata.refreshIfDue(now));
+  return out;
 }
 
 /** Thrown by a connection when a login fails; `reason` is internal (audited), never shown. */

@@ -7,7 +7,10 @@ import { Refused, refused, SamlConfigError, SamlLoginError, type SamlRefusal } f
 import { amrFor, NAMEID_FORMAT } from './identity.js';
 import { translateSamlAttributes } from '../../migration/claims.js';
 import { SAML_LOGIN_TRANSACTION_LIFETIME, SAML_MAX_RELAY_STATE_CHARS, SAML_MIN_RSA_BITS } from './limits.js';
-import { loadMetadataText, MetadataError, parseIdpMetadata, type IdpMetadata } from './metadata.js';
+import { loadMetadataText, MetadataError, type IdpMetadata } from './metadata.js';
+import { IdpMetadataSource, metadataSigningKeys, trustedCopy, type MetadataCopy, type MetadataStatus } from './metadata-source.js';
+import { systemClock } from '../../clock.js';
+import type { Logger } from '../../logger.js';
 import type { VerifiedResponse } from './response.js';
 import { inThreadVerifier, refuseUnpostable, type SamlVerifierFactory } from './verifier.js';
 import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from '../../config/saml-connection.js';
@@ -32,6 +35,8 @@ export interface SamlConnectionDeps {
   fetch?: typeof fetch;
   /** Where the stateless checks run; on the calling thread unless a runtime supplies threads. */
   verifier?: SamlVerifierFactory;
+  /** Where a failed metadata refresh is reported (metadata-source.ts). */
+  logger?: Logger;
 }
 
 export interface SamlStartLoginInput {
@@ -78,6 +83,8 @@ export interface SamlConnection {
   startLogin(input: SamlStartLoginInput): Promise<SamlStartedLogin>;
   /** The ACS: checks the posted SAMLResponse and returns the identity, or throws SamlLoginError. */
   consumeResponse(body: { SAMLResponse?: unknown; RelayState?: unknown }, ctx: { browserBinding?: string }): Promise<SamlFinishedLogin>;
+  /** The IdP metadata's lifecycle: refresh when due (the maintenance run calls it) and status. */
+  readonly metadata: { refreshIfDue(now: number): Promise<MetadataStatus>; status(now: number): MetadataStatus };
 }
 
 const BINDING = {
@@ -207,16 +214,29 @@ async function loadMetadata(config: SamlConnectionConfig, fetchImpl?: typeof fet
  * requests must be signed, an offered binding. `npm run check` runs this same function, so check
  * and start cannot disagree. Throws SamlConfigError.
  */
-export function validateSamlConnection(config: SamlConnectionConfig, metadataXml: string): ValidatedSamlConnection {
-  const { id } = config;
+export function validateSamlConnection(config: SamlConnectionConfig, metadataXml: string, now: number): ValidatedSamlConnection {
   const keys = spKeys(config);
   let idp: IdpMetadata;
   try {
-    idp = parseIdpMetadata(metadataXml, config.idp_entity_id);
+    // Signature (when metadata_signing_certificate is set), the IdP's entry, validUntil: as at start.
+    idp = trustedCopy(metadataXml, { fromUrl: config.idp_metadata_url !== undefined, ...signerOf(config), ...(config.idp_entity_id !== undefined ? { entityId: config.idp_entity_id } : {}), now }).idp;
   } catch (err) {
-    if (err instanceof MetadataError) throw new SamlConfigError(id, err.message);
+    if (err instanceof MetadataError) throw new SamlConfigError(config.id, err.message);
     throw err;
   }
+  return { idp, ...keys, ...validateIdp(config, idp, keys) };
+}
+
+function signerOf(config: SamlConnectionConfig): { keys?: ReturnType<typeof metadataSigningKeys> } {
+  return config.metadata_signing_certificate === undefined ? {} : { keys: metadataSigningKeys(config.metadata_signing_certificate) };
+}
+
+/**
+ * The checks of one IdP metadata copy against the connection, at start and for every refreshed
+ * copy: https single sign-on URLs, a signing key when requests must be signed, an offered binding.
+ */
+function validateIdp(config: SamlConnectionConfig, idp: IdpMetadata, keys: Pick<ValidatedSamlConnection, 'signing'>): Pick<ValidatedSamlConnection, 'signRequests' | 'ssoBinding'> {
+  const { id } = config;
   for (const [binding, location] of Object.entries(idp.singleSignOn)) {
     // The browser carries the AuthnRequest there: the same rule as for every URL in the configuration.
     const problem = insecureUrlProblem(location, config.allow_insecure_http_for_loopback);
@@ -224,7 +244,7 @@ export function validateSamlConnection(config: SamlConnectionConfig, metadataXml
   }
   const signRequests = config.authn_requests_signed || idp.wantAuthnRequestsSigned;
   if (signRequests && !keys.signing) throw new SamlConfigError(id, 'the IdP wants signed AuthnRequests: configure sp_signing');
-  return { idp, ...keys, signRequests, ssoBinding: chooseSsoBinding(id, idp, config.sso_binding) };
+  return { signRequests, ssoBinding: chooseSsoBinding(id, idp, config.sso_binding) };
 }
 
 /**
@@ -237,7 +257,7 @@ export async function checkSamlConnection(input: SamlConnectionInput): Promise<{
     spKeys(config);
     return { metadata: 'not_fetched' };
   }
-  validateSamlConnection(config, await loadMetadata(config));
+  validateSamlConnection(config, await loadMetadata(config), systemClock());
   return { metadata: 'validated' };
 }
 
@@ -249,8 +269,39 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   registerSamlifyValidator();
   const config = samlConnectionSchema.parse(input);
   const { id } = config;
-  const metadataXml = await loadMetadata(config, deps.fetch);
-  const { idp, signing, encryption, signRequests, ssoBinding } = validateSamlConnection(config, metadataXml);
+  const { signing, encryption } = spKeys(config);
+  /** What the copy in use was validated to: fixed for signRequests (the SP is built once), per copy for the binding. */
+  let validated: Pick<ValidatedSamlConnection, 'signRequests' | 'ssoBinding'> | undefined;
+  let source: IdpMetadataSource;
+  try {
+    source = await IdpMetadataSource.load(config, {
+      clock: deps.clock,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      // Every copy passes start-up's checks; a refreshed copy that fails them is a failed refresh
+      // (the last good copy stays in use). The SP (and its published metadata) is built once: a
+      // refreshed IdP that starts wanting signed requests this connection does not sign is refused.
+      accept: (idp) => {
+        if (validated === undefined) {
+          validated = validateIdp(config, idp, { ...(signing ? { signing } : {}) });
+          return;
+        }
+        try {
+          const next = validateIdp(config, idp, { ...(signing ? { signing } : {}) });
+          if (next.signRequests && !validated.signRequests) throw new MetadataError('the IdP now wants signed AuthnRequests: configure sp_signing and restart');
+        } catch (err) {
+          if (err instanceof SamlConfigError) throw new MetadataError(err.problem);
+          throw err;
+        }
+      },
+    });
+  } catch (err) {
+    if (err instanceof MetadataError) throw new SamlConfigError(id, err.message);
+    throw err;
+  }
+  let idp: IdpMetadata = source.current.idp;
+  const signRequests = validated!.signRequests;
+  let ssoBinding = validated!.ssoBinding;
   const nameIdFormat = config.principal_key.kind === 'nameid' ? NAMEID_FORMAT.persistent : undefined;
 
   const sp = samlify.ServiceProvider({
@@ -265,10 +316,10 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     // Only the certificate: samlify publishes it; decryption is the broker's (decrypt.ts).
     ...(encryption ? { encryptCert: encryption.certPem } : {}),
   });
-  const idpEntity = samlify.IdentityProvider({ metadata: samlifyIdpMetadata(idp, signRequests) });
+  let idpEntity = samlify.IdentityProvider({ metadata: samlifyIdpMetadata(idp, signRequests) });
   const spMetadataXml = sp.getMetadata();
 
-  const verifier = (deps.verifier ?? inThreadVerifier)({
+  const verifierFor = (metadataXml: string) => (deps.verifier ?? inThreadVerifier)({
     connectionId: id,
     spEntityId: config.sp_entity_id,
     acsUrl: config.acs_url,
@@ -281,18 +332,47 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     ...(config.authn_context ? { authnContext: config.authn_context } : {}),
     skew: config.clock_skew,
   });
+  let verifier = verifierFor(source.current.xml);
+  let applied: MetadataCopy = source.current;
+
+  /**
+   * The metadata copy for this use (refreshed when due, refused when expired): a new copy (e.g.
+   * a certificate rollover) replaces the IdP endpoints and the verifier's keys without a restart.
+   */
+  function useMetadata(now: number): Promise<void> | undefined {
+    // Only a due fetch waits; otherwise nothing is awaited (a login's verification is queued at once).
+    if (source.isDue(now)) return source.use(now).then(apply);
+    apply(source.valid(now));
+    return undefined;
+  }
+
+  function apply(copy: MetadataCopy): void {
+    if (copy.version === applied.version) return;
+    const previous = verifier;
+    idp = copy.idp;
+    ssoBinding = chooseSsoBinding(id, idp, config.sso_binding);
+    idpEntity = samlify.IdentityProvider({ metadata: samlifyIdpMetadata(idp, signRequests) });
+    verifier = verifierFor(copy.xml);
+    applied = copy;
+    previous.release?.();
+  }
 
   const refuse = (reason: SamlRefusal, consumed = false) => new SamlLoginError(id, reason, { transactionConsumed: consumed });
   const asLoginError = (err: unknown, consumed: boolean): unknown => (err instanceof Refused ? refuse(err.reason, consumed) : err);
 
   async function startLogin(start: SamlStartLoginInput): Promise<SamlStartedLogin> {
     if (!start.browserBinding) throw refuse({ code: 'invalid_request', detail: 'browserBinding is empty' });
+    const now = deps.clock();
+    try {
+      await useMetadata(now);
+    } catch (err) {
+      throw asLoginError(err, false);
+    }
     const binding = start.binding ?? ssoBinding;
     if (binding !== 'redirect' && binding !== 'post') throw refuse({ code: 'invalid_request', detail: 'binding must be redirect or post' });
     const destination = idp.singleSignOn[binding];
     if (!destination) throw refuse({ code: 'binding_unsupported', detail: `the IdP has no ${BINDING_NAME[binding]} SingleSignOnService` });
 
-    const now = deps.clock();
     const tx: LoginTransaction = {
       id: randomBytes(32).toString('base64url'),
       connectionId: id,
@@ -334,6 +414,9 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     let verified: VerifiedResponse;
     try {
       refuseUnpostable(body.SAMLResponse);
+      // Before anything is verified: an expired metadata copy has no keys to trust.
+      const fetching = useMetadata(now);
+      if (fetching) await fetching;
       const outcome = await verifier.verify(body.SAMLResponse, now);
       if (!outcome.ok) refused(outcome.reason);
       verified = outcome.verified;
@@ -375,11 +458,16 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   return {
     id,
     config,
-    ssoBinding,
+    /** The binding of the metadata copy in use (a refresh may change what the IdP offers). */
+    get ssoBinding() {
+      return ssoBinding;
+    },
+    // The entity id is pinned: a refreshed copy must name the same IdP (metadata-source.ts).
     idpEntityId: idp.entityId,
     spMetadata: () => spMetadataXml,
     startLogin,
     consumeResponse,
+    metadata: { refreshIfDue: (now) => source.refreshIfDue(now), status: (now) => source.status(now) },
   };
 }
 

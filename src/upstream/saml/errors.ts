@@ -10,6 +10,8 @@ export type SamlSimpleRefusalCode =
   // the broker's own input (a bug, not an attack)
   | 'invalid_request'
   | 'binding_unsupported'
+  // the IdP metadata in use passed its validUntil and no fresh copy could be had (metadata-source.ts)
+  | 'metadata_expired'
   // the verifier itself: a verification thread crashed or overran its time (fail closed)
   | 'verifier_failed'
   // the POSTed form, before any XML parsing
@@ -102,10 +104,13 @@ export type SamlAlgorithmRefusalCode =
   | 'key_transport_refused'
   | 'encryption_algorithm_refused';
 
+/** What a signature covers: a login's Response or Assertion, or an IdP metadata document (metadata-source.ts). */
+export type SignedPart = 'response' | 'assertion' | 'metadata';
+
 /** A tagged union: switch on `code`. */
 export type SamlRefusal =
   | { code: SamlSimpleRefusalCode; detail?: string }
-  | { code: SamlSignatureRefusalCode; where: 'response' | 'assertion'; detail?: string }
+  | { code: SamlSignatureRefusalCode; where: SignedPart; detail?: string }
   | { code: SamlAlgorithmRefusalCode; algorithm: string; detail?: string }
   | { code: 'status_not_success'; status: string; subStatus?: string; detail?: string };
 
@@ -148,9 +153,10 @@ export class SamlLoginError extends Error {
 export class SamlConfigError extends Error {
   constructor(
     readonly connectionId: string,
-    message: string,
+    /** The problem, without the connection's name. */
+    readonly problem: string,
   ) {
-    super(`SAML connection ${connectionId}: ${message}`);
+    super(`SAML connection ${connectionId}: ${problem}`);
     this.name = 'SamlConfigError';
   }
 }

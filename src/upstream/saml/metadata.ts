@@ -80,7 +80,8 @@ export async function loadMetadataText(source: MetadataSource, fetchImpl: typeof
   throw new MetadataError('no metadata source');
 }
 
-function signingKey(base64: string): IdpSigningKey {
+/** A signing certificate (base64 DER) as a key, refused if weak; also used for metadata_signing_certificate (metadata-source.ts). */
+export function signingKey(base64: string): IdpSigningKey {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(Buffer.from(base64, 'base64'));

@@ -1,7 +1,7 @@
 import { createHash, KeyObject, verify, type KeyLike } from 'node:crypto';
 import { SignedXml, type HashAlgorithm, type SignatureAlgorithm } from 'xml-crypto';
 import { findAncestorNsForElement } from 'xml-crypto/lib/utils.js';
-import { refused } from './errors.js';
+import { refused, type SignedPart } from './errors.js';
 import { attr, children, NS, simpleText } from './xml.js';
 
 /**
@@ -100,7 +100,7 @@ function algorithmOf(el: Element | undefined): string {
 }
 
 /** The structural and algorithm checks, on our own parse of the signature, before any crypto. */
-function precheck(signature: Element, parent: Element, where: 'response' | 'assertion'): { signatureAlgorithm: string; canonicalization: string; signedInfo: Element } {
+function precheck(signature: Element, parent: Element, where: SignedPart): { signatureAlgorithm: string; canonicalization: string; signedInfo: Element } {
   const signedInfos = children(signature, NS.dsig, 'SignedInfo');
   if (signedInfos.length !== 1) refused({ code: 'signature_invalid', where, detail: 'expected exactly one SignedInfo' });
   const signedInfo = signedInfos[0]!;
@@ -204,7 +204,7 @@ function keyInfoCertificates(signature: Element): string[] {
  * `xml`) and returns the canonical XML of the signed element, as xml-crypto digested it (without
  * the signature itself). Throws Refused.
  */
-export function verifyEnvelopedSignature(xml: string, signature: Element, parent: Element, where: 'response' | 'assertion', keys: readonly IdpSigningKey[]): string {
+export function verifyEnvelopedSignature(xml: string, signature: Element, parent: Element, where: SignedPart, keys: readonly IdpSigningKey[]): string {
   const { signatureAlgorithm, canonicalization, signedInfo } = precheck(signature, parent, where);
   if (idOwners(parent.ownerDocument.documentElement, attr(parent, 'ID')!) !== 1) refused({ code: 'duplicate_id', detail: `${where} signature reference` });
   const spec = ALLOWED_SIGNATURE_ALGORITHMS[signatureAlgorithm]!;

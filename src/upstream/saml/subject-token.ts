@@ -6,7 +6,9 @@ import { Refused, SamlConfigError, type SamlRefusal } from './errors.js';
 import { translateSamlAttributes } from '../../migration/claims.js';
 import { amrFor } from './identity.js';
 import { SAML_MAX_RESPONSE_BASE64_CHARS } from './limits.js';
-import { loadMetadataText, MetadataError, parseIdpMetadata, type IdpMetadata } from './metadata.js';
+import { MetadataError } from './metadata.js';
+import { IdpMetadataSource } from './metadata-source.js';
+import type { Logger } from '../../logger.js';
 import { verifySamlResponse, type VerifyContext } from './response.js';
 import { samlConnectionSchema, type SamlConnectionConfig } from '../../config/saml-connection.js';
 import { attr, children, escapeXml, firstChild, is, isoInstant, NS, parseStrict, refuseDoctype, refuseForbiddenCharacters, refuseForeignEncoding, simpleText } from './xml.js';
@@ -37,7 +39,8 @@ const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 interface Connection {
   id: string;
   config: SamlConnectionConfig;
-  idp: IdpMetadata;
+  /** The IdP metadata over time (refreshed, validUntil, rollover), as at the connection's ACS. */
+  metadata: IdpMetadataSource;
 }
 
 /** Internal: a refusal of the token before the SAML checks proper. */
@@ -137,13 +140,16 @@ class Verifier implements SamlSubjectTokenVerifier {
     const issuerEl = (assertion && firstChild(assertion, NS.assertion, 'Issuer')) ?? firstChild(root, NS.assertion, 'Issuer');
     const issuer = issuerEl && simpleText(issuerEl);
     if (!issuer) fail('issuer_missing');
-    const known = this.connections.filter((c) => c.idp.entityId === issuer);
+    // The entity id is pinned to the first copy's (metadata-source.ts): no fetch to pick the connection.
+    const known = this.connections.filter((c) => c.metadata.current.idp.entityId === issuer);
     if (known.length === 0) fail('issuer_unknown', issuer);
     const usable = known.filter((c) => audiences.has(c.id));
     if (usable.length === 0) fail('audience_not_configured', `no saml_audiences entry for connection ${known.map((c) => c.id).join(', ')}`);
     if (usable.length > 1) fail('connection_ambiguous', `connections ${usable.map((c) => c.id).join(', ')} share IdP ${issuer}`);
     const connection = usable[0]!;
     const { config } = connection;
+    // Refreshed first when due; refused (metadata_expired) past its validUntil.
+    const { idp } = await connection.metadata.use(now);
 
     let response: string;
     let expectedDestination: string;
@@ -161,7 +167,7 @@ class Verifier implements SamlSubjectTokenVerifier {
       spEntityId: audiences.get(connection.id)!,
       // Not the broker's ACS: the app's, as the assertion names it (and signs it).
       acsUrl: expectedDestination,
-      idp: connection.idp,
+      idp,
       // A bare assertion has no other signature to stand on.
       wantAssertionsSigned: bare ? true : config.want_assertions_signed,
       wantResponseSigned: bare ? false : config.want_response_signed,
@@ -183,29 +189,34 @@ class Verifier implements SamlSubjectTokenVerifier {
       authTime: v.authTime,
       ...(v.acr !== undefined ? { acr: v.acr } : {}),
       amr: amrFor(v.acr),
-      replay: { scope: samlReplayScope(connection.idp.entityId), until: v.replayUntil },
+      replay: { scope: samlReplayScope(idp.entityId), until: v.replayUntil },
     };
   }
 }
 
 /**
  * The Node runtime's factory (BrokerDeps.samlSubjectTokens): reads each SAML connection's
- * configuration and IdP metadata once, at start-up. Broker-only fields (type, display name,
- * discovery) are not the connection's.
+ * configuration and loads its IdP metadata at start-up, then keeps it as a login connection does
+ * (metadata-source.ts: refreshed when due, refused past validUntil, signed where configured).
+ * Broker-only fields (type, display name, discovery) are not the connection's.
  */
-export async function createSamlSubjectTokenVerifier(connections: readonly ConnectionConfig[], deps: { fetch?: typeof fetch }): Promise<SamlSubjectTokenVerifier> {
+export async function createSamlSubjectTokenVerifier(
+  connections: readonly ConnectionConfig[],
+  deps: { fetch?: typeof fetch; clock?: () => number; logger?: Logger },
+): Promise<SamlSubjectTokenVerifier> {
+  const clock = deps.clock ?? (() => Math.floor(Date.now() / 1000));
   const built: Connection[] = [];
   for (const entry of connections.filter((c: ConnectionConfig) => c.type === 'saml')) {
     const { type: _type, display_name: _name, authority: _authority, email_domains: _domains, default: _default, ...rest } = entry;
     const config = samlConnectionSchema.parse(rest);
-    let idp: IdpMetadata;
+    let metadata: IdpMetadataSource;
     try {
-      idp = parseIdpMetadata(await loadMetadataText(config, deps.fetch), config.idp_entity_id);
+      metadata = await IdpMetadataSource.load(config, { clock, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.logger ? { logger: deps.logger } : {}) });
     } catch (err) {
       if (err instanceof MetadataError) throw new SamlConfigError(config.id, err.message);
       throw err;
     }
-    built.push({ id: config.id, config, idp });
+    built.push({ id: config.id, config, metadata });
   }
   return new Verifier(built);
 }

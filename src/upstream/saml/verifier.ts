@@ -35,6 +35,11 @@ export type SamlVerifyOutcome = { ok: true; verified: VerifiedResponse } | { ok:
 export interface SamlResponseVerifier {
   /** Runs every stateless check; resolves the outcome, never rejects for a refused response. */
   verify(samlResponse: string, now: number): Promise<SamlVerifyOutcome>;
+  /**
+   * The connection no longer uses this verifier (its metadata was replaced): whatever it holds for
+   * the setup may go once verifications in flight are done. Optional: in-thread verifiers hold nothing.
+   */
+  release?(): void;
 }
 
 export type SamlVerifierFactory = (setup: SamlVerifierSetup) => SamlResponseVerifier;

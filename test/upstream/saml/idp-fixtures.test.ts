@@ -73,7 +73,7 @@ async function startedRequest(res: Response): Promise<{ binding: 'redirect' | 'p
 describe.each(FIXTURES)('IdP metadata fixture $file', (f) => {
   it('passes check, with its signing keys, binding and request signing as published', async () => {
     expect(await checkSamlConnection(connectionFor(f.file, f.wantsSignedRequests))).toEqual({ metadata: 'validated' });
-    const validated = validateSamlConnection(samlConnectionSchema.parse(connectionFor(f.file, f.wantsSignedRequests)), readFileSync(join(DIR, f.file), 'utf8'));
+    const validated = validateSamlConnection(samlConnectionSchema.parse(connectionFor(f.file, f.wantsSignedRequests)), readFileSync(join(DIR, f.file), 'utf8'), Math.floor(Date.now() / 1000));
     expect(validated.idp.entityId).toBe(f.entityId);
     expect(validated.idp.signingKeys).toHaveLength(f.signingKeys);
     expect(validated.ssoBinding).toBe(f.binding);
