@@ -9,6 +9,7 @@ import { SAML_MAX_RESPONSE_BASE64_CHARS } from './limits.js';
 import { MetadataError } from './metadata.js';
 import { IdpMetadataSource } from './metadata-source.js';
 import type { Logger } from '../../logger.js';
+import { systemClock } from '../../clock.js';
 import { verifySamlResponse, type VerifyContext } from './response.js';
 import { samlConnectionSchema, type SamlConnectionConfig } from '../../config/saml-connection.js';
 import { attr, children, escapeXml, firstChild, is, isoInstant, NS, parseStrict, refuseDoctype, refuseForbiddenCharacters, refuseForeignEncoding, simpleText } from './xml.js';
@@ -204,7 +205,7 @@ export async function createSamlSubjectTokenVerifier(
   connections: readonly ConnectionConfig[],
   deps: { fetch?: typeof fetch; clock?: () => number; logger?: Logger },
 ): Promise<SamlSubjectTokenVerifier> {
-  const clock = deps.clock ?? (() => Math.floor(Date.now() / 1000));
+  const clock = deps.clock ?? systemClock;
   const built: Connection[] = [];
   for (const entry of connections.filter((c: ConnectionConfig) => c.type === 'saml')) {
     const { type: _type, display_name: _name, authority: _authority, email_domains: _domains, default: _default, ...rest } = entry;
