@@ -307,3 +307,49 @@ describe('saml2 subject tokens verify against the same refreshed metadata', () =
     expect(await old.json()).toMatchObject({ error: 'invalid_grant' });
   });
 });
+
+describe("a refreshed copy passes start-up's checks (validateIdp)", () => {
+  async function connection(sso: { redirect?: string; post?: string }, extra: Record<string, unknown> = {}) {
+    const clock = { now: NOW };
+    const host = { body: idpEntity({ entityId: IDP_ENTITY, signing: [keys.idp.cert], sso, cacheDuration: 'PT1H' }) };
+    const conn = await createSamlConnection(
+      { id: 'corp', sp_entity_id: SP_ENTITY, acs_url: ACS_URL, idp_metadata_url: METADATA_URL, ...extra },
+      {
+        replay: new MemoryReplayStore(),
+        transactions: new MemoryLoginTransactionStore(),
+        clock: () => clock.now,
+        fetch: (async () => new Response(host.body)) as unknown as typeof fetch,
+      },
+    );
+    const publish = (next: { redirect?: string; post?: string }) => {
+      host.body = idpEntity({ entityId: IDP_ENTITY, signing: [keys.idp.cert], sso: next, cacheDuration: 'PT1H' });
+      clock.now += 3600;
+    };
+    return { conn, clock, publish };
+  }
+  const both = { redirect: 'https://idp.example.test/sso/redirect', post: 'https://idp.example.test/sso/post' };
+
+  it('an http SSO URL on a public host in a refresh is a failed refresh: logins keep the last good copy', async () => {
+    const { conn, clock, publish } = await connection(both);
+    publish({ redirect: 'http://idp.example.test/sso/redirect', post: both.post });
+    const started = await conn.startLogin({ browserBinding: 'b' });
+    expect(started.redirectUrl).toMatch(/^https:\/\/idp\.example\.test\/sso\/redirect\?SAMLRequest=/);
+    expect(conn.metadata.status(clock.now)).toMatchObject({ state: 'stale', lastFailure: { reason: expect.stringContaining('SingleSignOnService Location http://idp.example.test/sso/redirect') } });
+  });
+
+  it('the default binding follows the copy in use: an IdP that drops HTTP-Redirect is reached by POST', async () => {
+    const { conn, publish } = await connection(both);
+    expect(conn.ssoBinding).toBe('redirect');
+    publish({ post: both.post });
+    const started = await conn.startLogin({ browserBinding: 'b' });
+    expect(started.postForm?.action).toBe(both.post);
+    expect(conn.ssoBinding).toBe('post');
+  });
+
+  it('a refresh that drops the configured sso_binding is a failed refresh', async () => {
+    const { conn, clock, publish } = await connection(both, { sso_binding: 'redirect' });
+    publish({ post: both.post });
+    expect((await conn.startLogin({ browserBinding: 'b' })).redirectUrl).toMatch(/^https:\/\/idp\.example\.test\/sso\/redirect\?/);
+    expect(conn.metadata.status(clock.now)).toMatchObject({ state: 'stale', lastFailure: { reason: 'sso_binding is redirect but the IdP metadata offers no HTTP-Redirect SingleSignOnService' } });
+  });
+});
