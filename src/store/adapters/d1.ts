@@ -23,6 +23,7 @@ import {
 import { d1LoginStores } from './d1-logins.js';
 import { d1Retention } from './d1-retention.js';
 import { d1References } from './d1-references.js';
+import { d1SamlSessions } from './d1-saml-sessions.js';
 import { d1AccessRequests } from './d1-access-requests.js';
 import { d1Deferrals } from './d1-deferrals.js';
 import { AUDIT_SINCE } from './retention-sql.js';
@@ -140,6 +141,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
   return {
     ...d1LoginStores(db),
     references: d1References(db),
+    samlSessions: d1SamlSessions(db),
     accessRequests: d1AccessRequests(db),
     deferrals: d1Deferrals(db),
     retention: d1Retention(db),
