@@ -23,6 +23,7 @@ export function createNodeSamlFactory(pool: () => SamlVerifierPool): SamlFactory
       spMetadata: () => connection.spMetadata(),
       startLogin: (input) => connection.startLogin(input),
       consumeResponse: (body, ctx) => connection.consumeResponse(body, ctx),
+      ...(connection.logout ? { logout: connection.logout } : {}),
     };
   };
 }

@@ -1,4 +1,5 @@
 import type { CompletedLogin } from '../identity/types.js';
+import type { SamlSingleLogout } from './saml/logout.js';
 
 /**
  * The upstream connections the broker can send a browser to, whatever their protocol. The
@@ -30,6 +31,8 @@ export interface SamlUpstream extends ConnectionBase {
   /** The ACS: the HTTP-POST binding's form fields. `browserBinding` is absent for IdP-initiated logins. */
   consumeResponse(body: { SAMLResponse?: string; RelayState?: string }, ctx: { browserBinding?: string }): Promise<CompletedLogin>;
   spMetadata(): string;
+  /** SAML Single Logout (docs/saml.md#single-logout); absent when the connection has no SLO URL. */
+  logout?: SamlSingleLogout;
 }
 
 export type UpstreamConnection = OidcUpstream | SamlUpstream;

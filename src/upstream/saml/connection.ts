@@ -13,6 +13,7 @@ import { inThreadVerifier, refuseUnpostable, type SamlVerifierFactory } from './
 import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from '../../config/saml-connection.js';
 import { registerSamlifyValidator } from './schema-validator.js';
 import { escapeXml, isoInstant, NS } from './xml.js';
+import { createSamlSingleLogout, singleLogoutUrl, type SamlSingleLogout } from './logout.js';
 
 /**
  * One upstream SAML 2.0 IdP, with the broker as service provider: SP metadata, SP-initiated login
@@ -73,6 +74,8 @@ export interface SamlConnection {
   startLogin(input: SamlStartLoginInput): Promise<SamlStartedLogin>;
   /** The ACS: checks the posted SAMLResponse and returns the identity, or throws SamlLoginError. */
   consumeResponse(body: { SAMLResponse?: unknown; RelayState?: unknown }, ctx: { browserBinding?: string }): Promise<SamlFinishedLogin>;
+  /** Single Logout (logout.ts); absent when the broker has no SLO URL for this connection. */
+  readonly logout?: SamlSingleLogout;
 }
 
 const BINDING = {
@@ -183,6 +186,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   const signRequests = config.authn_requests_signed || idp.wantAuthnRequestsSigned;
   if (signRequests && !signing) throw new SamlConfigError(id, 'the IdP wants signed AuthnRequests: configure sp_signing');
   const nameIdFormat = config.principal_key.kind === 'nameid' ? NAMEID_FORMAT.persistent : undefined;
+  const sloUrl = singleLogoutUrl(config);
 
   const sp = samlify.ServiceProvider({
     entityID: config.sp_entity_id,
@@ -190,6 +194,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     wantAssertionsSigned: config.want_assertions_signed,
     wantMessageSigned: config.want_response_signed,
     assertionConsumerService: [{ Binding: BINDING.post, Location: config.acs_url }],
+    ...(sloUrl ? { singleLogoutService: [{ Binding: BINDING.redirect, Location: sloUrl }, { Binding: BINDING.post, Location: sloUrl }] } : {}),
     nameIDFormat: nameIdFormat ? [nameIdFormat] : [],
     requestSignatureAlgorithm: RSA_SHA256,
     ...(signing ? { privateKey: signing.keyPem, signingCert: signing.certPem } : {}),
@@ -283,7 +288,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
         if (relayState.length > SAML_MAX_RELAY_STATE_CHARS || !/^[A-Za-z0-9_-]+$/.test(relayState)) refused({ code: 'relay_state_invalid' });
         tx = await deps.transactions.take(relayState, now);
         // The store cannot say whether the id was never issued, has expired or was already used.
-        if (!tx) refused({ code: 'transaction_unknown' });
+        if (!tx || tx.purpose === 'logout') refused({ code: 'transaction_unknown' });
         consumed = true;
         if (tx.expiresAt <= now) refused({ code: 'transaction_expired' });
         if (tx.connectionId !== id) refused({ code: 'transaction_connection_mismatch', detail: `started at ${tx.connectionId}` });
@@ -301,6 +306,10 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     return finished;
   }
 
+  const logout =
+    sloUrl &&
+    createSamlSingleLogout({ connectionId: id, spEntityId: config.sp_entity_id, url: sloUrl, idp, skew: config.clock_skew, sp, sign: signing !== undefined, replay: deps.replay, transactions: deps.transactions, clock: deps.clock });
+
   return {
     id,
     config,
@@ -308,6 +317,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     spMetadata: () => spMetadataXml,
     startLogin,
     consumeResponse,
+    ...(logout ? { logout } : {}),
   };
 }
 

@@ -83,10 +83,27 @@ export type SamlSimpleRefusalCode =
   | 'transaction_connection_mismatch'
   | 'in_response_to_mismatch'
   | 'browser_mismatch'
-  | 'assertion_replayed';
+  | 'assertion_replayed'
+  // Single Logout (logout.ts): the message, its age, its subject, the state of a logout in flight
+  | 'slo_unsupported'
+  | 'logout_message_missing'
+  | 'logout_message_ambiguous'
+  | 'logout_message_too_large'
+  | 'logout_message_not_deflated'
+  | 'not_a_logout_request'
+  | 'not_a_logout_response'
+  | 'logout_request_expired'
+  | 'logout_request_stale'
+  | 'logout_request_replayed'
+  | 'in_response_to_missing'
+  | 'logout_transaction_unknown';
 
-/** Refusals about a signature; `where` says which one (the Response's or the Assertion's). */
+/** Which signed message or element a signature refusal is about. */
+export type SamlSignedPart = 'response' | 'assertion' | 'logout_request' | 'logout_response';
+
+/** Refusals about a signature; `where` says which one (the Response's, the Assertion's, a logout message's). */
 export type SamlSignatureRefusalCode =
+  | 'message_unsigned'
   | 'response_unsigned'
   | 'assertion_unsigned'
   | 'signature_reference_invalid'
@@ -105,7 +122,7 @@ export type SamlAlgorithmRefusalCode =
 /** A tagged union: switch on `code`. */
 export type SamlRefusal =
   | { code: SamlSimpleRefusalCode; detail?: string }
-  | { code: SamlSignatureRefusalCode; where: 'response' | 'assertion'; detail?: string }
+  | { code: SamlSignatureRefusalCode; where: SamlSignedPart; detail?: string }
   | { code: SamlAlgorithmRefusalCode; algorithm: string; detail?: string }
   | { code: 'status_not_success'; status: string; subStatus?: string; detail?: string };
 
