@@ -144,9 +144,14 @@ function samlifyIdp(idp: IdpMetadata, use: 'request' | 'response', sign: boolean
       return `<md:SingleLogoutService Binding="${BINDING[b]}" Location="${escapeXml(location)}"/>`;
     })
     .join('');
+  // samlify refuses IdP metadata without SingleSignOnService; it is not used here.
+  const sso = (['redirect', 'post'] as const)
+    .filter((b) => idp.singleSignOn[b])
+    .map((b) => `<md:SingleSignOnService Binding="${BINDING[b]}" Location="${escapeXml(idp.singleSignOn[b]!)}"/>`)
+    .join('');
   const metadata =
     `<md:EntityDescriptor xmlns:md="${NS.metadata}" entityID="${escapeXml(idp.entityId)}">` +
-    `<md:IDPSSODescriptor protocolSupportEnumeration="${NS.protocol}">${services}</md:IDPSSODescriptor></md:EntityDescriptor>`;
+    `<md:IDPSSODescriptor protocolSupportEnumeration="${NS.protocol}">${services}${sso}</md:IDPSSODescriptor></md:EntityDescriptor>`;
   return samlify.IdentityProvider({ metadata, wantLogoutRequestSigned: sign, wantLogoutResponseSigned: sign });
 }
 
@@ -412,7 +417,7 @@ export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogo
       nameId: input.nameId,
       ...(input.sessionIndex !== undefined ? { sessionIndex: input.sessionIndex } : {}),
     });
-    const built = s.sp.createLogoutRequest(forRequests, BINDING[binding], { logoutNameID: input.nameId.value, sessionIndex: input.sessionIndex }, {
+    const built = s.sp.createLogoutRequest(forRequests, binding, { logoutNameID: input.nameId.value, sessionIndex: input.sessionIndex }, {
       relayState: tx.id,
       customTagReplacement: () => ({ id: tx.requestId!, context: xml }),
     });
@@ -427,7 +432,7 @@ export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogo
     const destination = destinationOf(idp.singleLogout[binding]!, 'response');
     const responseId = newId();
     const xml = logoutResponseXml({ id: responseId, now: s.clock(), destination, spEntityId: s.spEntityId, inResponseTo: to.requestId, status: STATUS[status] });
-    const built = s.sp.createLogoutResponse(forResponses, null as unknown as Parameters<samlify.ServiceProviderInstance["createLogoutResponse"]>[1], BINDING[binding], {
+    const built = s.sp.createLogoutResponse(forResponses, null as unknown as Parameters<samlify.ServiceProviderInstance["createLogoutResponse"]>[1], binding, {
       ...(to.relayState !== undefined ? { relayState: to.relayState } : {}),
       customTagReplacement: () => ({ id: responseId, context: xml }),
     });
