@@ -134,7 +134,7 @@ export function boundedDetail(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, SAML_MAX_DETAIL_CHARS);
 }
 
-function bounded<R extends SamlRefusal>(reason: R): R {
+export function boundedReason<R extends SamlRefusal>(reason: R): R {
   const out = { ...reason };
   for (const key of ['detail', 'algorithm', 'status', 'subStatus'] as const) {
     const value = (out as Record<string, unknown>)[key];
@@ -156,7 +156,7 @@ export class SamlLoginError extends Error {
   ) {
     super(`upstream SAML login refused (${connectionId}): ${reason.code}`);
     this.name = 'SamlLoginError';
-    this.reason = bounded(reason);
+    this.reason = boundedReason(reason);
     this.transactionConsumed = options.transactionConsumed ?? false;
   }
 }

@@ -4,7 +4,7 @@ import * as samlify from 'samlify';
 import { constantTimeEqual } from '../../clients/secrets.js';
 import type { LoginTransaction, LoginTransactionStore, SamlNameId } from '../../identity/types.js';
 import type { ReplayStore } from '../../store/ports.js';
-import { Refused, refused, boundedDetail, type SamlRefusal, type SamlSignedPart } from './errors.js';
+import { Refused, refused, boundedReason, type SamlRefusal, type SamlSignedPart } from './errors.js';
 import { NAMEID_FORMAT, readNameId } from './identity.js';
 import {
   SAML_LOGOUT_REQUEST_LIFETIME,
@@ -91,7 +91,7 @@ export class SamlLogoutError extends Error {
   ) {
     super(`SAML logout refused (${connectionId}): ${reason.code}`);
     this.name = 'SamlLogoutError';
-    this.reason = { ...reason, ...('detail' in reason && reason.detail !== undefined ? { detail: boundedDetail(reason.detail) } : {}) };
+    this.reason = boundedReason(reason);
   }
 }
 
@@ -489,7 +489,8 @@ export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogo
       const d = message.binding === 'redirect' ? decodeRedirect(message.query) : decodePost(message.form);
       const received = parseMessage(d, message.binding);
       const msg = verifySignature(d, received, message.binding, idp);
-      if (attr(msg, 'ID') !== attr(received, 'ID')) refused({ code: 'signature_reference_invalid', where: 'logout_request', detail: 'the signed message is not the one received' });
+      const where: SamlSignedPart = d.type === 'SAMLRequest' ? 'logout_request' : 'logout_response';
+      if (attr(msg, 'ID') !== attr(received, 'ID')) refused({ code: 'signature_reference_invalid', where, detail: 'the signed message is not the one received' });
       return d.type === 'SAMLRequest' ? await receiveRequest(d, msg, now) : await receiveResponse(d, msg, now, ctx);
     } catch (err) {
       if (err instanceof Refused) throw fail(err.reason);

@@ -79,9 +79,12 @@ interface Tokens {
   refresh_token: string;
 }
 
+/** The web app, allowed to exchange the ID tokens its logins get for ID-JAGs (to show a dead `sid`). */
+const delegatingWebApp = { ...webApp, delegated_scopes: ['stats.read'] };
+
 async function broker(slo = BOTH_BINDINGS): Promise<{ b: ProviderBroker; saml: SamlTestUpstream }> {
   const saml = new SamlTestUpstream();
-  const b = await startProvider({ clients: [webApp], connections: () => [saml] });
+  const b = await startProvider({ clients: [delegatingWebApp], connections: () => [saml] });
   b.clock.now = NOW;
   await saml.init(b.services.store, () => b.clock.now, slo);
   return { b, saml };
@@ -99,6 +102,17 @@ async function signIn(b: ProviderBroker, browser: Browser, sessionIndex = SESSIO
   return (await res.json()) as Tokens;
 }
 
+const exchangeIdToken = (b: ProviderBroker, idToken: string) =>
+  b.token({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
+    subject_token: idToken,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+    audience: 'https://analytics.test',
+    scope: 'stats.read',
+    client_id: webApp.client_id,
+    client_secret: SECRET,
+  });
 const refresh = (b: ProviderBroker, token: string) => b.token({ grant_type: 'refresh_token', refresh_token: token, client_id: webApp.client_id, client_secret: SECRET });
 const activeSessions = (b: ProviderBroker) => b.db.prepare('SELECT count(*) FROM sessions WHERE revoked_at IS NULL').pluck().get() as number;
 
@@ -192,6 +206,7 @@ describe('SAML SLO through the broker, IdP-initiated', () => {
     const rotated = await refresh(b, tokens.refresh_token);
     expect(rotated.status).toBe(200);
     const { refresh_token: successor } = (await rotated.json()) as { refresh_token: string };
+    expect((await exchangeIdToken(b, tokens.id_token)).status).toBe(200);
 
     const query = redirectLogoutRequest(saml.spMetadata(), logoutRequestXml(logoutRequestSpec(SLO, { id: '_idp-logout-1', issueInstant: NOW })), { key: keys.idp, relayState: 'idp-rs' });
     const res = await b.fetch(`${SLO_PATH}?${query}`);
@@ -209,6 +224,10 @@ describe('SAML SLO through the broker, IdP-initiated', () => {
     expect(grant.status).toBe(400);
     expect(await grant.json()).toMatchObject({ error: 'invalid_grant' });
     expect(lastAudit(b)).toMatchObject({ event: 'refusal', reason: 'refresh_token_invalid' });
+    // The ID token carrying that sid, still within its own lifetime, no longer stands for a session.
+    const byIdToken = await exchangeIdToken(b, tokens.id_token);
+    expect(byIdToken.status).toBe(400);
+    expect(lastAudit(b)).toMatchObject({ event: 'refusal', reason: 'session_ended' });
     // The browser's session cookie no longer opens a session: /authorize goes back to the IdP.
     const again = location(await browser.get(webAppRequest()));
     expect(again.origin).toBe('https://idp.example.test');
