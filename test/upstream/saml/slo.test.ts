@@ -1,4 +1,7 @@
+import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { verifyEnvelopedSignature } from '../../../src/upstream/saml/signature.js';
+import { children, NS, parseStrict } from '../../../src/upstream/saml/xml.js';
 import { deflateRawSync } from 'node:zlib';
 import { inThreadVerifier } from '../../../src/upstream/saml/verifier.js';
 import type { SamlLogoutError, SamlLogoutReceived } from '../../../src/upstream/saml/logout.js';
@@ -123,7 +126,11 @@ describe('SAML SLO, SP-initiated: the LogoutRequest the broker sends', () => {
     if (!('postForm' in out)) throw new Error('expected a form');
     expect(out.postForm.action).toBe(IDP_SLO_POST);
     const xml = Buffer.from(out.postForm.fields.SAMLRequest!, 'base64').toString('utf8');
-    expect(xml).toContain('<ds:Signature');
+    // The enveloped signature verifies under the SP's certificate (by the broker's own verifier, as an IdP would).
+    const keys = await testKeys();
+    const root = parseStrict(xml).documentElement;
+    const signed = verifyEnvelopedSignature(xml, children(root, NS.dsig, 'Signature')[0]!, root, 'logout_request', [{ key: new X509Certificate(keys.spSigning.cert).publicKey, certBase64: '' }]);
+    expect(signed).toContain(`>${NAME_ID}</saml:NameID>`);
     expect(attrOf(xml, 'Destination')).toBe(IDP_SLO_POST);
     expect(out.postForm.fields.RelayState).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
@@ -414,6 +421,18 @@ describe('SAML SLO, IdP-initiated: the LogoutRequest is checked as strictly as t
     expect(sent.xml).toContain(`StatusCode Value="${SUCCESS}"`);
     const failed = h.conn.logout!.answer({ requestId: '_req-10' }, 'requester');
     expect(readRedirect((failed as { redirectUrl: string }).redirectUrl).xml).toContain(`StatusCode Value="${REQUESTER}"`);
+  });
+
+  it('answer to a POST-only IdP: an auto-submitted form with the signed LogoutResponse and the RelayState', async () => {
+    const h = await sloHarness([{ Binding: POST, Location: IDP_SLO_POST }]);
+    const out = h.conn.logout!.answer({ requestId: '_req-11', relayState: 'rs-11' }, 'success');
+    if (!('postForm' in out)) throw new Error('expected a form');
+    expect(out.postForm.action).toBe(IDP_SLO_POST);
+    expect(out.postForm.fields.RelayState).toBe('rs-11');
+    const xml = Buffer.from(out.postForm.fields.SAMLResponse!, 'base64').toString('utf8');
+    expect(xml).toContain('<ds:Signature');
+    expect(attrOf(xml, 'InResponseTo')).toBe('_req-11');
+    expect(attrOf(xml, 'Destination')).toBe(IDP_SLO_POST);
   });
 
   it('covers: the same NameID value and format, qualifiers defaulted, the SessionIndex if the request names any', async () => {
