@@ -68,13 +68,14 @@ export const SAML_VERIFIER_TIMEOUT_MS = 5_000;
 export const SAML_VERIFIER_HEAP_MB = 128;
 
 /**
- * Single Logout (logout.ts). A LogoutRequest or LogoutResponse is a few hundred bytes of XML (2–4
- * KB with a POST signature and certificate): the message as received (base64, URL-encoded for
- * HTTP-Redirect) and the XML after inflating are each bounded at 16 KB, so an unauthenticated
- * message costs the parser little and a deflate bomb stops at the bound.
+ * Single Logout (logout.ts). A LogoutRequest or LogoutResponse is under 1 KB of XML (3–4 KB with a
+ * POST signature and its certificate): the XML is bounded at 8 KiB (after inflating, for
+ * HTTP-Redirect: a deflate bomb stops there), the message as received (base64, URL-encoded for
+ * HTTP-Redirect) at 12 KiB. Logout messages are verified on the main thread, and what an
+ * unauthenticated one costs (parse, walk, one public-key operation per key) grows with its size.
  */
-export const SAML_MAX_LOGOUT_MESSAGE_CHARS = 16 * 1024;
-export const SAML_MAX_LOGOUT_XML_BYTES = 16 * 1024;
+export const SAML_MAX_LOGOUT_MESSAGE_CHARS = 12 * 1024;
+export const SAML_MAX_LOGOUT_XML_BYTES = 8 * 1024;
 
 /**
  * A LogoutRequest is refused once its IssueInstant is older than this (with the clock skew), even

@@ -282,7 +282,9 @@ function decodePost(form: { SAMLRequest?: string; SAMLResponse?: string; RelaySt
   if (message.length === 0) refused({ code: 'logout_message_missing' });
   if (message.length > SAML_MAX_LOGOUT_MESSAGE_CHARS) refused({ code: 'logout_message_too_large' });
   checkRelayState(form.RelayState);
-  return { type, xml: utf8(base64Bytes(message)), ...(form.RelayState !== undefined ? { relayState: form.RelayState } : {}) };
+  const bytes = base64Bytes(message);
+  if (bytes.length > SAML_MAX_LOGOUT_XML_BYTES) refused({ code: 'logout_message_too_large' });
+  return { type, xml: utf8(bytes), ...(form.RelayState !== undefined ? { relayState: form.RelayState } : {}) };
 }
 
 function messageType(request: boolean, response: boolean): 'SAMLRequest' | 'SAMLResponse' {

@@ -5,7 +5,7 @@ import { children, NS, parseStrict } from '../../../src/upstream/saml/xml.js';
 import { deflateRawSync } from 'node:zlib';
 import { inThreadVerifier } from '../../../src/upstream/saml/verifier.js';
 import type { SamlLogoutError, SamlLogoutReceived } from '../../../src/upstream/saml/logout.js';
-import type { SamlRefusalCode } from '../../../src/upstream/saml/index.js';
+import { samlConnectionSchema, type SamlRefusalCode } from '../../../src/upstream/saml/index.js';
 import { SAML_LOGOUT_REQUEST_MAX_AGE, SAML_MAX_LOGOUT_MESSAGE_CHARS, SAML_MAX_LOGOUT_XML_BYTES } from '../../../src/upstream/saml/limits.js';
 import { BROWSER, IDP_ENTITY, NOW, PERSISTENT, SP_ENTITY, harness, testKeys, type Harness } from './helpers.js';
 import {
@@ -83,6 +83,14 @@ describe('SAML SLO: the SP metadata and the IdP endpoints', () => {
     const none = await harness({}, undefined, inThreadVerifier);
     expect(none.conn.logout).toBeUndefined();
     expect(none.conn.spMetadata()).not.toContain('SingleLogoutService');
+  });
+
+  it('slo_url follows the ACS rules: https (http only on loopback with the flag), no query', () => {
+    const base = { id: 'corp', sp_entity_id: SP_ENTITY, acs_url: 'https://broker.example.test/acs', idp_metadata_xml: '<x/>' };
+    const issues = (slo_url: string) => samlConnectionSchema.safeParse({ ...base, slo_url }).error?.issues.filter((i) => i.path[0] === 'slo_url').map((i) => i.message) ?? [];
+    expect(issues('http://broker.example.test/slo')).toEqual(['must be https']);
+    expect(issues('https://broker.example.test/slo?x=1')).toEqual(['must not contain a query']);
+    expect(issues('https://broker.example.test/slo')).toEqual([]);
   });
 
   it('an IdP without SingleLogoutService: not offered, and a message is refused (slo_unsupported)', async () => {
