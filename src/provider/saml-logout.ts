@@ -104,6 +104,11 @@ async function endNamedSessions(p: Provider, upstream: SamlUpstream, logout: Non
     });
     ended++;
   }
+  // A request that named no active session is still the IdP's word: on the record, so a NameID that
+  // never matches (another Format, other qualifiers) shows up.
+  if (ended === 0) {
+    await auditEvent(p.services, { at: now, event: 'logout', requestId, detail: `connection=${upstream.id} initiated_by=idp sessions=0` });
+  }
   return ended;
 }
 

@@ -302,6 +302,16 @@ describe('SAML SLO through the broker, IdP-initiated', () => {
     expect(lastAudit(b)).toMatchObject({ reason: 'saml_logout_request_refused', detail: expect.stringContaining('reason=logout_request_replayed') });
   });
 
+  it('a LogoutRequest naming nobody signed in is answered Success and put on the record (sessions=0)', async () => {
+    const { b, saml } = await broker();
+    const keys = await testKeys();
+    await signIn(b, b.browser());
+    const query = redirectLogoutRequest(saml.spMetadata(), logoutRequestXml(logoutRequestSpec(SLO, { nameId: 'n0b0dy-persistent', issueInstant: NOW })), { key: keys.idp });
+    expect(readRedirect(location(await b.fetch(`${SLO_PATH}?${query}`)).href).xml).toContain(SUCCESS);
+    expect(activeSessions(b)).toBe(1);
+    expect(lastAudit(b)).toMatchObject({ event: 'logout', detail: 'connection=corp initiated_by=idp sessions=0' });
+  });
+
   it('an unknown connection: 404', async () => {
     const { b } = await broker();
     expect((await b.fetch('/login/saml/nope/slo?SAMLRequest=x')).status).toBe(404);
