@@ -2,7 +2,7 @@ import { readForm } from '../http/form.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { SessionRecord } from '../store/ports.js';
 import type { SamlUpstream } from '../upstream/registry.js';
-import type { SamlLogoutMessage, SamlOutgoing, VerifiedLogoutRequest } from '../upstream/saml/logout.js';
+import type { SamlLogoutMessage, SamlOutgoing, VerifiedLogoutRequest } from '../upstream/saml/logout-types.js';
 import { SAML_LOGOUT_MAX_SESSIONS } from '../upstream/saml/limits.js';
 import { auditEvent, auditRefusal, type RequestOrigin } from './audit.js';
 import { cookieHeaders, redirect, withQuery, type Provider } from './context.js';

@@ -1,5 +1,5 @@
 import type { CompletedLogin } from '../identity/types.js';
-import type { SamlSingleLogout } from './saml/logout.js';
+import type { SamlSingleLogout } from './saml/logout-types.js';
 
 /**
  * The upstream connections the broker can send a browser to, whatever their protocol. The

@@ -21,6 +21,9 @@ import type { IdpMetadata } from './metadata.js';
 import { checkIds, checkIssuer } from './response.js';
 import { verifyEnvelopedSignature, verifyRedirectSignature } from './signature.js';
 import type { SingleLogoutEndpoint } from './slo-metadata.js';
+import type { SamlBinding, SamlLogoutAnswerTo, SamlLogoutMessage, SamlLogoutReceived, SamlLogoutStatus, SamlOutgoing, SamlSingleLogout, VerifiedLogoutRequest } from './logout-types.js';
+
+export type { SamlBinding, SamlLogoutAnswerTo, SamlLogoutMessage, SamlLogoutReceived, SamlLogoutStatus, SamlOutgoing, SamlSingleLogout, VerifiedLogoutRequest } from './logout-types.js';
 import { attr, children, escapeXml, is, isoInstant, NS, parseInstant, parseStrict, refuseDoctype, refuseForbiddenCharacters, refuseForeignEncoding, refuseTooMuchMarkup, simpleText, walk } from './xml.js';
 
 /**
@@ -51,35 +54,6 @@ const STATUS = {
 } as const;
 const encoder = new TextEncoder();
 
-export type SamlBinding = keyof typeof BINDING;
-export type SamlLogoutStatus = keyof typeof STATUS;
-
-/** How the browser carries a message to the IdP: a redirect, or an auto-submitting form. */
-export type SamlOutgoing = { redirectUrl: string } | { postForm: { action: string; fields: Record<string, string> } };
-
-/** What arrived at the broker's SingleLogoutService: the raw query (HTTP-Redirect) or the form (HTTP-POST). */
-export type SamlLogoutMessage = { binding: 'redirect'; query: string } | { binding: 'post'; form: { SAMLRequest?: string; SAMLResponse?: string; RelayState?: string } };
-
-/** An IdP's LogoutRequest that passed every check; `answer` it once the sessions have ended. */
-export interface VerifiedLogoutRequest {
-  id: string;
-  nameId: SamlNameId;
-  /** Empty: every session of the NameID. */
-  sessionIndexes: string[];
-  relayState?: string;
-}
-
-export type SamlLogoutReceived =
-  | { kind: 'request'; request: VerifiedLogoutRequest }
-  /** The IdP confirmed a logout the broker started; `continuation` is what `start` was given. */
-  | { kind: 'response'; continuation?: string };
-
-/** Where a refused LogoutRequest that was authentic (signed by the IdP) is answered with a failure status. */
-export interface SamlLogoutAnswerTo {
-  requestId: string;
-  relayState?: string;
-}
-
 /** A refused logout message. The message names the connection and the reason code only. */
 export class SamlLogoutError extends Error {
   readonly reason: SamlRefusal;
@@ -93,19 +67,6 @@ export class SamlLogoutError extends Error {
     this.name = 'SamlLogoutError';
     this.reason = boundedReason(reason);
   }
-}
-
-export interface SamlSingleLogout {
-  /** The broker's SingleLogoutService for this connection (both bindings). */
-  readonly url: string;
-  /** Whether the IdP offers Single Logout (a SingleLogoutService in its metadata). */
-  readonly offered: boolean;
-  start(input: { nameId: SamlNameId; sessionIndex?: string; browserBinding: string; continuation?: string }): Promise<SamlOutgoing>;
-  /** Checks a LogoutRequest or LogoutResponse; throws SamlLogoutError. */
-  receive(message: SamlLogoutMessage, ctx: { browserBinding?: string }): Promise<SamlLogoutReceived>;
-  answer(to: SamlLogoutAnswerTo, status: SamlLogoutStatus): SamlOutgoing;
-  /** Whether a verified LogoutRequest names a session whose login asserted this NameID and SessionIndex. */
-  covers(asserted: { nameId: SamlNameId; sessionIndex?: string }, request: VerifiedLogoutRequest): boolean;
 }
 
 export interface SamlSingleLogoutSetup {
