@@ -7,7 +7,7 @@ import { inThreadVerifier } from '../../../src/upstream/saml/verifier.js';
 import type { SamlLogoutError, SamlLogoutReceived } from '../../../src/upstream/saml/logout.js';
 import { samlConnectionSchema, type SamlRefusalCode } from '../../../src/upstream/saml/index.js';
 import { SAML_LOGOUT_REQUEST_MAX_AGE, SAML_MAX_LOGOUT_MESSAGE_CHARS, SAML_MAX_LOGOUT_XML_BYTES } from '../../../src/upstream/saml/limits.js';
-import { BROWSER, IDP_ENTITY, NOW, PERSISTENT, SP_ENTITY, harness, testKeys, type Harness } from './helpers.js';
+import { ACS, BROWSER, IDP_ENTITY, NOW, PERSISTENT, SP_ENTITY, defaultSpec, expectRefusal, harness, idpResponse, testKeys, type Harness } from './helpers.js';
 import {
   BOTH_BINDINGS,
   IDP_SLO,
@@ -235,6 +235,13 @@ describe('SAML SLO, SP-initiated: the LogoutResponse that comes back', () => {
     const { form } = logoutResponse(h.sp, logoutResponseXml(spec(requestId)), 'post', { key: keys.idp, relayState });
     await refusal(receivePost(h, form, 'another-browser'), 'browser_mismatch');
     await refusal(receivePost(h, form, BROWSER), 'logout_transaction_unknown');
+  });
+
+  it('and a logout transaction is not a login transaction: the ACS refuses it (transaction_unknown)', async () => {
+    const h = await sloHarness();
+    const { requestId, relayState } = await started(h);
+    const SAMLResponse = await idpResponse(defaultSpec({ inResponseTo: requestId, destination: ACS, recipient: ACS }));
+    await expectRefusal(h.conn.consumeResponse({ SAMLResponse, RelayState: relayState }, { browserBinding: BROWSER }), 'transaction_unknown');
   });
 
   it('a login transaction is not a logout transaction (logout_transaction_unknown)', async () => {
