@@ -308,7 +308,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
 
   const logout =
     sloUrl &&
-    createSamlSingleLogout({ connectionId: id, spEntityId: config.sp_entity_id, url: sloUrl, idp, skew: config.clock_skew, sp, sign: signing !== undefined, replay: deps.replay, transactions: deps.transactions, clock: deps.clock });
+    createSamlSingleLogout({ connectionId: id, spEntityId: config.sp_entity_id, url: sloUrl, idp: () => idp, skew: config.clock_skew, sp, sign: signing !== undefined, replay: deps.replay, transactions: deps.transactions, clock: deps.clock });
 
   return {
     id,

@@ -73,7 +73,8 @@ export interface SamlSingleLogoutSetup {
   connectionId: string;
   spEntityId: string;
   url: string;
-  idp: IdpMetadata;
+  /** The IdP's metadata as in use now: read on every message, so a refreshed copy (new keys, endpoints) applies at once. */
+  idp: () => IdpMetadata;
   skew: number;
   /** The connection's samlify SP: it holds the signing key (if any) and the signature algorithm. */
   sp: samlify.ServiceProviderInstance;
@@ -350,15 +351,21 @@ export function sameNameId(asserted: SamlNameId, requested: SamlNameId, idpEntit
 }
 
 export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogout {
-  const { connectionId: id, idp, skew } = s;
-  const forRequests = preferredBinding(idp) && samlifyIdp(idp, 'request', s.sign);
-  const forResponses = preferredBinding(idp) && samlifyIdp(idp, 'response', s.sign);
+  const { connectionId: id, skew } = s;
+  // samlify's view of the IdP's SLO endpoints, built once per metadata copy.
+  const entities = new WeakMap<IdpMetadata, { request: samlify.IdentityProviderInstance; response: samlify.IdentityProviderInstance }>();
+  const samlifyFor = (idp: IdpMetadata, use: 'request' | 'response'): samlify.IdentityProviderInstance => {
+    let built = entities.get(idp);
+    if (!built) entities.set(idp, (built = { request: samlifyIdp(idp, 'request', s.sign), response: samlifyIdp(idp, 'response', s.sign) }));
+    return built[use];
+  };
   const newId = () => `_${randomBytes(20).toString('hex')}`;
   const fail = (reason: SamlRefusal, answerTo?: SamlLogoutAnswerTo) => new SamlLogoutError(id, reason, answerTo);
 
   async function start(input: { nameId: SamlNameId; sessionIndex?: string; browserBinding: string; continuation?: string }): Promise<SamlOutgoing> {
+    const idp = s.idp();
     const binding = preferredBinding(idp);
-    if (!binding || !forRequests) throw fail({ code: 'slo_unsupported', detail: 'the IdP metadata has no SingleLogoutService' });
+    if (!binding) throw fail({ code: 'slo_unsupported', detail: 'the IdP metadata has no SingleLogoutService' });
     if (!input.browserBinding) throw fail({ code: 'invalid_request', detail: 'browserBinding is empty' });
     const now = s.clock();
     const destination = destinationOf(idp.singleLogout[binding]!, 'request');
@@ -380,7 +387,7 @@ export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogo
       nameId: input.nameId,
       ...(input.sessionIndex !== undefined ? { sessionIndex: input.sessionIndex } : {}),
     });
-    const built = s.sp.createLogoutRequest(forRequests, binding, { logoutNameID: input.nameId.value, sessionIndex: input.sessionIndex }, {
+    const built = s.sp.createLogoutRequest(samlifyFor(idp, 'request'), binding, { logoutNameID: input.nameId.value, sessionIndex: input.sessionIndex }, {
       relayState: tx.id,
       customTagReplacement: () => ({ id: tx.requestId!, context: xml }),
     });
@@ -390,12 +397,13 @@ export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogo
   }
 
   function answer(to: SamlLogoutAnswerTo, status: SamlLogoutStatus): SamlOutgoing {
+    const idp = s.idp();
     const binding = preferredBinding(idp);
-    if (!binding || !forResponses) throw fail({ code: 'slo_unsupported', detail: 'the IdP metadata has no SingleLogoutService' });
+    if (!binding) throw fail({ code: 'slo_unsupported', detail: 'the IdP metadata has no SingleLogoutService' });
     const destination = destinationOf(idp.singleLogout[binding]!, 'response');
     const responseId = newId();
     const xml = logoutResponseXml({ id: responseId, now: s.clock(), destination, spEntityId: s.spEntityId, inResponseTo: to.requestId, status: STATUS[status] });
-    const built = s.sp.createLogoutResponse(forResponses, null as unknown as Parameters<samlify.ServiceProviderInstance["createLogoutResponse"]>[1], binding, {
+    const built = s.sp.createLogoutResponse(samlifyFor(idp, 'response'), null as unknown as Parameters<samlify.ServiceProviderInstance["createLogoutResponse"]>[1], binding, {
       ...(to.relayState !== undefined ? { relayState: to.relayState } : {}),
       customTagReplacement: () => ({ id: responseId, context: xml }),
     });
@@ -403,7 +411,7 @@ export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogo
   }
 
   /** An IdP's LogoutRequest. From the verified Issuer on, a refusal is answered (`answerTo`). */
-  async function receiveRequest(d: Decoded, msg: Element, now: number): Promise<SamlLogoutReceived> {
+  async function receiveRequest(idp: IdpMetadata, d: Decoded, msg: Element, now: number): Promise<SamlLogoutReceived> {
     const to: SamlLogoutAnswerTo = { requestId: attr(msg, 'ID')!, ...(d.relayState !== undefined ? { relayState: d.relayState } : {}) };
     checkIssuer(children(msg, NS.assertion, 'Issuer')[0], idp.entityId, 'LogoutRequest');
     try {
@@ -430,7 +438,7 @@ export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogo
    * The answer to the broker's own LogoutRequest: stateless checks first (a forged post cancels no
    * logout in flight), then the transaction taken (single use), bound to the browser, matched.
    */
-  async function receiveResponse(d: Decoded, msg: Element, now: number, ctx: { browserBinding?: string }): Promise<SamlLogoutReceived> {
+  async function receiveResponse(idp: IdpMetadata, d: Decoded, msg: Element, now: number, ctx: { browserBinding?: string }): Promise<SamlLogoutReceived> {
     checkIssuer(children(msg, NS.assertion, 'Issuer')[0], idp.entityId, 'LogoutResponse');
     checkEnvelope(msg, s.url, now, skew);
     const inResponseTo = attr(msg, 'InResponseTo');
@@ -447,6 +455,7 @@ export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogo
 
   async function receive(message: SamlLogoutMessage, ctx: { browserBinding?: string }): Promise<SamlLogoutReceived> {
     const now = s.clock();
+    const idp = s.idp();
     try {
       if (!preferredBinding(idp)) refused({ code: 'slo_unsupported', detail: 'the IdP metadata has no SingleLogoutService' });
       const d = message.binding === 'redirect' ? decodeRedirect(message.query) : decodePost(message.form);
@@ -454,7 +463,7 @@ export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogo
       const msg = verifySignature(d, received, message.binding, idp);
       const where: SamlSignedPart = d.type === 'SAMLRequest' ? 'logout_request' : 'logout_response';
       if (attr(msg, 'ID') !== attr(received, 'ID')) refused({ code: 'signature_reference_invalid', where, detail: 'the signed message is not the one received' });
-      return d.type === 'SAMLRequest' ? await receiveRequest(d, msg, now) : await receiveResponse(d, msg, now, ctx);
+      return d.type === 'SAMLRequest' ? await receiveRequest(idp, d, msg, now) : await receiveResponse(idp, d, msg, now, ctx);
     } catch (err) {
       if (err instanceof Refused) throw fail(err.reason);
       throw err;
@@ -463,8 +472,17 @@ export function createSamlSingleLogout(s: SamlSingleLogoutSetup): SamlSingleLogo
 
   // No SessionIndex in the request: every session of the NameID (SAML core §3.7.1).
   const covers = (asserted: { nameId: SamlNameId; sessionIndex?: string }, request: VerifiedLogoutRequest) =>
-    sameNameId(asserted.nameId, request.nameId, idp.entityId, s.spEntityId) &&
+    sameNameId(asserted.nameId, request.nameId, s.idp().entityId, s.spEntityId) &&
     (request.sessionIndexes.length === 0 || (asserted.sessionIndex !== undefined && request.sessionIndexes.includes(asserted.sessionIndex)));
 
-  return { url: s.url, offered: preferredBinding(idp) !== undefined, start, receive, answer, covers };
+  return {
+    url: s.url,
+    get offered() {
+      return preferredBinding(s.idp()) !== undefined;
+    },
+    start,
+    receive,
+    answer,
+    covers,
+  };
 }

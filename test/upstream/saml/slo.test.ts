@@ -1,4 +1,7 @@
 import { X509Certificate } from 'node:crypto';
+import * as samlify from 'samlify';
+import { createSamlSingleLogout } from '../../../src/upstream/saml/logout.js';
+import { parseIdpMetadata } from '../../../src/upstream/saml/metadata.js';
 import { describe, expect, it } from 'vitest';
 import { verifyEnvelopedSignature } from '../../../src/upstream/saml/signature.js';
 import { children, NS, parseStrict } from '../../../src/upstream/saml/xml.js';
@@ -91,6 +94,31 @@ describe('SAML SLO: the SP metadata and the IdP endpoints', () => {
     expect(issues('http://broker.example.test/slo')).toEqual(['must be https']);
     expect(issues('https://broker.example.test/slo?x=1')).toEqual(['must not contain a query']);
     expect(issues('https://broker.example.test/slo')).toEqual([]);
+  });
+
+  it('follows the IdP metadata in use: after a refresh with a new signing key, that key verifies (rollover without restart)', async () => {
+    const keys = await testKeys();
+    const h = await sloHarness();
+    let current = parseIdpMetadata(sloIdpMetadata(keys.idp.cert, BOTH_BINDINGS));
+    const logout = createSamlSingleLogout({
+      connectionId: 'corp',
+      spEntityId: SP_ENTITY,
+      url: SLO,
+      idp: () => current,
+      skew: 60,
+      sp: samlify.ServiceProvider({ entityID: SP_ENTITY }),
+      sign: false,
+      replay: h.replay,
+      transactions: h.transactions,
+      clock: () => NOW,
+    });
+    const signedByNext = () => ({ binding: 'post' as const, form: postLogoutRequest(h.sp, logoutRequestXml(logoutRequestSpec(SLO)), { key: keys.idp2 }) });
+    await refusal(logout.receive(signedByNext(), {}), 'signature_untrusted');
+    current = parseIdpMetadata(sloIdpMetadata(keys.idp2.cert, BOTH_BINDINGS));
+    expect(await logout.receive(signedByNext(), {})).toMatchObject({ kind: 'request' });
+    // And without SLO in the refreshed metadata, there is none.
+    current = parseIdpMetadata(sloIdpMetadata(keys.idp2.cert, []));
+    expect(logout.offered).toBe(false);
   });
 
   it('an IdP without SingleLogoutService: not offered, and a message is refused (slo_unsupported)', async () => {
