@@ -52,6 +52,7 @@ const STATUS = {
   requester: 'urn:oasis:names:tc:SAML:2.0:status:Requester',
   responder: 'urn:oasis:names:tc:SAML:2.0:status:Responder',
 } as const;
+const DEFLATE_ENCODING = 'urn:oasis:names:tc:SAML:2.0:bindings:URL-Encoding:DEFLATE';
 const encoder = new TextEncoder();
 
 /** A refused logout message. The message names the connection and the reason code only. */
@@ -212,6 +213,9 @@ function decodeRedirect(query: string): Decoded {
     raw.set(name, eq === -1 ? '' : part.slice(eq + 1));
   }
   const type = messageType(raw.has('SAMLRequest'), raw.has('SAMLResponse'));
+  // DEFLATE is the only encoding bindings §3.4.4 defines (and the default when none is named).
+  const encoding = raw.get('SAMLEncoding');
+  if (encoding !== undefined && decodeUri(encoding) !== DEFLATE_ENCODING) refused({ code: 'logout_message_not_deflated', detail: 'SAMLEncoding is not DEFLATE' });
   const message = raw.get(type)!;
   if (message.length === 0) refused({ code: 'logout_message_missing' });
   if (message.length > SAML_MAX_LOGOUT_MESSAGE_CHARS) refused({ code: 'logout_message_too_large' });

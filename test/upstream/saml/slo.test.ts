@@ -437,6 +437,14 @@ describe('SAML SLO, IdP-initiated: the LogoutRequest is checked as strictly as t
     await refusal(receiveRedirect(h, `SAMLRequest=${deflated(Buffer.alloc(SAML_MAX_LOGOUT_XML_BYTES * 64, 0x20))}`), 'logout_message_too_large');
   });
 
+  it('a Redirect message in another SAMLEncoding than DEFLATE, or not deflated: refused (logout_message_not_deflated)', async () => {
+    const h = await sloHarness();
+    const query = await redirect(h);
+    await refusal(receiveRedirect(h, `${query}&SAMLEncoding=${encodeURIComponent('urn:example:other-encoding')}`), 'logout_message_not_deflated');
+    expect(await receiveRedirect(h, `${await redirect(h)}&SAMLEncoding=${encodeURIComponent('urn:oasis:names:tc:SAML:2.0:bindings:URL-Encoding:DEFLATE')}`)).toMatchObject({ kind: 'request' });
+    await refusal(receiveRedirect(h, `SAMLRequest=${encodeURIComponent(Buffer.from(logoutRequestXml(logoutRequestSpec(SLO))).toString('base64'))}`), 'logout_message_not_deflated');
+  });
+
   it('a DOCTYPE: refused (doctype_present)', async () => {
     const h = await sloHarness();
     const xml = `<!DOCTYPE x [<!ENTITY e "x">]>${logoutRequestXml(logoutRequestSpec(SLO))}`;
