@@ -171,8 +171,23 @@ export async function createSamlIdp(options: SamlIdpOptions): Promise<SamlIdp> {
   const exchanges: SamlExchange[] = [];
 
   const app = new Hono();
-  // Listed in the metadata (samlify expects one); logout is not part of the demo.
-  app.get('/slo', () => page(400, 'Single logout is not implemented by the demo IdP.'));
+  // SP-initiated Single Logout, HTTP-Redirect binding: the demo session ends and the SP gets a
+  // LogoutResponse, signed (the broker refuses an unsigned one) and built by samlify.
+  app.get('/slo', async (c) => {
+    const query = c.req.query();
+    const issuer = requestIssuer(query.SAMLRequest);
+    const sp = issuer === undefined ? undefined : sps.get(issuer);
+    if (!sp) return page(403, 'This service provider is not registered at the demo IdP.');
+    let parsed: Awaited<ReturnType<typeof idp.parseLogoutRequest>>;
+    try {
+      parsed = await idp.parseLogoutRequest(sp, 'redirect', { query });
+    } catch (err) {
+      return page(400, `The LogoutRequest was refused: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    session = undefined;
+    const built = idp.createLogoutResponse(sp, parsed as never, 'redirect', query.RelayState ?? '');
+    return c.redirect(built.context, 302);
+  });
   app.get('/metadata', (c) => c.body(metadata, 200, { 'Content-Type': 'application/samlmetadata+xml; charset=utf-8' }));
 
   // SP-initiated SSO, HTTP-Redirect binding (the broker's AuthnRequest arrives in the query).
@@ -231,7 +246,7 @@ export async function createSamlIdp(options: SamlIdpOptions): Promise<SamlIdp> {
     certificate: keys.cert,
     app,
     trustSp(spMetadataXml) {
-      const sp = samlify.ServiceProvider({ metadata: spMetadataXml });
+      const sp = samlify.ServiceProvider({ metadata: spMetadataXml, wantLogoutResponseSigned: true });
       sps.set(sp.entityMeta.getEntityID(), sp);
     },
     signIn(user, authnInstant) {

@@ -35,6 +35,11 @@ export const samlConnectionSchema = z
     sp_entity_id: z.string().min(1).max(1024).regex(/^\S+$/, 'no whitespace'),
     /** The broker's AssertionConsumerService (HTTP-POST) for this connection; Destination and Recipient must equal it. */
     acs_url: webUrl.refine((u) => !u.includes('?'), 'must not contain a query'),
+    /**
+     * The broker's SingleLogoutService (HTTP-Redirect and HTTP-POST) for this connection, advertised
+     * in its SP metadata. Default: the ACS URL with its last segment `acs` made `slo`.
+     */
+    slo_url: webUrl.refine((u) => !u.includes('?'), 'must not contain a query').optional(),
     /** Exactly one source of the IdP metadata. */
     idp_metadata_file: z.string().min(1).optional(),
     idp_metadata_url: webUrl.optional(),
@@ -80,7 +85,7 @@ export const samlConnectionSchema = z
       ctx.addIssue({ code: 'custom', path: ['want_assertions_signed'], message: 'at least one of want_assertions_signed or want_response_signed must be true' });
     }
     if (c.authn_requests_signed && !c.sp_signing) ctx.addIssue({ code: 'custom', path: ['authn_requests_signed'], message: 'requires sp_signing' });
-    for (const key of ['acs_url', 'idp_metadata_url'] as const) {
+    for (const key of ['acs_url', 'idp_metadata_url', 'slo_url'] as const) {
       const value = c[key];
       const problem = value === undefined ? undefined : insecureUrlProblem(value, c.allow_insecure_http_for_loopback);
       if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });

@@ -57,8 +57,10 @@ export interface LoginTransaction {
   nonce?: string;
   /** OIDC: the max_age asked of the upstream, checked against auth_time on return. */
   maxAge?: number;
-  /** SAML: the AuthnRequest ID, matched against InResponseTo. */
+  /** SAML: the AuthnRequest ID (or LogoutRequest ID), matched against InResponseTo. */
   requestId?: string;
+  /** `logout`: a SAML Single Logout in flight (its LogoutResponse takes it); absent for a login. */
+  purpose?: 'logout';
   /** Where to continue in the broker after the login (e.g. a pending /authorize request), JSON. */
   continuation?: string;
   /** Binds the transaction to the browser that started it (hash of a cookie value). */

@@ -120,6 +120,9 @@ export type RefusalReason =
   | 'id_token_hint_invalid'
   | 'logout_client_mismatch'
   | 'post_logout_redirect_uri_unregistered'
+  // SAML Single Logout (provider/saml-logout.ts): the precise SAML reason travels in the detail
+  | 'saml_logout_request_refused'
+  | 'saml_logout_response_refused'
   // resource-pulled profile: ID-JAG references (exchange/pulled.ts, docs/profiles/pulled.md)
   | 'reference_malformed'
   | 'reference_unknown'

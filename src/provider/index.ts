@@ -7,7 +7,8 @@ import { cookiePolicy } from './cookies.js';
 import { oidcCallback, samlAcs, samlMetadata } from './login-callbacks.js';
 import { startReturningLogin } from './login-start.js';
 import { logoutEndpoint } from './logout.js';
-import { AUTHORIZE_PATH, CONSENT_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, USERINFO_PATH } from './metadata.js';
+import { AUTHORIZE_PATH, CONSENT_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH, USERINFO_PATH } from './metadata.js';
+import { samlSlo } from './saml-logout.js';
 import { SUPPORTED_SCOPES } from './tokens.js';
 import type { ProviderDeps } from './types.js';
 import { currentSession, type BrowserSession } from './session.js';
@@ -15,7 +16,7 @@ import { userinfoEndpoint, userinfoPreflight } from './userinfo.js';
 
 export type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js';
 export { authorizationCodeGrant, providerGrants, refreshTokenGrant, type ProviderTokenResponse } from './grants.js';
-export { providerMetadata, AUTHORIZE_PATH, CONSENT_PATH, USERINFO_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH } from './metadata.js';
+export { providerMetadata, AUTHORIZE_PATH, CONSENT_PATH, USERINFO_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH } from './metadata.js';
 export * as providerLimits from './limits.js';
 export type { BrowserSession };
 
@@ -89,6 +90,8 @@ export function mountProvider(app: Hono, deps: ProviderDeps): BrowserSignIn {
   app.get(OIDC_CALLBACK_PATH, (c) => oidcCallback(p, c.req.raw, c.req.param('id'), source(c)));
   app.post(SAML_ACS_PATH, (c) => samlAcs(p, c.req.raw, c.req.param('id'), source(c)));
   app.get(SAML_METADATA_PATH, (c) => samlMetadata(p, c.req.param('id')));
+  app.get(SAML_SLO_PATH, (c) => samlSlo(p, c.req.raw, c.req.param('id'), source(c)));
+  app.post(SAML_SLO_PATH, (c) => samlSlo(p, c.req.raw, c.req.param('id'), source(c)));
   return {
     session: (request, now) => currentSession(request, p.services, p.cookies, now),
     start: (request, input) => startReturningLogin(p, request, input),

@@ -1,4 +1,4 @@
-import { SAML_MAX_RESPONSE_BASE64_CHARS } from '../upstream/saml/limits.js';
+import { SAML_MAX_LOGOUT_MESSAGE_CHARS, SAML_MAX_RESPONSE_BASE64_CHARS } from '../upstream/saml/limits.js';
 
 /**
  * Limits and names of the broker's OpenID Provider. Times are in seconds. They live beside the
@@ -66,3 +66,6 @@ export const MAX_PRESENTED_TOKEN_CHARS = 16 * 1024;
 
 /** Remembered consents (in memory, per broker instance). */
 export const CONSENT_MEMORY_MAX = 10_000;
+
+/** A SAML logout message posted to the SingleLogoutService: its cap plus the RelayState and form overhead. */
+export const MAX_SLO_BODY_BYTES = SAML_MAX_LOGOUT_MESSAGE_CHARS + 2 * 1024;

@@ -9,6 +9,7 @@ import { logoutConfirmPage, messagePage } from './pages.js';
 import { checkFormToken, currentSession, endSession, formToken, type BrowserSession } from './session.js';
 import { verifyIdTokenHint, type IdTokenHint } from './tokens.js';
 import type { ProviderClient } from './types.js';
+import { startUpstreamLogout } from './saml-logout.js';
 
 /**
  * RP-Initiated Logout 1.0 (GET and POST). A request is validated before anything happens; an
@@ -20,7 +21,10 @@ import type { ProviderClient } from './types.js';
  * - a cross-site POST arrives without the (SameSite=Lax) session cookie, so it is first re-posted
  *   from the broker's own origin, where the cookie is visible.
  *
- * Logging out revokes the session and every refresh token issued in it and clears the cookie.
+ * Logging out revokes the session and every refresh token issued in it and clears the cookie. When
+ * a SAML login started the session and its IdP offers Single Logout, the browser then goes to the
+ * IdP with a LogoutRequest, and the logout finishes (redirect or page) when the LogoutResponse comes
+ * back to the broker's SingleLogoutService (saml-logout.ts).
  */
 
 const LOGOUT_PURPOSE = 'logout';
@@ -88,7 +92,7 @@ function finish(logout: LogoutRequest, setCookies: string[], afterPost: boolean)
   return messagePage('Signed out', 'You are signed out.', headers);
 }
 
-async function logOut(p: Provider, logout: LogoutRequest, session: BrowserSession, requestId: string, now: number, afterPost: boolean): Promise<Response> {
+async function logOut(p: Provider, request: Request, logout: LogoutRequest, session: BrowserSession, requestId: string, now: number, afterPost: boolean): Promise<Response> {
   await endSession(p.services, session.record.id, now);
   await auditEvent(p.services, {
     at: now,
@@ -98,7 +102,11 @@ async function logOut(p: Provider, logout: LogoutRequest, session: BrowserSessio
     ...(logout.client ? { clientId: logout.client.client_id } : {}),
     detail: `sid=${session.record.id}${logout.hint ? ' hint=valid' : ''}`,
   });
-  return finish(logout, [clearedSessionCookie(p.cookies)], afterPost);
+  const setCookies = [clearedSessionCookie(p.cookies)];
+  // A SAML IdP that offers Single Logout is asked to end its session too; the logout finishes when it answers.
+  const next = { ...(logout.redirectUri !== undefined ? { redirectUri: logout.redirectUri } : {}), ...(logout.state !== undefined ? { state: logout.state } : {}) };
+  const upstream = await startUpstreamLogout(p, request, session.record, next, setCookies, afterPost);
+  return upstream ?? finish(logout, setCookies, afterPost);
 }
 
 /**
@@ -129,7 +137,7 @@ export async function logoutEndpoint(p: Provider, request: Request, source: stri
   const payload = payloadOf(logout);
   if (session) {
     const confirmed = (logout.hint?.sid !== undefined && logout.hint.sid === session.record.id) || (afterPost && (await checkFormToken(logoutToken, session, LOGOUT_PURPOSE, payload, now)));
-    if (confirmed) return logOut(p, logout, session, requestId, now, afterPost);
+    if (confirmed) return logOut(p, request, logout, session, requestId, now, afterPost);
     return logoutConfirmPage({ action: LOGOUT_PATH, fields: { ...(logout.params as Record<string, string>), logout_token: await formToken(session, LOGOUT_PURPOSE, payload, now) } });
   }
   // No session visible. A cross-site POST never carries the SameSite=Lax cookie: re-post it from here once.

@@ -8,6 +8,8 @@ export const LOGOUT_PATH = '/logout';
 export const OIDC_CALLBACK_PATH = '/login/oidc/:id/callback';
 export const SAML_ACS_PATH = '/login/saml/:id/acs';
 export const SAML_METADATA_PATH = '/login/saml/:id/metadata';
+/** The SAML SingleLogoutService (HTTP-Redirect: GET; HTTP-POST: POST). */
+export const SAML_SLO_PATH = '/login/saml/:id/slo';
 
 export const AUTHORIZATION_CODE_GRANT = 'authorization_code';
 export const REFRESH_TOKEN_GRANT = 'refresh_token';

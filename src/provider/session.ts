@@ -78,6 +78,17 @@ export async function startSession(
   if (identity.acr !== undefined) record.acr = identity.acr;
   if (identity.sessionIndex !== undefined) record.upstreamSessionIndex = identity.sessionIndex;
   await s.store.sessions.create(record);
+  // SAML Single Logout names the session by what the IdP asserted (provider/saml-logout.ts).
+  if (identity.protocol === 'saml' && identity.saml) {
+    await s.store.samlSessions.link({
+      sessionId: record.id,
+      connectionId: identity.connectionId,
+      nameId: identity.saml.nameId,
+      ...(identity.sessionIndex !== undefined ? { sessionIndex: identity.sessionIndex } : {}),
+      createdAt: now,
+      expiresAt: record.expiresAt,
+    });
+  }
   return { session: { record, secret }, setCookie: sessionCookie(cookies, secret, record.expiresAt - now) };
 }
 

@@ -25,6 +25,7 @@ export function createNodeSamlFactory(pool: () => SamlVerifierPool): SamlFactory
       startLogin: (input) => connection.startLogin(input),
       consumeResponse: (body, ctx) => connection.consumeResponse(body, ctx),
       metadata: connection.metadata,
+      ...(connection.logout ? { logout: connection.logout } : {}),
     };
   };
 }

@@ -4,7 +4,7 @@
  * Times are seconds since epoch.
  */
 import type { JWK } from 'jose';
-import type { LoginTransactionStore, UpstreamIdentity } from '../identity/types.js';
+import type { LoginTransactionStore, SamlNameId, UpstreamIdentity } from '../identity/types.js';
 
 export type KeyState = 'next' | 'active' | 'retired';
 
@@ -191,6 +191,32 @@ export interface SessionStore {
   /** The session if it exists, is unexpired and unrevoked. */
   active(id: string, now: number): Promise<SessionRecord | undefined>;
   revoke(id: string, now: number): Promise<void>;
+}
+
+/**
+ * SAML Single Logout: what the IdP asserted about a broker session its login started (docs/saml.md),
+ * kept for the session's lifetime: the broker's LogoutRequest names it, the IdP's is matched to it.
+ */
+export interface SamlSessionLink {
+  sessionId: string;
+  connectionId: string;
+  nameId: SamlNameId;
+  sessionIndex?: string;
+  createdAt: number;
+  /** The session's own expiry: the link is of no use after it. */
+  expiresAt: number;
+}
+
+export interface SamlSessionStore {
+  /** Records the link of a new session (once: a second link for the same session changes nothing). */
+  link(link: SamlSessionLink): Promise<void>;
+  ofSession(sessionId: string): Promise<SamlSessionLink | undefined>;
+  /**
+   * Links of the connection's sessions still active at `now` (unexpired, unrevoked) whose NameID
+   * value is `nameIdValue`, oldest first, at most `limit`. Format, qualifiers and SessionIndex are
+   * for the caller to compare.
+   */
+  matching(connectionId: string, nameIdValue: string, now: number, limit: number): Promise<SamlSessionLink[]>;
 }
 
 export interface AuthorizationCodeRecord {
@@ -434,6 +460,7 @@ export interface BrokerStore {
   logins: LoginTransactionStore;
   principals: PrincipalStore;
   sessions: SessionStore;
+  samlSessions: SamlSessionStore;
   codes: AuthorizationCodeStore;
   refreshTokens: RefreshTokenStore;
   retention: RetentionStore;

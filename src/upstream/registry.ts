@@ -1,5 +1,6 @@
 import type { CompletedLogin } from '../identity/types.js';
 import type { MetadataStatus } from './saml/metadata-status.js';
+import type { SamlSingleLogout } from './saml/logout-types.js';
 
 /**
  * The upstream connections the broker can send a browser to, whatever their protocol. The
@@ -36,6 +37,8 @@ export interface SamlUpstream extends ConnectionBase {
   spMetadata(): string;
   /** The IdP metadata's lifecycle (saml/metadata-source.ts): refresh when due, and its status. */
   metadata?: { refreshIfDue(now: number): Promise<MetadataStatus>; status(now: number): MetadataStatus };
+  /** SAML Single Logout (docs/saml.md#single-logout); absent when the connection has no SLO URL. */
+  logout?: SamlSingleLogout;
 }
 
 export type UpstreamConnection = OidcUpstream | SamlUpstream;

@@ -18,6 +18,7 @@ export function retentionContract(name: string, makeStore: () => Promise<BrokerS
     await s.replay.consume('test', id('jti'), expiresAt, NOW - 1_000);
     await s.logins.put({ id: id('tx'), connectionId: 'c', browserBinding: 'b', createdAt: NOW - 1_000, expiresAt });
     await s.sessions.create({ id: id('sess'), principalId: 'p', connectionId: 'c', authTime: NOW - 1_000, amr: [], createdAt: NOW - 1_000, expiresAt });
+    await s.samlSessions.link({ sessionId: id('sess'), connectionId: 'c', nameId: { value: id('nameid') }, createdAt: NOW - 1_000, expiresAt });
     await s.codes.put(id('code'), { clientId: 'app', redirectUri: 'https://app/cb', sessionId: id('sess'), principalId: 'p', scopes: ['openid'], authTime: NOW, amr: [], issuedAt: NOW - 1_000, expiresAt });
     await s.refreshTokens.issue(id('rt'), { familyId: id('fam'), clientId: 'app', sessionId: id('sess'), principalId: 'p', scopes: ['openid'], createdAt: NOW - 1_000, expiresAt });
     // A task is kept ACCESS_REQUEST_RETAIN_AFTER past its expiry, so it expires that much earlier here.
@@ -54,7 +55,7 @@ export function retentionContract(name: string, makeStore: () => Promise<BrokerS
 
       const first = await s.retention.prune({ now: NOW, ...keepAllAudit });
       expect(first.complete).toBe(true);
-      for (const table of ['replay', 'login_transactions', 'authorization_codes', 'sessions', 'refresh_tokens', 'access_requests', 'deferrals']) {
+      for (const table of ['replay', 'login_transactions', 'authorization_codes', 'sessions', 'saml_sessions', 'refresh_tokens', 'access_requests', 'deferrals']) {
         expect(first.deleted[table], table).toBeGreaterThanOrEqual(1);
       }
       // Everything expired is gone: a second run finds nothing.
@@ -63,6 +64,8 @@ export function retentionContract(name: string, makeStore: () => Promise<BrokerS
 
       // The live state is untouched and still works.
       expect(await s.sessions.active(`${live}:sess`, NOW)).toBeDefined();
+      expect(await s.samlSessions.ofSession(`${live}:sess`)).toBeDefined();
+      expect(await s.samlSessions.ofSession(`${dead}:sess`)).toBeUndefined();
       expect(await s.refreshTokens.active(`${live}:rt`, NOW)).toBeDefined();
       expect((await s.codes.consume(`${live}:code`, NOW)).status).toBe('ok');
       expect(await s.logins.take(`${live}:tx`, NOW)).toBeDefined();

@@ -14,3 +14,6 @@ accessRequestStoreContract('SQLite', async () => createSqliteStore(openSqlite(':
 import { deferralStoreContract } from './deferrals.contract.js';
 
 deferralStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));
+import { samlSessionStoreContract } from './saml-sessions.contract.js';
+
+samlSessionStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));

@@ -15,3 +15,6 @@ accessRequestStoreContract('D1', async () => createD1Store(env.DB));
 import { deferralStoreContract } from '../store/deferrals.contract.js';
 
 deferralStoreContract('D1', async () => createD1Store(env.DB));
+import { samlSessionStoreContract } from '../store/saml-sessions.contract.js';
+
+samlSessionStoreContract('D1', async () => createD1Store(env.DB));

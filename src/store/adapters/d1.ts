@@ -24,6 +24,7 @@ import {
 import { d1LoginStores } from './d1-logins.js';
 import { d1Retention } from './d1-retention.js';
 import { d1References } from './d1-references.js';
+import { d1SamlSessions } from './d1-saml-sessions.js';
 import { d1AccessRequests } from './d1-access-requests.js';
 import { d1Deferrals } from './d1-deferrals.js';
 import { AUDIT_SINCE } from './retention-sql.js';
@@ -121,6 +122,7 @@ export const D1_TABLES = [
   'id_jag_references',
   'access_requests',
   'deferrals',
+  'saml_sessions',
 ] as const;
 
 /** The tables the store needs that the database lacks: migrations not (all) applied. One query. */
@@ -165,6 +167,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
   return {
     ...d1LoginStores(db),
     references: d1References(db),
+    samlSessions: d1SamlSessions(db),
     accessRequests: d1AccessRequests(db),
     deferrals: d1Deferrals(db),
     retention: d1Retention(db),

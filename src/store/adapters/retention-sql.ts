@@ -17,6 +17,8 @@ export const PRUNE_EXPIRED: Readonly<Record<string, string>> = {
   // A refresh token never outlives its use; an expired one (rotated or not) can no longer be replayed.
   refresh_tokens: expired('refresh_tokens'),
   sessions: expired('sessions'),
+  // A SAML session link expires with its session (Single Logout has nothing left to end).
+  saml_sessions: expired('saml_sessions'),
   // A reference past its expiry can be neither redeemed nor replayed.
   id_jag_references: expired('id_jag_references'),
   // A deferral past its expiry answers only expired_token, or nothing if finished.

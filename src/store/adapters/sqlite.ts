@@ -26,6 +26,7 @@ import {
 import { sqliteLoginStores } from './sqlite-logins.js';
 import { sqliteRetention } from './sqlite-retention.js';
 import { sqliteReferences } from './sqlite-references.js';
+import { sqliteSamlSessions } from './sqlite-saml-sessions.js';
 import { sqliteAccessRequests } from './sqlite-access-requests.js';
 import { sqliteDeferrals } from './sqlite-deferrals.js';
 import { AUDIT_SINCE } from './retention-sql.js';
@@ -190,6 +191,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
   return {
     ...sqliteLoginStores(db),
     references: sqliteReferences(db),
+    samlSessions: sqliteSamlSessions(db),
     accessRequests: sqliteAccessRequests(db),
     deferrals: sqliteDeferrals(db),
     retention: sqliteRetention(db),

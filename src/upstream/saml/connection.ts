@@ -17,6 +17,7 @@ import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInp
 import { insecureUrlProblem } from '../../config/urls.js';
 import { registerSamlifyValidator } from './schema-validator.js';
 import { escapeXml, isoInstant, NS } from './xml.js';
+import { createSamlSingleLogout, singleLogoutUrl, type SamlSingleLogout } from './logout.js';
 
 /**
  * One upstream SAML 2.0 IdP, with the broker as service provider: SP metadata, SP-initiated login
@@ -85,6 +86,8 @@ export interface SamlConnection {
   consumeResponse(body: { SAMLResponse?: unknown; RelayState?: unknown }, ctx: { browserBinding?: string }): Promise<SamlFinishedLogin>;
   /** The IdP metadata's lifecycle: refresh when due (the maintenance run calls it) and status. */
   readonly metadata: { refreshIfDue(now: number): Promise<MetadataStatus>; status(now: number): MetadataStatus };
+  /** Single Logout (logout.ts); absent when the broker has no SLO URL for this connection. */
+  readonly logout?: SamlSingleLogout;
 }
 
 const BINDING = {
@@ -303,6 +306,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
   const signRequests = validated!.signRequests;
   let ssoBinding = validated!.ssoBinding;
   const nameIdFormat = config.principal_key.kind === 'nameid' ? NAMEID_FORMAT.persistent : undefined;
+  const sloUrl = singleLogoutUrl(config);
 
   const sp = samlify.ServiceProvider({
     entityID: config.sp_entity_id,
@@ -310,6 +314,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     wantAssertionsSigned: config.want_assertions_signed,
     wantMessageSigned: config.want_response_signed,
     assertionConsumerService: [{ Binding: BINDING.post, Location: config.acs_url }],
+    ...(sloUrl ? { singleLogoutService: [{ Binding: BINDING.redirect, Location: sloUrl }, { Binding: BINDING.post, Location: sloUrl }] } : {}),
     nameIDFormat: nameIdFormat ? [nameIdFormat] : [],
     requestSignatureAlgorithm: RSA_SHA256,
     ...(signing ? { privateKey: signing.keyPem, signingCert: signing.certPem } : {}),
@@ -437,7 +442,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
         if (relayState.length > SAML_MAX_RELAY_STATE_CHARS || !/^[A-Za-z0-9_-]+$/.test(relayState)) refused({ code: 'relay_state_invalid' });
         tx = await deps.transactions.take(relayState, now);
         // The store cannot say whether the id was never issued, has expired or was already used.
-        if (!tx) refused({ code: 'transaction_unknown' });
+        if (!tx || tx.purpose === 'logout') refused({ code: 'transaction_unknown' });
         consumed = true;
         if (tx.expiresAt <= now) refused({ code: 'transaction_expired' });
         if (tx.connectionId !== id) refused({ code: 'transaction_connection_mismatch', detail: `started at ${tx.connectionId}` });
@@ -455,6 +460,15 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     return finished;
   }
 
+  /** Logout messages verify against the newest copy the source holds (a maintenance-run refresh included). */
+  const currentIdp = () => {
+    apply(source.current);
+    return idp;
+  };
+  const logout =
+    sloUrl &&
+    createSamlSingleLogout({ connectionId: id, spEntityId: config.sp_entity_id, url: sloUrl, idp: currentIdp, skew: config.clock_skew, sp, sign: signing !== undefined, replay: deps.replay, transactions: deps.transactions, clock: deps.clock });
+
   return {
     id,
     config,
@@ -468,6 +482,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     startLogin,
     consumeResponse,
     metadata: { refreshIfDue: (now) => source.refreshIfDue(now), status: (now) => source.status(now) },
+    ...(logout ? { logout } : {}),
   };
 }
 

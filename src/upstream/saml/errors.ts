@@ -85,10 +85,27 @@ export type SamlSimpleRefusalCode =
   | 'transaction_connection_mismatch'
   | 'in_response_to_mismatch'
   | 'browser_mismatch'
-  | 'assertion_replayed';
+  | 'assertion_replayed'
+  // Single Logout (logout.ts): the message, its age, its subject, the state of a logout in flight
+  | 'slo_unsupported'
+  | 'logout_message_missing'
+  | 'logout_message_ambiguous'
+  | 'logout_message_too_large'
+  | 'logout_message_not_deflated'
+  | 'not_a_logout_request'
+  | 'not_a_logout_response'
+  | 'logout_request_expired'
+  | 'logout_request_stale'
+  | 'logout_request_replayed'
+  | 'in_response_to_missing'
+  | 'logout_transaction_unknown';
 
-/** Refusals about a signature; `where` says which one (the Response's or the Assertion's). */
+/** Which signed message or element a signature refusal is about: a login's Response or Assertion, a logout message, an IdP metadata document (metadata-source.ts). */
+export type SamlSignedPart = 'response' | 'assertion' | 'logout_request' | 'logout_response' | 'metadata';
+
+/** Refusals about a signature; `where` says which one (the Response's, the Assertion's, a logout message's). */
 export type SamlSignatureRefusalCode =
+  | 'message_unsigned'
   | 'response_unsigned'
   | 'assertion_unsigned'
   | 'signature_reference_invalid'
@@ -104,13 +121,10 @@ export type SamlAlgorithmRefusalCode =
   | 'key_transport_refused'
   | 'encryption_algorithm_refused';
 
-/** What a signature covers: a login's Response or Assertion, or an IdP metadata document (metadata-source.ts). */
-export type SignedPart = 'response' | 'assertion' | 'metadata';
-
 /** A tagged union: switch on `code`. */
 export type SamlRefusal =
   | { code: SamlSimpleRefusalCode; detail?: string }
-  | { code: SamlSignatureRefusalCode; where: SignedPart; detail?: string }
+  | { code: SamlSignatureRefusalCode; where: SamlSignedPart; detail?: string }
   | { code: SamlAlgorithmRefusalCode; algorithm: string; detail?: string }
   | { code: 'status_not_success'; status: string; subStatus?: string; detail?: string };
 
@@ -122,7 +136,7 @@ export function boundedDetail(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, SAML_MAX_DETAIL_CHARS);
 }
 
-function bounded<R extends SamlRefusal>(reason: R): R {
+export function boundedReason<R extends SamlRefusal>(reason: R): R {
   const out = { ...reason };
   for (const key of ['detail', 'algorithm', 'status', 'subStatus'] as const) {
     const value = (out as Record<string, unknown>)[key];
@@ -144,7 +158,7 @@ export class SamlLoginError extends Error {
   ) {
     super(`upstream SAML login refused (${connectionId}): ${reason.code}`);
     this.name = 'SamlLoginError';
-    this.reason = bounded(reason);
+    this.reason = boundedReason(reason);
     this.transactionConsumed = options.transactionConsumed ?? false;
   }
 }

@@ -12,3 +12,5 @@ export { ALLOWED_CONTENT_ENCRYPTION, ALLOWED_KEY_TRANSPORT } from './decrypt.js'
 export * from './limits.js';
 export { inThreadVerifier, verifyContextOf, verifyOutcome } from './verifier.js';
 export type { SamlResponseVerifier, SamlVerifierFactory, SamlVerifierSetup, SamlVerifyOutcome } from './verifier.js';
+export { createSamlSingleLogout, SamlLogoutError, sameNameId, singleLogoutUrl } from './logout.js';
+export type { SamlLogoutAnswerTo, SamlLogoutMessage, SamlLogoutReceived, SamlLogoutStatus, SamlOutgoing, SamlSingleLogout, VerifiedLogoutRequest } from './logout-types.js';

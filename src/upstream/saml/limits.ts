@@ -66,3 +66,27 @@ export const SAML_VERIFIER_TIMEOUT_MS = 5_000;
 
 /** Heap of a verification thread: a response at the caps needs a few MB; a runaway one kills only its thread. */
 export const SAML_VERIFIER_HEAP_MB = 128;
+
+/**
+ * Single Logout (logout.ts). A LogoutRequest or LogoutResponse is under 1 KB of XML (3–4 KB with a
+ * POST signature and its certificate): the XML is bounded at 8 KiB (after inflating, for
+ * HTTP-Redirect: a deflate bomb stops there), the message as received (base64, URL-encoded for
+ * HTTP-Redirect) at 12 KiB. Logout messages are verified on the main thread, and what an
+ * unauthenticated one costs (parse, walk, one public-key operation per key) grows with its size.
+ */
+export const SAML_MAX_LOGOUT_MESSAGE_CHARS = 12 * 1024;
+export const SAML_MAX_LOGOUT_XML_BYTES = 8 * 1024;
+
+/**
+ * A LogoutRequest is refused once its IssueInstant is older than this (with the clock skew), even
+ * without a NotOnOrAfter or with a later one: its ID is remembered (replay) for no longer.
+ */
+export const SAML_LOGOUT_REQUEST_MAX_AGE = 300;
+
+/** The broker's own LogoutRequest lifetime (NotOnOrAfter) and how long it waits for the answer. */
+export const SAML_LOGOUT_REQUEST_LIFETIME = 300;
+export const SAML_LOGOUT_TRANSACTION_LIFETIME = 600;
+
+/** SessionIndex elements in one LogoutRequest, and broker sessions one request may end. */
+export const SAML_MAX_SESSION_INDEXES = 16;
+export const SAML_LOGOUT_MAX_SESSIONS = 100;

@@ -4,6 +4,7 @@ import { readBounded } from '../../http/bounded.js';
 import { Refused } from './errors.js';
 import { SAML_METADATA_FETCH_TIMEOUT_MS, SAML_METADATA_MAX_BYTES, SAML_MIN_RSA_BITS } from './limits.js';
 import type { IdpSigningKey } from './signature.js';
+import { readSingleLogout, type IdpSingleLogout } from './slo-metadata.js';
 import { attr, children, is, NS, parseStrict, refuseDoctype, simpleText } from './xml.js';
 
 /**
@@ -23,6 +24,8 @@ export interface IdpMetadata {
   signingKeys: IdpSigningKey[];
   singleSignOn: { redirect?: string; post?: string };
   wantAuthnRequestsSigned: boolean;
+  /** SingleLogoutService endpoints (empty when the IdP offers no Single Logout). */
+  singleLogout: IdpSingleLogout;
 }
 
 export interface MetadataSource {
@@ -189,5 +192,8 @@ export function parseIdpMetadata(xml: string, expectedEntityId?: string): IdpMet
     signingKeys: certs.map(signingKey),
     singleSignOn,
     wantAuthnRequestsSigned: was === 'true' || was === '1',
+    singleLogout: readSingleLogout(idp, (message) => {
+      throw new MetadataError(message);
+    }),
   };
 }

@@ -102,7 +102,7 @@ function checkStatus(response: Element): void {
 }
 
 /** IDs (of any element, under any of the names xml-crypto resolves) are unique and bounded. */
-function checkIds(elements: readonly Element[]): void {
+export function checkIds(elements: readonly Element[]): void {
   const seen = new Set<string>();
   for (const el of elements) {
     for (let i = 0; i < el.attributes.length; i++) {
@@ -211,7 +211,7 @@ function instant(value: string | undefined, code: 'issue_instant_invalid' | 'not
   return t;
 }
 
-function checkIssuer(issuer: Element | undefined, expected: string, what: string): void {
+export function checkIssuer(issuer: Element | undefined, expected: string, what: string): void {
   if (!issuer) refused({ code: 'issuer_mismatch', detail: `${what} has no Issuer` });
   const format = attr(issuer, 'Format');
   if (format !== undefined && format !== NAMEID_FORMAT.entity) refused({ code: 'issuer_mismatch', detail: `${what} Issuer Format ${format}` });

@@ -1,7 +1,7 @@
 import { createHash, KeyObject, verify, type KeyLike } from 'node:crypto';
 import { SignedXml, type HashAlgorithm, type SignatureAlgorithm } from 'xml-crypto';
 import { findAncestorNsForElement } from 'xml-crypto/lib/utils.js';
-import { refused, type SignedPart } from './errors.js';
+import { refused, type SamlSignedPart } from './errors.js';
 import { attr, children, NS, simpleText } from './xml.js';
 
 /**
@@ -100,7 +100,7 @@ function algorithmOf(el: Element | undefined): string {
 }
 
 /** The structural and algorithm checks, on our own parse of the signature, before any crypto. */
-function precheck(signature: Element, parent: Element, where: SignedPart): { signatureAlgorithm: string; canonicalization: string; signedInfo: Element } {
+function precheck(signature: Element, parent: Element, where: SamlSignedPart): { signatureAlgorithm: string; canonicalization: string; signedInfo: Element } {
   const signedInfos = children(signature, NS.dsig, 'SignedInfo');
   if (signedInfos.length !== 1) refused({ code: 'signature_invalid', where, detail: 'expected exactly one SignedInfo' });
   const signedInfo = signedInfos[0]!;
@@ -204,7 +204,7 @@ function keyInfoCertificates(signature: Element): string[] {
  * `xml`) and returns the canonical XML of the signed element, as xml-crypto digested it (without
  * the signature itself). Throws Refused.
  */
-export function verifyEnvelopedSignature(xml: string, signature: Element, parent: Element, where: SignedPart, keys: readonly IdpSigningKey[]): string {
+export function verifyEnvelopedSignature(xml: string, signature: Element, parent: Element, where: SamlSignedPart, keys: readonly IdpSigningKey[]): string {
   const { signatureAlgorithm, canonicalization, signedInfo } = precheck(signature, parent, where);
   if (idOwners(parent.ownerDocument.documentElement, attr(parent, 'ID')!) !== 1) refused({ code: 'duplicate_id', detail: `${where} signature reference` });
   const spec = ALLOWED_SIGNATURE_ALGORITHMS[signatureAlgorithm]!;
@@ -269,4 +269,17 @@ export function verifyEnvelopedSignature(xml: string, signature: Element, parent
     where,
     detail: foreign ? 'no IdP metadata certificate verifies it; KeyInfo carries a certificate that is not in the metadata (ignored)' : 'no IdP metadata certificate verifies it',
   });
+}
+
+/**
+ * The HTTP-Redirect binding's signature (SAML bindings §3.4.4.1): `signature` (base64) over the
+ * octets of `signedQuery` (`SAMLRequest=…&RelayState=…&SigAlg=…` exactly as received, still
+ * URL-encoded), by `sigAlg` from the same allow-list as XML signatures, under each metadata key
+ * (rollover). No XML is involved: the whole deflated message is covered. Throws Refused.
+ */
+export function verifyRedirectSignature(signedQuery: string, sigAlg: string, signature: string, where: SamlSignedPart, keys: readonly IdpSigningKey[]): void {
+  if (!Object.hasOwn(ALLOWED_SIGNATURE_ALGORITHMS, sigAlg)) refused({ code: 'signature_algorithm_refused', algorithm: sigAlg, detail: `${where} SigAlg` });
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature) || signature.length % 4 !== 0) refused({ code: 'signature_invalid', where, detail: 'Signature is not base64' });
+  const verifier = new (verifierFor(sigAlg, ALLOWED_SIGNATURE_ALGORITHMS[sigAlg]!))();
+  if (!keys.some(({ key }) => verifier.verifySignature(signedQuery, key, signature))) refused({ code: 'signature_untrusted', where, detail: 'no IdP metadata certificate verifies the query signature' });
 }
