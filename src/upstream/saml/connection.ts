@@ -196,6 +196,8 @@ export interface ValidatedSamlConnection {
 }
 
 function spKeys(config: SamlConnectionConfig): Pick<ValidatedSamlConnection, 'signing' | 'encryption'> {
+  // SAML profiles §4.4.4.1: over HTTP-Redirect and HTTP-POST, logout messages MUST be signed.
+  if (config.slo_url !== undefined && !config.sp_signing) throw new SamlConfigError(config.id, 'slo_url needs sp_signing: logout messages over the browser bindings must be signed (SAML profiles §4.4.4.1)');
   return {
     ...(config.sp_signing ? { signing: loadKeyPair(config.id, config.sp_signing, 'sp_signing') } : {}),
     ...(config.sp_encryption ? { encryption: loadKeyPair(config.id, config.sp_encryption, 'sp_encryption') } : {}),

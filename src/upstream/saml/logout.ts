@@ -87,7 +87,9 @@ export interface SamlSingleLogoutSetup {
 }
 
 /** The broker's SLO URL: configured, or the ACS URL with its last segment `acs` made `slo`. */
-export function singleLogoutUrl(config: { acs_url: string; slo_url?: string | undefined }): string | undefined {
+export function singleLogoutUrl(config: { acs_url: string; slo_url?: string | undefined; sp_signing?: unknown }): string | undefined {
+  // Logout messages over the browser bindings MUST be signed (SAML profiles §4.4.4.1): no key, no SLO.
+  if (config.sp_signing === undefined) return undefined;
   if (config.slo_url !== undefined) return config.slo_url;
   return /\/acs$/.test(config.acs_url) ? `${config.acs_url.slice(0, -3)}slo` : undefined;
 }

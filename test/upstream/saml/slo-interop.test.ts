@@ -5,6 +5,7 @@ import { createSamlIdp, PASSWORD_PROTECTED_TRANSPORT, type SamlIdp, type SamlIdp
 import { hashSecret } from '../../../src/clients/secrets.js';
 import type { BrokerConfigInput, NamespaceConfig } from '../../../src/config/schema.js';
 import { Browser, buildBroker, listen, type E2eBroker, type Listener } from '../../e2e/helpers.js';
+import { testKeys } from './helpers.js';
 
 /**
  * SAML Single Logout with real libraries on both sides, over HTTP: an openid-client app logs in
@@ -35,6 +36,7 @@ beforeAll(async () => {
   const BROKER = brokerHttp.origin;
   idp = await createSamlIdp({ baseUrl: idpHttp.origin });
   idpHttp.serve(idp.app.fetch);
+  const { spSigning } = await testKeys();
   const settings: BrokerConfigInput = {
     issuer: BROKER,
     connections: [
@@ -46,6 +48,8 @@ beforeAll(async () => {
         acs_url: `${BROKER}/login/saml/corp-saml/acs`,
         idp_metadata_xml: idp.metadata,
         allow_insecure_http_for_loopback: true,
+        // Logout messages over the browser bindings are signed (SAML profiles §4.4.4.1): no key, no SLO.
+        sp_signing: { private_key: spSigning.key, certificate: spSigning.cert },
         authority: { email: { domains: ['corp.example'], verified: 'always' }, acr: [PASSWORD_PROTECTED_TRANSPORT], amr: ['pwd'] },
       },
     ],

@@ -38,7 +38,7 @@ describe('SAML SLO: LogoutRequest shapes of common IdPs', () => {
     for (const binding of ['post', 'redirect'] as const) {
       it(`${shape.file} by HTTP-${binding === 'post' ? 'POST' : 'Redirect'}`, async () => {
         const keys = await testKeys();
-        const h = await harness({ slo_url: SLO, idp_metadata_xml: sloIdpMetadata(keys.idp.cert, BOTH_BINDINGS) }, undefined, inThreadVerifier);
+        const h = await harness({ slo_url: SLO, idp_metadata_xml: sloIdpMetadata(keys.idp.cert, BOTH_BINDINGS), sp_signing: { private_key: keys.spSigning.key, certificate: keys.spSigning.cert } }, undefined, inThreadVerifier);
         const id = newId('_shape');
         const xml = fixture(shape.file, id);
         const sp = h.conn.spMetadata();

@@ -42,13 +42,13 @@ import {
 
 const SLO = 'https://broker.example.test/saml/slo/corp';
 
-async function sloHarness(slo = BOTH_BINDINGS, signing = true): Promise<Harness & { sp: string }> {
+async function sloHarness(slo = BOTH_BINDINGS): Promise<Harness & { sp: string }> {
   const keys = await testKeys();
   const h = await harness(
     {
       slo_url: SLO,
       idp_metadata_xml: sloIdpMetadata(keys.idp.cert, slo),
-      ...(signing ? { sp_signing: { private_key: keys.spSigning.key, certificate: keys.spSigning.cert } } : {}),
+      sp_signing: { private_key: keys.spSigning.key, certificate: keys.spSigning.cert },
     },
     undefined,
     inThreadVerifier,
@@ -81,11 +81,24 @@ describe('SAML SLO: the SP metadata and the IdP endpoints', () => {
 
   it('by default the SLO URL is the ACS URL with acs made slo; without either nothing is advertised', async () => {
     const keys = await testKeys();
-    const derived = await harness({ acs_url: 'https://broker.example.test/login/saml/corp/acs', idp_metadata_xml: sloIdpMetadata(keys.idp.cert, BOTH_BINDINGS) }, undefined, inThreadVerifier);
+    const signing = { sp_signing: { private_key: keys.spSigning.key, certificate: keys.spSigning.cert } };
+    const derived = await harness({ acs_url: 'https://broker.example.test/login/saml/corp/acs', idp_metadata_xml: sloIdpMetadata(keys.idp.cert, BOTH_BINDINGS), ...signing }, undefined, inThreadVerifier);
     expect(derived.conn.logout!.url).toBe('https://broker.example.test/login/saml/corp/slo');
-    const none = await harness({}, undefined, inThreadVerifier);
+    const none = await harness(signing, undefined, inThreadVerifier);
     expect(none.conn.logout).toBeUndefined();
     expect(none.conn.spMetadata()).not.toContain('SingleLogoutService');
+  });
+
+  it('no SLO without sp_signing (logout messages over the browser bindings must be signed, SAML profiles §4.4.4.1)', async () => {
+    const keys = await testKeys();
+    // An ACS URL ending in /acs and an IdP offering SLO, but no key to sign with: no SLO at all.
+    const unsigned = await harness({ acs_url: 'https://broker.example.test/login/saml/corp/acs', idp_metadata_xml: sloIdpMetadata(keys.idp.cert, BOTH_BINDINGS) }, undefined, inThreadVerifier);
+    expect(unsigned.conn.logout).toBeUndefined();
+    expect(unsigned.conn.spMetadata()).not.toContain('SingleLogoutService');
+    // Asking for it explicitly without a key is a configuration error.
+    await expect(harness({ slo_url: SLO, idp_metadata_xml: sloIdpMetadata(keys.idp.cert, BOTH_BINDINGS) }, undefined, inThreadVerifier)).rejects.toThrow(
+      'SAML connection corp: slo_url needs sp_signing: logout messages over the browser bindings must be signed (SAML profiles §4.4.4.1)',
+    );
   });
 
   it('slo_url follows the ACS rules: https (http only on loopback with the flag), no query', () => {
@@ -169,13 +182,6 @@ describe('SAML SLO, SP-initiated: the LogoutRequest the broker sends', () => {
     expect(signed).toContain(`>${NAME_ID}</saml:NameID>`);
     expect(attrOf(xml, 'Destination')).toBe(IDP_SLO_POST);
     expect(out.postForm.fields.RelayState).toMatch(/^[A-Za-z0-9_-]{43}$/);
-  });
-
-  it('unsigned when the SP has no signing key (and the IdP does not want signed requests)', async () => {
-    const h = await sloHarness(BOTH_BINDINGS, false);
-    const out = await h.conn.logout!.start({ nameId: { value: NAME_ID }, browserBinding: BROWSER });
-    if (!('redirectUrl' in out)) throw new Error('expected a redirect');
-    expect(readRedirect(out.redirectUrl).signed).toBe(false);
   });
 });
 
