@@ -8,9 +8,10 @@ import { children, NS, parseStrict } from '../../../src/upstream/saml/xml.js';
 import { deflateRawSync } from 'node:zlib';
 import { inThreadVerifier } from '../../../src/upstream/saml/verifier.js';
 import type { SamlLogoutError, SamlLogoutReceived } from '../../../src/upstream/saml/logout.js';
-import { samlConnectionSchema, type SamlRefusalCode } from '../../../src/upstream/saml/index.js';
+import { createSamlConnection, MemoryLoginTransactionStore, samlConnectionSchema, type SamlRefusalCode } from '../../../src/upstream/saml/index.js';
+import { SAML_METADATA_DEFAULT_REFRESH } from '../../../src/constants.js';
 import { SAML_LOGOUT_REQUEST_MAX_AGE, SAML_MAX_LOGOUT_MESSAGE_CHARS, SAML_MAX_LOGOUT_XML_BYTES } from '../../../src/upstream/saml/limits.js';
-import { ACS, BROWSER, IDP_ENTITY, NOW, PERSISTENT, SP_ENTITY, defaultSpec, expectRefusal, harness, idpResponse, testKeys, type Harness } from './helpers.js';
+import { ACS, BROWSER, IDP_ENTITY, MemoryReplayStore, NOW, PERSISTENT, SP_ENTITY, defaultSpec, expectRefusal, harness, idpResponse, testKeys, type Harness } from './helpers.js';
 import {
   BOTH_BINDINGS,
   IDP_SLO,
@@ -132,6 +133,23 @@ describe('SAML SLO: the SP metadata and the IdP endpoints', () => {
     // And without SLO in the refreshed metadata, there is none.
     current = parseIdpMetadata(sloIdpMetadata(keys.idp2.cert, []));
     expect(logout.offered).toBe(false);
+  });
+
+  it('a connection verifies logout messages against metadata a maintenance-run refresh brought, with no login in between', async () => {
+    const keys = await testKeys();
+    let served = sloIdpMetadata(keys.idp.cert, BOTH_BINDINGS);
+    const clock = { now: NOW };
+    const conn = await createSamlConnection(
+      { id: 'corp', sp_entity_id: SP_ENTITY, acs_url: ACS, slo_url: SLO, idp_metadata_url: 'https://idp.example.test/metadata', sp_signing: { private_key: keys.spSigning.key, certificate: keys.spSigning.cert } },
+      { replay: new MemoryReplayStore(), transactions: new MemoryLoginTransactionStore(), clock: () => clock.now, verifier: inThreadVerifier, fetch: (async () => new Response(served)) as unknown as typeof fetch },
+    );
+    const sp = conn.spMetadata();
+    const signedByNext = () => ({ binding: 'post' as const, form: postLogoutRequest(sp, logoutRequestXml(logoutRequestSpec(SLO, { issueInstant: clock.now - 1, notOnOrAfter: clock.now + 300 })), { key: keys.idp2 }) });
+    await refusal(conn.logout!.receive(signedByNext(), {}), 'signature_untrusted');
+    served = sloIdpMetadata(keys.idp2.cert, BOTH_BINDINGS);
+    clock.now += SAML_METADATA_DEFAULT_REFRESH;
+    expect(await conn.metadata.refreshIfDue(clock.now)).toMatchObject({ state: 'current' });
+    expect(await conn.logout!.receive(signedByNext(), {})).toMatchObject({ kind: 'request' });
   });
 
   it('an IdP without SingleLogoutService: not offered, and a message is refused (slo_unsupported)', async () => {
