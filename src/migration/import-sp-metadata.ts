@@ -113,10 +113,11 @@ export function importSpMetadata(xml: string, options: ImportOptions = {}): SpIm
   if (clientIdProblem) throw new MigrationInputError(`client_id "${clientId}": ${clientIdProblem}`);
   const namespaceName = options.subjectNamespace ?? `${clientId}-users`;
 
+  const name = clientName(entityId, sp, warnings);
   const redirectUris = suggestRedirectUris(acs, warnings);
   const requested = requestedAttributes(sp, warnings);
-  const claimOverrides: Record<string, string | null> = {};
-  for (const r of requested) if (r.origin === 'suggested' && r.claim) claimOverrides[r.attribute] = r.claim;
+  const claimOverrides: ImportedOidcApp['claim_overrides'] = {};
+  for (const r of requested) if (r.origin === 'suggested' && r.claim) claimOverrides[r.attribute] = r.multi ? { claim: r.claim, multi: true } : r.claim;
 
   const sector = sectorOf(acs);
   const namespace = suggestNamespace(namespaceName, sector, nameIdFormats, requirement, requested, warnings);
@@ -135,7 +136,7 @@ export function importSpMetadata(xml: string, options: ImportOptions = {}): SpIm
     },
     client: {
       client_id: clientId,
-      name: displayName(entity, sp) ?? entityId,
+      name,
       token_endpoint_auth_method: 'client_secret_basic',
       oidc: { redirect_uris: redirectUris, subject_namespace: namespace.namespace, claim_overrides: claimOverrides },
     },
@@ -150,7 +151,14 @@ function pickEntity(root: Element, entityId: string | undefined): Element {
     if (entityId !== undefined && attr(root, 'entityID') !== entityId) throw new MigrationInputError(`SP metadata: the entity is ${attr(root, 'entityID')}, not ${entityId}`);
     return root;
   }
-  if (!is(root, NS.metadata, 'EntitiesDescriptor')) throw new MigrationInputError(`SP metadata: expected md:EntityDescriptor or md:EntitiesDescriptor, found ${root.localName}`);
+  if (!is(root, NS.metadata, 'EntitiesDescriptor')) {
+    if (root.localName === 'EntityDescriptor' || root.localName === 'EntitiesDescriptor') {
+      throw new MigrationInputError(
+        `SP metadata: the root element ${root.localName} is not in the SAML 2.0 metadata namespace (${NS.metadata}): it has ${root.namespaceURI ? `the namespace ${root.namespaceURI}` : 'no namespace'}. Metadata is read by namespace, not by element name, so the document is refused for that reason. Declare xmlns="${NS.metadata}" (or an md: prefix bound to it) if it is SAML 2.0 metadata.`,
+      );
+    }
+    throw new MigrationInputError(`SP metadata: expected md:EntityDescriptor or md:EntitiesDescriptor, found ${root.localName}`);
+  }
   const sps = descendantsNamed(root, NS.metadata, 'EntityDescriptor').filter((e) => children(e, NS.metadata, 'SPSSODescriptor').length > 0);
   if (entityId !== undefined) {
     const found = sps.filter((e) => attr(e, 'entityID') === entityId);
@@ -265,7 +273,19 @@ function sectorOf(acs: readonly AcsEndpoint[]): string {
   }
 }
 
-function displayName(entity: Element, sp: Element): string | undefined {
+/** ServiceNames that name the SAML software, a role or a default, not the app (compared without case and punctuation). */
+const GENERIC_SERVICE_NAME = /^(default|default service|service|services|service provider|sp|saml|saml ?2|saml sp|saml service|saml service provider|shibboleth|shibboleth sp|sso|sso service|single sign ?on|web ?sso|app|application|attribute consuming service|attributes|login|portal)$/;
+
+export function isGenericServiceName(name: string): boolean {
+  return GENERIC_SERVICE_NAME.test(name.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim());
+}
+
+/**
+ * The client's name, and where it came from: the English (else first) mdui:DisplayName, else a
+ * ServiceName that names the app (not "Default Service", "SP", …), else the entityID's host and
+ * path. Never the OrganizationDisplayName: an organization runs many SPs.
+ */
+function clientName(entityId: string, sp: Element, warnings: string[]): string {
   const pick = (els: Element[]) => {
     const texts = els.map((el) => ({ lang: el.getAttributeNS(NS.xml, 'lang') ?? '', text: (simpleText(el) ?? '').trim() })).filter((t) => t.text.length > 0);
     return (texts.find((t) => t.lang === 'en') ?? texts[0])?.text;
@@ -273,18 +293,36 @@ function displayName(entity: Element, sp: Element): string | undefined {
   for (const extensions of children(sp, NS.metadata, 'Extensions')) {
     for (const ui of children(extensions, NS.mdui, 'UIInfo')) {
       const name = pick(children(ui, NS.mdui, 'DisplayName'));
-      if (name) return name;
+      if (name) {
+        warnings.push(`client name "${name}" taken from mdui:DisplayName`);
+        return name;
+      }
     }
   }
+  const generic: string[] = [];
   for (const service of children(sp, NS.metadata, 'AttributeConsumingService')) {
     const name = pick(children(service, NS.metadata, 'ServiceName'));
-    if (name) return name;
+    if (!name) continue;
+    if (isGenericServiceName(name)) {
+      generic.push(name);
+      continue;
+    }
+    warnings.push(`client name "${name}" taken from the ServiceName`);
+    return name;
   }
-  for (const org of children(entity, NS.metadata, 'Organization')) {
-    const name = pick(children(org, NS.metadata, 'OrganizationDisplayName'));
-    if (name) return name;
-  }
-  return undefined;
+  const name = nameFromEntityId(entityId);
+  warnings.push(`client name "${name}" from the entityID${generic.length > 0 ? ` (the ServiceName "${generic[0]}" is generic)` : ' (no mdui:DisplayName or ServiceName)'}`);
+  return name;
+}
+
+/** The entityID without scheme, query, fragment and generic trailing segments: `https://sp.example.org/shibboleth` → sp.example.org. */
+function nameFromEntityId(entityId: string): string {
+  const text = entityId.replace(/[?#].*$/, '');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text);
+  if (!scheme) return text.replace(/^urn:/i, '') || entityId;
+  const [host = '', ...path] = text.slice(scheme[0].length).split('/');
+  while (path.length > 0 && (path.at(-1) === '' || GENERIC_SEGMENT.test(path.at(-1)!))) path.pop();
+  return [host, ...path].join('/') || entityId;
 }
 
 /** SAML metadata §2.4.4.1: the service with isDefault="true", else the first not marked false, else the first. */
@@ -292,17 +330,50 @@ function defaultService(services: Element[]): Element | undefined {
   return services.find((s) => attr(s, 'isDefault') === 'true' || attr(s, 'isDefault') === '1') ?? services.find((s) => attr(s, 'isDefault') !== 'false' && attr(s, 'isDefault') !== '0') ?? services[0];
 }
 
+/**
+ * Words of an attribute name: separators split, then camel case with acronyms kept whole
+ * (`HTTPSProxyURL` → HTTPS Proxy URL, `userGroupIDs` → user Group IDs). A single capital between a
+ * word and the next belongs to the word before (`AuthNPolicyURI` → AuthN Policy URI: "AuthN" is one
+ * abbreviation, as in AuthNRequest).
+ */
+export function nameWords(name: string): string[] {
+  const words: string[] = [];
+  for (const part of name.split(/[^A-Za-z0-9]+/).filter(Boolean)) {
+    for (const token of part.match(/[A-Z]{2,}s(?![a-z])|[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+/g) ?? []) {
+      const previous = words.at(-1);
+      if (/^[A-Z]$/.test(token) && previous !== undefined && /[a-z0-9]$/.test(previous) && part.includes(previous + token)) words[words.length - 1] = previous + token;
+      else words.push(token);
+    }
+  }
+  return words;
+}
+
 /** A claim name suggested for an attribute the table does not know: its FriendlyName (or the tail of its Name) in snake_case. */
 export function suggestClaimName(name: string, friendlyName?: string): string | undefined {
   const base = friendlyName && friendlyName.trim().length > 0 ? friendlyName : (name.split(/[:/#]/).filter(Boolean).pop() ?? '');
-  const snake = base
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+  const snake = nameWords(base)
+    .join('_')
     .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
     .replace(/^_+|_+$/g, '')
     .slice(0, 64);
   if (!/^[a-z]/.test(snake)) return undefined;
   return claimTargetProblem(snake) === undefined ? snake : undefined;
+}
+
+/** Attributes known to carry several values, whatever their name says (AWS: one value per role the user may assume). */
+const KNOWN_LIST_ATTRIBUTES: ReadonlySet<string> = new Set(['https://aws.amazon.com/SAML/Attributes/Role']);
+
+/** Last words that make an attribute a list: roles, groups, entitlements, memberships, plural identifiers. */
+const LIST_WORD = /^(roles?|groups?|entitlements?|memberof|members|memberships|permissions|teams|scopes|affiliations|licenses|tags|ids)$/i;
+
+/** Whether an attribute the table does not know is proposed as a list, and why (undefined: single-valued). */
+function listReason(name: string, friendlyName?: string): string | undefined {
+  if (KNOWN_LIST_ATTRIBUTES.has(name)) return `${name} carries one value per role`;
+  for (const candidate of [name.split(/[:/#]/).filter(Boolean).pop() ?? '', friendlyName ?? '']) {
+    const last = nameWords(candidate).at(-1);
+    if (last !== undefined && LIST_WORD.test(last)) return `its name ends in "${last}"`;
+  }
+  return undefined;
 }
 
 function requestedAttributes(sp: Element, warnings: string[]): RequestedClaim[] {
@@ -345,8 +416,13 @@ function requestedAttributes(sp: Element, warnings: string[]): RequestedClaim[] 
     const suggestion = suggestClaimName(name, friendlyName);
     if (suggestion && !suggestedClaims.has(suggestion)) {
       suggestedClaims.add(suggestion);
-      out.push({ ...base, claim: suggestion, multi: false, origin: 'suggested' });
-      warnings.push(`${name}${friendlyName ? ` (${friendlyName})` : ''} has no default claim: proposed override → ${suggestion} (non-standard, single-valued; use {claim, multi: true} if it is a list)`);
+      const list = listReason(name, friendlyName);
+      out.push({ ...base, claim: suggestion, multi: list !== undefined, origin: 'suggested' });
+      warnings.push(
+        list !== undefined
+          ? `${name}${friendlyName ? ` (${friendlyName})` : ''} has no default claim: proposed override → ${suggestion} (non-standard, a list: ${list}; make it a plain claim name if it is one value)`
+          : `${name}${friendlyName ? ` (${friendlyName})` : ''} has no default claim: proposed override → ${suggestion} (non-standard, single-valued; use {claim, multi: true} if it is a list)`,
+      );
     } else {
       out.push({ ...base, claim: null, origin: 'none' });
       warnings.push(`${name}${friendlyName ? ` (${friendlyName})` : ''} has no default claim and no usable name could be derived: add an override or the app loses it`);

@@ -209,12 +209,9 @@ describe('importSpMetadata', () => {
       expect(importSpMetadata(spMetadata({ extensions: '' })).client.name).toBe('Expenses');
     });
 
-    it('then to the OrganizationDisplayName', () => {
-      expect(importSpMetadata(spMetadata({ extensions: '', attributeServices: '' })).client.name).toBe('Example Corporation');
-    });
-
-    it('then to the entityID', () => {
-      expect(importSpMetadata(spMetadata({ extensions: '', attributeServices: '', organization: '' })).client.name).toBe('https://expenses.example.com/saml/metadata');
+    it('then to the entityID host and path, never the OrganizationDisplayName (an organization runs many SPs)', () => {
+      expect(importSpMetadata(spMetadata({ extensions: '', attributeServices: '' })).client.name).toBe('expenses.example.com');
+      expect(importSpMetadata(spMetadata({ extensions: '', attributeServices: '', organization: '' })).client.name).toBe('expenses.example.com');
     });
   });
 
