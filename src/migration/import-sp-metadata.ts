@@ -52,6 +52,8 @@ export interface ImportedOidcApp {
   /** PLACEHOLDERS derived from the ACS origins: an ACS URL is not an OIDC redirect URI. */
   redirect_uris: string[];
   subject_namespace: string;
+  /** The app receives the SAML attributes as claims (the default table and its overrides): what the draft promises. */
+  saml_claims: true;
   /** Overrides of the default claim table this import proposes (attribute Name → claim, `{claim, multi}`, or null). */
   claim_overrides: Record<string, string | null | { claim: string; multi: boolean }>;
 }
@@ -138,7 +140,7 @@ export function importSpMetadata(xml: string, options: ImportOptions = {}): SpIm
       client_id: clientId,
       name,
       token_endpoint_auth_method: 'client_secret_basic',
-      oidc: { redirect_uris: redirectUris, subject_namespace: namespace.namespace, claim_overrides: claimOverrides },
+      oidc: { redirect_uris: redirectUris, subject_namespace: namespace.namespace, saml_claims: true, claim_overrides: claimOverrides },
     },
     namespace,
     requestedAttributes: requested,
@@ -511,9 +513,8 @@ export function toYaml(result: SpImport, secret: DraftSecret): string {
   const acs = result.legacy.acs.map((a) => `   ${a.location} (${a.binding.replace('urn:oasis:names:tc:SAML:2.0:bindings:', '')}${a.isDefault ? ', default' : ''})`);
 
   const { oidc, ...identity } = result.client;
-  const oidcBlock: Record<string, unknown> = { ...oidc };
-  if (Object.keys(oidc.claim_overrides).length === 0) delete oidcBlock.claim_overrides;
-  const entry = { ...identity, client_secret_hash: secret.clientSecretHash, oidc: oidcBlock };
+  // claim_overrides is printed even when empty: it is where the operator corrects the table.
+  const entry = { ...identity, client_secret_hash: secret.clientSecretHash, oidc };
   const clientDoc = new Document([entry]);
   clientDoc.commentBefore = [
     ...header,
@@ -525,6 +526,7 @@ export function toYaml(result: SpImport, secret: DraftSecret): string {
   const item = (clientDoc.contents as YAMLSeq).items[0] as YAMLMap;
   commentKey(item, 'client_secret_hash', ' The hash of the secret printed once when this draft was made (on stderr): give that secret to the app. Lost it? npm run cli -- hash-secret --generate');
   const oidcMap = item.get('oidc', true) as unknown as YAMLMap;
+  commentKey(oidcMap, 'saml_claims', ' The SAML attributes reach the app as the claims listed at the end of this draft (default table + claim_overrides).');
   commentKey(
     oidcMap,
     'redirect_uris',

@@ -21,6 +21,7 @@ describe('importSpMetadata', () => {
       oidc: {
         redirect_uris: ['https://expenses.example.com/oidc/callback', 'https://eu.expenses.example.com/oidc/callback'],
         subject_namespace: 'expenses.example.com-users',
+        saml_claims: true,
         claim_overrides: { 'urn:oid:2.5.4.11': 'ou', 'http://schemas.example.com/claims/costCenter': 'cost_center' },
       },
     });
@@ -363,9 +364,9 @@ describe('toYaml', () => {
     expect(text).toMatch(/client_secret_hash/);
   });
 
-  it('leaves claim_overrides out when there are none', () => {
+  it('keeps an empty claim_overrides, and says the app receives its SAML attributes (saml_claims)', () => {
     const docs = parseAllDocuments(toYaml(importSpMetadata(spMetadata({ attributeServices: '' })), SECRET));
-    expect(docs[0]!.toJS()[0].oidc).not.toHaveProperty('claim_overrides');
+    expect(docs[0]!.toJS()[0].oidc).toMatchObject({ saml_claims: true, claim_overrides: {} });
   });
 
   it('emits a pairwise namespace the current config schema accepts', () => {
