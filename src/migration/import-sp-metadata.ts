@@ -543,7 +543,8 @@ export function toYaml(result: SpImport, secret: DraftSecret): string {
   nsDoc.comment = claims.length > 0 ? [' Requested attributes and the claims they become:', ...claims].join('\n') : ' The SP metadata requests no attributes.';
 
   const opts = { lineWidth: 0 } as const;
-  return `${clientDoc.toString(opts)}---\n${nsDoc.toString(opts)}`;
+  const text = `${clientDoc.toString(opts)}---\n${nsDoc.toString(opts)}`;
+  return text.endsWith('\n') ? text : `${text}\n`;
 }
 
 function commentKey(map: YAMLMap, key: string, comment: string): void {
