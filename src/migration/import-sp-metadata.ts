@@ -284,8 +284,8 @@ export function isGenericServiceName(name: string): boolean {
 
 /**
  * The client's name, and where it came from: the English (else first) mdui:DisplayName, else a
- * ServiceName that names the app (not "Default Service", "SP", …), else the entityID's host and
- * path. Never the OrganizationDisplayName: an organization runs many SPs.
+ * ServiceName that names the app (not "Default Service", "SP", …; the default service's first),
+ * else the entityID's host and path. Never the OrganizationDisplayName: an organization runs many SPs.
  */
 function clientName(entityId: string, sp: Element, warnings: string[]): string {
   const pick = (els: Element[]) => {
@@ -302,7 +302,9 @@ function clientName(entityId: string, sp: Element, warnings: string[]): string {
     }
   }
   const generic: string[] = [];
-  for (const service of children(sp, NS.metadata, 'AttributeConsumingService')) {
+  const services = children(sp, NS.metadata, 'AttributeConsumingService');
+  const preferred = defaultService(services);
+  for (const service of preferred ? [preferred, ...services.filter((s) => s !== preferred)] : []) {
     const name = pick(children(service, NS.metadata, 'ServiceName'));
     if (!name) continue;
     if (isGenericServiceName(name)) {

@@ -59,6 +59,14 @@ describe('the client name', () => {
     expect(importSpMetadata(fixture('aws-like')).client.name).toBe('AWS Management Console Single Sign-On');
   });
 
+  it('takes the ServiceName of the default service first (the one the import reads attributes from)', () => {
+    const xml = fixture('corporate-multi-acs')
+      .replace(/<md:Extensions>\s*<mdui:UIInfo>[\s\S]*?<\/mdui:UIInfo>\s*<\/md:Extensions>/, '')
+      .replace('<md:AttributeConsumingService index="0" isDefault="true">', '<md:AttributeConsumingService index="0">')
+      .replace('<md:AttributeConsumingService index="1">', '<md:AttributeConsumingService index="1" isDefault="true">');
+    expect(importSpMetadata(xml).client.name).toBe('Personal & Gehalt');
+  });
+
   it('drops generic trailing path segments of the entityID', () => {
     expect(importSpMetadata(fixture('adobe-connect-like')).client.name).toBe('meet84213.connect.example');
   });
