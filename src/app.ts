@@ -185,6 +185,7 @@ function providerClients(clients: BrokerConfig['settings']['clients']): Readonly
       scopes: c.oidc.scopes,
       ...(c.oidc.delegated_scopes.length > 0 ? { delegated_scopes: c.oidc.delegated_scopes } : {}),
       ...(c.oidc.claim_overrides ? { claim_overrides: c.oidc.claim_overrides } : {}),
+      ...(c.oidc.saml_claims !== undefined ? { saml_claims: c.oidc.saml_claims } : {}),
     });
   }
   return out;

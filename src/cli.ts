@@ -134,13 +134,18 @@ program
   .option('--client-id <id>', 'client_id to use (default: derived from the entityID)')
   .option('--namespace <ns>', 'subject namespace name (default: derived from the client id)')
   .option('--entity-id <id>', 'pick one SP out of a metadata aggregate')
-  .action((file: string, o: { clientId?: string; namespace?: string; entityId?: string }) => {
+  .action(async (file: string, o: { clientId?: string; namespace?: string; entityId?: string }) => {
     const result = importSpMetadata(readFileSync(file, 'utf8'), {
       ...(o.clientId ? { clientId: o.clientId } : {}),
       ...(o.namespace ? { subjectNamespace: o.namespace } : {}),
       ...(o.entityId ? { entityId: o.entityId } : {}),
     });
-    process.stdout.write(toYaml(result));
+    // The draft must load as printed: it carries the hash of a fresh secret, and the secret goes
+    // to the operator once, on stderr, so that redirecting stdout to a file never stores it.
+    const secret = generateSecret();
+    const draft = toYaml(result, { clientSecretHash: await hashSecret(secret) });
+    console.error(`client secret for ${result.client.client_id} (shown once; give it to the app, it is stored nowhere): ${secret}`);
+    process.stdout.write(draft);
   });
 
 program

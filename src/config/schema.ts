@@ -80,10 +80,20 @@ const oidcAppSchema = z
      * a subject token mints only these.
      */
     delegated_scopes: z.array(scopeToken).default([]),
+    /**
+     * For an app migrated from SAML: it receives the upstream SAML attributes as claims, through the
+     * default table and its `claim_overrides` (docs/migration.md, docs/provider.md). Default: true
+     * when `claim_overrides` is given (even `{}`), false otherwise.
+     */
+    saml_claims: z.boolean().optional(),
     /** For an app migrated from SAML: its claim table over the default one (docs/migration.md). */
     claim_overrides: claimMapOverridesSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((o) => !(o.saml_claims === false && o.claim_overrides !== undefined), {
+    message: 'claim_overrides apply to the SAML attributes an app receives: remove them, or set saml_claims: true',
+    path: ['claim_overrides'],
+  });
 
 /**
  * An upstream login connection. The protocol's own schema (src/upstream/oidc, src/upstream/saml)

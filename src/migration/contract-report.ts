@@ -1,6 +1,6 @@
 import type { SamlAttribute, SamlNameId } from '../identity/types.js';
 import { getClaim, PROTOCOL_CLAIMS, translateWithClaimMap, type ClaimMap } from './claims.js';
-import { NAMEID_FORMAT, SUBJECT_ID_ATTRIBUTE, PAIRWISE_ID_ATTRIBUTE, subjectFromSaml, type SubjectSource } from './subject.js';
+import { NAMEID_FORMAT, SUBJECT_ID_ATTRIBUTE, PAIRWISE_ID_ATTRIBUTE, subjectFromSaml, type SubjectRefusalReason, type SubjectSource } from './subject.js';
 
 /**
  * The identity contract of a migrated app: what it receives over OIDC now, beside what the legacy
@@ -28,9 +28,17 @@ export interface SubjectComparison {
   legacySource: string;
   legacyFormat?: string;
   oidc: string;
-  status: 'same' | 'different';
+  /**
+   * `refused`: the broker would refuse this subject source on such an assertion (an email or
+   * transient NameID, say), so the app cannot keep this identifier whatever `sub` says: a change.
+   */
+  status: SubjectStatus;
+  /** Why the broker refuses the source, when it does (subjectFromSaml's reason). */
+  refusal?: { reason: SubjectRefusalReason; detail: string };
   notes: string[];
 }
+
+export type SubjectStatus = 'same' | 'different' | 'refused';
 
 export interface ContractRow {
   status: AttributeStatus;
@@ -47,7 +55,7 @@ export interface ContractRow {
 }
 
 export interface ContractSummary {
-  subject: 'same' | 'different';
+  subject: SubjectStatus;
   same: number;
   different: number;
   missing_in_oidc: number;
@@ -158,17 +166,23 @@ function compareSubject({ legacy, oidc, subjectSource }: ContractReportInput): S
     if (found.length === 1 && found[0]!.values.length === 1) value = found[0]!.values[0]!;
     else notes.push(found.length === 0 ? `the legacy assertion has no attribute ${name}` : `attribute ${name} is not exactly one value in the legacy assertion`);
   }
+  let refusal: SubjectComparison['refusal'];
   if (value !== null) {
     // Would the broker accept this source on an assertion like the legacy one?
     const nameId = legacy.nameId ?? { value: '' };
     const verdict = subjectFromSaml({ assertionId: 'legacy', nameId, attributes: [...legacy.attributes] }, source);
-    if (!verdict.ok) notes.push(`the broker refuses this subject source on such an assertion: ${verdict.reason} (${verdict.detail})`);
+    if (!verdict.ok) {
+      refusal = { reason: verdict.reason, detail: verdict.detail };
+      notes.push(`the broker refuses this subject source on such an assertion: ${verdict.reason} (${verdict.detail})`);
+    }
   }
-  const status = value !== null && value === oidc.sub ? 'same' : 'different';
+  // A refused source is a changed contract even when `sub` happens to carry the same string: the
+  // broker would never issue it from this source, so the app's key does not survive the move.
+  const status: SubjectStatus = refusal ? 'refused' : value !== null && value === oidc.sub ? 'same' : 'different';
   if (status === 'different' && value !== null && value.toLowerCase() === oidc.sub.toLowerCase()) {
     notes.push('the values differ only in case: the sub is compared exactly; if the app compared case-sensitively, set preserve_case or re-key');
   }
-  return { legacy: value, legacySource, ...(legacyFormat !== undefined ? { legacyFormat } : {}), oidc: oidc.sub, status, notes };
+  return { legacy: value, legacySource, ...(legacyFormat !== undefined ? { legacyFormat } : {}), oidc: oidc.sub, status, ...(refusal ? { refusal } : {}), notes };
 }
 
 /** undefined when equal; otherwise a note (possibly empty). Multi-valued claims compare as sets. */
@@ -246,7 +260,7 @@ export function formatContractReport(report: ContractReport): string {
   const s = report.subject;
   lines.push('Identity contract: legacy SAML assertion vs OIDC');
   lines.push('');
-  lines.push(`Subject: ${s.status === 'same' ? 'same' : 'DIFFERENT'}`);
+  lines.push(`Subject: ${s.status === 'same' ? 'same' : s.status === 'refused' ? `REFUSED by the broker (${s.refusal?.reason ?? 'refused'})` : 'DIFFERENT'}`);
   lines.push(`  legacy ${s.legacySource}${s.legacyFormat ? ` (${s.legacyFormat})` : ''}: ${s.legacy === null ? '(absent)' : show(s.legacy)}`);
   lines.push(`  OIDC sub: ${show(s.oidc)}`);
   for (const note of s.notes) lines.push(`  note: ${note}`);
@@ -266,6 +280,9 @@ export function formatContractReport(report: ContractReport): string {
   lines.push('');
   const m = report.summary;
   lines.push(`Summary: subject ${m.subject}; ${m.same} same, ${m.different} different, ${m.missing_in_oidc} missing in OIDC, ${m.unmapped} unmapped, ${m.new_in_oidc} new in OIDC`);
-  lines.push(m.identical ? 'Contract UNCHANGED (identical).' : m.unchanged ? 'Contract UNCHANGED (the app receives more than before: see "new in oidc").' : 'Contract CHANGED: fix every row above that is not "same" before cutting over.');
+  if (m.identical) lines.push('Contract UNCHANGED (identical).');
+  else if (m.unchanged) lines.push('Contract UNCHANGED (the app receives more than before: see "new in oidc").');
+  else if (m.subject === 'refused') lines.push('Contract CHANGED: the broker refuses this subject source, so the app cannot keep its user key; choose another subject source (docs/migration.md, "Subject sources") and fix every row above that is not "same" before cutting over.');
+  else lines.push('Contract CHANGED: fix every row above that is not "same" before cutting over.');
   return lines.join('\n');
 }

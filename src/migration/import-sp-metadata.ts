@@ -1,4 +1,4 @@
-import { Document } from 'yaml';
+import { Document, isScalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { claimTargetProblem, DEFAULT_SAML_CLAIM_MAP, NOT_MAPPED_BY_DEFAULT } from './claims.js';
 import { NAMEID_FORMAT, PAIRWISE_ID_ATTRIBUTE, SUBJECT_ID_ATTRIBUTE, type SubjectSource } from './subject.js';
 import { attr, children, descendantsNamed, is, MigrationInputError, NS, parseXml, simpleText } from './xml.js';
@@ -47,15 +47,23 @@ export type ImportedNamespace =
   | { namespace: string; strategy: 'saml_subject'; subject_source: SubjectSource }
   | { namespace: string; strategy: 'pairwise'; sector: string };
 
+/** The `oidc:` block of the client: the app as a relying party of the broker's OpenID Provider. */
+export interface ImportedOidcApp {
+  /** PLACEHOLDERS derived from the ACS origins: an ACS URL is not an OIDC redirect URI. */
+  redirect_uris: string[];
+  subject_namespace: string;
+  /** The app receives the SAML attributes as claims (the default table and its overrides): what the draft promises. */
+  saml_claims: true;
+  /** Overrides of the default claim table this import proposes (attribute Name → claim, `{claim, multi}`, or null). */
+  claim_overrides: Record<string, string | null | { claim: string; multi: boolean }>;
+}
+
+/** An entry for `clients:` in broker.config.yaml, in the shape the configuration schema takes. */
 export interface ImportedClient {
   client_id: string;
   name: string;
-  /** PLACEHOLDERS derived from the ACS origins: an ACS URL is not an OIDC redirect URI. */
-  redirect_uris: string[];
   token_endpoint_auth_method: 'client_secret_basic';
-  subject_namespace: string;
-  /** Overrides of the default claim table this import proposes (attribute Name → claim, or null). */
-  claim_overrides: Record<string, string | null>;
+  oidc: ImportedOidcApp;
 }
 
 export interface SpImport {
@@ -107,10 +115,11 @@ export function importSpMetadata(xml: string, options: ImportOptions = {}): SpIm
   if (clientIdProblem) throw new MigrationInputError(`client_id "${clientId}": ${clientIdProblem}`);
   const namespaceName = options.subjectNamespace ?? `${clientId}-users`;
 
+  const name = clientName(entityId, sp, warnings);
   const redirectUris = suggestRedirectUris(acs, warnings);
   const requested = requestedAttributes(sp, warnings);
-  const claimOverrides: Record<string, string | null> = {};
-  for (const r of requested) if (r.origin === 'suggested' && r.claim) claimOverrides[r.attribute] = r.claim;
+  const claimOverrides: ImportedOidcApp['claim_overrides'] = {};
+  for (const r of requested) if (r.origin === 'suggested' && r.claim) claimOverrides[r.attribute] = r.multi ? { claim: r.claim, multi: true } : r.claim;
 
   const sector = sectorOf(acs);
   const namespace = suggestNamespace(namespaceName, sector, nameIdFormats, requirement, requested, warnings);
@@ -118,7 +127,6 @@ export function importSpMetadata(xml: string, options: ImportOptions = {}): SpIm
   if (singleLogout.length > 0) {
     warnings.push('the SP has SingleLogoutService endpoints: SAML logout does not carry over; configure OIDC RP-initiated logout (post_logout_redirect_uris) for the app separately');
   }
-  warnings.push('token_endpoint_auth_method is client_secret_basic: generate a secret, give it to the app, and set client_secret_hash (npm run cli -- hash-secret)');
 
   return {
     legacy: {
@@ -130,11 +138,9 @@ export function importSpMetadata(xml: string, options: ImportOptions = {}): SpIm
     },
     client: {
       client_id: clientId,
-      name: displayName(entity, sp) ?? entityId,
-      redirect_uris: redirectUris,
+      name,
       token_endpoint_auth_method: 'client_secret_basic',
-      subject_namespace: namespace.namespace,
-      claim_overrides: claimOverrides,
+      oidc: { redirect_uris: redirectUris, subject_namespace: namespace.namespace, saml_claims: true, claim_overrides: claimOverrides },
     },
     namespace,
     requestedAttributes: requested,
@@ -147,7 +153,14 @@ function pickEntity(root: Element, entityId: string | undefined): Element {
     if (entityId !== undefined && attr(root, 'entityID') !== entityId) throw new MigrationInputError(`SP metadata: the entity is ${attr(root, 'entityID')}, not ${entityId}`);
     return root;
   }
-  if (!is(root, NS.metadata, 'EntitiesDescriptor')) throw new MigrationInputError(`SP metadata: expected md:EntityDescriptor or md:EntitiesDescriptor, found ${root.localName}`);
+  if (!is(root, NS.metadata, 'EntitiesDescriptor')) {
+    if (root.localName === 'EntityDescriptor' || root.localName === 'EntitiesDescriptor') {
+      throw new MigrationInputError(
+        `SP metadata: the root element ${root.localName} is not in the SAML 2.0 metadata namespace (${NS.metadata}): it has ${root.namespaceURI ? `the namespace ${root.namespaceURI}` : 'no namespace'}. Metadata is read by namespace, not by element name, so the document is refused for that reason. Declare xmlns="${NS.metadata}" (or an md: prefix bound to it) if it is SAML 2.0 metadata.`,
+      );
+    }
+    throw new MigrationInputError(`SP metadata: expected md:EntityDescriptor or md:EntitiesDescriptor, found ${root.localName}`);
+  }
   const sps = descendantsNamed(root, NS.metadata, 'EntityDescriptor').filter((e) => children(e, NS.metadata, 'SPSSODescriptor').length > 0);
   if (entityId !== undefined) {
     const found = sps.filter((e) => attr(e, 'entityID') === entityId);
@@ -262,7 +275,19 @@ function sectorOf(acs: readonly AcsEndpoint[]): string {
   }
 }
 
-function displayName(entity: Element, sp: Element): string | undefined {
+/** ServiceNames that name the SAML software, a role or a default, not the app (compared without case and punctuation). */
+const GENERIC_SERVICE_NAME = /^(default|default service|service|services|service provider|sp|saml|saml ?2|saml sp|saml service|saml service provider|shibboleth|shibboleth sp|sso|sso service|single sign ?on|web ?sso|app|application|attribute consuming service|attributes|login|portal)$/;
+
+export function isGenericServiceName(name: string): boolean {
+  return GENERIC_SERVICE_NAME.test(name.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim());
+}
+
+/**
+ * The client's name, and where it came from: the English (else first) mdui:DisplayName, else a
+ * ServiceName that names the app (not "Default Service", "SP", …; the default service's first),
+ * else the entityID's host and path. Never the OrganizationDisplayName: an organization runs many SPs.
+ */
+function clientName(entityId: string, sp: Element, warnings: string[]): string {
   const pick = (els: Element[]) => {
     const texts = els.map((el) => ({ lang: el.getAttributeNS(NS.xml, 'lang') ?? '', text: (simpleText(el) ?? '').trim() })).filter((t) => t.text.length > 0);
     return (texts.find((t) => t.lang === 'en') ?? texts[0])?.text;
@@ -270,18 +295,38 @@ function displayName(entity: Element, sp: Element): string | undefined {
   for (const extensions of children(sp, NS.metadata, 'Extensions')) {
     for (const ui of children(extensions, NS.mdui, 'UIInfo')) {
       const name = pick(children(ui, NS.mdui, 'DisplayName'));
-      if (name) return name;
+      if (name) {
+        warnings.push(`client name "${name}" taken from mdui:DisplayName`);
+        return name;
+      }
     }
   }
-  for (const service of children(sp, NS.metadata, 'AttributeConsumingService')) {
+  const generic: string[] = [];
+  const services = children(sp, NS.metadata, 'AttributeConsumingService');
+  const preferred = defaultService(services);
+  for (const service of preferred ? [preferred, ...services.filter((s) => s !== preferred)] : []) {
     const name = pick(children(service, NS.metadata, 'ServiceName'));
-    if (name) return name;
+    if (!name) continue;
+    if (isGenericServiceName(name)) {
+      generic.push(name);
+      continue;
+    }
+    warnings.push(`client name "${name}" taken from the ServiceName`);
+    return name;
   }
-  for (const org of children(entity, NS.metadata, 'Organization')) {
-    const name = pick(children(org, NS.metadata, 'OrganizationDisplayName'));
-    if (name) return name;
-  }
-  return undefined;
+  const name = nameFromEntityId(entityId);
+  warnings.push(`client name "${name}" from the entityID${generic.length > 0 ? ` (the ServiceName "${generic[0]}" is generic)` : ' (no mdui:DisplayName or ServiceName)'}`);
+  return name;
+}
+
+/** The entityID without scheme, query, fragment and generic trailing segments: `https://sp.example.org/shibboleth` → sp.example.org. */
+function nameFromEntityId(entityId: string): string {
+  const text = entityId.replace(/[?#].*$/, '');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text);
+  if (!scheme) return text.replace(/^urn:/i, '') || entityId;
+  const [host = '', ...path] = text.slice(scheme[0].length).split('/');
+  while (path.length > 0 && (path.at(-1) === '' || GENERIC_SEGMENT.test(path.at(-1)!))) path.pop();
+  return [host, ...path].join('/') || entityId;
 }
 
 /** SAML metadata §2.4.4.1: the service with isDefault="true", else the first not marked false, else the first. */
@@ -289,17 +334,50 @@ function defaultService(services: Element[]): Element | undefined {
   return services.find((s) => attr(s, 'isDefault') === 'true' || attr(s, 'isDefault') === '1') ?? services.find((s) => attr(s, 'isDefault') !== 'false' && attr(s, 'isDefault') !== '0') ?? services[0];
 }
 
+/**
+ * Words of an attribute name: separators split, then camel case with acronyms kept whole
+ * (`HTTPSProxyURL` → HTTPS Proxy URL, `userGroupIDs` → user Group IDs). A single capital between a
+ * word and the next belongs to the word before (`AuthNPolicyURI` → AuthN Policy URI: "AuthN" is one
+ * abbreviation, as in AuthNRequest).
+ */
+export function nameWords(name: string): string[] {
+  const words: string[] = [];
+  for (const part of name.split(/[^A-Za-z0-9]+/).filter(Boolean)) {
+    for (const token of part.match(/[A-Z]{2,}s(?![a-z])|[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+/g) ?? []) {
+      const previous = words.at(-1);
+      if (/^[A-Z]$/.test(token) && previous !== undefined && /[a-z0-9]$/.test(previous) && part.includes(previous + token)) words[words.length - 1] = previous + token;
+      else words.push(token);
+    }
+  }
+  return words;
+}
+
 /** A claim name suggested for an attribute the table does not know: its FriendlyName (or the tail of its Name) in snake_case. */
 export function suggestClaimName(name: string, friendlyName?: string): string | undefined {
   const base = friendlyName && friendlyName.trim().length > 0 ? friendlyName : (name.split(/[:/#]/).filter(Boolean).pop() ?? '');
-  const snake = base
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+  const snake = nameWords(base)
+    .join('_')
     .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
     .replace(/^_+|_+$/g, '')
     .slice(0, 64);
   if (!/^[a-z]/.test(snake)) return undefined;
   return claimTargetProblem(snake) === undefined ? snake : undefined;
+}
+
+/** Attributes known to carry several values, whatever their name says (AWS: one value per role the user may assume). */
+const KNOWN_LIST_ATTRIBUTES: ReadonlySet<string> = new Set(['https://aws.amazon.com/SAML/Attributes/Role']);
+
+/** Last words that make an attribute a list: roles, groups, entitlements, memberships, plural identifiers. */
+const LIST_WORD = /^(roles?|groups?|entitlements?|memberof|members|memberships|permissions|teams|scopes|affiliations|licenses|tags|ids)$/i;
+
+/** Whether an attribute the table does not know is proposed as a list, and why (undefined: single-valued). */
+function listReason(name: string, friendlyName?: string): string | undefined {
+  if (KNOWN_LIST_ATTRIBUTES.has(name)) return `${name} carries one value per role`;
+  for (const candidate of [name.split(/[:/#]/).filter(Boolean).pop() ?? '', friendlyName ?? '']) {
+    const last = nameWords(candidate).at(-1);
+    if (last !== undefined && LIST_WORD.test(last)) return `its name ends in "${last}"`;
+  }
+  return undefined;
 }
 
 function requestedAttributes(sp: Element, warnings: string[]): RequestedClaim[] {
@@ -342,8 +420,13 @@ function requestedAttributes(sp: Element, warnings: string[]): RequestedClaim[] 
     const suggestion = suggestClaimName(name, friendlyName);
     if (suggestion && !suggestedClaims.has(suggestion)) {
       suggestedClaims.add(suggestion);
-      out.push({ ...base, claim: suggestion, multi: false, origin: 'suggested' });
-      warnings.push(`${name}${friendlyName ? ` (${friendlyName})` : ''} has no default claim: proposed override → ${suggestion} (non-standard, single-valued; use {claim, multi: true} if it is a list)`);
+      const list = listReason(name, friendlyName);
+      out.push({ ...base, claim: suggestion, multi: list !== undefined, origin: 'suggested' });
+      warnings.push(
+        list !== undefined
+          ? `${name}${friendlyName ? ` (${friendlyName})` : ''} has no default claim: proposed override → ${suggestion} (non-standard, a list: ${list}; make it a plain claim name if it is one value)`
+          : `${name}${friendlyName ? ` (${friendlyName})` : ''} has no default claim: proposed override → ${suggestion} (non-standard, single-valued; use {claim, multi: true} if it is a list)`,
+      );
     } else {
       out.push({ ...base, claim: null, origin: 'none' });
       warnings.push(`${name}${friendlyName ? ` (${friendlyName})` : ''} has no default claim and no usable name could be derived: add an override or the app loses it`);
@@ -406,39 +489,67 @@ function suggestNamespace(
   return { namespace, strategy: 'pairwise', sector };
 }
 
+/** What the operator adds to a draft: the hash of the client secret the CLI generated for it. */
+export interface DraftSecret {
+  /** `client_secret_hash` of a secret given to the app (hashSecret). */
+  clientSecretHash: string;
+}
+
+/** Marks a line the operator must decide on; the draft loads without touching it. */
+export const DECIDE = 'DECIDE:';
+
 /**
- * Configuration snippets: the client (for `clients:` in broker.config.yaml) and the namespace file
- * (mappings/<namespace>.yaml), as YAML documents, with the warnings as comments.
+ * Configuration snippets: the client (an entry for `clients:` in broker.config.yaml) and the
+ * namespace file (mappings/<namespace>.yaml), as YAML documents that load as printed (a test
+ * loads the draft of every fixture through the configuration loader and `check`), with the
+ * warnings as comments and every operator decision marked `DECIDE:`.
  */
-export function toYaml(result: SpImport): string {
+export function toYaml(result: SpImport, secret: DraftSecret): string {
   const header = [
     ` Generated by import-sp-metadata from the SAML metadata of ${result.legacy.entity_id}.`,
-    ' A DRAFT: review every line, then run contract-report before cutting over.',
+    ` A DRAFT that loads as printed: review every line, decide every line marked ${DECIDE}, then run contract-report before cutting over.`,
     '',
     ' Warnings:',
     ...result.warnings.map((w) => `  - ${w}`),
   ];
   const acs = result.legacy.acs.map((a) => `   ${a.location} (${a.binding.replace('urn:oasis:names:tc:SAML:2.0:bindings:', '')}${a.isDefault ? ', default' : ''})`);
 
-  const client: Record<string, unknown> = { ...result.client };
-  if (Object.keys(result.client.claim_overrides).length === 0) delete client.claim_overrides;
-  const clientDoc = new Document([client]);
+  const { oidc, ...identity } = result.client;
+  // claim_overrides is printed even when empty: it is where the operator corrects the table.
+  const entry = { ...identity, client_secret_hash: secret.clientSecretHash, oidc };
+  const clientDoc = new Document([entry]);
   clientDoc.commentBefore = [
     ...header,
     '',
-    ' ── broker.config.yaml, append under clients: ──',
+    ' ── broker.config.yaml: append this entry under clients: ──',
     ' The legacy SP consumed assertions at:',
     ...acs,
-    ' redirect_uris below are placeholders: replace them with the app\'s OIDC callback.',
-    ' Add client_secret_hash (npm run cli -- hash-secret).',
   ].join('\n');
+  const item = (clientDoc.contents as YAMLSeq).items[0] as YAMLMap;
+  commentKey(item, 'client_secret_hash', ' The hash of the secret printed once when this draft was made (on stderr): give that secret to the app. Lost it? npm run cli -- hash-secret --generate');
+  const oidcMap = item.get('oidc', true) as unknown as YAMLMap;
+  commentKey(oidcMap, 'saml_claims', ' The SAML attributes reach the app as the claims listed at the end of this draft (default table + claim_overrides).');
+  commentKey(
+    oidcMap,
+    'redirect_uris',
+    ` ${DECIDE} placeholders. An ACS URL receives a SAML POST, not an OIDC authorization response: the app must add an OIDC callback, and that exact URL goes here.`,
+  );
 
   const nsDoc = new Document(result.namespace);
-  nsDoc.commentBefore = ` ── mappings/${result.namespace.namespace}.yaml ──`;
+  nsDoc.commentBefore = [` ── mappings/${result.namespace.namespace}.yaml ──`, ` ${DECIDE} the subject source: what the app keys its users on (docs/migration.md, "Subject sources").`].join('\n');
+  if (result.namespace.strategy === 'saml_subject') {
+    nsDoc.commentBefore += `\n ${DECIDE} add upstreams: [<the IdP's entity id>] so that only that IdP's values bind here (check warns until then).`;
+  }
 
   const claims = result.requestedAttributes.map((r) => `   ${r.attribute}${r.friendlyName ? ` (${r.friendlyName})` : ''} → ${r.claim ?? 'not passed on'}${r.multi ? ' [list]' : ''}${r.required ? ', required' : ''}${r.origin === 'suggested' ? ', PROPOSED override' : ''}`);
   nsDoc.comment = claims.length > 0 ? [' Requested attributes and the claims they become:', ...claims].join('\n') : ' The SP metadata requests no attributes.';
 
   const opts = { lineWidth: 0 } as const;
-  return `${clientDoc.toString(opts)}---\n${nsDoc.toString(opts)}`;
+  const text = `${clientDoc.toString(opts)}---\n${nsDoc.toString(opts)}`;
+  return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+function commentKey(map: YAMLMap, key: string, comment: string): void {
+  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+  if (pair && isScalar(pair.key)) pair.key.commentBefore = comment;
 }

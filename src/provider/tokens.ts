@@ -56,13 +56,22 @@ export function scopedClaims(claims: Record<string, unknown>, scopes: readonly s
 }
 
 /**
- * The claims released to a client for a set of scopes. A migrated SAML app (one with a claim
- * table of its own) gets its contract: the attributes translated through its table, custom
+ * Whether a client is a migrated SAML app that receives the SAML attributes as claims. Said by
+ * `saml_claims`, not by whether it has overrides: an app whose every attribute is in the default
+ * table has none, and must still get them (issue 10 §3).
+ */
+export function receivesSamlClaims(client: ProviderClient | undefined): boolean {
+  return client?.saml_claims ?? client?.claim_overrides !== undefined;
+}
+
+/**
+ * The claims released to a client for a set of scopes. A migrated SAML app (`saml_claims`) gets
+ * its contract: the attributes translated through the default table and its overrides, custom
  * claims included; every other client gets the standard claims its scopes release.
  */
 export function releasedClaims(client: ProviderClient | undefined, principal: PrincipalRecord, scopes: readonly string[]): Record<string, unknown> {
-  if (!client?.claim_overrides || !principal.saml) return scopedClaims(principal.claims, scopes);
-  const { claims } = translateWithClaimMap(principal.saml.attributes, effectiveClaimMap(client.claim_overrides));
+  if (!receivesSamlClaims(client) || !principal.saml) return scopedClaims(principal.claims, scopes);
+  const { claims } = translateWithClaimMap(principal.saml.attributes, effectiveClaimMap(client?.claim_overrides ?? {}));
   const custom = Object.fromEntries(Object.entries(claims).filter(([name]) => !STANDARD_CLAIMS.includes(name)));
   return { ...custom, ...scopedClaims(claims, scopes) };
 }

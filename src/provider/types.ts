@@ -33,6 +33,11 @@ export interface ProviderClient {
    * included (docs/migration.md).
    */
   claim_overrides?: ClaimMapOverrides;
+  /**
+   * The app receives the SAML attributes of the login as claims, through the default table and
+   * `claim_overrides` (the config's `oidc.saml_claims`). Absent: it does when `claim_overrides` is set.
+   */
+  saml_claims?: boolean;
   /** Scopes it may request; must include `openid`. Others: `email`, `profile`, `offline_access`. */
   scopes: readonly string[];
   /**

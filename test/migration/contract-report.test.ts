@@ -170,7 +170,7 @@ describe('contractReport', () => {
   it('explains a legacy transient NameID', () => {
     const l = parseLegacyAssertion(assertion({ nameIdFormat: TRANSIENT, nameId: '_7d1f0a9e3b' }));
     const report = contractReport({ legacy: l, oidc: { sub: 'x', claims: {} }, claimMap });
-    expect(report.subject.status).toBe('different');
+    expect(report.subject.status).toBe('refused');
     expect(report.subject.notes.join()).toMatch(/transient NameID/);
   });
 
@@ -180,6 +180,8 @@ describe('contractReport', () => {
     // Even equal, the note says the broker will not do this.
     expect(report.subject.notes.join()).toMatch(/never makes an email the sub/);
     expect(report.subject.notes.join()).toMatch(/nameid_email/);
+    expect(report.subject.status).toBe('refused');
+    expect(report.summary.unchanged).toBe(false);
   });
 
   it('reports a legacy assertion without NameID as a different subject', () => {

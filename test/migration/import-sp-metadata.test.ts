@@ -7,6 +7,8 @@ import { MigrationInputError } from '../../src/migration/xml.js';
 import { namespaceSchema } from '../../src/config/schema.js';
 import { EMAIL, NS_MD, PERSISTENT, SLO, spMetadata, subjectIdRequirement, TRANSIENT, UNSPECIFIED, URI } from './fixtures.js';
 
+/** A hash as hashSecret writes it (not of any real secret). */
+const SECRET = { clientSecretHash: 'pbkdf2-sha256$100000$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g' };
 const warningsOf = (xml: string) => importSpMetadata(xml).warnings.join('\n');
 
 describe('importSpMetadata', () => {
@@ -15,10 +17,13 @@ describe('importSpMetadata', () => {
     expect(r.client).toEqual({
       client_id: 'expenses.example.com',
       name: 'Expense Reports',
-      redirect_uris: ['https://expenses.example.com/oidc/callback', 'https://eu.expenses.example.com/oidc/callback'],
       token_endpoint_auth_method: 'client_secret_basic',
-      subject_namespace: 'expenses.example.com-users',
-      claim_overrides: { 'urn:oid:2.5.4.11': 'ou', 'http://schemas.example.com/claims/costCenter': 'cost_center' },
+      oidc: {
+        redirect_uris: ['https://expenses.example.com/oidc/callback', 'https://eu.expenses.example.com/oidc/callback'],
+        subject_namespace: 'expenses.example.com-users',
+        saml_claims: true,
+        claim_overrides: { 'urn:oid:2.5.4.11': 'ou', 'http://schemas.example.com/claims/costCenter': 'cost_center' },
+      },
     });
     expect(r.legacy).toEqual({
       entity_id: 'https://expenses.example.com/saml/metadata',
@@ -34,7 +39,7 @@ describe('importSpMetadata', () => {
 
   it('is honest that redirect_uris are placeholders, not the ACS', () => {
     const r = importSpMetadata(spMetadata());
-    expect(r.client.redirect_uris).not.toContain('https://expenses.example.com/saml/acs');
+    expect(r.client.oidc.redirect_uris).not.toContain('https://expenses.example.com/saml/acs');
     expect(r.warnings.join('\n')).toMatch(/PLACEHOLDERS.*ACS URL receives a SAML POST, not an OIDC authorization response/);
   });
 
@@ -42,7 +47,7 @@ describe('importSpMetadata', () => {
     const r = importSpMetadata(spMetadata(), { clientId: 'expenses', subjectNamespace: 'expenses-users' });
     expect(r.client.client_id).toBe('expenses');
     expect(r.namespace.namespace).toBe('expenses-users');
-    expect(r.client.subject_namespace).toBe('expenses-users');
+    expect(r.client.oidc.subject_namespace).toBe('expenses-users');
   });
 
   it('refuses a client_id the broker would refuse', () => {
@@ -67,7 +72,7 @@ describe('importSpMetadata', () => {
   it('handles a missing AttributeConsumingService', () => {
     const r = importSpMetadata(spMetadata({ attributeServices: '' }));
     expect(r.requestedAttributes).toEqual([]);
-    expect(r.client.claim_overrides).toEqual({});
+    expect(r.client.oidc.claim_overrides).toEqual({});
     expect(r.warnings.join('\n')).toMatch(/no AttributeConsumingService/);
   });
 
@@ -107,7 +112,7 @@ describe('importSpMetadata', () => {
     </md:AttributeConsumingService>`;
     const r = importSpMetadata(spMetadata({ attributeServices: services }));
     expect(r.requestedAttributes.map((a) => a.claim)).toEqual([null, null]);
-    expect(r.client.claim_overrides).toEqual({});
+    expect(r.client.oidc.claim_overrides).toEqual({});
     expect(r.warnings.join('\n')).toMatch(/urn:example:sub has no default claim and no usable name/);
   });
 
@@ -121,26 +126,26 @@ describe('importSpMetadata', () => {
 
   it('handles several ACS endpoints on several origins, one placeholder per origin', () => {
     const r = importSpMetadata(spMetadata());
-    expect(r.client.redirect_uris).toHaveLength(2);
+    expect(r.client.oidc.redirect_uris).toHaveLength(2);
   });
 
   it('warns about a plain-http ACS and proposes https', () => {
     const acs = `<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http://legacy.example.com/acs" index="0"/>`;
     const r = importSpMetadata(spMetadata({ acs }));
-    expect(r.client.redirect_uris).toEqual(['https://legacy.example.com/oidc/callback']);
+    expect(r.client.oidc.redirect_uris).toEqual(['https://legacy.example.com/oidc/callback']);
     expect(r.warnings.join('\n')).toMatch(/plain http/);
   });
 
   it('keeps http on loopback (local development)', () => {
     const acs = `<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http://localhost:8080/saml/acs" index="0"/>`;
-    expect(importSpMetadata(spMetadata({ acs })).client.redirect_uris).toEqual(['http://localhost:8080/oidc/callback']);
+    expect(importSpMetadata(spMetadata({ acs })).client.oidc.redirect_uris).toEqual(['http://localhost:8080/oidc/callback']);
   });
 
   it('ignores an ACS that is not an http(s) URL', () => {
     const acs = `<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:PAOS" Location="urn:example:paos" index="0"/>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://expenses.example.com/acs" index="1"/>`;
     const r = importSpMetadata(spMetadata({ acs }));
-    expect(r.client.redirect_uris).toEqual(['https://expenses.example.com/oidc/callback']);
+    expect(r.client.oidc.redirect_uris).toEqual(['https://expenses.example.com/oidc/callback']);
     expect(r.warnings.join('\n')).toMatch(/urn:example:paos is not http\(s\)/);
   });
 
@@ -205,12 +210,9 @@ describe('importSpMetadata', () => {
       expect(importSpMetadata(spMetadata({ extensions: '' })).client.name).toBe('Expenses');
     });
 
-    it('then to the OrganizationDisplayName', () => {
-      expect(importSpMetadata(spMetadata({ extensions: '', attributeServices: '' })).client.name).toBe('Example Corporation');
-    });
-
-    it('then to the entityID', () => {
-      expect(importSpMetadata(spMetadata({ extensions: '', attributeServices: '', organization: '' })).client.name).toBe('https://expenses.example.com/saml/metadata');
+    it('then to the entityID host and path, never the OrganizationDisplayName (an organization runs many SPs)', () => {
+      expect(importSpMetadata(spMetadata({ extensions: '', attributeServices: '' })).client.name).toBe('expenses.example.com');
+      expect(importSpMetadata(spMetadata({ extensions: '', attributeServices: '', organization: '' })).client.name).toBe('expenses.example.com');
     });
   });
 
@@ -302,7 +304,7 @@ describe('importSpMetadata', () => {
 
   it('ignores look-alike elements in another namespace', () => {
     const xml = spMetadata().replace('</md:SPSSODescriptor>', `<x:AssertionConsumerService xmlns:x="urn:example" Location="https://evil.example/acs"/></md:SPSSODescriptor>`);
-    expect(importSpMetadata(xml).client.redirect_uris.join()).not.toMatch(/evil/);
+    expect(importSpMetadata(xml).client.oidc.redirect_uris.join()).not.toMatch(/evil/);
   });
 });
 
@@ -345,16 +347,16 @@ describe('suggestClaimName', () => {
 describe('toYaml', () => {
   it('produces two YAML documents: the client and the namespace file', () => {
     const result = importSpMetadata(spMetadata());
-    const text = toYaml(result);
+    const text = toYaml(result, SECRET);
     const docs = parseAllDocuments(text);
     expect(docs).toHaveLength(2);
     expect(docs.every((d) => d.errors.length === 0)).toBe(true);
-    expect(docs[0]!.toJS()).toEqual([result.client]);
+    expect(docs[0]!.toJS()).toEqual([{ ...result.client, client_secret_hash: SECRET.clientSecretHash }]);
     expect(docs[1]!.toJS()).toEqual(result.namespace);
   });
 
   it('carries the warnings, the ACS URLs and the requested attributes as comments', () => {
-    const text = toYaml(importSpMetadata(spMetadata()));
+    const text = toYaml(importSpMetadata(spMetadata()), SECRET);
     expect(text).toMatch(/^# A DRAFT/m);
     expect(text).toMatch(/^#\s+- redirect_uris are PLACEHOLDERS/m);
     expect(text).toMatch(/^#\s+https:\/\/expenses\.example\.com\/saml\/acs \(HTTP-POST, default\)$/m);
@@ -362,33 +364,33 @@ describe('toYaml', () => {
     expect(text).toMatch(/client_secret_hash/);
   });
 
-  it('leaves claim_overrides out when there are none', () => {
-    const docs = parseAllDocuments(toYaml(importSpMetadata(spMetadata({ attributeServices: '' }))));
-    expect(docs[0]!.toJS()[0]).not.toHaveProperty('claim_overrides');
+  it('keeps an empty claim_overrides, and says the app receives its SAML attributes (saml_claims)', () => {
+    const docs = parseAllDocuments(toYaml(importSpMetadata(spMetadata({ attributeServices: '' })), SECRET));
+    expect(docs[0]!.toJS()[0].oidc).toMatchObject({ saml_claims: true, claim_overrides: {} });
   });
 
   it('emits a pairwise namespace the current config schema accepts', () => {
-    const docs = parseAllDocuments(toYaml(importSpMetadata(spMetadata({ nameIdFormats: [EMAIL] }))));
+    const docs = parseAllDocuments(toYaml(importSpMetadata(spMetadata({ nameIdFormats: [EMAIL] })), SECRET));
     expect(namespaceSchema.safeParse(docs[1]!.toJS()).success).toBe(true);
   });
 
   it('emits overrides the overrides schema accepts', () => {
-    const docs = parseAllDocuments(toYaml(importSpMetadata(spMetadata())));
-    expect(claimMapOverridesSchema.safeParse(docs[0]!.toJS()[0].claim_overrides).success).toBe(true);
+    const docs = parseAllDocuments(toYaml(importSpMetadata(spMetadata()), SECRET));
+    expect(claimMapOverridesSchema.safeParse(docs[0]!.toJS()[0].oidc.claim_overrides).success).toBe(true);
   });
 
   it('cannot be steered by line breaks in names that end up in comments', () => {
     const services = `<md:AttributeConsumingService index="0"><md:ServiceName xml:lang="en">S</md:ServiceName><md:RequestedAttribute Name="urn:example:x&#10;token_endpoint_auth_method: none&#13;subject_namespace: admins" FriendlyName="x"/></md:AttributeConsumingService>`;
     const result = importSpMetadata(spMetadata({ entityId: 'https://expenses.example.com/sp&#10;- client_id: admin', attributeServices: services }));
-    const docs = parseAllDocuments(toYaml(result));
+    const docs = parseAllDocuments(toYaml(result, SECRET));
     expect(docs).toHaveLength(2);
-    expect(docs[0]!.toJS()).toEqual([result.client]);
+    expect(docs[0]!.toJS()).toEqual([{ ...result.client, client_secret_hash: SECRET.clientSecretHash }]);
     expect(docs[0]!.toJS()[0].token_endpoint_auth_method).toBe('client_secret_basic');
   });
 
   it('cannot be steered by comment text in the metadata', () => {
     const xml = spMetadata({ extensions: `<md:Extensions><mdui:UIInfo><mdui:DisplayName xml:lang="en">Evil\nclient_id: admin</mdui:DisplayName></mdui:UIInfo></md:Extensions>` });
-    const docs = parseAllDocuments(toYaml(importSpMetadata(xml)));
+    const docs = parseAllDocuments(toYaml(importSpMetadata(xml), SECRET));
     expect(docs[0]!.toJS()[0].client_id).toBe('expenses.example.com');
   });
 });

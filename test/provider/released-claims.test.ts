@@ -43,6 +43,30 @@ describe('releasedClaims', () => {
     expect(releasedClaims(migrated, principal, ['openid', 'email', 'profile'])).toEqual({ email: 'alice@example.com', given_name: 'Alice', cost_center: 'CC-4711' });
   });
 
+  it('gives a migrated app without overrides (saml_claims) the default table, non-standard claims included', () => {
+    const eduPerson = {
+      ...principal,
+      saml: {
+        ...principal.saml!,
+        attributes: [
+          ...principal.saml!.attributes,
+          { name: 'urn:oid:1.3.6.1.4.1.5923.1.1.1.6', nameFormat: URI, values: ['alice@uni.example'] },
+          { name: 'urn:oid:1.3.6.1.4.1.5923.1.1.1.9', nameFormat: URI, values: ['staff@uni.example', 'member@uni.example'] },
+        ],
+      },
+    };
+    expect(releasedClaims(app({ saml_claims: true }), eduPerson, ['openid', 'email'])).toEqual({
+      email: 'alice@example.com',
+      eduperson_principal_name: 'alice@uni.example',
+      eduperson_scoped_affiliation: ['staff@uni.example', 'member@uni.example'],
+    });
+  });
+
+  it('an empty claim_overrides also makes a migrated app; saml_claims: false an ordinary one', () => {
+    expect(releasedClaims(app({ claim_overrides: {} }), principal, ['openid', 'profile'])).toEqual({ given_name: 'Alice' });
+    expect(releasedClaims(app({ saml_claims: false }), principal, ['openid', 'email'])).toEqual({ email: 'alice@example.com' });
+  });
+
   it('drops an attribute the app table maps to null', () => {
     const migrated = app({ claim_overrides: { 'urn:oid:2.5.4.42': null } });
     expect(releasedClaims(migrated, principal, ['openid', 'profile'])).toEqual({});
