@@ -30,6 +30,7 @@ import { sqliteSamlSessions } from './sqlite-saml-sessions.js';
 import { sqliteAccessRequests } from './sqlite-access-requests.js';
 import { sqliteDeferrals } from './sqlite-deferrals.js';
 import { AUDIT_SINCE } from './retention-sql.js';
+import { groupCommit } from './sqlite-group-commit.js';
 import { writeTransaction } from './sqlite-tx.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../migrations');
@@ -148,49 +149,16 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
   });
 
   type MintWrite = { binding?: SubjectBinding; audit: AuditRecord };
-  // Nested inside the group transaction below, this is a savepoint: one write's conflict rolls
-  // back that write alone.
-  const commitOne = writeTransaction(db, (write: MintWrite) => {
+  // Mint and reference writes share group transactions (sqlite-group-commit.ts): one WAL commit per turn.
+  const inGroup = groupCommit(db);
+  const commitOne = (write: MintWrite) => {
     if (write.binding) q.insertBinding.run({ upstreamIssuer: null, ...write.binding });
     appendAudit(write.audit);
-  });
-  const commitGroup = writeTransaction(db, (batch: MintWrite[]) =>
-    batch.map((write) => {
-      try {
-        commitOne(write);
-        return undefined;
-      } catch (err) {
-        return err;
-      }
-    }),
-  );
-
-  /**
-   * Group commit: mint and audit writes that arrive in the same turn of the event loop share one
-   * transaction, so one WAL commit instead of one per request. Each write stays all-or-nothing
-   * (its own savepoint) and each caller's promise settles only after the shared commit.
-   */
-  let queue: Array<{ write: MintWrite; settle: (err?: unknown) => void }> = [];
-  const flush = () => {
-    const batch = queue;
-    queue = [];
-    let outcomes: unknown[];
-    try {
-      outcomes = commitGroup(batch.map((b) => b.write));
-    } catch (err) {
-      outcomes = batch.map(() => err);
-    }
-    batch.forEach((b, i) => b.settle(outcomes[i]));
   };
-  const enqueue = (write: MintWrite) =>
-    new Promise<void>((resolve, reject) => {
-      if (queue.length === 0) setImmediate(flush);
-      queue.push({ write, settle: (err) => (err === undefined ? resolve() : reject(err)) });
-    });
 
   return {
     ...sqliteLoginStores(db),
-    references: sqliteReferences(db),
+    references: sqliteReferences(db, inGroup),
     samlSessions: sqliteSamlSessions(db),
     accessRequests: sqliteAccessRequests(db),
     deferrals: sqliteDeferrals(db),
@@ -236,7 +204,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
       },
     },
     audit: {
-      append: (r) => enqueue({ audit: r }),
+      append: (r) => inGroup(() => void appendAudit(r)),
       recent: async (limit) => (q.recentAudit.all(limit) as string[]).map((s) => JSON.parse(s) as AuditRecord),
       since: async (since, after, limit) =>
         (q.auditSince.all(since, after, limit) as Array<{ seq: number; record: string }>).map((r) => ({ seq: r.seq, record: JSON.parse(r.record) as AuditRecord })),
@@ -249,7 +217,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     },
     commitMint: async (write) => {
       try {
-        await enqueue(write);
+        await inGroup(() => commitOne(write));
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreConflict('binding conflict');
         throw err;
