@@ -52,7 +52,8 @@ const app = new Hono();
 app.post('/token', async (c) => {
   const form = await readForm(c.req.raw);
   const jwt = await signJwt({ sub: form.get('subject_token_type') ?? 'x', scope: form.get('scope') });
-  return c.json({ access_token: jwt, token_type: 'N_A', expires_in: LIFETIME }, 200, { 'Cache-Control': 'no-store' });
+  // The shape of an RFC 8693 answer, as the broker's: the pulled section's pipeline client checks issued_token_type.
+  return c.json({ access_token: jwt, issued_token_type: 'urn:ietf:params:oauth:token-type:id-jag', token_type: 'N_A', expires_in: LIFETIME }, 200, { 'Cache-Control': 'no-store' });
 });
 serve({ fetch: app.fetch, port: Number(process.env.PORT), hostname: '127.0.0.1' });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));

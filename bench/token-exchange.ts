@@ -102,6 +102,8 @@ interface Scenario {
   rounds: RoundRaw[];
   /** In the main table (the pulled section's 1-pipeline and pushed scenarios are not). */
   main: boolean;
+  /** The naive endpoint driven by the pulled section's pipeline client: the baseline of that section's ratios. */
+  pipelineBaseline?: true;
 }
 
 /** Plain autocannon on /token, one body per request from `next`. */
@@ -208,6 +210,13 @@ async function main() {
       const t = await start(() => startBroker('broker-pulled', configPath, join(dir, 'pulled.sqlite')));
       const info = { ...exchangeInfo, tokens: users, backchannel: BACKCHANNEL };
       const { pushed, pulled } = pipelines(info);
+      // The pipeline client costs the shared cores less than autocannon: the pulled section's ratios
+      // are to the naive endpoint under that same client.
+      const naive = scenarios.find((s) => s.key === 'naive-jose');
+      if (naive) {
+        const body = exchangeBody(exchangeInfo, users[0]!);
+        scenarios.push({ key: 'naive-jose', label: `naive: Hono + readForm + jose SignJWT ES256, pipeline client, ${CONNECTIONS} pipelines`, target: naive.target, run: (d) => pipeline(naive.target.port, [() => body], CONNECTIONS, { duration: d }), rounds: [], main: false, pipelineBaseline: true });
+      }
       for (const n of [...new Set([1, CONNECTIONS])]) {
         const main = n === CONNECTIONS;
         scenarios.push({ key: 'pulled', label: `pushed: token exchange → ID-JAG, ${n} pipeline${n === 1 ? '' : 's'}`, target: t, run: (d) => pipeline(t.port, pushed, n, { duration: d }), rounds: [], main: false });
@@ -257,10 +266,12 @@ async function main() {
     const rss = new Map<Target, number>();
     for (const t of targets) rss.set(t, await t.rssBytes());
 
-    const base = scenarios.find((s) => s.key === 'naive-jose');
-    const baseAgg = base && aggregate(base);
+    const base = scenarios.find((s) => s.key === 'naive-jose' && !s.pipelineBaseline);
+    const pipelineBase = scenarios.find((s) => s.pipelineBaseline);
     const row = (s: Scenario) => {
       const a = aggregate(s);
+      const b = s.key === 'pulled' && pipelineBase ? pipelineBase : base;
+      const baseAgg = b && aggregate(b);
       return {
         target: s.label,
         'req/s': Math.round(a.rps),
@@ -281,7 +292,7 @@ async function main() {
     }
     const pulledRows = scenarios.filter((s) => s.key === 'pulled');
     if (pulledRows.length > 0) {
-      console.log('\nResource-pulled profile, per completed ID-JAG, on its own broker process:');
+      console.log(`\nResource-pulled profile, per completed ID-JAG, on its own broker process (ratios to the naive endpoint under the same pipeline client${pipelineBase ? `: ${Math.round(aggregate(pipelineBase).rps)} req/s` : ', not run: add naive-jose'}):`);
       console.table(pulledRows.map((s) => ({ ...row(s), 'HTTP req/s': Math.round(sum(s.rounds.map((r) => r.httpRequests)) / sum(s.rounds.map((r) => r.seconds))) })));
       for (let k = 0; k < pulledRows.length; k += 2) {
         const push = aggregate(pulledRows[k]!);
@@ -301,7 +312,7 @@ async function main() {
       loadavg: { before: loadBefore, after: os.loadavg() },
       settings: { duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, warmup: WARMUP, users: USERS, newEvery: NEW_EVERY, saml: SAML, cpuSource, brokerCommand: brokerCommand() },
       targets: targets.map((t) => ({ name: t.name, pid: t.pid, startupMs: t.startupMs, rssBytesAfterRounds: rss.get(t) })),
-      scenarios: scenarios.map((s) => ({ key: s.key, label: s.label, target: s.target.name, main: s.main, aggregate: aggregate(s), rounds: s.rounds })),
+      scenarios: scenarios.map((s) => ({ key: s.key, label: s.label, target: s.target.name, main: s.main, ...(s.pipelineBaseline ? { pipelineBaseline: true } : {}), aggregate: aggregate(s), rounds: s.rounds })),
       coldPool: coldPool && { size: coldPool.tokens.length, used: coldPool.next, reused: coldPool.reused, bindings: coldBindings },
       saml,
     };
