@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ConnectionConfig } from './schema.js';
 import { insecureUrlProblem, webUrl } from './urls.js';
 import { CLOCK_SKEW, SAML_MAX_CLOCK_SKEW } from '../constants.js';
 
@@ -96,3 +97,9 @@ export const samlConnectionSchema = z
 export type SamlConnectionInput = z.input<typeof samlConnectionSchema>;
 /** The configuration after parsing (defaults applied). */
 export type SamlConnectionConfig = z.output<typeof samlConnectionSchema>;
+
+/** A SAML connection entry as its own schema reads it: without the broker's keys (type, name, authority, discovery). */
+export function samlConnectionInputOf(entry: ConnectionConfig): SamlConnectionInput {
+  const { type: _type, display_name: _name, authority: _authority, email_domains: _domains, default: _default, ...saml } = entry;
+  return saml as unknown as SamlConnectionInput;
+}

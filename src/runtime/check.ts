@@ -1,6 +1,6 @@
 import type { ConfigProblem } from '../config/load.js';
 import type { BrokerConfig } from '../config/schema.js';
-import { samlConnectionInputOf } from '../upstream/build-registry.js';
+import { samlConnectionInputOf } from '../config/saml-connection.js';
 
 /**
  * What `npm run check` validates beyond loading the configuration: what start-up validates in

@@ -3,7 +3,7 @@ import type { BrokerStore } from '../store/ports.js';
 import type { Logger } from '../logger.js';
 import { createOidcConnection } from './oidc/connection.js';
 import type { OidcConnectionInput } from '../config/oidc-connection.js';
-import type { SamlConnectionInput } from '../config/saml-connection.js';
+import { samlConnectionInputOf, type SamlConnectionInput } from '../config/saml-connection.js';
 import type { OidcUpstream, SamlUpstream, UpstreamConnection, UpstreamRegistry } from './registry.js';
 
 export interface RegistryDeps {
@@ -37,12 +37,6 @@ async function buildOne(entry: ConnectionConfig, deps: RegistryDeps): Promise<Up
   if (type === 'oidc') return oidcUpstream(rest as unknown as OidcConnectionInput, common, deps);
   if (!deps.saml) throw new Error(`connection "${id}": SAML connections need the Node runtime (not available on Workers yet)`);
   return deps.saml(samlConnectionInputOf(entry), common, deps);
-}
-
-/** A SAML connection entry as its own schema reads it: without the broker's keys (type, name, authority, discovery). */
-export function samlConnectionInputOf(entry: ConnectionConfig): SamlConnectionInput {
-  const { type: _type, display_name: _name, authority: _authority, email_domains: _domains, default: _default, ...saml } = entry;
-  return saml as unknown as SamlConnectionInput;
 }
 
 function oidcUpstream(config: OidcConnectionInput, common: Common, deps: RegistryDeps): OidcUpstream {

@@ -11,7 +11,7 @@ import { IdpMetadataSource } from './metadata-source.js';
 import type { Logger } from '../../logger.js';
 import { systemClock } from '../../clock.js';
 import { verifySamlResponse, type VerifyContext } from './response.js';
-import { samlConnectionSchema, type SamlConnectionConfig } from '../../config/saml-connection.js';
+import { samlConnectionInputOf, samlConnectionSchema, type SamlConnectionConfig } from '../../config/saml-connection.js';
 import { attr, children, escapeXml, firstChild, is, isoInstant, NS, parseStrict, refuseDoctype, refuseForbiddenCharacters, refuseForeignEncoding, simpleText } from './xml.js';
 
 /**
@@ -208,8 +208,7 @@ export async function createSamlSubjectTokenVerifier(
   const clock = deps.clock ?? systemClock;
   const built: Connection[] = [];
   for (const entry of connections.filter((c: ConnectionConfig) => c.type === 'saml')) {
-    const { type: _type, display_name: _name, authority: _authority, email_domains: _domains, default: _default, ...rest } = entry;
-    const config = samlConnectionSchema.parse(rest);
+    const config = samlConnectionSchema.parse(samlConnectionInputOf(entry));
     let metadata: IdpMetadataSource;
     try {
       metadata = await IdpMetadataSource.load(config, { clock, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.logger ? { logger: deps.logger } : {}) });
