@@ -18,13 +18,13 @@ import {
   SAML_MAX_SESSION_INDEXES,
 } from './limits.js';
 import type { IdpMetadata } from './metadata.js';
-import { checkIds, checkIssuer } from './response.js';
+import { base64Bytes, checkIds, checkIssuer, instant, utf8 } from './response.js';
 import { verifyEnvelopedSignature, verifyRedirectSignature } from './signature.js';
 import type { SingleLogoutEndpoint } from './slo-metadata.js';
 import type { SamlBinding, SamlLogoutAnswerTo, SamlLogoutMessage, SamlLogoutReceived, SamlLogoutStatus, SamlOutgoing, SamlSingleLogout, VerifiedLogoutRequest } from './logout-types.js';
 
 export type { SamlBinding, SamlLogoutAnswerTo, SamlLogoutMessage, SamlLogoutReceived, SamlLogoutStatus, SamlOutgoing, SamlSingleLogout, VerifiedLogoutRequest } from './logout-types.js';
-import { attr, children, escapeXml, is, isoInstant, NS, parseInstant, parseStrict, refuseDoctype, refuseForbiddenCharacters, refuseForeignEncoding, refuseTooMuchMarkup, simpleText, walk } from './xml.js';
+import { attr, children, escapeXml, is, isoInstant, NS, parseStrict, refuseDoctype, refuseForbiddenCharacters, refuseForeignEncoding, refuseTooMuchMarkup, simpleText, walk } from './xml.js';
 
 /**
  * SAML Single Logout (SAML profiles §4.4) with the broker as SP, over HTTP-Redirect and HTTP-POST:
@@ -174,20 +174,6 @@ interface Decoded {
   query?: { signedOctets: string; sigAlg?: string; signature?: string };
 }
 
-function utf8(bytes: Uint8Array): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    refused({ code: 'response_not_utf8' });
-  }
-}
-
-function base64Bytes(value: string): Buffer {
-  const compact = value.replace(/[\r\n\t ]+/g, '');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.length % 4 !== 0) refused({ code: 'response_not_base64' });
-  return Buffer.from(compact, 'base64');
-}
-
 function checkRelayState(relayState: string | undefined): void {
   if (relayState !== undefined && (relayState.length > SAML_MAX_RELAY_STATE_CHARS || !/^[\x20-\x7E]*$/.test(relayState))) refused({ code: 'relay_state_invalid' });
 }
@@ -303,12 +289,6 @@ function verifySignature(d: Decoded, root: Element, binding: SamlBinding, idp: I
   const signature = children(root, NS.dsig, 'Signature')[0];
   if (!signature) refused({ code: 'message_unsigned', where });
   return parseStrict(verifyEnvelopedSignature(d.xml, signature, root, where, idp.signingKeys)).documentElement;
-}
-
-function instant(value: string | undefined, code: 'issue_instant_invalid' | 'logout_request_expired', what: string): number {
-  const t = parseInstant(value);
-  if (t === undefined) refused({ code, detail: `${what} is not a UTC xs:dateTime` });
-  return t;
 }
 
 /** Version, Destination (required: the message is signed) and IssueInstant, on the signed message. */

@@ -74,11 +74,20 @@ export interface VerifiedResponse {
 function decodeForm(samlResponse: unknown): string {
   if (typeof samlResponse !== 'string' || samlResponse.length === 0) refused({ code: 'response_missing' });
   if (samlResponse.length > SAML_MAX_RESPONSE_BASE64_CHARS) refused({ code: 'response_too_large' });
-  // Some IdPs wrap the base64 in lines.
-  const compact = samlResponse.replace(/[\r\n\t ]+/g, '');
+  return utf8(base64Bytes(samlResponse));
+}
+
+/** Strict base64 of a posted or redirected message; some IdPs wrap it in lines. */
+export function base64Bytes(value: string): Buffer {
+  const compact = value.replace(/[\r\n\t ]+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.length % 4 !== 0) refused({ code: 'response_not_base64' });
+  return Buffer.from(compact, 'base64');
+}
+
+/** Strict UTF-8 (a BOM is kept, and refused later by the XML checks). */
+export function utf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(Buffer.from(compact, 'base64'));
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
     refused({ code: 'response_not_utf8' });
   }
@@ -205,7 +214,12 @@ function checkDecryptedStructure(assertion: Element): void {
   checkContentModel(assertion, ASSERTION_ATTRIBUTES, ASSERTION_SEQUENCE);
 }
 
-function instant(value: string | undefined, code: 'issue_instant_invalid' | 'not_yet_valid' | 'expired' | 'confirmation_expired' | 'authn_instant_invalid' | 'session_expired', what: string): number {
+/** An xs:dateTime in UTC as epoch seconds, or the refusal `code`. */
+export function instant(
+  value: string | undefined,
+  code: 'issue_instant_invalid' | 'not_yet_valid' | 'expired' | 'confirmation_expired' | 'authn_instant_invalid' | 'session_expired' | 'logout_request_expired',
+  what: string,
+): number {
   const t = parseInstant(value);
   if (t === undefined) refused({ code, detail: `${what} is not a UTC xs:dateTime` });
   return t;
