@@ -96,6 +96,8 @@ export async function readForm(request: Request, maxBytes = MAX_BODY_BYTES, read
 }
 
 function decodeComponent(encoded: string): string {
+  // Most values (tokens, client ids) need no decoding at all.
+  if (!encoded.includes('%') && !encoded.includes('+')) return encoded;
   try {
     return decodeURIComponent(encoded.replace(/\+/g, ' '));
   } catch {

@@ -1,6 +1,7 @@
-import { base64url, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import { ID_JAG_TYP, type IdJagClaims as WireClaims, type SubjectIdentifier } from '../destination/index.js';
 import type { ActiveKey } from './keys.js';
+import { randomId } from '../random-id.js';
 
 export const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
 export { ID_JAG_TYP };
@@ -40,7 +41,7 @@ export function buildIdJagClaims(input: IdJagInput): IdJagClaims {
     sub: input.subject,
     aud: input.audience,
     client_id: input.clientId,
-    jti: base64url.encode(crypto.getRandomValues(new Uint8Array(18))),
+    jti: randomId(),
     iat: input.now,
     exp: input.now + input.lifetime,
   };

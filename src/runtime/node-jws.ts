@@ -1,4 +1,4 @@
-import { KeyObject, sign, verify, constants } from 'node:crypto';
+import { KeyObject, sign, verify, constants, type SignKeyObjectInput, type VerifyKeyObjectInput } from 'node:crypto';
 import { base64url, errors, type CompactJWSHeaderParameters, type ProtectedHeaderParameters } from 'jose';
 import type { JwsCrypto } from '../minting/jws.js';
 
@@ -49,14 +49,27 @@ function primitiveFor(alg: string, key: KeyObject): Primitive {
   return p;
 }
 
-const encoder = new TextEncoder();
+/**
+ * node:crypto's callback forms run on libuv's thread pool: the event loop only frames the JWS while
+ * the curve arithmetic runs beside it (docs/benchmark.md: the main thread is what saturates).
+ */
+function signOffThread(digest: string | null, data: Buffer, key: SignKeyObjectInput): Promise<Buffer> {
+  return new Promise((resolve, reject) => sign(digest, data, key, (error, signature) => (error ? reject(error) : resolve(signature))));
+}
+function verifyOffThread(digest: string | null, data: Buffer, key: VerifyKeyObjectInput, signature: Uint8Array): Promise<boolean> {
+  return new Promise((resolve, reject) => verify(digest, data, key, signature, (error, ok) => (error ? reject(error) : resolve(ok))));
+}
+
 const decoder = new TextDecoder('utf-8', { fatal: true });
-const segment = (value: object) => base64url.encode(encoder.encode(JSON.stringify(value)));
+// Buffer's base64url is native; jose's portable encoder loops in JavaScript.
+const segment = (value: object) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 
 function decodeSegment(text: string): Uint8Array {
   // base64url without padding, nothing else (jose refuses the same).
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new errors.JWSInvalid('Failed to base64url decode');
-  return base64url.decode(text);
+  // A length of 4n+1 cannot be base64 (jose's decoder throws on it; Buffer would drop the char).
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) throw new errors.JWSInvalid('Failed to base64url decode');
+  const bytes = Buffer.from(text, 'base64url');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 export const nodeJws: JwsCrypto = {
@@ -65,7 +78,8 @@ export const nodeJws: JwsCrypto = {
     const p = primitiveFor(alg, keyObject);
     return async (payload, typ) => {
       const input = `${segment({ alg, typ, kid })}.${segment(payload)}`;
-      return `${input}.${base64url.encode(sign(p.digest, Buffer.from(input), { key: keyObject, ...p.options }))}`;
+      const signature = await signOffThread(p.digest, Buffer.from(input), { key: keyObject, ...p.options });
+      return `${input}.${signature.toString('base64url')}`;
     };
   },
 
@@ -87,7 +101,6 @@ export const nodeJws: JwsCrypto = {
     const { alg } = header;
     if (typeof alg !== 'string' || alg === '') throw new errors.JWSInvalid('JWS "alg" (Algorithm) Header Parameter missing or invalid');
     if (!options.algorithms.includes(alg)) throw new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed');
-    const payload = decodeSegment(p);
     const signature = decodeSegment(s);
     const verified = header as CompactJWSHeaderParameters;
     const key = typeof getKey === 'function' ? await getKey(verified, { payload: p, signature: s, protected: h }) : getKey;
@@ -95,12 +108,13 @@ export const nodeJws: JwsCrypto = {
     const prim = primitiveFor(alg, keyObject);
     let ok = false;
     try {
-      ok = verify(prim.digest, Buffer.from(`${h}.${p}`), { key: keyObject, ...prim.options }, signature);
+      ok = await verifyOffThread(prim.digest, Buffer.from(`${h}.${p}`), { key: keyObject, ...prim.options }, signature);
     } catch {
       ok = false;
     }
     if (!ok) throw new errors.JWSSignatureVerificationFailed();
-    return { payload, protectedHeader: verified };
+    // As in jose, the payload segment is decoded only once the signature over it holds.
+    return { payload: decodeSegment(p), protectedHeader: verified };
   },
 };
 

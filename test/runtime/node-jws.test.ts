@@ -71,6 +71,9 @@ describe('node:crypto JWS', () => {
       ['two segments', async () => ['a.b', (await keys('ES256')).publicKey, ['ES256']]],
       ['a header that is not JSON', async () => [`${base64url.encode(enc.encode('not json'))}.e30.AAAA`, (await keys('ES256')).publicKey, ['ES256']]],
       ['alg none', async () => [`${base64url.encode(enc.encode('{"alg":"none"}'))}.e30.`, (await keys('ES256')).publicKey, ['ES256']]],
+      // 'e30AA' and the header + 'A' are 4n+1 characters long: no base64 string has that length.
+      ['a payload segment of 4n+1 characters (not base64)', async () => [`${base64url.encode(enc.encode('{"alg":"ES256"}'))}.e30AA.AAAA`, (await keys('ES256')).publicKey, ['ES256']]],
+      ['a header segment of 4n+1 characters', async () => [`${base64url.encode(enc.encode('{"alg":"ES256"}'))}A.e30.AAAA`, (await keys('ES256')).publicKey, ['ES256']]],
       ['b64 false without crit (ignored, as RFC 7797 says; the signature then fails)', async () => [`${base64url.encode(enc.encode('{"alg":"ES256","b64":false}'))}.e30.AAAA`, (await keys('ES256')).publicKey, ['ES256']]],
     ];
     it.each(cases)('%s', async (_, make) => {
