@@ -6,6 +6,7 @@ import { indexDestinations } from './exchange/destination.js';
 import { IdTokenVerifier, type TrustedIssuer } from './upstream/id-token.js';
 import { createExchangeGrant } from './exchange/pulled.js';
 import type { JwsCrypto } from './minting/jws.js';
+import { sha256Base64url } from './provider/crypto.js';
 import type { BodyReader } from './http/form.js';
 import type { SecretMac } from './clients/authenticate.js';
 import { deferredGrant } from './exchange/deferred.js';
@@ -27,7 +28,7 @@ import { createMaintenance, type Maintenance } from './audit/maintenance.js';
 import { RefusalSummaries } from './audit/summary.js';
 import { createPolicyEngine } from './policy/cedar-engine.js';
 import type { CedarModule } from './policy/types.js';
-import type { BrokerServices } from './grants/services.js';
+import type { BrokerServices, TokenDigest } from './grants/services.js';
 import type { BrokerStore, TableRow } from './store/ports.js';
 import { upstreamKeyResolver, type Fetch } from './upstream/jwks.js';
 import { UpstreamTrust } from './trust/registry.js';
@@ -61,6 +62,8 @@ export interface BrokerDeps {
   bodyReader?: (c: Context) => BodyReader | undefined;
   /** A fresh keyed MAC for the client authenticator's verified-secret cache (Node: runtime/node-crypto.ts); WebCrypto HMAC otherwise. */
   secretMac?: () => SecretMac;
+  /** SHA-256 base64url of stored tokens (provider/crypto.ts); WebCrypto unless the runtime has faster (Node: runtime/node-crypto.ts). */
+  tokenDigest?: TokenDigest;
 }
 
 export interface Broker {
@@ -130,6 +133,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     trust: upstreamTrust(settings),
     policy: createPolicyEngine(deps.cedar, config.policies),
     logger,
+    tokenDigest: deps.tokenDigest ?? sha256Base64url,
     refusals,
     commitMint: async (request, binding) => {
       const audit = boundedAudit({ ...request.trail, at: request.now, event: 'mint', requestId: request.requestId });

@@ -3,7 +3,7 @@ import { effectiveStatus } from '../governance/tasks.js';
 import type { Grant, GrantRequest, TokenResponse } from '../grants/grant.js';
 import type { BrokerServices } from '../grants/services.js';
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown } from '../oauth/errors.js';
-import { isRandomToken, sha256Base64url } from '../provider/crypto.js';
+import { isRandomToken } from '../provider/crypto.js';
 import type { DeferralRecord } from '../store/ports.js';
 import { grantAt } from './destination.js';
 import { RequestableRefusal } from './requestable.js';
@@ -98,7 +98,7 @@ export const deferredGrant: Grant<BrokerServices> = {
   async handle(request, s): Promise<TokenResponse> {
     const code = readDeferralCode(request);
     requireConfidentialClient(request);
-    const hash = await sha256Base64url(code);
+    const hash = await s.tokenDigest(code);
     const { deferral, interval } = await pollDeferral(hash, request, s);
     await requireApproved(hash, deferral, interval, request, s);
     return completeMint(deferral, request, s);

@@ -8,7 +8,7 @@ import type { Identity } from '../mapping/resolve.js';
 import { ID_JAG_TOKEN_TYPE } from '../minting/id-jag.js';
 import { InvalidGrant, InvalidRequest, InvalidTarget, OAuthError, ServerError, TemporarilyUnavailable } from '../oauth/errors.js';
 import type { RefusalReason } from '../oauth/reasons.js';
-import { isRandomToken, randomToken, sha256Base64url } from '../provider/crypto.js';
+import { isRandomToken, randomToken } from '../provider/crypto.js';
 import type { IdJagReferenceRecord } from '../store/ports.js';
 import { grantAt } from './destination.js';
 import { recheckSubject, storedSubject, type StoredSubject } from './stored-subject.js';
@@ -81,7 +81,7 @@ async function issueReference(request: GrantRequest, s: BrokerServices, options:
   };
   request.trail.reference = record.id;
   const audit = boundedAudit({ ...request.trail, at: request.now, event: 'reference', requestId: request.requestId });
-  await s.store.references.issue(await sha256Base64url(reference), record, audit);
+  await s.store.references.issue(await s.tokenDigest(reference), record, audit);
   return { access_token: reference, issued_token_type: ID_JAG_REFERENCE_TOKEN_TYPE, token_type: 'N_A', expires_in: ID_JAG_REFERENCE_LIFETIME, scope: decision.scopes.join(' ') };
 }
 
@@ -105,7 +105,7 @@ function readRedemptionParams(request: GrantRequest): string {
 
 /** Step: consume the reference, atomically: of two concurrent redemptions exactly one gets here. */
 async function consumeReference(reference: string, request: GrantRequest, s: BrokerServices): Promise<IdJagReferenceRecord> {
-  const outcome = await s.store.references.consume(await sha256Base64url(reference), request.now);
+  const outcome = await s.store.references.consume(await s.tokenDigest(reference), request.now);
   if (outcome.status !== 'unknown') {
     request.trail.reference = outcome.reference.id;
     request.trail.forClient = outcome.reference.clientId;

@@ -1,7 +1,7 @@
 import { InvalidGrant, InvalidScope } from '../oauth/errors.js';
 import type { ScopeTranslation } from '../policy/scopes.js';
 import type { RefusalReason } from '../oauth/reasons.js';
-import { isRandomToken, randomToken, sha256Base64url } from '../provider/crypto.js';
+import { isRandomToken, randomToken } from '../provider/crypto.js';
 import { REFRESH_TOKEN_REUSE_GRACE } from '../provider/limits.js';
 import type { BrokerServices } from '../grants/services.js';
 import type { RefreshTokenRecord } from '../store/ports.js';
@@ -36,7 +36,7 @@ function refuse(reason: RefusalReason, detail?: string): InvalidGrant {
  */
 async function refuseInactive(s: BrokerServices, hash: string, now: number): Promise<never> {
   const tombstone: RefreshTokenRecord = { familyId: `dead:${hash}`, clientId: '', sessionId: '', principalId: '', scopes: [], createdAt: now, expiresAt: now };
-  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await sha256Base64url(randomToken()), token: tombstone }, now, now - REFRESH_TOKEN_REUSE_GRACE);
+  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await s.tokenDigest(randomToken()), token: tombstone }, now, now - REFRESH_TOKEN_REUSE_GRACE);
   if (outcome.status === 'superseded') throw refuse('refresh_token_superseded', 'rotated moments ago by a concurrent request');
   if (outcome.status === 'reused') throw refuse('refresh_token_reused', 'a rotated refresh token was presented; its family is revoked');
   if (outcome.status === 'rotated') await s.store.refreshTokens.revokeFamily(outcome.previous.familyId, now);
@@ -48,7 +48,7 @@ export async function verifyRefreshToken(presented: string, clientId: string, s:
   // Anything randomToken() could not have produced is refused before it is hashed or looked up.
   if (!isRandomToken(presented)) throw refuse('token_malformed', 'not a broker refresh token');
   // Stored by hash only; the same function that stored it (provider/crypto.ts) finds it.
-  const hash = await sha256Base64url(presented);
+  const hash = await s.tokenDigest(presented);
   // A token the client's own refresh rotated moments ago is still the client's: within the grace
   // window it is accepted, so a refresh racing this exchange does not turn it into a replay.
   const record = await s.store.refreshTokens.active(hash, now, now - REFRESH_TOKEN_REUSE_GRACE);

@@ -7,7 +7,7 @@ import type { GrantRequest } from '../grants/grant.js';
 import type { BrokerServices } from '../grants/services.js';
 import { AccessDenied, AuthorizationPending, InvalidRequest } from '../oauth/errors.js';
 import type { RequestableDenial } from '../policy/requestable.js';
-import { randomToken, sha256Base64url } from '../provider/crypto.js';
+import { randomToken } from '../provider/crypto.js';
 import type { DeferralRecord } from '../store/ports.js';
 import { storedSubject, type StoredSubject } from './stored-subject.js';
 import type { Subject } from './subject.js';
@@ -96,7 +96,7 @@ export async function escalate(err: RequestableRefusal, deferred: boolean, reque
   };
   request.trail.deferral = record.id;
   const audit = boundedAudit({ ...request.trail, at: request.now, event: 'deferral', requestId: request.requestId, reason: 'approval_required', ...(err.detail ? { detail: err.detail } : {}) });
-  await s.store.deferrals.issue(await sha256Base64url(code), record, DEFERRAL_INTERVAL, audit);
+  await s.store.deferrals.issue(await s.tokenDigest(code), record, DEFERRAL_INTERVAL, audit);
   return new AuthorizationPending('deferral_pending', 'approval is required; submit the access request, then poll with the deferral code', {
     ...members,
     deferral_code: code,

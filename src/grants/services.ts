@@ -10,6 +10,14 @@ import type { Logger } from '../logger.js';
 import type { UpstreamTrust } from '../trust/registry.js';
 import type { RefusalSummaries } from '../audit/summary.js';
 
+/**
+ * How the token endpoint hashes the tokens it stores and looks up (ID-JAG references, refresh
+ * tokens, deferral codes): the same SHA-256 base64url as provider/crypto.ts sha256Base64url, from whatever the
+ * runtime does fastest. WebCrypto's digest is an asynchronous thread-pool job; Node's is a
+ * synchronous call (runtime/node-crypto.ts), about a tenth of the event loop's time per hash.
+ */
+export type TokenDigest = (value: string) => string | Promise<string>;
+
 /** Everything a grant needs, built once by createBroker. */
 export interface BrokerServices {
   settings: BrokerSettings;
@@ -25,6 +33,8 @@ export interface BrokerServices {
   trust: UpstreamTrust;
   policy: PolicyEngine;
   logger: Logger;
+  /** SHA-256 base64url of a stored token (TokenDigest above). */
+  tokenDigest: TokenDigest;
   /** Counts refusals of requests whose client never authenticated (audit/summary.ts). */
   refusals: RefusalSummaries;
   /** Writes a mint's binding (if new) and its audit record, atomically. */

@@ -1,5 +1,5 @@
 import { nodeJws } from './node-jws.js';
-import { nodeSecretMac } from './node-crypto.js';
+import { nodeSecretMac, nodeTokenDigest } from './node-crypto.js';
 import { nodeBodyReader } from './node-body.js';
 import { serve } from '@hono/node-server';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
@@ -88,6 +88,7 @@ export async function startNodeBroker(options: { configPath?: string; port?: num
     connectionAddress: nodeConnectionAddress,
     jws: nodeJws,
     secretMac: nodeSecretMac,
+    tokenDigest: nodeTokenDigest,
     bodyReader: nodeBodyReader,
   });
   const server = serve({ fetch: app.fetch, port, hostname });

@@ -4,7 +4,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { nodeJws } from '../../src/runtime/node-jws.js';
-import { nodeSecretMac } from '../../src/runtime/node-crypto.js';
+import { nodeSecretMac, nodeTokenDigest } from '../../src/runtime/node-crypto.js';
 import { createBroker, type Broker, type BrokerDeps } from '../../src/app.js';
 import { hashSecret } from '../../src/clients/secrets.js';
 import { loadConfig, type ConfigFile } from '../../src/config/load.js';
@@ -156,6 +156,7 @@ export async function startTestBroker(
     // The Node runtime's JWS (node:crypto), as `npm start` runs; the WebCrypto path runs in test/workers.
     jws: nodeJws,
     secretMac: nodeSecretMac,
+    tokenDigest: nodeTokenDigest,
     ...options.deps,
   });
   return { ...broker, idp, clock, db, request: (path, init) => Promise.resolve(broker.app.request(`${BROKER}${path}`, init)) };
