@@ -6,7 +6,7 @@
  * `brokerCommand` is the one place that says how the broker process is started.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { hashSecret } from '../src/clients/secrets.js';
@@ -29,7 +29,16 @@ export function brokerCommand(): string[] {
   // BENCH_BROKER_NODE_ARGS: extra node flags for the broker only (e.g. `--cpu-prof --cpu-prof-dir=…`
   // to see where its CPU goes; NODE_OPTIONS refuses --cpu-prof).
   const extra = (process.env.BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return [...extra, ...(existsSync(start) ? [start] : ['--import', 'tsx', join(ROOT, 'src/runtime/node.ts')])];
+  if (!existsSync(start)) return [...extra, '--import', 'tsx', join(ROOT, 'src/runtime/node.ts')];
+  return [...startFlags(), ...extra, start];
+}
+
+/** The node flags `npm start` passes (package.json: `node <flags> scripts/start.mjs`), so the bench runs what users run. */
+function startFlags(): string[] {
+  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts?.start ?? '';
+  const flags = /^node((?:\s+--\S+)*)\s+scripts\/start\.mjs$/.exec(script.trim());
+  if (!flags) throw new Error(`package.json's start script is not \`node [flags] scripts/start.mjs\`: ${script}`);
+  return flags[1]!.split(/\s+/).filter(Boolean);
 }
 
 /** Builds dist/ beforehand when stale (a build script exists), so the start-up time measured is a start's, not a build's. */

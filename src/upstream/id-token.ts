@@ -1,6 +1,6 @@
 import type { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../clock.js';
-import { clockedCache } from '../clocked-cache.js';
+import { boundedCache, clockedCache } from '../clocked-cache.js';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
 import { CLOCK_SKEW, MAX_TOKEN_BYTES, SUBJECT_TOKEN_CACHE_MAX, SUBJECT_TOKEN_CACHE_MAX_BYTES } from '../constants.js';
 import { InvalidGrant, TemporarilyUnavailable } from '../oauth/errors.js';
@@ -121,9 +121,16 @@ function refuse(reason: RefusalReason, detail?: string): InvalidGrant {
  * Verifies ID tokens from the broker itself or a trusted upstream. Signature-verified payloads are
  * cached until they expire (signature work is the costly part); claim rules are re-checked on
  * every use because they depend on the clock and the presenting client.
+ *
+ * A token is cached on its second verification, not its first (a "doorkeeper", as in TinyLFU):
+ * most ID tokens are exchanged once, and caching each on first sight filled the cache with entries
+ * never read again, which outlived the young generation and became old-space garbage (the cold
+ * path's memory, docs/benchmark.md). The first sight leaves only the token's signature segment.
  */
 export class IdTokenVerifier {
   private readonly verified: LRUCache<string, { issuer: string; claims: JWTPayload; size: number }>;
+  /** Fingerprints of tokens verified once (see fingerprint below). */
+  private readonly seenOnce: LRUCache<number, true>;
 
   constructor(
     private readonly issuers: ReadonlyMap<string, TrustedIssuer>,
@@ -137,6 +144,7 @@ export class IdTokenVerifier {
       maxSize: SUBJECT_TOKEN_CACHE_MAX_BYTES,
       sizeCalculation: (entry, key) => key.length * 2 + entry.size,
     });
+    this.seenOnce = boundedCache({ max: SUBJECT_TOKEN_CACHE_MAX });
   }
 
   async verify(token: string, audiences: (issuer: string) => readonly string[], now: number): Promise<VerifiedIdToken> {
@@ -163,21 +171,46 @@ export class IdTokenVerifier {
     const headerCheck = checkHeader(header, trusted.algorithms, trusted.typing);
     if (!headerCheck.ok) throw refuse(headerCheck.reason, headerCheck.detail);
 
-    let claims: JWTPayload;
     try {
-      const { payload } = await verifyWithAnyMatchingKey(token, trusted, this.jws);
-      claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload;
+      // The verified payload segment is the one decodeJwt parsed above: its claims are `unverified`.
+      await verifyWithAnyMatchingKey(token, trusted, this.jws);
     } catch (err) {
       const [reason, detail] = joseFailure(err);
       if (reason === 'jwks_unavailable') throw new TemporarilyUnavailable(reason, "the subject token issuer's keys are unavailable; try again later", detail);
       throw refuse(reason, detail);
     }
+    const claims = unverified;
     // The decoded claims weigh about what their text does (the payload is at most MAX_TOKEN_BYTES).
     const entry = { issuer: trusted.issuer, claims, size: parts[1]!.length * 2 };
     const ttl = typeof claims.exp === 'number' ? (claims.exp + CLOCK_SKEW - now) * 1000 : 0;
-    if (ttl > 0) this.verified.set(token, entry, { ttl });
+    if (ttl > 0) {
+      const seen = fingerprint(parts[2]!);
+      if (this.seenOnce.has(seen)) {
+        this.seenOnce.delete(seen);
+        this.verified.set(token, entry, { ttl });
+      } else {
+        this.seenOnce.set(seen, true);
+      }
+    }
     return entry;
   }
+}
+
+/**
+ * A 53-bit fingerprint of a token's signature segment (two FNV-1a passes), for the doorkeeper. A
+ * number, not the segment: a substring of the token would keep the whole request body alive (V8
+ * slices share their parent). Not a security boundary: a collision only admits a token to the
+ * verified cache on its first repeat instead of its second; the cache itself is keyed by the token.
+ */
+function fingerprint(segment: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0) * 0x200000 + (b >>> 11);
 }
 
 /**

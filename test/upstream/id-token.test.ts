@@ -1,7 +1,8 @@
-import type { JWTPayload, ProtectedHeaderParameters } from 'jose';
+import { generateKeyPair, SignJWT, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { CLOCK_SKEW } from '../../src/constants.js';
-import { checkHeader, checkIdTokenClaims } from '../../src/upstream/id-token.js';
+import { webJws, type JwsCrypto } from '../../src/minting/jws.js';
+import { checkHeader, checkIdTokenClaims, IdTokenVerifier, type TrustedIssuer } from '../../src/upstream/id-token.js';
 
 const ISS = 'https://idp.test';
 const NOW = 1_800_000_000;
@@ -278,5 +279,51 @@ describe('IdTokenVerifier: kid-less tokens during an upstream key rotation', () 
     await expect(verifier.verify(await signWith(b.privateKey), () => ['wiki-agent'], NOW)).resolves.toMatchObject({ subject: 'alice' });
     const stranger = await generateKeyPair('ES256');
     await expect(verifier.verify(await signWith(stranger.privateKey), () => ['wiki-agent'], NOW)).rejects.toMatchObject({ reason: 'signature_invalid' });
+  });
+});
+
+describe('IdTokenVerifier: the verified-token cache admits a token on its second verification', () => {
+  async function setup() {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    let verifications = 0;
+    const counting: JwsCrypto = { signer: webJws.signer, compactVerify: (...args) => (verifications++, webJws.compactVerify(...args)) };
+    const issuers = new Map([[ISS, { issuer: ISS, algorithms: ['ES256'], keys: async () => publicKey, typing: { accepted: ['JWT'], required: false } } satisfies TrustedIssuer]]);
+    const clock = { now: NOW };
+    const verifier = new IdTokenVerifier(issuers, counting, () => clock.now);
+    const mint = (sub: string) => new SignJWT({ ...valid, sub }).setProtectedHeader({ alg: 'ES256' }).sign(privateKey);
+    const verify = (token: string) => verifier.verify(token, () => ['wiki-agent'], clock.now);
+    return { mint, verify, clock, count: () => verifications };
+  }
+
+  it('first sight verifies and keeps nothing; the second verifies and is cached; later uses cost no signature check', async () => {
+    const { mint, verify, count } = await setup();
+    const token = await mint('alice');
+    expect((await verify(token)).subject).toBe('alice');
+    expect((await verify(token)).subject).toBe('alice');
+    expect(count()).toBe(2);
+    await verify(token);
+    await verify(token);
+    expect(count()).toBe(2);
+  });
+
+  it('tokens seen once never fill the cache: each new token is verified, each repeat of one is cached', async () => {
+    const { mint, verify, count } = await setup();
+    const tokens = await Promise.all(['a', 'b', 'c'].map(mint));
+    for (const t of tokens) await verify(t);
+    expect(count()).toBe(3);
+    for (const t of tokens) await verify(t);
+    for (const t of tokens) await verify(t);
+    expect(count()).toBe(6);
+  });
+
+  it('a cached token is refused once it expires by the clock', async () => {
+    const { mint, verify, clock } = await setup();
+    const token = await mint('alice');
+    await verify(token);
+    await verify(token);
+    clock.now = NOW + 300 + CLOCK_SKEW - 1;
+    expect((await verify(token)).subject).toBe('alice');
+    clock.now = NOW + 300 + CLOCK_SKEW;
+    await expect(verify(token)).rejects.toMatchObject({ reason: 'expired' });
   });
 });
