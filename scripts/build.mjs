@@ -83,7 +83,7 @@ export async function build({ outdir: target = outdir } = {}) {
   try {
     await esbuild.build({
       absWorkingDir: root,
-      entryPoints: ['src/runtime/node.ts', 'src/runtime/node-saml-thread.ts'],
+      entryPoints: ['src/runtime/node.ts', 'src/runtime/node-saml-thread.ts', 'src/runtime/node-wal-checkpoint-thread.ts'],
       outbase: 'src',
       outdir: staging,
       // Every output file in <outdir>/runtime/, so sourceUrls() can name a module's mirrored place.

@@ -102,6 +102,14 @@ export const REVOKED_FAMILY_MEMORY = 3600;
  * broker and the CLI, on one file) before failing with SQLITE_BUSY.
  */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+/**
+ * WAL checkpoints on Node run on a thread of their own (runtime/node-wal-checkpoint.ts) every
+ * interval; the serving connection checkpoints by itself only past the backstop (about 40 MB of
+ * WAL), or at SQLite's default if that thread ends.
+ */
+export const SQLITE_WAL_CHECKPOINT_INTERVAL_MS = 1_000;
+export const SQLITE_WAL_BACKSTOP_PAGES = 10_000;
+export const SQLITE_WAL_AUTOCHECKPOINT_PAGES = 1_000;
 
 /** Audit records are bounded so a hostile input cannot bloat the log. */
 export const AUDIT_MAX_FIELD_CHARS = 512;

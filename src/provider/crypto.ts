@@ -23,7 +23,6 @@ export async function sha256Base64url(value: string): Promise<string> {
   return base64url.encode(await sha256(value));
 }
 
-
 /** SHA-256, lower-case hex: the `browserBinding` handed to upstream connections. */
 export async function sha256Hex(value: string): Promise<string> {
   return Array.from(await sha256(value), (b) => b.toString(16).padStart(2, '0')).join('');

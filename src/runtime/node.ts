@@ -1,5 +1,6 @@
 import { nodeJws } from './node-jws.js';
 import { nodeSecretMac, nodeTokenDigest } from './node-crypto.js';
+import { startWalCheckpointer } from './node-wal-checkpoint.js';
 import { nodeBodyReader } from './node-body.js';
 import { serve } from '@hono/node-server';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
@@ -97,8 +98,13 @@ export async function startNodeBroker(options: { configPath?: string; port?: num
     server.once('error', (err) => fail(listenError(err, hostname, port, portSource)));
   });
   const stopMaintenance = scheduleMaintenance(maintenance, config.settings.retention.refusal_summary_interval_seconds, logger);
-  /** Stops the timers and writes the open refusal summaries; the caller closes the server and exits. */
-  const stop = () => stopMaintenance();
+  // Once serving: the checkpoints leave the event loop (an in-memory database has no WAL).
+  const checkpointer = database === ':memory:' ? undefined : startWalCheckpointer(db, database, logger);
+  /** Stops the timers and the checkpoint thread and writes the open refusal summaries; the caller closes the server and exits. */
+  const stop = async () => {
+    await checkpointer?.stop();
+    await stopMaintenance();
+  };
   return { server, services, maintenance, stop, issuer: config.settings.issuer, port, database };
 }
 

@@ -42,6 +42,20 @@ describe('the compiled Node entry (npm start)', () => {
     }
   }, 30_000);
 
+  it("runs its WAL checkpoint thread within the thread's memory limits (it would say so if the thread ended)", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'xaa-build-')), 'broker.sqlite');
+    const s = start({ PORT: '18799', XAA_DATABASE: db, LOG_LEVEL: 'warn' });
+    try {
+      await s.waitFor(/^issuer:/);
+      // Past two checkpoint intervals: a thread that could not start or run has ended by now.
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(s.lines.join('\n')).not.toContain('wal_checkpoint_thread_ended');
+      expect(s.child.exitCode).toBeNull();
+    } finally {
+      s.child.kill();
+    }
+  }, 30_000);
+
   it('refuses an invalid configuration with the same message as the sources', async () => {
     const s = start({ XAA_CONFIG: 'test/fixtures/broken.config.yaml', PORT: '18798' });
     expect(await s.exited).toBe(1);
