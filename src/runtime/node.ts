@@ -14,21 +14,17 @@ import type { Maintenance } from '../audit/maintenance.js';
 import { PRUNE_INTERVAL } from '../constants.js';
 import { ConfigError } from '../config/load.js';
 import type { BrokerConfig } from '../config/schema.js';
-import type { Logger } from '../logger.js';
+import { redactSensitive, type Logger } from '../logger.js';
 import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFromDisk } from './config-files.js';
 import { configFileError, databaseError, listenError, parsePort, settingSource, StartupError } from './startup.js';
 
-/** Token and secret fields, at the top level and one level down: a second line of defence, never the first. */
-const SENSITIVE = ['access_token', 'refresh_token', 'id_token', 'subject_token', 'client_secret', 'assertion', 'client_assertion', 'code'];
-const REDACTED = SENSITIVE.flatMap((k) => [k, `*.${k}`]);
-
-/** pino behind the Logger port, with redaction as a second line of defence. */
+/** pino behind the Logger port, with the logger's redaction (logger.ts) as a second line of defence. */
 export function pinoLogger(level = process.env.LOG_LEVEL ?? 'info', dest: string | number = 1): Logger {
   // Buffered, asynchronous writes (pino's advice for throughput); flushed on exit below.
   const destination = pino.destination({ dest, sync: false, minLength: 4096 });
   process.once('exit', () => destination.flushSync());
-  const log = pino({ level, redact: REDACTED }, destination);
+  const log = pino({ level, formatters: { log: redactSensitive } }, destination);
   return {
     info: (f, m) => log.info(f, m),
     warn: (f, m) => log.warn(f, m),
