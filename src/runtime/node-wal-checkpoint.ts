@@ -40,8 +40,6 @@ export function startWalCheckpointer(
     // here is resident in the serving process). Under tsx, compiling the sources needs more.
     ...(fromSources ? {} : { resourceLimits: { maxOldGenerationSizeMb: 4, maxYoungGenerationSizeMb: 1, stackSizeMb: 1 } }),
   });
-  // Never what keeps the process alive.
-  worker.unref();
   db.pragma(`wal_autocheckpoint = ${SQLITE_WAL_BACKSTOP_PAGES}`);
   worker.on('message', (message: CheckpointRun | { type: 'ready' }) => {
     if (message.type === 'checkpoint') options.onCheckpoint?.(message);
@@ -53,6 +51,8 @@ export function startWalCheckpointer(
     backToDefault();
     logger.warn({ event: 'wal_checkpoint_thread_ended', ...(failure ? { error: failure } : {}) }, 'the WAL checkpoint thread ended; the serving connection checkpoints by itself again');
   });
+  // Never what keeps the process alive. After the listeners: adding a 'message' listener refs the port again.
+  worker.unref();
   return {
     async stop() {
       stopped = true;

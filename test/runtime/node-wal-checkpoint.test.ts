@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,4 +79,11 @@ describe('WAL checkpoints on a thread of their own (runtime/node-wal-checkpoint.
       db.close();
     }
   });
+
+  it('never keeps the process alive: a process whose only work left is the thread ends by itself', () => {
+    const { file, db } = database();
+    db.close();
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/wal-checkpointer-exits.ts'), file], { encoding: 'utf8', timeout: 20_000 });
+    expect(out.trim().split('\n')).toEqual(['checkpointed']);
+  }, 30_000);
 });
