@@ -268,6 +268,7 @@ async function main() {
 
     const base = scenarios.find((s) => s.key === 'naive-jose' && !s.pipelineBaseline);
     const pipelineBase = scenarios.find((s) => s.pipelineBaseline);
+    const spread = (xs: number[]) => (xs.length < 2 ? '—' : `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)} %`);
     const row = (s: Scenario) => {
       const a = aggregate(s);
       const b = s.key === 'pulled' && pipelineBase ? pipelineBase : base;
@@ -280,6 +281,8 @@ async function main() {
         'CPU ms/req': Number(a.cpuMsPerRequest.toFixed(3)),
         'RSS MB': Math.round(rss.get(s.target)! / 2 ** 20),
         'req/s vs naive': baseAgg ? `${((a.rps / baseAgg.rps) * 100).toFixed(1)} %` : '—',
+        // Each round against the baseline's round of the same index (adjacent in time): how much a run moves.
+        'per round': b && b !== s ? spread(s.rounds.map((r, i) => (r.rps / b.rounds[i]!.rps) * 100)) : '—',
         'CPU vs naive': baseAgg ? `${(a.cpuMsPerRequest / baseAgg.cpuMsPerRequest).toFixed(2)}×` : '—',
         failed: a.failed,
         errors: a.errors,
