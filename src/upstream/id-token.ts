@@ -125,7 +125,7 @@ function refuse(reason: RefusalReason, detail?: string): InvalidGrant {
  * A token is cached on its second verification, not its first (a "doorkeeper", as in TinyLFU):
  * most ID tokens are exchanged once, and caching each on first sight filled the cache with entries
  * never read again, which outlived the young generation and became old-space garbage (the cold
- * path's memory, docs/benchmark.md). The first sight leaves only the token's signature segment.
+ * path's memory, docs/benchmark.md). The first sight leaves only a fingerprint of its signature.
  */
 export class IdTokenVerifier {
   private readonly verified: LRUCache<string, { issuer: string; claims: JWTPayload; size: number }>;
@@ -197,9 +197,9 @@ export class IdTokenVerifier {
 }
 
 /**
- * A 53-bit fingerprint of a token's signature segment (two FNV-1a passes), for the doorkeeper. A
- * number, not the segment: a substring of the token would keep the whole request body alive (V8
- * slices share their parent). Not a security boundary: a collision only admits a token to the
+ * A 53-bit fingerprint of a token's signature segment (two FNV-1a-style passes with different
+ * multipliers), for the doorkeeper. A number, not the segment: a substring of the token would keep
+ * the whole request body alive (V8 slices share their parent). Not a security boundary: a collision only admits a token to the
  * verified cache on its first repeat instead of its second; the cache itself is keyed by the token.
  */
 function fingerprint(segment: string): number {
