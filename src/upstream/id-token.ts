@@ -199,8 +199,9 @@ export class IdTokenVerifier {
 /**
  * A 53-bit fingerprint of a token's signature segment (two FNV-1a-style passes with different
  * multipliers), for the doorkeeper. A number, not the segment: a substring of the token would keep
- * the whole request body alive (V8 slices share their parent). Not a security boundary: a collision only admits a token to the
- * verified cache on its first repeat instead of its second; the cache itself is keyed by the token.
+ * the whole request body alive (V8 slices share their parent). Not a security boundary: a collision
+ * only admits a token to the verified cache on its first repeat instead of its second; the cache
+ * itself is keyed by the token.
  */
 function fingerprint(segment: string): number {
   let a = 0x811c9dc5;
