@@ -29,7 +29,8 @@ function recordingLogger() {
 
 const autocheckpoint = (db: ReturnType<typeof openSqlite>) => db.pragma('wal_autocheckpoint', { simple: true });
 const until = async (condition: () => boolean, what: string) => {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 25));
+  // Generous: under tsx the thread compiles its entry first, slow on a loaded machine.
+  for (let i = 0; i < 800 && !condition(); i++) await new Promise((r) => setTimeout(r, 25));
   if (!condition()) throw new Error(`timed out waiting for ${what}`);
 };
 
@@ -56,7 +57,7 @@ describe('WAL checkpoints on a thread of their own (runtime/node-wal-checkpoint.
       await checkpointer.stop();
       db.close();
     }
-  });
+  }, 30_000);
 
   it('gives the serving connection back its own checkpoints when stopped', async () => {
     const { file, db } = database();
@@ -64,7 +65,7 @@ describe('WAL checkpoints on a thread of their own (runtime/node-wal-checkpoint.
     await checkpointer.stop();
     expect(autocheckpoint(db)).toBe(SQLITE_WAL_AUTOCHECKPOINT_PAGES);
     db.close();
-  });
+  }, 30_000);
 
   it('a thread that ends (here: it cannot open the file) hands checkpoints back to the serving connection and says so', async () => {
     const { db } = database();
@@ -78,7 +79,7 @@ describe('WAL checkpoints on a thread of their own (runtime/node-wal-checkpoint.
       await checkpointer.stop();
       db.close();
     }
-  });
+  }, 30_000);
 
   it('never keeps the process alive: a process whose only work left is the thread ends by itself', () => {
     const { file, db } = database();
