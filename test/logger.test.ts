@@ -50,7 +50,7 @@ describe("the Node runtime's pino logger", () => {
     // The destination buffers 4 KiB (the runtime flushes the rest on exit): fill past it, then wait.
     for (let i = 0; i < 100; i++) logger.info({ filler: i }, 'filler line to fill the buffer');
     let text = '';
-    for (let i = 0; i < 100 && text.split('\n').length < 3; i++) {
+    for (let i = 0; i < 500 && text.split('\n').length < 3; i++) {
       await new Promise((r) => setTimeout(r, 20));
       text = readFileSync(file, 'utf8');
     }
@@ -58,5 +58,5 @@ describe("the Node runtime's pino logger", () => {
     const [minted, failed] = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(minted).toMatchObject({ event: 'mint', assertion: REDACTED, request: { client_assertion: REDACTED, scope: 'x' }, msg: 'minted' });
     expect(failed).toMatchObject({ err: { message: 'locked', code: 'SQLITE_BUSY' } });
-  });
+  }, 30_000);
 });
