@@ -12,8 +12,8 @@ import type { RefusalSummaries } from '../audit/summary.js';
 
 /**
  * How the token endpoint hashes the tokens it stores and looks up (ID-JAG references, refresh
- * tokens, deferral codes): the same SHA-256 base64url as provider/crypto.ts sha256Base64url, from whatever the
- * runtime does fastest. WebCrypto's digest is an asynchronous thread-pool job; Node's is a
+ * tokens, deferral codes, authorization codes): the same SHA-256 base64url as provider/crypto.ts
+ * sha256Base64url, from whatever the runtime does fastest. WebCrypto's digest is an asynchronous thread-pool job; Node's is a
  * synchronous call (runtime/node-crypto.ts), about a tenth of the event loop's time per hash.
  */
 export type TokenDigest = (value: string) => string | Promise<string>;

@@ -5,10 +5,11 @@ import type { Grant, GrantRequest, TokenResponse } from '../grants/grant.js';
 import { parseScope } from '../policy/scopes.js';
 import type { BrokerServices } from '../grants/services.js';
 import type { AuthorizationCodeRecord, PrincipalRecord, RefreshTokenRecord, SessionRecord } from '../store/ports.js';
-import { isRandomToken, randomToken, s256, sameString, sha256Base64url } from './crypto.js';
+import { isRandomToken, randomToken, s256, sameString } from './crypto.js';
 import { ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, REFRESH_TOKEN_REUSE_GRACE } from './limits.js';
 import { AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT, USERINFO_PATH, endpointUrl } from './metadata.js';
-import { ACCESS_TOKEN_TYP, boundedExpiry, buildAccessTokenClaims, buildIdTokenClaims, commitIssue, ID_TOKEN_TYP, newJti, releasedClaims, signJwt, subjectFor } from './tokens.js';
+import { ACCESS_TOKEN_TYP, boundedExpiry, buildAccessTokenClaims, buildIdTokenClaims, commitIssue, ID_TOKEN_TYP, releasedClaims, signJwt, subjectFor } from './tokens.js';
+import { randomId } from '../random-id.js';
 import type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js';
 
 /** The token response of the provider's grants: OAuth 2.0 plus the ID token (OIDC Core §3.1.3.3). */
@@ -62,7 +63,7 @@ async function mintTokens(s: BrokerServices, request: GrantRequest, input: Issue
     key,
     ACCESS_TOKEN_TYP,
   );
-  const jti = newJti();
+  const jti = randomId();
   const idClaims = await buildIdTokenClaims({
     issuer,
     subject,
@@ -119,7 +120,7 @@ function wantsRefresh(client: ProviderClient, scopes: readonly string[]): boolea
  */
 async function redeemCode(s: BrokerServices, code: string, now: number): Promise<{ record: AuthorizationCodeRecord; hash: string }> {
   if (!isRandomToken(code)) throw new InvalidGrant('code_unknown', 'the authorization code is invalid');
-  const hash = await sha256Base64url(code);
+  const hash = await s.tokenDigest(code);
   const result = await s.store.codes.consume(hash, now);
   if (result.status === 'unknown') throw new InvalidGrant('code_unknown', 'the authorization code is invalid');
   if (result.status === 'reused') {
@@ -201,7 +202,7 @@ export function authorizationCodeGrant(deps: ProviderDeps): Grant<BrokerServices
           expiresAt: Math.min(request.now + REFRESH_TOKEN_LIFETIME, session.expiresAt),
         };
         // Refused if a replay of this code revoked the family while this redemption was in flight.
-        if (!(await s.store.refreshTokens.issue(await sha256Base64url(refreshToken), record))) {
+        if (!(await s.store.refreshTokens.issue(await s.tokenDigest(refreshToken), record))) {
           throw new InvalidGrant('code_reused', 'the authorization code is invalid');
         }
       }
@@ -221,11 +222,11 @@ export function authorizationCodeGrant(deps: ProviderDeps): Grant<BrokerServices
  */
 async function activeRefreshToken(s: BrokerServices, presented: string, now: number): Promise<{ record: RefreshTokenRecord; hash: string }> {
   if (!isRandomToken(presented)) throw new InvalidGrant('refresh_token_invalid', 'the refresh token is invalid');
-  const hash = await sha256Base64url(presented);
+  const hash = await s.tokenDigest(presented);
   const record = await s.store.refreshTokens.active(hash, now);
   if (record) return { record, hash };
   const tombstone: RefreshTokenRecord = { familyId: `dead:${hash}`, clientId: '', sessionId: '', principalId: '', scopes: [], createdAt: now, expiresAt: now };
-  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await sha256Base64url(randomToken()), token: tombstone }, now, now - REFRESH_TOKEN_REUSE_GRACE);
+  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await s.tokenDigest(randomToken()), token: tombstone }, now, now - REFRESH_TOKEN_REUSE_GRACE);
   refuseUnrotated(outcome.status);
   if (outcome.status === 'rotated') await s.store.refreshTokens.revokeFamily(outcome.previous.familyId, now);
   throw new InvalidGrant('refresh_token_invalid', 'the refresh token is invalid');
@@ -258,7 +259,7 @@ function narrowedScopes(requested: string | undefined, granted: readonly string[
 async function rotate(s: BrokerServices, hash: string, record: RefreshTokenRecord, now: number): Promise<string> {
   const next = randomToken();
   const successor: RefreshTokenRecord = { ...record, createdAt: now };
-  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await sha256Base64url(next), token: successor }, now, now - REFRESH_TOKEN_REUSE_GRACE);
+  const outcome = await s.store.refreshTokens.rotate(hash, { tokenHash: await s.tokenDigest(next), token: successor }, now, now - REFRESH_TOKEN_REUSE_GRACE);
   refuseUnrotated(outcome.status);
   if (outcome.status === 'invalid') throw new InvalidGrant('refresh_token_invalid', 'the refresh token is invalid');
   return next;

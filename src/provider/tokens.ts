@@ -108,9 +108,6 @@ export async function commitIssue(
   s.subjects.remember(namespace, identity, mapping.newBinding);
 }
 
-/** A token id: 144 random bits, base64url. */
-export const newJti = randomId;
-
 /**
  * A token tied to a session expires with it at the latest: a SAML login's SessionNotOnOrAfter (or
  * any session end) is not outlived by what was issued in the session. Pure.
@@ -183,7 +180,7 @@ export function buildAccessTokenClaims(input: AccessTokenInput): JWTPayload {
     aud: input.audience,
     exp: boundedExpiry(input.now, ACCESS_TOKEN_LIFETIME, input.sessionExpiresAt),
     iat: input.now,
-    jti: newJti(),
+    jti: randomId(),
     client_id: input.clientId,
     scope: input.scopes.join(' '),
     sid: input.sid,

@@ -30,4 +30,3 @@ setInterval(() => {
   const [result] = db.pragma('wal_checkpoint(PASSIVE)') as Array<Omit<CheckpointRun, 'type'>>;
   parentPort!.postMessage({ type: 'checkpoint', ...result! } satisfies CheckpointRun);
 }, intervalMs);
-parentPort!.postMessage({ type: 'ready' });

@@ -41,9 +41,7 @@ export function startWalCheckpointer(
     ...(fromSources ? {} : { resourceLimits: { maxOldGenerationSizeMb: 4, maxYoungGenerationSizeMb: 1, stackSizeMb: 1 } }),
   });
   db.pragma(`wal_autocheckpoint = ${SQLITE_WAL_BACKSTOP_PAGES}`);
-  worker.on('message', (message: CheckpointRun | { type: 'ready' }) => {
-    if (message.type === 'checkpoint') options.onCheckpoint?.(message);
-  });
+  worker.on('message', (run: CheckpointRun) => options.onCheckpoint?.(run));
   let failure: string | undefined;
   worker.on('error', (err) => (failure = err.message));
   worker.on('exit', () => {
