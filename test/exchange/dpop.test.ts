@@ -7,9 +7,11 @@
  */
 import { calculateJwkThumbprint, decodeJwt } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { exchangeParams, ID_JAG_TYPE, postToken, SECRET, startTestBroker, storeState, testSettings, TOKEN_EXCHANGE, type TestBroker } from '../helpers/broker.js';
+import { exchangeParams, ID_JAG_TYPE, IDP, postToken, SECRET, startTestBroker, storeState, testSettings, TOKEN_EXCHANGE, type TestBroker } from '../helpers/broker.js';
 import { ID_JAG_REFERENCE_TOKEN_TYPE } from '../../src/exchange/pulled.js';
 import { pulledSettings } from './pulled-helpers.js';
+import { DEFERRED_GRANT } from '../../src/exchange/deferred.js';
+import { approveAccessRequest, submitAccessRequest, type Approver, type Submission } from '../../src/governance/tasks.js';
 import { codeFor, redeem, startProvider, webAppRequest } from '../provider/harness.js';
 import { dpopKey, proof, type DpopTestKey } from '../dpop/helpers.js';
 
@@ -189,6 +191,50 @@ describe('the resource-pulled profile: references cannot be sender-constrained',
     );
     expect(await res.json()).toMatchObject({ error: 'invalid_request' });
     expect(await lastAudit(b)).toMatchObject({ reason: 'dpop_not_supported_for_profile', clientId: 'todo-as' });
+  });
+});
+
+describe('deferred completion: the ID-JAG is bound to the proof on the poll that delivers it', () => {
+  const POLICIES = `
+@id("read-anything")
+permit (principal, action == Xaa::Action::"mint", resource) when { resource.name like "*.read" };
+@id("write-open")
+permit (principal, action == Xaa::Action::"mint", resource) when { resource.name == "todos.write" };
+@id("write-needs-approval")
+@requestable("approvers=group:admins&max_duration=PT4H")
+forbid (principal, action == Xaa::Action::"mint", resource) when { resource.name == "todos.write" }
+unless { context.approved.contains("write-needs-approval") };
+`;
+  const admin: Approver = { identity: { principalId: 'approver-1', upstreamIssuer: IDP, upstreamSubject: 'bob', claims: { groups: ['admins'] } }, label: 'bob' };
+
+  async function approvedDeferral(b: TestBroker, headers: Record<string, string> = {}) {
+    const res = await postToken(b, await exchangeParams(b, { scope: 'todos.write', deferred: 'true' }), headers);
+    const body = (await res.json()) as Record<string, unknown> & { access_request: { request_context: string }; authzen: { subject: Submission['subject']; resource: Submission['items'][number]['resource']; action: { name: string } } };
+    expect(body.error).toBe('authorization_pending');
+    const submission: Submission = { requestContext: body.access_request.request_context, subject: body.authzen.subject, items: [{ resource: body.authzen.resource, action: body.authzen.action }], bodyHash: 'h' };
+    const { task } = await submitAccessRequest(submission, 'wiki-agent', b.services, b.clock.now, 'r1');
+    await approveAccessRequest(task.id, admin, 120, b.services, b.clock.now, 'r2');
+    b.clock.now += 10;
+    return body.deferral_code as string;
+  }
+  const poll = (b: TestBroker, code: string, headers: Record<string, string> = {}) => postToken(b, { grant_type: DEFERRED_GRANT, deferral_code: code, client_id: 'wiki-agent', client_secret: SECRET }, headers);
+
+  it('a poll with a proof gets a bound ID-JAG', async () => {
+    const b = await startTestBroker({ policies: POLICIES });
+    const code = await approvedDeferral(b, { DPoP: await proof(key, { now: b.clock.now, htu: HTU }) });
+    const done = await poll(b, code, { DPoP: await proof(key, { now: b.clock.now, htu: HTU }) });
+    expect(done.status).toBe(200);
+    expect(decodeJwt(((await done.json()) as { access_token: string }).access_token).cnf).toEqual({ jkt });
+  });
+
+  it('a require_dpop client polling without a proof is refused (dpop_required) and can still collect with one', async () => {
+    const b = await startTestBroker({ policies: POLICIES, settings: await testSettings((s) => void (s.clients![0] = { ...s.clients![0]!, require_dpop: true })) });
+    const code = await approvedDeferral(b, { DPoP: await proof(key, { now: b.clock.now, htu: HTU }) });
+    const bare = await poll(b, code);
+    expect(await bare.json()).toMatchObject({ error: 'invalid_request' });
+    expect(await lastAudit(b)).toMatchObject({ reason: 'dpop_required' });
+    const done = await poll(b, code, { DPoP: await proof(key, { now: b.clock.now, htu: HTU }) });
+    expect(decodeJwt(((await done.json()) as { access_token: string }).access_token).cnf).toEqual({ jkt });
   });
 });
 
