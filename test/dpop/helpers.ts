@@ -1,5 +1,4 @@
 import { base64url, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
-import { randomUUID } from 'node:crypto';
 
 /** A DPoP key pair for tests: the private key signs, the public JWK goes in the proof header. */
 export interface DpopTestKey {
@@ -34,7 +33,7 @@ export interface ProofOptions {
 /** A DPoP proof signed by `key`, every part overridable so that a test can break exactly one rule. */
 export async function proof(key: DpopTestKey, o: ProofOptions & { now: number }): Promise<string> {
   const payload: Record<string, unknown> = {
-    jti: o.jti === undefined ? randomUUID() : o.jti,
+    jti: o.jti === undefined ? crypto.randomUUID() : o.jti,
     htm: o.htm ?? 'POST',
     htu: o.htu ?? 'https://broker.test/token',
     iat: o.iat ?? o.now,
