@@ -194,3 +194,20 @@ export const CONSOLE_MAX_PENDING = 200;
 
 /** On Workers, after a failed broker build, requests are answered 500 without rebuilding for this long (seconds). */
 export const WORKER_BUILD_RETRY_SECONDS = 10;
+
+// --- Issue 9, part 3: DPoP (RFC 9449; src/dpop, docs/dpop.md) ---
+/**
+ * A DPoP proof is accepted this long (seconds) after its `iat`, and up to `DPOP_IAT_FUTURE_SKEW`
+ * before it: RFC 9449 §11.1 wants a short window, so a proof is made for one request, just before.
+ */
+export const DPOP_PROOF_MAX_AGE = 60;
+export const DPOP_IAT_FUTURE_SKEW = 5;
+/** A `DPoP` header longer than this is refused unparsed (characters; an RSA-4096 proof is ~2 KiB). */
+export const DPOP_MAX_PROOF_CHARS = 8 * 1024;
+/** A proof's `jti` longer than this is refused (characters): it is stored for single use. */
+export const DPOP_MAX_JTI_CHARS = 256;
+/**
+ * Server nonces (RFC 9449 §8) are stateless: an HMAC of the current window of this many seconds.
+ * The current and the previous window's nonces are accepted, so a nonce lives 1–2 windows.
+ */
+export const DPOP_NONCE_WINDOW = 300;

@@ -40,6 +40,8 @@ export interface AccessTokenInput {
   grant: IdJagClaims;
   scope: string;
   now: Date;
+  /** The thumbprint of the DPoP key the client proved at the token endpoint: the token is bound to it (`cnf.jkt`). */
+  jkt?: string;
 }
 
 /**
@@ -54,6 +56,8 @@ export async function mintAccessToken(key: AccessTokenKey, input: AccessTokenInp
   if (grant.acr !== undefined) context.acr = grant.acr;
   if (grant.amr !== undefined) context.amr = grant.amr;
   // `sub` is unique only within the broker that named it: the account is (subject_issuer, sub).
+  // RFC 9449 §6.1: a DPoP-bound token names its key; the API demands a proof made with it.
+  if (input.jkt !== undefined) context.cnf = { jkt: input.jkt };
   return new SignJWT({ ...context, client_id: grant.client_id, scope: input.scope, [SUBJECT_ISSUER]: grant.iss })
     .setProtectedHeader({ alg: ALG, typ: TYP, kid: key.kid })
     .setIssuer(input.issuer)
@@ -71,6 +75,8 @@ export interface AccessTokenClaims {
   subjectIssuer: string;
   client_id: string;
   scopes: string[];
+  /** Present when the token is DPoP-bound: the thumbprint of its key. */
+  jkt?: string;
 }
 
 /** Verifies an access token this AS minted; throws on anything else. */
@@ -87,9 +93,13 @@ export async function verifyAccessToken(
     currentDate: expected.now,
     requiredClaims: ['sub', 'exp', 'iat', 'jti', 'client_id', 'scope', SUBJECT_ISSUER],
   });
-  const { sub, client_id, scope, [SUBJECT_ISSUER]: subjectIssuer } = payload;
+  const { sub, client_id, scope, [SUBJECT_ISSUER]: subjectIssuer, cnf } = payload;
   if (typeof sub !== 'string' || typeof client_id !== 'string' || typeof scope !== 'string' || typeof subjectIssuer !== 'string') {
     throw new TypeError('access token claims have unexpected types');
   }
-  return { sub, subjectIssuer, client_id, scopes: scope.split(' ').filter(Boolean) };
+  const claims: AccessTokenClaims = { sub, subjectIssuer, client_id, scopes: scope.split(' ').filter(Boolean) };
+  if (cnf === undefined) return claims;
+  const jkt = (cnf as { jkt?: unknown } | null)?.jkt;
+  if (typeof jkt !== 'string') throw new TypeError('access token cnf has an unexpected shape');
+  return { ...claims, jkt };
 }

@@ -5,6 +5,7 @@ import type { JSONWebKeySet } from 'jose';
 import { MAX_BODY_BYTES } from '../../src/constants.js';
 import {
   InvalidClient,
+  InvalidDpopProof,
   InvalidGrant,
   InvalidRequest,
   InvalidScope,
@@ -13,8 +14,11 @@ import {
   ServerError,
 } from '../../src/oauth/errors.js';
 import {
+  DPOP_ALGORITHMS,
   JWT_BEARER_GRANT_TYPE,
+  JWT_DPOP_GRANT_TYPE,
   MemoryReplayStore,
+  createDpopVerifier,
   TOKEN_EXCHANGE_GRANT_TYPE,
   createIdJagVerifier,
   createReferenceRedeemer,
@@ -163,8 +167,11 @@ async function readForm(request: Request): Promise<URLSearchParams> {
   return new URLSearchParams(await request.text());
 }
 
-function bearerToken(authorization: string | undefined): string | undefined {
-  return /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization ?? '')?.[1];
+/** RFC 6750 §2.1 `Bearer` or RFC 9449 §7.1 `DPoP`: the scheme, and the token68 it carries. */
+function accessTokenOf(authorization: string | undefined): { scheme: 'Bearer' | 'DPoP'; token: string } | undefined {
+  const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization ?? '');
+  if (!match) return undefined;
+  return { scheme: match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token: match[2]! };
 }
 
 /**
@@ -185,12 +192,15 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
   const todos = new Map<string, readonly Todo[]>();
   for (const b of options.brokers) for (const [sub, list] of Object.entries(b.todos ?? {})) todos.set(accountKey(b.issuer, sub), list);
   const key = options.accessTokenKey ?? (await generateAccessTokenKey());
+  const replayStore = options.replayStore ?? new MemoryReplayStore({ now });
   const verifyIdJag = createIdJagVerifier({
     audience: issuer,
     trustedIssuers: options.brokers.map(toTrustedIssuer),
-    replayStore: options.replayStore ?? new MemoryReplayStore({ now }),
+    replayStore,
     now,
   });
+  // DPoP (docs/dpop.md): proofs at /token (a key-bound ID-JAG) and at the API (a DPoP-bound access token).
+  const verifyDpop = createDpopVerifier({ replayStore, now });
   // Resource-pulled profile: one redeemer per broker with a back channel, all ending in the same verifier.
   const redeemers = new Map<string, ReferenceRedeemer>();
   for (const b of options.brokers) {
@@ -224,12 +234,16 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
     return c.json(body, error.status as ContentfulStatusCode);
   }
 
-  /** RFC 6750 §3: a challenge names the failure; the body repeats it for humans. */
-  function bearerError(c: Context, status: 401 | 403, error?: 'invalid_token' | 'insufficient_scope'): Response {
+  /**
+   * RFC 6750 §3 (and RFC 9449 §7.1 for the DPoP scheme): a challenge names the failure; the body
+   * repeats it for humans. A DPoP challenge lists the proof algorithms accepted.
+   */
+  function bearerError(c: Context, status: 401 | 403, error?: 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof', scheme: 'Bearer' | 'DPoP' = 'Bearer'): Response {
     const params = [`realm="${issuer}"`];
     if (error) params.push(`error="${error}"`);
     if (error === 'insufficient_scope') params.push('scope="todos.read"');
-    c.header('WWW-Authenticate', `Bearer ${params.join(', ')}`);
+    if (scheme === 'DPoP') params.push(`algs="${DPOP_ALGORITHMS.join(' ')}"`);
+    c.header('WWW-Authenticate', `${scheme} ${params.join(', ')}`);
     // §3.1: a request that carried no token gets a bare challenge, no error code.
     return error ? c.json({ error }, status) : c.body(null, status);
   }
@@ -241,7 +255,9 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
       issuer,
       token_endpoint: `${issuer}/token`,
       jwks_uri: `${issuer}/jwks`,
-      grant_types_supported: redeemers.size > 0 ? [JWT_BEARER_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE] : [JWT_BEARER_GRANT_TYPE],
+      grant_types_supported: redeemers.size > 0 ? [JWT_BEARER_GRANT_TYPE, JWT_DPOP_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE] : [JWT_BEARER_GRANT_TYPE, JWT_DPOP_GRANT_TYPE],
+      // RFC 9449 §5.1: this AS checks DPoP proofs and issues DPoP-bound access tokens.
+      dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
       authorization_grant_profiles_supported: [ID_JAG_GRANT_PROFILE],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       scopes_supported: scopes,
@@ -259,6 +275,8 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
       try {
         const form = await readForm(c.req.raw);
         const clientId = await authenticateClient(clients, c.req.header('authorization'), form);
+        // A DPoP proof, when there is one, is checked whatever the grant: its key binds what is issued.
+        const dpop = c.req.raw.headers.has('dpop') ? await verifyDpop({ header: c.req.header('dpop'), method: 'POST', url: `${issuer}/token` }) : undefined;
         // Both profiles end in the same validated ID-JAG claims; everything after is shared.
         const pulled = form.get('grant_type') === TOKEN_EXCHANGE_GRANT_TYPE && redeemers.size > 0;
         let grant: IdJagClaims;
@@ -269,16 +287,19 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
           requestedScope = request.scope;
         } else {
           const request = parseJwtBearerRequest(form);
-          grant = await verifyIdJag(request.assertion, { clientId });
+          // The jwt-dpop grant is proof of possession by definition: without a proof it is no grant.
+          if (request.grantType === JWT_DPOP_GRANT_TYPE && !dpop) throw new InvalidGrant('dpop_missing', 'Proof of possession required for this authorization grant');
+          grant = await verifyIdJag(request.assertion, { clientId, ...(dpop ? { dpop } : {}) });
           requestedScope = request.scope;
         }
         const resource = grantedResource(grant, apiAudience);
         checkAuthorizationDetails(grant);
         const scope = grantedScope(grant, requestedScope, scopes);
-        const accessToken = await mintAccessToken(key, { issuer, audience: apiAudience, grant, scope, now: now() });
+        // ID-JAG draft: the access token is bound to the key the client proved (the ID-JAG's, if it was bound).
+        const accessToken = await mintAccessToken(key, { issuer, audience: apiAudience, grant, scope, now: now(), ...(dpop ? { jkt: dpop.jkt } : {}) });
         noStore(c);
-        // RFC 8693 §2.2.1: a token exchange response says what it issued.
-        const body = { access_token: accessToken, ...(pulled ? { issued_token_type: ACCESS_TOKEN_TYPE } : {}), token_type: 'Bearer', expires_in: ACCESS_TOKEN_LIFETIME, scope };
+        // RFC 8693 §2.2.1: a token exchange response says what it issued; RFC 9449 §5: a bound token is of type DPoP.
+        const body = { access_token: accessToken, ...(pulled ? { issued_token_type: ACCESS_TOKEN_TYPE } : {}), token_type: dpop ? 'DPoP' : 'Bearer', expires_in: ACCESS_TOKEN_LIFETIME, scope };
         // Draft -03 §4.4.1: the granted resource (if any) goes in the response alongside scope.
         return c.json(resource === undefined ? body : { ...body, resource });
       } catch (error) {
@@ -288,15 +309,27 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
   );
 
   app.get('/api/todos', async (c) => {
-    const token = bearerToken(c.req.header('authorization'));
-    if (token === undefined) return bearerError(c, 401);
+    const presented = accessTokenOf(c.req.header('authorization'));
+    if (presented === undefined) return bearerError(c, 401);
+    const { scheme, token } = presented;
     let claims;
     try {
       claims = await verifyAccessToken(key, token, { issuer, audience: apiAudience, now: now() });
     } catch {
-      return bearerError(c, 401, 'invalid_token');
+      return bearerError(c, 401, 'invalid_token', scheme);
     }
-    if (!claims.scopes.includes('todos.read')) return bearerError(c, 403, 'insufficient_scope');
+    // RFC 9449 §7: a bound token only under the DPoP scheme (§7.2: never as Bearer), an unbound one never under it.
+    if ((claims.jkt !== undefined) !== (scheme === 'DPoP')) return bearerError(c, 401, 'invalid_token', claims.jkt !== undefined ? 'DPoP' : scheme);
+    if (claims.jkt !== undefined) {
+      try {
+        const proof = await verifyDpop({ header: c.req.header('dpop'), method: 'GET', url: `${issuer}/api/todos`, accessToken: token });
+        if (proof.jkt !== claims.jkt) return bearerError(c, 401, 'invalid_token', 'DPoP');
+      } catch (error) {
+        if (!(error instanceof InvalidDpopProof)) throw error;
+        return bearerError(c, 401, 'invalid_dpop_proof', 'DPoP');
+      }
+    }
+    if (!claims.scopes.includes('todos.read')) return bearerError(c, 403, 'insufficient_scope', scheme);
     return c.json({ sub: claims.sub, todos: todos.get(accountKey(claims.subjectIssuer, claims.sub)) ?? [] });
   });
 

@@ -146,6 +146,13 @@ export const clientSchema = z
      * broker believes of a person (email, groups, mapped subject), more than a PDP decision tells. HTTP Basic only.
      */
     admin: z.boolean().default(false),
+    /**
+     * DPoP (docs/dpop.md; RFC 9449 §5.2's `dpop_bound_access_tokens`): every ID-JAG this client
+     * gets must be bound to a key it proves possession of, so a token exchange without a proof is refused.
+     */
+    require_dpop: z.boolean().default(false),
+    /** DPoP proofs from this client must carry a server nonce (RFC 9449 §8; `use_dpop_nonce` hands one out). */
+    dpop_nonce: z.boolean().default(false),
   })
   .strict()
   .superRefine((c, ctx) => {

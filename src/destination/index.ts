@@ -11,7 +11,10 @@
  *   replayStore: new MemoryReplayStore(),
  * });
  * const { assertion } = parseJwtBearerRequest(form);
- * const claims = await verifyIdJag(assertion, { clientId: authenticatedClientId });
+ * // A DPoP proof, when the request carries one: a key-bound ID-JAG (cnf.jkt) needs it.
+ * const verifyDpop = createDpopVerifier({ replayStore });
+ * const dpop = request.headers.has('dpop') ? await verifyDpop({ header: request.headers.get('dpop'), method: 'POST', url: 'https://todo.example/token' }) : undefined;
+ * const claims = await verifyIdJag(assertion, { clientId: authenticatedClientId, dpop });
  *
  * // Resource-pulled profile: the client presents an ID-JAG reference instead (RFC 8693).
  * const redeem = createReferenceRedeemer({
@@ -38,6 +41,10 @@ export type {
   SubjectIdentifier,
 } from './validate.js';
 
+export { createDpopVerifier } from './dpop.js';
+export type { DpopRequest, DpopVerifier, DpopVerifierOptions } from './dpop.js';
+export { accessTokenHash, DPOP_ALGORITHMS, normalizeHtu } from '../dpop/proof.js';
+
 export { MemoryReplayStore } from './replay.js';
 export type { ReplayStore, MemoryReplayStoreOptions } from './replay.js';
 
@@ -49,13 +56,14 @@ export type { JwtBearerRequest } from './request.js';
 
 export { IdJagRejected } from './errors.js';
 /** The error classes this kit throws, re-exported so embedders can `instanceof` them. */
-export { OAuthError, InvalidGrant, InvalidRequest, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';
+export { OAuthError, InvalidDpopProof, InvalidGrant, InvalidRequest, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';
 export { toRefusalReason } from './reasons.js';
 export type { IdJagRejectionReason } from './reasons.js';
 
 export {
   ID_JAG_TYP,
   JWT_BEARER_GRANT_TYPE,
+  JWT_DPOP_GRANT_TYPE,
   DEFAULT_ID_JAG_ALGORITHMS,
   DEFAULT_CLOCK_TOLERANCE,
   DEFAULT_ID_JAG_MAX_LIFETIME,

@@ -6,6 +6,12 @@ export const ID_JAG_TYP = 'oauth-id-jag+jwt';
 /** RFC 7523 §2.1 grant type under which an ID-JAG is redeemed. */
 export const JWT_BEARER_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
+/**
+ * The grant type the ID-JAG draft's DPoP text redeems a key-bound ID-JAG under
+ * (draft-parecki-oauth-jwt-dpop-grant): a JWT assertion plus a DPoP proof of its key.
+ */
+export const JWT_DPOP_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:jwt-dpop';
+
 /** Asymmetric algorithms accepted unless the destination narrows the list. */
 export const DEFAULT_ID_JAG_ALGORITHMS: readonly string[] = ['ES256', 'RS256', 'PS256', 'EdDSA', 'ES384'];
 

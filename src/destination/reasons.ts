@@ -29,6 +29,10 @@ export type IdJagRejectionReason =
   | 'lifetime_too_long'
   // proof of possession
   | 'key_binding_unsupported'
+  /** The ID-JAG is bound (`cnf.jkt`) and the request carried no DPoP proof. */
+  | 'dpop_proof_missing'
+  /** The request's DPoP proof was made with another key than the one the ID-JAG is bound to. */
+  | 'dpop_key_mismatch'
   // single use
   | 'replayed';
 
@@ -56,6 +60,8 @@ const REFUSAL_REASON: Record<IdJagRejectionReason, RefusalReason> = {
   iat_in_future: 'iat_in_future',
   lifetime_too_long: 'token_malformed',
   key_binding_unsupported: 'key_binding_unsupported',
+  dpop_proof_missing: 'dpop_missing',
+  dpop_key_mismatch: 'dpop_key_mismatch',
   replayed: 'id_jag_replayed',
 };
 

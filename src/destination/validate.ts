@@ -44,6 +44,11 @@ export interface IdJagClaims {
   aud_sub?: string;
   sub_id?: SubjectIdentifier;
   /**
+   * The key the ID-JAG is bound to (RFC 7800, RFC 9449 §6.1): redeemable only with a DPoP proof
+   * made with it ({@link IdJagVerificationContext.dpop}).
+   */
+  cnf?: { jkt: string };
+  /**
    * RFC 9396 authorization details the broker granted. The kit checks their shape only; draft
    * -03 §4.4.1 requires the destination to process each one, and RFC 9396 §5 to refuse any
    * type it does not understand.
@@ -159,12 +164,17 @@ function checkTimes(
 }
 
 /**
- * Draft -03 §8.6.1.2.2: an ID-JAG bound to a key (`cnf`) must be refused unless the client
- * proves possession with DPoP. This kit has no DPoP support, so a bound ID-JAG is always
- * refused: accepting it as a bearer grant would discard the binding the broker asked for.
+ * ID-JAG draft, "Sender Constraining Tokens": a `cnf` with a `jkt` binds the ID-JAG to a DPoP
+ * key, checked against the request's proof by the verifier. Any other confirmation method (a
+ * `jwk`, mTLS's `x5t#S256`) is a binding this kit cannot check: refused, never treated as bearer.
  */
 function checkKeyBinding(payload: JsonObject): IdJagRejection | undefined {
-  return payload.cnf === undefined ? undefined : reject('key_binding_unsupported', 'cnf');
+  const { cnf } = payload;
+  if (cnf === undefined) return undefined;
+  if (!isObject(cnf)) return reject('claim_invalid', 'cnf');
+  if (cnf.jkt === undefined) return reject('key_binding_unsupported', 'cnf');
+  if (typeof cnf.jkt !== 'string' || cnf.jkt === '') return reject('claim_invalid', 'cnf');
+  return undefined;
 }
 
 /** RFC 9396 §2: a JSON array of objects, each with a string `type`. */
@@ -222,6 +232,8 @@ function pickClaims(payload: JsonObject, audience: string): IdJagClaims {
   for (const name of OPTIONAL_CLAIMS) {
     if (payload[name] !== undefined) claims[name] = structuredClone(payload[name]);
   }
+  // Only the member this kit checks (checkKeyBinding): the thumbprint.
+  if (isObject(payload.cnf)) claims.cnf = { jkt: payload.cnf.jkt };
   return claims as unknown as IdJagClaims;
 }
 

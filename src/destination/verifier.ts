@@ -32,10 +32,15 @@ export interface IdJagVerifierOptions
   fetch?: typeof fetch;
 }
 
-/** Per-request input: who presented the ID-JAG. */
+/** Per-request input: who presented the ID-JAG, and with which key. */
 export interface IdJagVerificationContext {
   /** The client authenticated at the token endpoint. */
   clientId: string;
+  /**
+   * The thumbprint of the key of the request's DPoP proof, once {@link createDpopVerifier} has
+   * validated it. An ID-JAG bound to a key (`cnf.jkt`) is refused without it, or with another.
+   */
+  dpop?: { jkt: string };
 }
 
 /**
@@ -144,7 +149,8 @@ function parsePayload(bytes: Uint8Array): Record<string, unknown> {
  * Builds the verifier a destination's token endpoint calls for
  * `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`. In order: size, issuer pinned,
  * signature against that issuer's keys with the algorithm allow-list, every rule of
- * {@link validateIdJagClaims}, then single use of `jti`.
+ * {@link validateIdJagClaims}, the key binding (`cnf.jkt` against the request's DPoP proof), then
+ * single use of `jti`.
  */
 export function createIdJagVerifier(options: IdJagVerifierOptions): IdJagVerifier {
   const now = options.now ?? (() => new Date());
@@ -154,7 +160,7 @@ export function createIdJagVerifier(options: IdJagVerifierOptions): IdJagVerifie
   const clockTolerance = options.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE;
   const { replayStore } = options;
 
-  return async function verifyIdJag(assertion, { clientId }) {
+  return async function verifyIdJag(assertion, { clientId, dpop }) {
     try {
       if (exceedsAssertionLimit(assertion)) throw new IdJagRejected('too_large');
       const getKey = keySets.get(unverifiedIssuer(assertion));
@@ -170,6 +176,12 @@ export function createIdJagVerifier(options: IdJagVerifierOptions): IdJagVerifie
       if (!result.ok) throw new IdJagRejected(result.reason, result.detail);
 
       const { claims } = result;
+      // ID-JAG draft, "Proof-of-Possession During ID-JAG Exchange": thumbprints compared exactly.
+      // Before the jti is spent: whoever stole a bound ID-JAG cannot burn it for its holder.
+      if (claims.cnf !== undefined) {
+        if (dpop === undefined) throw new IdJagRejected('dpop_proof_missing');
+        if (dpop.jkt !== claims.cnf.jkt) throw new IdJagRejected('dpop_key_mismatch');
+      }
       // Remember the jti for as long as the token could still pass the `exp` check.
       if (!(await replayStore.consume(claims.jti, claims.iss, claims.exp + clockTolerance))) {
         throw new IdJagRejected('replayed');

@@ -7,6 +7,7 @@ import { isRandomToken } from '../provider/crypto.js';
 import type { DeferralRecord } from '../store/ports.js';
 import { grantAt } from './destination.js';
 import { RequestableRefusal } from './requestable.js';
+import { proofOfPossession } from './dpop.js';
 import { recheckSubject, type StoredSubject } from './stored-subject.js';
 import { decideForSubject, mintIdJag, requireConfidentialClient } from './token-exchange.js';
 
@@ -95,9 +96,12 @@ async function completeMint(deferral: DeferralRecord, request: GrantRequest, s: 
 export const deferredGrant: Grant<BrokerServices> = {
   grantType: DEFERRED_GRANT,
   parameters: ['deferral_code'],
+  // The ID-JAG is bound to the key of the proof on the poll that delivers it (docs/dpop.md).
+  dpop: true,
   async handle(request, s): Promise<TokenResponse> {
     const code = readDeferralCode(request);
     requireConfidentialClient(request);
+    await proofOfPossession(request, s);
     const hash = await s.tokenDigest(code);
     const { deferral, interval } = await pollDeferral(hash, request, s);
     await requireApproved(hash, deferral, interval, request, s);

@@ -11,6 +11,7 @@ import type { RefusalReason } from '../oauth/reasons.js';
 import { isRandomToken, randomToken } from '../provider/crypto.js';
 import type { IdJagReferenceRecord } from '../store/ports.js';
 import { grantAt } from './destination.js';
+import { refuseDpop } from './dpop.js';
 import { recheckSubject, storedSubject, type StoredSubject } from './stored-subject.js';
 import {
   createTokenExchangeGrant,
@@ -61,6 +62,7 @@ function requirePulledDestination(destination: DestinationConfig) {
 async function issueReference(request: GrantRequest, s: BrokerServices, options: TokenExchangeOptions): Promise<TokenResponse> {
   const params = readExchangeParams(request, ID_JAG_REFERENCE_TOKEN_TYPE);
   requireConfidentialClient(request);
+  refuseDpop(request);
   // Deferred completion ends in an ID-JAG, not a reference: a requestable refusal here is access_denied with how to ask.
   const decision = await escalating(evaluateExchange(params, request, s, options, requirePulledDestination), false, request, s);
   // A single-use subject token (a SAML assertion) is spent by the issue, as by a pushed mint.
@@ -159,6 +161,7 @@ function asRedemptionRefusal(err: unknown): unknown {
  */
 async function redeemReference(request: GrantRequest, s: BrokerServices): Promise<TokenResponse> {
   const presented = readRedemptionParams(request);
+  refuseDpop(request);
   const reference = await consumeReference(presented, request, s);
   const destination = requireBoundDestination(reference, request, s);
   request.trail.requestedScopes = reference.scopes;
@@ -183,6 +186,8 @@ export function createExchangeGrant(options: TokenExchangeOptions = {}): Grant<B
   return {
     grantType: TOKEN_EXCHANGE_GRANT,
     parameters: EXCHANGE_PARAMETERS,
+    // The pushed profile binds; both reference steps refuse a proof (refuseDpop).
+    dpop: true,
     handle(request, s) {
       if (request.form.get('subject_token_type') === ID_JAG_REFERENCE_TOKEN_TYPE) return redeemReference(request, s);
       if (request.form.get('requested_token_type') === ID_JAG_REFERENCE_TOKEN_TYPE) return issueReference(request, s, options);

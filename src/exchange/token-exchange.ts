@@ -23,6 +23,7 @@ import { SAML2_TOKEN_TYPE, subjectOfSamlAssertion, verifySamlSubjectToken } from
 import { subjectIdentifierFor } from './sub-id.js';
 import { identityOfPrincipal, loginFactsOfClaims, requireRecentAuthentication, type LoginFacts, type Subject } from './subject.js';
 import { believe } from '../trust/authority.js';
+import { proofOfPossession } from './dpop.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
@@ -451,6 +452,7 @@ export async function mintIdJag(d: ExchangeDecision, request: GrantRequest, s: B
     // Draft §3.1: aud_tenant scopes aud_sub; they travel together or not at all.
     ...(destination.tenant ? { audTenant: destination.tenant, audSub: mapping.subject } : {}),
     ...(d.subId ? { subId: d.subId } : {}),
+    ...(request.jkt ? { jkt: request.jkt } : {}),
   });
   await useOnce(subject, request, s);
   const jwt = await signIdJag(claims, s.keys.signingKey());
@@ -466,11 +468,13 @@ export function createTokenExchangeGrant(options: TokenExchangeOptions = {}): Gr
   return {
     grantType: TOKEN_EXCHANGE_GRANT,
     parameters: EXCHANGE_PARAMETERS,
+    dpop: true,
 
     async handle(request, s): Promise<TokenResponse> {
       const params = readExchangeParams(request);
       const deferred = readDeferred(request);
       requireConfidentialClient(request);
+      await proofOfPossession(request, s);
       const decision = await escalating(evaluateExchange(params, request, s, options), deferred, request, s);
       return mintIdJag(decision, request, s);
     },

@@ -14,8 +14,21 @@ export interface TokenResponse {
 /** What a grant learned so far; written to the audit log whether the request succeeds or not. */
 export type AuditTrail = Partial<Omit<AuditRecord, 'at' | 'event' | 'requestId'>>;
 
+/** A request's DPoP proof (RFC 9449), as the token endpoint received it, with what it must name. */
+export interface DpopPresented {
+  /** The `DPoP` header's value (several headers arrive joined by ", "). */
+  proof: string;
+  htm: string;
+  /** The token endpoint's public URL: the issuer's base + its path, not the URL the request reached. */
+  htu: string;
+}
+
 export interface GrantRequest {
   form: FormParams;
+  /** Present when the request carried a `DPoP` header; only grants with `dpop: true` ever see one. */
+  dpop?: DpopPresented;
+  /** The thumbprint of the key a valid proof was made with: what the grant binds its token to (`cnf.jkt`). */
+  jkt?: string;
   client: AuthenticatedClient;
   now: number;
   requestId: string;
@@ -26,5 +39,7 @@ export interface GrantRequest {
 export interface Grant<Services> {
   grantType: string;
   parameters: readonly string[];
+  /** The grant checks DPoP proofs and binds what it issues to their key; any other grant refuses a proof. */
+  dpop?: boolean;
   handle(request: GrantRequest, services: Services): Promise<TokenResponse>;
 }

@@ -1,5 +1,5 @@
 import { TEMPORARILY_UNAVAILABLE_RETRY_AFTER } from '../constants.js';
-import { AccessDenied, AuthorizationPending, InsufficientUserAuthentication, InvalidClient, OAuthError, SlowDown, TemporarilyUnavailable } from '../oauth/errors.js';
+import { AccessDenied, AuthorizationPending, InsufficientUserAuthentication, InvalidClient, OAuthError, SlowDown, TemporarilyUnavailable, UseDpopNonce } from '../oauth/errors.js';
 
 /** Headers every token-endpoint answer carries, success or error (RFC 6749 §5.1). */
 export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
@@ -13,6 +13,8 @@ export function oauthErrorResponse(err: OAuthError, requestId: string): Response
   const headers: Record<string, string> = { 'Content-Type': 'application/json', ...NO_STORE, 'X-Request-Id': requestId };
   if (err instanceof InvalidClient && err.usedBasic) headers['WWW-Authenticate'] = 'Basic realm="xaa-broker", charset="UTF-8"';
   if (err instanceof TemporarilyUnavailable) headers['Retry-After'] = String(TEMPORARILY_UNAVAILABLE_RETRY_AFTER);
+  // RFC 9449 §8: the nonce the client must put in its next proof.
+  if (err instanceof UseDpopNonce) headers['DPoP-Nonce'] = err.nonce;
   const body: Record<string, unknown> = { error: err.code };
   if (err.description) body.error_description = err.description;
   // RFC 9470 §3: the step-up hints ride beside the error code.

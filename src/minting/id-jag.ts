@@ -24,6 +24,8 @@ export interface IdJagInput {
   audSub?: string;
   /** RFC 9493 subject identifier naming the same person as `sub`, for destinations configured to receive one. */
   subId?: SubjectIdentifier;
+  /** RFC 7638 thumbprint of the key the client proved possession of (DPoP): the ID-JAG is bound to it. */
+  jkt?: string;
 }
 
 /**
@@ -54,6 +56,8 @@ export function buildIdJagClaims(input: IdJagInput): IdJagClaims {
     claims.aud_sub = input.audSub;
   }
   if (input.subId) claims.sub_id = input.subId;
+  // RFC 9449 §6.1 / RFC 7800: redeemable only with a proof made with the same key (docs/dpop.md).
+  if (input.jkt) claims.cnf = { jkt: input.jkt };
   return claims;
 }
 

@@ -147,3 +147,20 @@ export class PayloadTooLarge extends OAuthError {
   readonly code = 'invalid_request';
   override readonly status = 413;
 }
+
+/** RFC 9449 §7.1 / §12.2: the DPoP proof is missing where required by the binding, or invalid. */
+export class InvalidDpopProof extends OAuthError {
+  readonly code = 'invalid_dpop_proof';
+}
+
+/** RFC 9449 §8: the proof must carry a server nonce; `nonce` goes out in the `DPoP-Nonce` header. */
+export class UseDpopNonce extends OAuthError {
+  readonly code = 'use_dpop_nonce';
+  constructor(
+    reason: RefusalReason,
+    description: string,
+    readonly nonce: string,
+  ) {
+    super(reason, description);
+  }
+}

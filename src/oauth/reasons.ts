@@ -1,3 +1,5 @@
+import type { DpopRejectionReason } from '../dpop/proof.js';
+
 /**
  * Internal reasons for a refusal. They are logged and audited, never sent on the wire:
  * the wire carries only the generic OAuth error code they map to (see errors.ts).
@@ -15,7 +17,6 @@ export type RefusalReason =
   | 'authorization_details_unsupported'
   | 'unsupported_grant_type'
   | 'unsupported_token_type'
-  | 'dpop_unsupported'
   // client authentication
   | 'client_unknown'
   | 'client_auth_missing'
@@ -152,7 +153,12 @@ export type RefusalReason =
   | 'access_request_expired'
   | 'deferral_parameter_invalid'
   // internal
-  | 'internal_error';
+  | 'internal_error'
+  // DPoP (RFC 9449; docs/dpop.md): a proof's precise refusal (dpop/proof.ts), and the token endpoint's own
+  | DpopRejectionReason
+  | 'dpop_required'
+  | 'dpop_not_supported_for_grant'
+  | 'dpop_not_supported_for_profile';
 
 /** A reason plus safe, token-free detail for the audit log. */
 export interface Refusal {

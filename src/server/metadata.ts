@@ -4,6 +4,7 @@ import { ID_JAG_REFERENCE_TOKEN_TYPE } from '../exchange/pulled.js';
 import { DEFERRED_GRANT } from '../exchange/deferred.js';
 import { ASSERTION_ALGS } from '../clients/authenticate.js';
 import { providerMetadata } from '../provider/metadata.js';
+import { DPOP_ALGORITHMS } from '../dpop/proof.js';
 
 export const TOKEN_PATH = '/token';
 export const JWKS_PATH = '/jwks';
@@ -25,6 +26,8 @@ export function authorizationServerMetadata(issuer: string) {
     identity_chaining_requested_token_types_supported: [ID_JAG_TOKEN_TYPE],
     /** Resource-pulled profile (docs/profiles/pulled.md): the reference type a client may request and a destination redeem. */
     id_jag_reference_token_types_supported: [ID_JAG_REFERENCE_TOKEN_TYPE],
+    /** RFC 9449 §5.1: proofs the token exchange accepts; its ID-JAGs are then bound (docs/dpop.md). */
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
   };
 }
 

@@ -1,12 +1,12 @@
 import { LOG_IGNORED_PARAMS_MAX, LOG_PARAM_NAME_MAX } from '../constants.js';
 import { AuthorizationPending, InvalidRequest, OAuthError, ServerError, SlowDown, UnsupportedGrantType } from '../oauth/errors.js';
-import type { AuditTrail, Grant, GrantRequest } from '../grants/grant.js';
+import type { AuditTrail, DpopPresented, Grant, GrantRequest } from '../grants/grant.js';
 import { readForm, type BodyReader } from '../http/form.js';
 import { UNKNOWN_SOURCE } from '../http/source.js';
 import { NO_STORE, oauthErrorResponse } from '../http/errors.js';
 import { boundedAudit } from '../audit/record.js';
 import { summariseRefusal } from '../audit/summary.js';
-import { TOKEN_PATH } from './metadata.js';
+import { authorizationServerMetadata, TOKEN_PATH } from './metadata.js';
 import type { BrokerServices } from '../grants/services.js';
 
 /**
@@ -15,6 +15,7 @@ import type { BrokerServices } from '../grants/services.js';
  */
 export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services: BrokerServices, clock: () => number) {
   const byType = new Map(grants.map((g) => [g.grantType, g]));
+  const htu = authorizationServerMetadata(services.settings.issuer).token_endpoint;
 
   /** `source`: the caller's source key (http/source.ts), for client-auth budgets and refusal summaries. */
   return async (request: Request, source: string = UNKNOWN_SOURCE, readBody?: BodyReader): Promise<Response> => {
@@ -29,7 +30,7 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
       trail.grantType = grantType.slice(0, 100);
       const grant = byType.get(grantType);
       if (!grant) throw new UnsupportedGrantType('unsupported_grant_type', 'this grant_type is not supported');
-      refuseDpop(request);
+      const dpop = presentedDpop(request, grant, htu);
 
       const client = await services.clients.authenticate(request.headers.get('authorization') ?? undefined, form, now, source);
       trail.clientId = client.client.client_id;
@@ -37,7 +38,7 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
       const ignored = form.names().filter((n) => !grant.parameters.includes(n) && !CLIENT_AUTH_PARAMS.has(n));
       if (ignored.length > 0) services.logger.info({ requestId, count: ignored.length, ignored: ignoredForLog(ignored) }, 'ignored unrecognised parameters');
 
-      const grantRequest: GrantRequest = { form, client, now, requestId, trail };
+      const grantRequest: GrantRequest = { form, client, now, requestId, trail, ...(dpop ? { dpop } : {}) };
       const body = await grant.handle(grantRequest, services);
       services.logger.info({ requestId, event: 'mint', clientId: trail.clientId, destination: trail.destination, jti: trail.jti, scope: body.scope }, 'minted');
       return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json', ...NO_STORE, 'X-Request-Id': requestId } });
@@ -54,12 +55,15 @@ export function tokenEndpoint(grants: readonly Grant<BrokerServices>[], services
 }
 
 /**
- * Step: a DPoP proof (RFC 9449) asks for a sender-constrained token. The broker cannot bind one
- * yet, and answering with a bearer token would silently drop what the client asked for (§5 lets a
- * server that ignores DPoP do so; this one refuses). Before client authentication: nothing to pay.
+ * Step: a DPoP proof (RFC 9449) asks for a sender-constrained token. A grant that binds what it
+ * issues checks the proof itself (docs/dpop.md); any other grant refuses it, since answering with a
+ * bearer token would silently drop what the client asked for. Before client authentication: nothing to pay.
  */
-function refuseDpop(request: Request) {
-  if (request.headers.has('dpop')) throw new InvalidRequest('dpop_unsupported', 'DPoP is not supported: this server cannot issue sender-constrained tokens');
+function presentedDpop(request: Request, grant: Grant<BrokerServices>, htu: string): DpopPresented | undefined {
+  const proof = request.headers.get('dpop');
+  if (proof === null) return undefined;
+  if (!grant.dpop) throw new InvalidRequest('dpop_not_supported_for_grant', 'DPoP is not supported for this grant_type: it cannot issue sender-constrained tokens');
+  return { proof, htm: request.method, htu };
 }
 
 /** A bounded view of what was ignored: the request decides how many names and how long, not the log. */

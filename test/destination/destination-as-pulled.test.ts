@@ -6,7 +6,7 @@
 import { decodeJwt, type JSONWebKeySet } from 'jose';
 import type { Hono } from 'hono';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ID_JAG_REFERENCE_TOKEN_TYPE, IdJagRejected, JWT_BEARER_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../../src/destination/index.js';
+import { ID_JAG_REFERENCE_TOKEN_TYPE, IdJagRejected, JWT_BEARER_GRANT_TYPE, JWT_DPOP_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../../src/destination/index.js';
 import type { OAuthError } from '../../src/oauth/errors.js';
 import { createDestinationAs } from '../../examples/destination-as/app.js';
 import { BROKER, exchangeParams, postToken, SECRET, startTestBroker, TODO, type TestBroker } from '../helpers/broker.js';
@@ -52,7 +52,7 @@ const presentReference = (reference: string, who = AT_TODO) => atTodo({ grant_ty
 describe('reference destination AS: both profiles', () => {
   it('advertises both grants', async () => {
     const metadata = (await (await todo.request('/.well-known/oauth-authorization-server')).json()) as { grant_types_supported: string[] };
-    expect(metadata.grant_types_supported).toEqual([JWT_BEARER_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE]);
+    expect(metadata.grant_types_supported).toEqual([JWT_BEARER_GRANT_TYPE, JWT_DPOP_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE]);
   });
 
   it('pushed: an ID-JAG by jwt-bearer gives an access token for alice', async () => {

@@ -2,7 +2,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } 
 import type { Hono } from 'hono';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../src/constants.js';
-import { IdJagRejected, JWT_BEARER_GRANT_TYPE } from '../../src/destination/index.js';
+import { IdJagRejected, JWT_BEARER_GRANT_TYPE, JWT_DPOP_GRANT_TYPE } from '../../src/destination/index.js';
 import type { OAuthError } from '../../src/oauth/errors.js';
 import { createDestinationAs } from '../../examples/destination-as/app.js';
 import { BROKER, DESTINATION, NOW, SUBJECT, idJagPayload, signIdJag, signingKey, type SigningKey } from './fixtures.js';
@@ -86,7 +86,7 @@ describe('reference destination AS', () => {
       issuer: DESTINATION,
       token_endpoint: `${DESTINATION}/token`,
       jwks_uri: `${DESTINATION}/jwks`,
-      grant_types_supported: [JWT_BEARER_GRANT_TYPE],
+      grant_types_supported: [JWT_BEARER_GRANT_TYPE, JWT_DPOP_GRANT_TYPE],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     });
   });
@@ -273,8 +273,13 @@ describe('reference destination AS', () => {
       expect(lastIdJagReason()).toBe('claim_invalid');
     });
 
-    it('refuses a key-bound (cnf) ID-JAG: it cannot check a DPoP proof', async () => {
+    it('refuses a key-bound (cnf) ID-JAG presented without a DPoP proof (destination-as-dpop.test.ts has the rest)', async () => {
       await expectTokenError(await redeem(await idJag({ cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } })), 400, 'invalid_grant');
+      expect(lastIdJagReason()).toBe('dpop_proof_missing');
+    });
+
+    it('refuses an ID-JAG bound by another method than a DPoP thumbprint (cnf.x5t#S256)', async () => {
+      await expectTokenError(await redeem(await idJag({ cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } })), 400, 'invalid_grant');
       expect(lastIdJagReason()).toBe('key_binding_unsupported');
     });
 

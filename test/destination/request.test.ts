@@ -17,12 +17,13 @@ describe('parseJwtBearerRequest', () => {
   it('returns the assertion', () => {
     expect(parseJwtBearerRequest(form([['grant_type', JWT_BEARER_GRANT_TYPE], ['assertion', 'a.b.c']]))).toEqual({
       assertion: 'a.b.c',
+      grantType: JWT_BEARER_GRANT_TYPE,
     });
   });
 
   it('returns the requested scope when present', () => {
     const request = form([['grant_type', JWT_BEARER_GRANT_TYPE], ['assertion', 'a.b.c'], ['scope', 'todos.read']]);
-    expect(parseJwtBearerRequest(request)).toEqual({ assertion: 'a.b.c', scope: 'todos.read' });
+    expect(parseJwtBearerRequest(request)).toEqual({ assertion: 'a.b.c', grantType: JWT_BEARER_GRANT_TYPE, scope: 'todos.read' });
   });
 
   it('refuses another grant type', () => {

@@ -176,13 +176,13 @@ describe('createIdJagVerifier', () => {
     ).toThrow(TypeError);
   });
 
-  it('refuses a key-bound (cnf) ID-JAG as invalid_grant without consuming its jti', async () => {
+  it('refuses a key-bound (cnf) ID-JAG presented without a DPoP proof as invalid_grant without consuming its jti', async () => {
     const verify = verifier();
     const payload = idJagPayload({ jti: 'bound', cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } });
     const error = await rejection(verify(await signIdJag(broker, { payload }), { clientId: CLIENT_ID }));
     expect(error).toBeInstanceOf(InvalidGrant);
-    expect(error.idJagReason).toBe('key_binding_unsupported');
-    expect(error.reason).toBe('key_binding_unsupported');
+    expect(error.idJagReason).toBe('dpop_proof_missing');
+    expect(error.reason).toBe('dpop_missing');
     const unbound = await signIdJag(broker, { payload: without(payload, 'cnf') });
     await expect(verify(unbound, { clientId: CLIENT_ID })).resolves.toMatchObject({ jti: 'bound' });
   });
