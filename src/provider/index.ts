@@ -7,7 +7,9 @@ import { cookiePolicy } from './cookies.js';
 import { oidcCallback, samlAcs, samlMetadata } from './login-callbacks.js';
 import { startReturningLogin } from './login-start.js';
 import { logoutEndpoint } from './logout.js';
-import { AUTHORIZE_PATH, CONSENT_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH, USERINFO_PATH } from './metadata.js';
+import { AUTHORIZE_PATH, CONSENT_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, REVOCATION_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH, USERINFO_PATH } from './metadata.js';
+import { postOnly } from './client-endpoint.js';
+import { revocationEndpoint } from './revocation.js';
 import { samlSlo } from './saml-logout.js';
 import { SUPPORTED_SCOPES } from './tokens.js';
 import type { ProviderDeps } from './types.js';
@@ -67,7 +69,7 @@ export function providerConfigProblems(deps: ProviderDeps): string[] {
 
 /**
  * Mounts the broker's OpenID Provider on `app`: /authorize (+ its consent form), /userinfo,
- * /logout, and the upstream login routes. The token endpoint grants are separate
+ * /revoke, /logout, and the upstream login routes. The token endpoint grants are separate
  * (`providerGrants`), for the token endpoint's list. Throws on a configuration problem. Returns
  * the sign-in the broker's own pages use.
  */
@@ -85,6 +87,9 @@ export function mountProvider(app: Hono, deps: ProviderDeps): BrowserSignIn {
   app.get(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw, source(c)));
   app.post(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw, source(c)));
   app.options(USERINFO_PATH, () => userinfoPreflight());
+  const revoke = revocationEndpoint(p);
+  app.post(REVOCATION_PATH, (c) => revoke(c.req.raw, source(c)));
+  app.all(REVOCATION_PATH, () => postOnly());
   app.get(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw, source(c)));
   app.post(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw, source(c)));
   app.get(OIDC_CALLBACK_PATH, (c) => oidcCallback(p, c.req.raw, c.req.param('id'), source(c)));

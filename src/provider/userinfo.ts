@@ -5,13 +5,15 @@ import { NO_STORE_HEADERS, type Provider } from './context.js';
 import { InsufficientScope, InvalidToken } from './errors.js';
 import { MAX_FORM_BYTES } from './limits.js';
 import { USERINFO_PATH, endpointUrl } from './metadata.js';
+import { accessTokenRevoked } from './own-tokens.js';
 import { releasedClaims, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
 
 /**
  * /userinfo (OIDC Core §5.3), a protected resource in the RFC 6750 sense: a broker access token
  * (RFC 9068) as Bearer credential, in the Authorization header or (POST) the form body, never the
  * query. Claims come from the current principal record, as the token's scopes release them; the
- * session the token was issued in must still be active (a logout ends its access tokens here).
+ * session the token was issued in must still be active (a logout ends its access tokens here), and
+ * the token not revoked (/revoke).
  */
 
 /** Browsers' apps (public clients) call it cross-origin with a Bearer token and no cookies. */
@@ -83,6 +85,7 @@ export async function userinfoEndpoint(p: Provider, request: Request, source: st
     }
     const token = await verifyAccessToken(presented, p.services, endpointUrl(p.issuer, USERINFO_PATH), now);
     clientId = token.client_id;
+    if (await accessTokenRevoked(p.services, token, now)) throw new InvalidToken('access_token_revoked', 'the access token is invalid');
     const claims = await currentClaims(p, token, now);
     return new Response(JSON.stringify(claims), { status: 200, headers: { 'Content-Type': 'application/json', ...NO_STORE_HEADERS, ...USERINFO_CORS, 'X-Request-Id': requestId } });
   } catch (err) {
