@@ -7,7 +7,8 @@ import { cookiePolicy } from './cookies.js';
 import { oidcCallback, samlAcs, samlMetadata } from './login-callbacks.js';
 import { startReturningLogin } from './login-start.js';
 import { logoutEndpoint } from './logout.js';
-import { AUTHORIZE_PATH, CONSENT_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, REVOCATION_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH, USERINFO_PATH } from './metadata.js';
+import { introspectionEndpoint } from './introspection.js';
+import { AUTHORIZE_PATH, CONSENT_PATH, INTROSPECTION_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, REVOCATION_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH, USERINFO_PATH } from './metadata.js';
 import { postOnly } from './client-endpoint.js';
 import { revocationEndpoint } from './revocation.js';
 import { samlSlo } from './saml-logout.js';
@@ -69,7 +70,7 @@ export function providerConfigProblems(deps: ProviderDeps): string[] {
 
 /**
  * Mounts the broker's OpenID Provider on `app`: /authorize (+ its consent form), /userinfo,
- * /revoke, /logout, and the upstream login routes. The token endpoint grants are separate
+ * /revoke, /introspect, /logout, and the upstream login routes. The token endpoint grants are separate
  * (`providerGrants`), for the token endpoint's list. Throws on a configuration problem. Returns
  * the sign-in the broker's own pages use.
  */
@@ -90,6 +91,9 @@ export function mountProvider(app: Hono, deps: ProviderDeps): BrowserSignIn {
   const revoke = revocationEndpoint(p);
   app.post(REVOCATION_PATH, (c) => revoke(c.req.raw, source(c)));
   app.all(REVOCATION_PATH, () => postOnly());
+  const introspect = introspectionEndpoint(p);
+  app.post(INTROSPECTION_PATH, (c) => introspect(c.req.raw, source(c)));
+  app.all(INTROSPECTION_PATH, () => postOnly());
   app.get(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw, source(c)));
   app.post(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw, source(c)));
   app.get(OIDC_CALLBACK_PATH, (c) => oidcCallback(p, c.req.raw, c.req.param('id'), source(c)));

@@ -38,6 +38,9 @@ export function providerMetadata(issuer: string, signingAlg: string) {
     revocation_endpoint: endpointUrl(issuer, REVOCATION_PATH),
     // Public clients revoke their own tokens with their client_id (RFC 7009 §5).
     revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS, 'none'],
+    introspection_endpoint: endpointUrl(issuer, INTROSPECTION_PATH),
+    // Confidential clients only: RFC 7662 §2.1 requires authorization.
+    introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: [AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT],
