@@ -228,6 +228,11 @@ const retentionSchema = z
   .strict()
   .default({ audit_max_age_days: AUDIT_DEFAULT_MAX_AGE_DAYS, audit_max_rows: AUDIT_DEFAULT_MAX_ROWS, refusal_summary_interval_seconds: REFUSAL_SUMMARY_DEFAULT_INTERVAL });
 
+/** Exactly a serialised http(s) origin, as browsers send it in `Origin`: no path, no trailing slash, lower case. */
+const corsOrigin = z
+  .string()
+  .refine((o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol) && new URL(o).origin === o, 'must be an origin: http(s)://host[:port], lower case, no path or trailing slash');
+
 export const brokerConfigSchema = z
   .object({
     /**
@@ -259,6 +264,11 @@ export const brokerConfigSchema = z
     destinations: z.array(destinationSchema).default([]),
     client_ip: clientIpSchema,
     retention: retentionSchema,
+    /**
+     * Origins (scheme://host[:port]) of browser apps allowed to call discovery, the JWKS, /token and
+     * /userinfo cross-origin, beside the origins of the OIDC clients' redirect URIs (docs/provider.md).
+     */
+    cors_origins: z.array(corsOrigin).default([]),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -15,12 +15,13 @@ import { samlSlo } from './saml-logout.js';
 import { SUPPORTED_SCOPES } from './tokens.js';
 import type { ProviderDeps } from './types.js';
 import { currentSession, type BrowserSession } from './session.js';
-import { userinfoEndpoint, userinfoPreflight } from './userinfo.js';
+import { userinfoEndpoint } from './userinfo.js';
 
 export type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js';
 export { authorizationCodeGrant, providerGrants, refreshTokenGrant, type ProviderTokenResponse } from './grants.js';
 export { providerMetadata, AUTHORIZE_PATH, CONSENT_PATH, USERINFO_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH } from './metadata.js';
 export * as providerLimits from './limits.js';
+export { browserCors, browserOrigins } from './cors.js';
 export type { BrowserSession };
 
 /**
@@ -87,7 +88,6 @@ export function mountProvider(app: Hono, deps: ProviderDeps): BrowserSignIn {
   app.post(CONSENT_PATH, (c) => consentEndpoint(p, c.req.raw, source(c)));
   app.get(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw, source(c)));
   app.post(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw, source(c)));
-  app.options(USERINFO_PATH, () => userinfoPreflight());
   const revoke = revocationEndpoint(p);
   app.post(REVOCATION_PATH, (c) => revoke(c.req.raw, source(c)));
   app.all(REVOCATION_PATH, () => postOnly());
