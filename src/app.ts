@@ -17,7 +17,7 @@ import { JWKS_PUBLIC_MAX_AGE } from './constants.js';
 import { systemClock } from './clock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SubjectResolver } from './mapping/resolve.js';
-import { KeyRing } from './minting/keys.js';
+import { KeyRing, type SigningAlg } from './minting/keys.js';
 import { JWKS_PATH, serverMetadata, TOKEN_PATH } from './server/metadata.js';
 import { browserCors, browserOrigins, mountProvider, providerGrants, USERINFO_PATH, type ProviderClient, type ProviderDeps } from './provider/index.js';
 import { buildUpstreamRegistry, type RegistryDeps } from './upstream/build-registry.js';
@@ -89,7 +89,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
 
-  const keys = new KeyRing(store.keys, settings.signing.alg, deps.jws);
+  // Keys of another algorithm for the ID tokens of clients that ask for it (docs/provider.md).
+  const idTokenAlgs = settings.clients.flatMap((c) => (c.oidc?.id_token_signed_response_alg ? [c.oidc.id_token_signed_response_alg as SigningAlg] : []));
+  const keys = new KeyRing(store.keys, settings.signing.alg, deps.jws, { algs: idTokenAlgs, secrets: store.secrets });
   await keys.init(clock());
   if (deps.importMappingTables !== false) await importMappingTables(config, store, logger);
 
@@ -197,6 +199,7 @@ function providerClients(clients: BrokerConfig['settings']['clients']): Readonly
       ...(c.oidc.delegated_scopes.length > 0 ? { delegated_scopes: c.oidc.delegated_scopes } : {}),
       ...(c.oidc.claim_overrides ? { claim_overrides: c.oidc.claim_overrides } : {}),
       ...(c.oidc.saml_claims !== undefined ? { saml_claims: c.oidc.saml_claims } : {}),
+      ...(c.oidc.id_token_signed_response_alg ? { id_token_signed_response_alg: c.oidc.id_token_signed_response_alg as SigningAlg } : {}),
     });
   }
   return out;

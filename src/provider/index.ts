@@ -1,4 +1,5 @@
 import type { Context, Hono } from 'hono';
+import { ID_TOKEN_ALGS } from '../config/schema.js';
 import { UNKNOWN_SOURCE } from '../http/source.js';
 import { authorizeEndpoint, consentEndpoint } from './authorize.js';
 import { ConsentMemory } from './consent.js';
@@ -60,6 +61,7 @@ export function providerConfigProblems(deps: ProviderDeps): string[] {
     else if (auth.token_endpoint_auth_method !== c.token_endpoint_auth_method) problems.push(`${at}: token_endpoint_auth_method differs from the client registration`);
     if (!deps.services.namespaces.has(c.subject_namespace)) problems.push(`${at}: subject_namespace ${c.subject_namespace} is not configured`);
     if (!c.scopes.includes('openid')) problems.push(`${at}: scopes must include openid`);
+    if (c.id_token_signed_response_alg !== undefined && !(ID_TOKEN_ALGS as readonly string[]).includes(c.id_token_signed_response_alg)) problems.push(`${at}: id_token_signed_response_alg ${c.id_token_signed_response_alg} is not supported (${ID_TOKEN_ALGS.join(' or ')})`);
     for (const s of c.scopes) if (!SUPPORTED_SCOPES.includes(s)) problems.push(`${at}: scope ${s} is not supported`);
     if (c.scopes.includes('offline_access') && !c.grant_types.includes('refresh_token')) problems.push(`${at}: offline_access needs the refresh_token grant`);
     if (!c.grant_types.includes('authorization_code')) problems.push(`${at}: grant_types must include authorization_code`);

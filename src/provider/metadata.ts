@@ -1,3 +1,4 @@
+import { ID_TOKEN_ALGS } from '../config/schema.js';
 import { STANDARD_CLAIMS, SUPPORTED_SCOPES } from './tokens.js';
 
 /** Paths under the broker issuer. */
@@ -49,7 +50,8 @@ export function providerMetadata(issuer: string, signingAlg: string) {
     scopes_supported: SUPPORTED_SCOPES,
     claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'acr', 'amr', 'sid', 'at_hash', ...STANDARD_CLAIMS],
     subject_types_supported: ['pairwise', 'public'],
-    id_token_signing_alg_values_supported: [signingAlg],
+    // OIDC Discovery §3: RS256 must be among them. Per client: id_token_signed_response_alg.
+    id_token_signing_alg_values_supported: [signingAlg, ...ID_TOKEN_ALGS.filter((a) => a !== signingAlg)],
     prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
     authorization_response_iss_parameter_supported: true,
     claims_parameter_supported: false,
