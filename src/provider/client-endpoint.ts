@@ -1,7 +1,7 @@
 import type { AuthenticatedClient } from '../clients/authenticate.js';
 import { NO_STORE, oauthErrorResponse } from '../http/errors.js';
 import { readForm, type FormParams } from '../http/form.js';
-import { InvalidRequest, OAuthError, ServerError } from '../oauth/errors.js';
+import { OAuthError, ServerError } from '../oauth/errors.js';
 import { auditRefusal } from './audit.js';
 import type { Provider } from './context.js';
 
@@ -49,8 +49,7 @@ export function clientAuthenticatedEndpoint(p: Provider, path: string, steps: (r
   };
 }
 
-/** Anything but POST (RFC 7009 §2.1, RFC 7662 §2.1). */
+/** Anything but POST (RFC 7009 §2.1, RFC 7662 §2.1), answered as the token endpoint answers it. */
 export function postOnly(): Response {
-  const error = new InvalidRequest('invalid_parameter', 'use POST');
-  return new Response(JSON.stringify({ error: error.code, error_description: error.description }), { status: 405, headers: { 'Content-Type': 'application/json', Allow: 'POST', ...NO_STORE } });
+  return new Response(JSON.stringify({ error: 'invalid_request', error_description: 'use POST' }), { status: 405, headers: { 'Content-Type': 'application/json', Allow: 'POST', ...NO_STORE } });
 }

@@ -4,8 +4,7 @@ import { clientAuthenticatedEndpoint, type ClientAnswer, type ClientRequest } fr
 import type { Provider } from './context.js';
 import { INTROSPECTION_PATH, USERINFO_PATH, endpointUrl } from './metadata.js';
 import { accessTokenRevoked, findOwnToken, type OwnToken } from './own-tokens.js';
-import type { AccessTokenClaims } from './tokens.js';
-import { subjectFor } from './tokens.js';
+import { subjectFor, type AccessTokenClaims } from './tokens.js';
 
 /**
  * POST /introspect (RFC 7662) of the provider's own access and refresh tokens, for the client they
@@ -26,8 +25,8 @@ function confidentialClient(request: ClientRequest) {
 
 /** The §2.2 members of an active access token. */
 async function accessTokenAnswer(p: Provider, claims: AccessTokenClaims, now: number): Promise<Record<string, unknown>> {
-  if (await accessTokenRevoked(p.services, claims, now)) return INACTIVE;
   if (!(await p.services.store.sessions.active(claims.sid, now))) return INACTIVE;
+  if (await accessTokenRevoked(p.services, claims, now)) return INACTIVE;
   return {
     active: true,
     scope: claims.scope,

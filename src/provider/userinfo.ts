@@ -77,8 +77,9 @@ export async function userinfoEndpoint(p: Provider, request: Request, source: st
     }
     const token = await verifyAccessToken(presented, p.services, endpointUrl(p.issuer, USERINFO_PATH), now);
     clientId = token.client_id;
-    if (await accessTokenRevoked(p.services, token, now)) throw new InvalidToken('access_token_revoked', 'the access token is invalid');
     const claims = await currentClaims(p, token, now);
+    // Last: the list's lookup writes (own-tokens.ts), so a token refused for another reason never reaches it.
+    if (await accessTokenRevoked(p.services, token, now)) throw new InvalidToken('access_token_revoked', 'the access token is invalid');
     return new Response(JSON.stringify(claims), { status: 200, headers: { 'Content-Type': 'application/json', ...NO_STORE_HEADERS, 'X-Request-Id': requestId } });
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
