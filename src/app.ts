@@ -17,9 +17,9 @@ import { JWKS_PUBLIC_MAX_AGE } from './constants.js';
 import { systemClock } from './clock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SubjectResolver } from './mapping/resolve.js';
-import { KeyRing } from './minting/keys.js';
+import { KeyRing, type SigningAlg } from './minting/keys.js';
 import { JWKS_PATH, serverMetadata, TOKEN_PATH } from './server/metadata.js';
-import { mountProvider, providerGrants, type ProviderClient, type ProviderDeps } from './provider/index.js';
+import { browserCors, browserOrigins, mountProvider, providerGrants, USERINFO_PATH, type ProviderClient, type ProviderDeps } from './provider/index.js';
 import { buildUpstreamRegistry, type RegistryDeps } from './upstream/build-registry.js';
 import { refreshUpstreamMetadata } from './upstream/registry.js';
 import { tokenEndpoint } from './server/token-endpoint.js';
@@ -89,7 +89,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
 
-  const keys = new KeyRing(store.keys, settings.signing.alg, deps.jws);
+  // Keys of another algorithm for the ID tokens of clients that ask for it (docs/provider.md).
+  const idTokenAlgs = settings.clients.flatMap((c) => (c.oidc?.id_token_signed_response_alg ? [c.oidc.id_token_signed_response_alg as SigningAlg] : []));
+  const keys = new KeyRing(store.keys, settings.signing.alg, deps.jws, { algs: idTokenAlgs, secrets: store.secrets });
   await keys.init(clock());
   if (deps.importMappingTables !== false) await importMappingTables(config, store, logger);
 
@@ -148,6 +150,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   });
   app.notFound((c) => c.json({ error: 'not_found' }, 404));
 
+  // CORS for browser apps, before the routes it wraps (docs/provider.md, "CORS").
+  const clients = providerClients(settings.clients);
+  const origins = browserOrigins(clients.values(), settings.cors_origins);
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', JWKS_PATH]) app.use(path, browserCors(origins, ['GET']));
+  app.use(TOKEN_PATH, browserCors(origins, ['POST']));
+  app.use(USERINFO_PATH, browserCors(origins, ['GET', 'POST']));
+
   const metadata = serverMetadata(settings.issuer, settings.signing.alg);
   app.get('/.well-known/oauth-authorization-server', (c) => c.json(metadata));
   app.get('/.well-known/openid-configuration', (c) => c.json(metadata));
@@ -158,7 +167,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   });
   const sourceOf = (c: Context) => requestSource(c.req.raw.headers, deps.connectionAddress?.(c), settings.client_ip);
   const upstreams = await buildUpstreamRegistry(settings.connections, { store, clock, logger, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.saml ? { saml: deps.saml } : {}) });
-  const provider: ProviderDeps = { services, upstreams, clock, clients: providerClients(settings.clients), sourceOf };
+  const provider: ProviderDeps = { services, upstreams, clock, clients, sourceOf };
   const signIn = mountProvider(app, provider);
   mountConsole(app, { services, clock, signIn });
   const saml2 = deps.samlSubjectTokens && (await deps.samlSubjectTokens(settings.connections, { clock, logger, ...(deps.fetch ? { fetch: deps.fetch } : {}) }));
@@ -190,6 +199,7 @@ function providerClients(clients: BrokerConfig['settings']['clients']): Readonly
       ...(c.oidc.delegated_scopes.length > 0 ? { delegated_scopes: c.oidc.delegated_scopes } : {}),
       ...(c.oidc.claim_overrides ? { claim_overrides: c.oidc.claim_overrides } : {}),
       ...(c.oidc.saml_claims !== undefined ? { saml_claims: c.oidc.saml_claims } : {}),
+      ...(c.oidc.id_token_signed_response_alg ? { id_token_signed_response_alg: c.oidc.id_token_signed_response_alg as SigningAlg } : {}),
     });
   }
   return out;

@@ -88,6 +88,11 @@ const oidcAppSchema = z
     saml_claims: z.boolean().optional(),
     /** For an app migrated from SAML: its claim table over the default one (docs/migration.md). */
     claim_overrides: claimMapOverridesSchema.optional(),
+    /**
+     * OpenID Connect Dynamic Client Registration §2: how its ID tokens are signed, `ES256` or
+     * `RS256`. Default: the broker's `signing.alg`. Checked in clientSchema, to name the client.
+     */
+    id_token_signed_response_alg: z.string().optional(),
   })
   .strict()
   .refine((o) => !(o.saml_claims === false && o.claim_overrides !== undefined), {
@@ -162,7 +167,14 @@ export const clientSchema = z
     if (secret && !c.client_secret_hash) ctx.addIssue({ code: 'custom', path: ['client_secret_hash'], message: `required for ${c.token_endpoint_auth_method}` });
     if (!secret && c.client_secret_hash) ctx.addIssue({ code: 'custom', path: ['client_secret_hash'], message: `not allowed for ${c.token_endpoint_auth_method}` });
     if (c.token_endpoint_auth_method === 'private_key_jwt' && !c.jwks) ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'required for private_key_jwt' });
+    const idTokenAlg = c.oidc?.id_token_signed_response_alg;
+    if (idTokenAlg !== undefined && !(ID_TOKEN_ALGS as readonly string[]).includes(idTokenAlg)) {
+      ctx.addIssue({ code: 'custom', path: ['oidc', 'id_token_signed_response_alg'], message: `client "${c.client_id}": id_token_signed_response_alg "${idTokenAlg}" is not supported (${ID_TOKEN_ALGS.join(' or ')})` });
+    }
   });
+
+/** The algorithms the broker signs ID tokens with (its key ring's and the companion key's). */
+export const ID_TOKEN_ALGS = ['ES256', 'RS256'] as const;
 
 export const destinationSchema = z
   .object({
@@ -235,6 +247,11 @@ const retentionSchema = z
   .strict()
   .default({ audit_max_age_days: AUDIT_DEFAULT_MAX_AGE_DAYS, audit_max_rows: AUDIT_DEFAULT_MAX_ROWS, refusal_summary_interval_seconds: REFUSAL_SUMMARY_DEFAULT_INTERVAL });
 
+/** Exactly a serialised http(s) origin, as browsers send it in `Origin`: no path, no trailing slash, lower case. */
+const corsOrigin = z
+  .string()
+  .refine((o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol) && new URL(o).origin === o, 'must be an origin: http(s)://host[:port], lower case, no path or trailing slash');
+
 export const brokerConfigSchema = z
   .object({
     /**
@@ -266,6 +283,11 @@ export const brokerConfigSchema = z
     destinations: z.array(destinationSchema).default([]),
     client_ip: clientIpSchema,
     retention: retentionSchema,
+    /**
+     * Origins (scheme://host[:port]) of browser apps allowed to call discovery, the JWKS, /token and
+     * /userinfo cross-origin, beside the origins of the OIDC clients' redirect URIs (docs/provider.md).
+     */
+    cors_origins: z.array(corsOrigin).default([]),
   })
   .strict()
   .superRefine((s, ctx) => {

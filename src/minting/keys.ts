@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { KEY_RELOAD_INTERVAL, NEXT_KEY_MIN_AGE, RETIRED_KEY_GRACE } from '../constants.js';
-import type { KeyStore, StoredKey } from '../store/ports.js';
+import type { KeyStore, SecretStore, StoredKey } from '../store/ports.js';
 import { webJws, type JwsCrypto } from './jws.js';
 
 export type SigningAlg = 'ES256' | 'RS256';
@@ -14,6 +14,24 @@ export interface ActiveKey {
 }
 
 /**
+ * Keys of an algorithm other than `signing.alg` that some OIDC clients' ID tokens need
+ * (`id_token_signed_response_alg`, docs/provider.md). The key table holds one active key only (its
+ * unique index), so each lives in the broker secrets, one per algorithm, made by the first broker
+ * that needs it (first writer wins) and shared by every node from then on. Published in the JWKS
+ * beside the ring's keys; never rotated by the ring.
+ */
+export interface CompanionKeys {
+  algs: readonly SigningAlg[];
+  secrets: SecretStore;
+}
+
+interface Companion {
+  active: ActiveKey;
+  jwk: JWK;
+  publicKey: CryptoKey;
+}
+
+/**
  * The broker's signing keys. Three states: `next` (published, not yet signing, so verifiers have
  * cached it before it is used), `active` (signing), `retired` (published until every token it
  * signed has expired). Keys live in the store so every node signs with the same key.
@@ -23,11 +41,13 @@ export class KeyRing {
   private published: JWK[] = [];
   private publicByKid = new Map<string, CryptoKey>();
   private loadedAt = 0;
+  private companions = new Map<SigningAlg, Companion>();
 
   constructor(
     private readonly store: KeyStore,
     private readonly alg: SigningAlg,
     private readonly jws: JwsCrypto = webJws,
+    private readonly companionKeys?: CompanionKeys,
   ) {}
 
   /**
@@ -49,7 +69,24 @@ export class KeyRing {
       await this.store.apply({ upsert: [...retire, active, ...next], remove: oldNext.map((k) => k.kid), expectActive: current?.kid ?? null });
       keys = await this.store.list();
     }
+    await this.loadCompanions(now);
     await this.load(keys, now);
+  }
+
+  /** The companion key of each algorithm asked for, read from the secrets or made there once. */
+  private async loadCompanions(now: number): Promise<void> {
+    const companions = new Map<SigningAlg, Companion>();
+    for (const alg of new Set(this.companionKeys?.algs ?? [])) {
+      if (alg === this.alg) continue;
+      const stored = await companionKey(this.companionKeys!.secrets, alg, now);
+      const key = (await importJWK(stored.privateJwk, alg)) as CryptoKey;
+      companions.set(alg, {
+        active: { kid: stored.kid, alg, key, sign: this.jws.signer(key, alg, stored.kid) },
+        jwk: { ...stored.publicJwk, kid: stored.kid, alg, use: 'sig' },
+        publicKey: (await importJWK(stored.publicJwk, alg)) as CryptoKey,
+      });
+    }
+    this.companions = companions;
   }
 
   /**
@@ -98,9 +135,13 @@ export class KeyRing {
     await this.reload(now);
   }
 
-  signingKey(): ActiveKey {
+  /** The active key; for another algorithm than `signing.alg`, its companion key (ID tokens of clients that ask for it). */
+  signingKey(alg: SigningAlg = this.alg): ActiveKey {
     if (!this.active) throw new Error('KeyRing not initialised');
-    return this.active;
+    if (alg === this.alg) return this.active;
+    const companion = this.companions.get(alg);
+    if (!companion) throw new Error(`no ${alg} signing key: no client was configured for ${alg}`);
+    return companion.active;
   }
 
   /** The public JWKS: next, active and unexpired retired keys. */
@@ -119,9 +160,11 @@ export class KeyRing {
     if (!activeRow) throw new Error('no active signing key in the store');
     const key = (await importJWK(activeRow.privateJwk, activeRow.alg)) as CryptoKey;
     this.active = { kid: activeRow.kid, alg: activeRow.alg, key, sign: this.jws.signer(key, activeRow.alg, activeRow.kid) };
-    this.published = live.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' }));
+    const companions = [...this.companions.values()];
+    this.published = [...live.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' })), ...companions.map((c) => c.jwk)];
     const publicByKid = new Map<string, CryptoKey>();
     for (const k of live) publicByKid.set(k.kid, (await importJWK(k.publicJwk, k.alg)) as CryptoKey);
+    for (const c of companions) publicByKid.set(c.active.kid, c.publicKey);
     this.publicByKid = publicByKid;
     this.loadedAt = now;
   }
@@ -133,6 +176,24 @@ function tooEarly(next: StoredKey, now: number): Error {
     `the next key ${next.kid} was published at ${new Date(next.createdAt * 1000).toISOString()}; it may be activated from ${new Date(from * 1000).toISOString()} ` +
       `(in ${from - now} s: JWKS max-age + destination refetch cooldown + key reload interval)`,
   );
+}
+
+/** Thrown by a `create` that must not run: SecretStore.getOrCreate calls it before it writes. */
+const READ_ONLY = Symbol('read only');
+
+/**
+ * The companion key of `alg`. Read first, without making one: an RSA key takes tens of
+ * milliseconds to generate, too much to spend (and throw away) on every start of a Worker.
+ */
+async function companionKey(secrets: SecretStore, alg: SigningAlg, now: number): Promise<StoredKey> {
+  const name = `companion-signing-key:${alg}`;
+  try {
+    return JSON.parse(await secrets.getOrCreate(name, () => { throw READ_ONLY; })) as StoredKey;
+  } catch (err) {
+    if (err !== READ_ONLY) throw err;
+  }
+  const made = await newKey(alg, 'active', now);
+  return JSON.parse(await secrets.getOrCreate(name, () => JSON.stringify(made))) as StoredKey;
 }
 
 async function newKey(alg: SigningAlg, state: StoredKey['state'], now: number): Promise<StoredKey> {

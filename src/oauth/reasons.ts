@@ -152,6 +152,9 @@ export type RefusalReason =
   | 'access_request_cancelled'
   | 'access_request_expired'
   | 'deferral_parameter_invalid'
+  // the OpenID Provider's revocation (RFC 7009) and introspection (RFC 7662), /userinfo's revocation list
+  | 'token_client_mismatch'
+  | 'access_token_revoked'
   // internal
   | 'internal_error'
   // DPoP (RFC 9449; docs/dpop.md): a proof's precise refusal (dpop/proof.ts), and the token endpoint's own

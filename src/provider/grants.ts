@@ -78,7 +78,9 @@ async function mintTokens(s: BrokerServices, request: GrantRequest, input: Issue
     ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
   });
   request.trail.jti = jti;
-  return { accessToken, idToken: await signJwt(idClaims, key, ID_TOKEN_TYP), expiresIn: boundedExpiry(request.now, ACCESS_TOKEN_LIFETIME, input.sessionExpiresAt) - request.now };
+  // Only the ID token follows the client's id_token_signed_response_alg; the access token is the broker's own.
+  const idKey = input.client.id_token_signed_response_alg ? s.keys.signingKey(input.client.id_token_signed_response_alg) : key;
+  return { accessToken, idToken: await signJwt(idClaims, idKey, ID_TOKEN_TYP), expiresIn: boundedExpiry(request.now, ACCESS_TOKEN_LIFETIME, input.sessionExpiresAt) - request.now };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Context, Hono } from 'hono';
+import { ID_TOKEN_ALGS } from '../config/schema.js';
 import { UNKNOWN_SOURCE } from '../http/source.js';
 import { authorizeEndpoint, consentEndpoint } from './authorize.js';
 import { ConsentMemory } from './consent.js';
@@ -7,17 +8,21 @@ import { cookiePolicy } from './cookies.js';
 import { oidcCallback, samlAcs, samlMetadata } from './login-callbacks.js';
 import { startReturningLogin } from './login-start.js';
 import { logoutEndpoint } from './logout.js';
-import { AUTHORIZE_PATH, CONSENT_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH, USERINFO_PATH } from './metadata.js';
+import { introspectionEndpoint } from './introspection.js';
+import { AUTHORIZE_PATH, CONSENT_PATH, INTROSPECTION_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, REVOCATION_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH, USERINFO_PATH } from './metadata.js';
+import { postOnly } from './client-endpoint.js';
+import { revocationEndpoint } from './revocation.js';
 import { samlSlo } from './saml-logout.js';
 import { SUPPORTED_SCOPES } from './tokens.js';
 import type { ProviderDeps } from './types.js';
 import { currentSession, type BrowserSession } from './session.js';
-import { userinfoEndpoint, userinfoPreflight } from './userinfo.js';
+import { userinfoEndpoint } from './userinfo.js';
 
 export type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js';
 export { authorizationCodeGrant, providerGrants, refreshTokenGrant, type ProviderTokenResponse } from './grants.js';
 export { providerMetadata, AUTHORIZE_PATH, CONSENT_PATH, USERINFO_PATH, LOGOUT_PATH, OIDC_CALLBACK_PATH, SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH } from './metadata.js';
 export * as providerLimits from './limits.js';
+export { browserCors, browserOrigins } from './cors.js';
 export type { BrowserSession };
 
 /**
@@ -56,6 +61,7 @@ export function providerConfigProblems(deps: ProviderDeps): string[] {
     else if (auth.token_endpoint_auth_method !== c.token_endpoint_auth_method) problems.push(`${at}: token_endpoint_auth_method differs from the client registration`);
     if (!deps.services.namespaces.has(c.subject_namespace)) problems.push(`${at}: subject_namespace ${c.subject_namespace} is not configured`);
     if (!c.scopes.includes('openid')) problems.push(`${at}: scopes must include openid`);
+    if (c.id_token_signed_response_alg !== undefined && !(ID_TOKEN_ALGS as readonly string[]).includes(c.id_token_signed_response_alg)) problems.push(`${at}: id_token_signed_response_alg ${c.id_token_signed_response_alg} is not supported (${ID_TOKEN_ALGS.join(' or ')})`);
     for (const s of c.scopes) if (!SUPPORTED_SCOPES.includes(s)) problems.push(`${at}: scope ${s} is not supported`);
     if (c.scopes.includes('offline_access') && !c.grant_types.includes('refresh_token')) problems.push(`${at}: offline_access needs the refresh_token grant`);
     if (!c.grant_types.includes('authorization_code')) problems.push(`${at}: grant_types must include authorization_code`);
@@ -67,7 +73,7 @@ export function providerConfigProblems(deps: ProviderDeps): string[] {
 
 /**
  * Mounts the broker's OpenID Provider on `app`: /authorize (+ its consent form), /userinfo,
- * /logout, and the upstream login routes. The token endpoint grants are separate
+ * /revoke, /introspect, /logout, and the upstream login routes. The token endpoint grants are separate
  * (`providerGrants`), for the token endpoint's list. Throws on a configuration problem. Returns
  * the sign-in the broker's own pages use.
  */
@@ -84,7 +90,12 @@ export function mountProvider(app: Hono, deps: ProviderDeps): BrowserSignIn {
   app.post(CONSENT_PATH, (c) => consentEndpoint(p, c.req.raw, source(c)));
   app.get(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw, source(c)));
   app.post(USERINFO_PATH, (c) => userinfoEndpoint(p, c.req.raw, source(c)));
-  app.options(USERINFO_PATH, () => userinfoPreflight());
+  const revoke = revocationEndpoint(p);
+  app.post(REVOCATION_PATH, (c) => revoke(c.req.raw, source(c)));
+  app.all(REVOCATION_PATH, () => postOnly());
+  const introspect = introspectionEndpoint(p);
+  app.post(INTROSPECTION_PATH, (c) => introspect(c.req.raw, source(c)));
+  app.all(INTROSPECTION_PATH, () => postOnly());
   app.get(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw, source(c)));
   app.post(LOGOUT_PATH, (c) => logoutEndpoint(p, c.req.raw, source(c)));
   app.get(OIDC_CALLBACK_PATH, (c) => oidcCallback(p, c.req.raw, c.req.param('id'), source(c)));

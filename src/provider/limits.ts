@@ -69,3 +69,6 @@ export const CONSENT_MEMORY_MAX = 10_000;
 
 /** A SAML logout message posted to the SingleLogoutService: its cap plus the RelayState and form overhead. */
 export const MAX_SLO_BODY_BYTES = SAML_MAX_LOGOUT_MESSAGE_CHARS + 2 * 1024;
+
+/** How long a browser may cache a CORS preflight answer (seconds). */
+export const CORS_MAX_AGE = 600;

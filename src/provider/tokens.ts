@@ -209,6 +209,8 @@ export interface AccessTokenClaims {
   scope: string;
   sid: string;
   jti: string;
+  iat: number;
+  exp: number;
 }
 
 /** RFC 9068 §4 validation of a broker access token for /userinfo: signature, typ, iss, aud, exp. */
@@ -228,11 +230,25 @@ export async function verifyAccessToken(token: string, s: BrokerServices, audien
     const expired = err instanceof joseErrors.JWTExpired;
     throw new InvalidToken('access_token_invalid', expired ? 'the access token expired' : 'the access token is invalid', err instanceof Error ? err.name : 'unknown');
   }
-  const { sub, client_id, scope, sid, jti } = payload as Record<string, unknown>;
-  if (typeof sub !== 'string' || typeof client_id !== 'string' || typeof scope !== 'string' || typeof sid !== 'string' || typeof jti !== 'string') {
+  const { sub, client_id, scope, sid, jti, iat, exp } = payload as Record<string, unknown>;
+  if (typeof sub !== 'string' || typeof client_id !== 'string' || typeof scope !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
     throw new InvalidToken('access_token_invalid', 'the access token is invalid', 'claim types');
   }
-  return { sub, client_id, scope, sid, jti };
+  return { sub, client_id, scope, sid, jti, iat, exp };
+}
+
+/**
+ * The `typ` of a JWS the broker signed with one of its published keys, whatever it is (ID token,
+ * access token, ID-JAG) and whether or not it expired; undefined for anything else.
+ */
+export async function ownJwsType(token: string, s: BrokerServices): Promise<string | undefined> {
+  if (token.length > MAX_PRESENTED_TOKEN_CHARS) return undefined;
+  try {
+    const { protectedHeader } = await compactVerify(token, ownKeys(s), { algorithms: OWN_ALGS });
+    return typeof protectedHeader.typ === 'string' ? protectedHeader.typ : '';
+  } catch {
+    return undefined;
+  }
 }
 
 export interface IdTokenHint {

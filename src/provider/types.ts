@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { ClaimMapOverrides } from '../migration/claims.js';
 import type { BrokerServices } from '../grants/services.js';
+import type { SigningAlg } from '../minting/keys.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
 
 /** The grants a downstream app may use at the broker's token endpoint. */
@@ -46,6 +47,8 @@ export interface ProviderClient {
    * mints only scopes among them.
    */
   delegated_scopes?: readonly string[];
+  /** How its ID tokens are signed (OIDC Registration §2); absent: the broker's `signing.alg`. Its access tokens never change. */
+  id_token_signed_response_alg?: SigningAlg;
 }
 
 export interface ProviderDeps {

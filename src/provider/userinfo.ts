@@ -5,22 +5,16 @@ import { NO_STORE_HEADERS, type Provider } from './context.js';
 import { InsufficientScope, InvalidToken } from './errors.js';
 import { MAX_FORM_BYTES } from './limits.js';
 import { USERINFO_PATH, endpointUrl } from './metadata.js';
+import { accessTokenRevoked } from './own-tokens.js';
 import { releasedClaims, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
 
 /**
  * /userinfo (OIDC Core §5.3), a protected resource in the RFC 6750 sense: a broker access token
  * (RFC 9068) as Bearer credential, in the Authorization header or (POST) the form body, never the
  * query. Claims come from the current principal record, as the token's scopes release them; the
- * session the token was issued in must still be active (a logout ends its access tokens here).
+ * session the token was issued in must still be active (a logout ends its access tokens here), and
+ * the token not revoked (/revoke).
  */
-
-/** Browsers' apps (public clients) call it cross-origin with a Bearer token and no cookies. */
-export const USERINFO_CORS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'GET, POST',
-  'Access-Control-Allow-Headers': 'Authorization, Content-Type',
-  'Access-Control-Max-Age': '600',
-} as const;
 
 /** Step: the one Bearer credential (RFC 6750 §2: exactly one method). Undefined when none was sent. */
 async function presentedToken(request: Request): Promise<string | undefined> {
@@ -48,7 +42,7 @@ function bearerError(p: Provider, error: OAuthError | undefined, requestId: stri
     if (error instanceof InsufficientScope) params.push(`scope="openid"`);
   }
   const status = error ? error.status : 401;
-  const headers = { ...NO_STORE_HEADERS, ...USERINFO_CORS, 'WWW-Authenticate': `Bearer ${params.join(', ')}`, 'X-Request-Id': requestId, 'Content-Type': 'application/json' };
+  const headers = { ...NO_STORE_HEADERS, 'WWW-Authenticate': `Bearer ${params.join(', ')}`, 'X-Request-Id': requestId, 'Content-Type': 'application/json' };
   const body = error ? JSON.stringify({ error: error.code, ...(error.description ? { error_description: error.description } : {}) }) : '';
   return new Response(body || null, { status, headers });
 }
@@ -84,15 +78,12 @@ export async function userinfoEndpoint(p: Provider, request: Request, source: st
     const token = await verifyAccessToken(presented, p.services, endpointUrl(p.issuer, USERINFO_PATH), now);
     clientId = token.client_id;
     const claims = await currentClaims(p, token, now);
-    return new Response(JSON.stringify(claims), { status: 200, headers: { 'Content-Type': 'application/json', ...NO_STORE_HEADERS, ...USERINFO_CORS, 'X-Request-Id': requestId } });
+    // Last: the list's lookup writes (own-tokens.ts), so a token refused for another reason never reaches it.
+    if (await accessTokenRevoked(p.services, token, now)) throw new InvalidToken('access_token_revoked', 'the access token is invalid');
+    return new Response(JSON.stringify(claims), { status: 200, headers: { 'Content-Type': 'application/json', ...NO_STORE_HEADERS, 'X-Request-Id': requestId } });
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
     await auditRefusal(p.services, { at: now, requestId, ...(clientId ? { clientId } : {}), reason: err.reason, ...(err.detail ? { detail: err.detail } : {}) }, clientId === undefined ? origin : undefined);
     return bearerError(p, err, requestId);
   }
-}
-
-/** The CORS preflight for /userinfo. */
-export function userinfoPreflight(): Response {
-  return new Response(null, { status: 204, headers: USERINFO_CORS });
 }

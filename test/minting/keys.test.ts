@@ -169,7 +169,8 @@ describe('a change of signing.alg', () => {
     const oldKid = es.services.keys.signingKey().kid;
     const rs = await startTestBroker({ db, settings: await testSettings((s) => (s.signing = { alg: 'RS256' })) });
     const metadata = (await (await rs.request('/.well-known/openid-configuration')).json()) as Record<string, unknown>;
-    expect(metadata.id_token_signing_alg_values_supported).toEqual(['RS256']);
+    // The signing alg first; the other one serves clients with id_token_signed_response_alg (docs/provider.md).
+    expect(metadata.id_token_signing_alg_values_supported).toEqual(['RS256', 'ES256']);
     const res = await postToken(rs, await exchangeParams(rs));
     const idJag = ((await res.json()) as { access_token: string }).access_token;
     expect(decodeProtectedHeader(idJag)).toMatchObject({ alg: 'RS256', kid: rs.services.keys.signingKey().kid });

@@ -1,10 +1,11 @@
+import type Database from 'better-sqlite3';
 import { Hono } from 'hono';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { expect } from 'vitest';
 import { tokenExchangeGrant } from '../../src/exchange/token-exchange.js';
 import { tokenEndpoint } from '../../src/server/token-endpoint.js';
 import { mountProvider, providerGrants, type ProviderClient, type ProviderDeps } from '../../src/provider/index.js';
-import type { NamespaceConfig } from '../../src/config/schema.js';
+import type { BrokerConfigInput, NamespaceConfig } from '../../src/config/schema.js';
 import type { UpstreamConnection } from '../../src/upstream/registry.js';
 import { BROKER, SECRET, BASIC_SECRET, startTestBroker, testSettings, type TestBroker } from '../helpers/broker.js';
 import { FakeOidcUpstream, FakeRegistry } from './fake-upstream.js';
@@ -120,7 +121,16 @@ export interface ProviderBroker extends TestBroker {
  * token exchange, the provider's routes, then the rest of the broker app.
  */
 export async function startProvider(
-  options: { issuer?: string; clients?: ProviderClient[]; connections?: (clock: () => number) => UpstreamConnection[]; namespaces?: NamespaceConfig[] } = {},
+  options: {
+    issuer?: string;
+    clients?: ProviderClient[];
+    connections?: (clock: () => number) => UpstreamConnection[];
+    namespaces?: NamespaceConfig[];
+    /** Further changes to the broker's settings (after the harness's own). */
+    settings?: (s: BrokerConfigInput) => void;
+    /** An open database to share with another broker. */
+    db?: Database.Database;
+  } = {},
 ): Promise<ProviderBroker> {
   const issuer = options.issuer ?? BROKER;
   const settings = await testSettings((s) => {
@@ -134,8 +144,9 @@ export async function startProvider(
     });
     const wiki = s.clients!.find((c) => c.client_id === 'wiki-agent')!;
     wiki.destinations!.analytics = { client_id: 'wiki-at-analytics', scopes: ['stats.read'] };
+    options.settings?.(s);
   });
-  const b = await startTestBroker({ settings, ...(options.namespaces ? { namespaces: options.namespaces } : {}) });
+  const b = await startTestBroker({ settings, ...(options.namespaces ? { namespaces: options.namespaces } : {}), ...(options.db ? { db: options.db } : {}) });
   // The fake connections are not in the settings: every one of them is believed as the tests' corporate IdP is.
   b.services.trust = new (class extends UpstreamTrust {
     override ofConnection() {

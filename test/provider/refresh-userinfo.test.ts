@@ -122,7 +122,8 @@ describe('/userinfo', () => {
     const res = await b.fetch('/userinfo', { headers: { authorization: `Bearer ${tokens.access_token}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    // Never `*`: only the origins of registered browser apps (test/provider/cors.test.ts).
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
     const claims = (await res.json()) as Record<string, unknown>;
     expect(claims).toEqual({ sub: decodeJwt(tokens.id_token!).sub, email: 'alice@example.com', email_verified: true, name: 'Alice Example', given_name: 'Alice' });
 

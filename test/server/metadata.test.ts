@@ -22,7 +22,7 @@ describe('metadata and JWKS', () => {
   it('publishes OpenID discovery with the same issuer and endpoints', async () => {
     const b = await startTestBroker();
     const body = (await (await b.request('/.well-known/openid-configuration')).json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ issuer: BROKER, token_endpoint: `${BROKER}/token`, jwks_uri: `${BROKER}/jwks`, id_token_signing_alg_values_supported: ['ES256'] });
+    expect(body).toMatchObject({ issuer: BROKER, token_endpoint: `${BROKER}/token`, jwks_uri: `${BROKER}/jwks`, id_token_signing_alg_values_supported: ['ES256', 'RS256'] });
     expect(body.identity_chaining_requested_token_types_supported).toEqual(['urn:ietf:params:oauth:token-type:id-jag']);
   });
 

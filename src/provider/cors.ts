@@ -1,0 +1,37 @@
+import type { MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
+import { CORS_MAX_AGE } from './limits.js';
+import type { ProviderClient } from './types.js';
+
+/**
+ * CORS for browser apps (single-page apps, public clients) on the endpoints they call cross-origin:
+ * discovery, the JWKS, /token and /userinfo. Only listed origins get `Access-Control-Allow-Origin`,
+ * echoed exactly (never `*`), and never with credentials: these endpoints take a Bearer token or
+ * client credentials in the request, never cookies.
+ */
+
+/** The origins browser apps call from: those of the OIDC clients' http(s) redirect URIs, and the configured ones. */
+export function browserOrigins(clients: Iterable<Pick<ProviderClient, 'redirect_uris'>>, configured: readonly string[]): ReadonlySet<string> {
+  const origins = new Set(configured);
+  for (const client of clients) {
+    for (const uri of client.redirect_uris) {
+      // A native app's private-use scheme has the opaque origin "null": no browser origin to allow.
+      const origin = URL.canParse(uri) ? new URL(uri).origin : 'null';
+      if (origin !== 'null') origins.add(origin);
+    }
+  }
+  return origins;
+}
+
+/** The middleware for one endpoint, answering preflights for `methods`. */
+export function browserCors(origins: ReadonlySet<string>, methods: readonly string[]): MiddlewareHandler {
+  return cors({
+    origin: (origin) => (origins.has(origin) ? origin : null),
+    allowMethods: [...methods],
+    allowHeaders: ['Authorization', 'Content-Type'],
+    // A browser app reads the Bearer challenge of /userinfo and the Basic one of /token, and the id to report.
+    exposeHeaders: ['WWW-Authenticate', 'X-Request-Id'],
+    maxAge: CORS_MAX_AGE,
+    credentials: false,
+  });
+}

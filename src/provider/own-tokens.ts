@@ -1,0 +1,74 @@
+import type { BrokerServices } from '../grants/services.js';
+import type { RefreshTokenRecord } from '../store/ports.js';
+import { isRandomToken } from './crypto.js';
+import { InvalidToken } from './errors.js';
+import { USERINFO_PATH, endpointUrl } from './metadata.js';
+import { ACCESS_TOKEN_TYP, ownJwsType, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
+
+/**
+ * The tokens the provider issued, as /revoke (RFC 7009) and /introspect (RFC 7662) find them from
+ * the token string alone, and the revocation list of access tokens.
+ */
+
+/** RFC 7009 §2.1 / RFC 7662 §2.1 `token_type_hint` values the broker knows. */
+export const TOKEN_TYPE_HINTS = ['access_token', 'refresh_token'] as const;
+
+export type OwnToken =
+  /** A broker access token (RFC 9068), valid now; not yet checked against the revocation list. */
+  | { type: 'access_token'; claims: AccessTokenClaims }
+  /** An active refresh token (unrotated, unrevoked, unexpired) and its stored hash. */
+  | { type: 'refresh_token'; hash: string; record: RefreshTokenRecord }
+  /** Signed by the broker, but of a kind it cannot revoke or introspect (an ID token, an ID-JAG). */
+  | { type: 'unsupported'; typ: string }
+  /** Not a token the broker knows as valid now: never issued, expired, rotated, revoked, or foreign. */
+  | { type: 'unknown' };
+
+async function asAccessToken(s: BrokerServices, token: string, now: number): Promise<OwnToken | undefined> {
+  try {
+    return { type: 'access_token', claims: await verifyAccessToken(token, s, endpointUrl(s.settings.issuer, USERINFO_PATH), now) };
+  } catch (err) {
+    if (err instanceof InvalidToken) return undefined;
+    throw err;
+  }
+}
+
+async function asRefreshToken(s: BrokerServices, token: string, now: number): Promise<OwnToken | undefined> {
+  // Anything randomToken() cannot have produced is not looked up (nor hashed).
+  if (!isRandomToken(token)) return undefined;
+  const hash = await s.tokenDigest(token);
+  const record = await s.store.refreshTokens.active(hash, now);
+  return record ? { type: 'refresh_token', hash, record } : undefined;
+}
+
+/**
+ * Finds what `token` is. The hint is honoured but not trusted (RFC 7009 §2.1): it only says which
+ * kind is looked for first, and the search goes on through the other kind when it fails.
+ */
+export async function findOwnToken(s: BrokerServices, token: string, hint: string | undefined, now: number): Promise<OwnToken> {
+  const lookups = hint === 'refresh_token' ? [asRefreshToken, asAccessToken] : [asAccessToken, asRefreshToken];
+  for (const lookup of lookups) {
+    const found = await lookup(s, token, now);
+    if (found) return found;
+  }
+  const typ = await ownJwsType(token, s);
+  // An expired or otherwise invalid access token is unknown, not unsupported.
+  if (typ !== undefined && typ !== ACCESS_TOKEN_TYP) return { type: 'unsupported', typ };
+  return { type: 'unknown' };
+}
+
+/** The replay-store scope of revoked access tokens, by `jti`. */
+const REVOKED_ACCESS_TOKENS = 'provider-access-token-revoked';
+
+/** Puts an access token on the revocation list until it expires of itself (then nothing needs remembering). */
+export async function revokeAccessToken(s: BrokerServices, token: AccessTokenClaims, now: number): Promise<void> {
+  await s.store.replay.consume(REVOKED_ACCESS_TOKENS, token.jti, token.exp, now);
+}
+
+/**
+ * Whether an access token is on the revocation list. The replay store's one operation answers it
+ * without a new store method: recording the jti as already expired succeeds exactly when no live
+ * record exists (an expired record counts as absent, is purged later, and a revocation overwrites it).
+ */
+export async function accessTokenRevoked(s: BrokerServices, token: AccessTokenClaims, now: number): Promise<boolean> {
+  return !(await s.store.replay.consume(REVOKED_ACCESS_TOKENS, token.jti, now - 1, now));
+}
