@@ -28,9 +28,10 @@ export function browserCors(origins: ReadonlySet<string>, methods: readonly stri
   return cors({
     origin: (origin) => (origins.has(origin) ? origin : null),
     allowMethods: [...methods],
-    allowHeaders: ['Authorization', 'Content-Type'],
-    // A browser app reads the Bearer challenge of /userinfo and the Basic one of /token, and the id to report.
-    exposeHeaders: ['WWW-Authenticate', 'X-Request-Id'],
+    // DPoP: a browser client sends its proof (RFC 9449 §4.1) and must read the server's nonce (§8).
+    allowHeaders: ['Authorization', 'Content-Type', 'DPoP'],
+    // A browser app reads the Bearer challenge of /userinfo and the Basic one of /token, the DPoP nonce, and the id to report.
+    exposeHeaders: ['WWW-Authenticate', 'DPoP-Nonce', 'X-Request-Id'],
     maxAge: CORS_MAX_AGE,
     credentials: false,
   });

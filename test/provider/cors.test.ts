@@ -51,7 +51,7 @@ describe('CORS for browser apps', () => {
         expect(res.status, `${method} ${path} from ${origin}`).toBe(204);
         expect(res.headers.get('access-control-allow-origin')).toBe(origin);
         expect(res.headers.get('access-control-allow-methods')?.split(',')).toContain(method);
-        expect(res.headers.get('access-control-allow-headers')?.toLowerCase().split(',')).toEqual(expect.arrayContaining(['authorization', 'content-type']));
+        expect(res.headers.get('access-control-allow-headers')?.toLowerCase().split(',')).toEqual(expect.arrayContaining(['authorization', 'content-type', 'dpop']));
         expect(res.headers.get('access-control-allow-credentials')).toBeNull();
         expect(res.headers.get('vary')).toContain('Origin');
       }
@@ -70,6 +70,8 @@ describe('CORS for browser apps', () => {
     const challenge = await simple(b, '/userinfo', 'GET', SPA);
     expect(challenge.status).toBe(401);
     expect(challenge.headers.get('access-control-expose-headers')).toContain('WWW-Authenticate');
+    // A browser DPoP client reads the nonce the token endpoint hands out (RFC 9449 §8).
+    expect(challenge.headers.get('access-control-expose-headers')).toContain('DPoP-Nonce');
 
     const minted = await postToken(b, await exchangeParams(b), { origin: APP });
     expect(minted.status).toBe(200);
