@@ -17,7 +17,7 @@ import { InvalidClient, InvalidRequest, TemporarilyUnavailable } from '../oauth/
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { FormParams } from '../http/form.js';
 import { sourceKey, UNKNOWN_SOURCE } from '../http/source.js';
-import type { ReplayStore } from '../store/ports.js';
+import type { ReplayGuard } from '../store/ports.js';
 import { constantTimeEqual, verifySecret } from './secrets.js';
 import { QueueFull, WorkQueue } from './work-queue.js';
 
@@ -98,7 +98,7 @@ export interface ClientAuthDeps {
   assertionAudiences: readonly string[];
   /** Also accepted for a client configured `assertion_audience: issuer_or_token_endpoint`: the token endpoint URL. */
   compatibilityAudiences?: readonly string[];
-  replay: ReplayStore;
+  replay: ReplayGuard;
   /** Keyed MAC of presented secrets for the verified-secret cache; WebCrypto HMAC by default (Node: runtime/node-crypto.ts). */
   secretMac?: SecretMac;
 }

@@ -64,11 +64,7 @@ export async function revokeAccessToken(s: BrokerServices, token: AccessTokenCla
   await s.store.replay.consume(REVOKED_ACCESS_TOKENS, token.jti, token.exp, now);
 }
 
-/**
- * Whether an access token is on the revocation list. The replay store's one operation answers it
- * without a new store method: recording the jti as already expired succeeds exactly when no live
- * record exists (an expired record counts as absent, is purged later, and a revocation overwrites it).
- */
+/** Whether an access token is on the revocation list: a read, so /userinfo writes nothing. */
 export async function accessTokenRevoked(s: BrokerServices, token: AccessTokenClaims, now: number): Promise<boolean> {
-  return !(await s.store.replay.consume(REVOKED_ACCESS_TOKENS, token.jti, now - 1, now));
+  return s.store.replay.recorded(REVOKED_ACCESS_TOKENS, token.jti, now);
 }

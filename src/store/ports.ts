@@ -75,7 +75,12 @@ export interface MappingStore {
 export interface ReplayStore {
   /** Records `id` in `scope` until `expiresAt`; false if it was already recorded (a replay). Atomic. */
   consume(scope: string, id: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Whether `id` is recorded in `scope` and not yet expired at `now` (a read: records nothing). */
+  recorded(scope: string, id: string, now: number): Promise<boolean>;
 }
+
+/** What a check of single-use ids needs (assertion `jti`s, SAML assertion ids): consumption only. */
+export type ReplayGuard = Pick<ReplayStore, 'consume'>;
 
 export interface AuditRecord {
   at: number;

@@ -82,7 +82,11 @@ describe('POST /revoke (RFC 7009)', () => {
     const b = await startProvider();
     const tokens = await signedIn(b);
     const sibling = (await (await refresh(b, tokens.refresh_token!)).json()) as Record<string, string>;
+    const replayRows = () => b.db.prepare('SELECT count(*) FROM replay').pluck().get() as number;
+    const before = replayRows();
     expect((await userinfo(b, tokens.access_token!)).status).toBe(200);
+    // Checking the revocation list is a read: /userinfo writes nothing.
+    expect(replayRows()).toBe(before);
 
     await expectRevokedOk(await revoke(b, { token: tokens.access_token!, ...asWebApp }));
     const res = await userinfo(b, tokens.access_token!);

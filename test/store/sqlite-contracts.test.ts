@@ -17,3 +17,6 @@ deferralStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memor
 import { samlSessionStoreContract } from './saml-sessions.contract.js';
 
 samlSessionStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));
+import { replayStoreContract } from './replay.contract.js';
+
+replayStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));

@@ -18,3 +18,6 @@ deferralStoreContract('D1', async () => createD1Store(env.DB));
 import { samlSessionStoreContract } from '../store/saml-sessions.contract.js';
 
 samlSessionStoreContract('D1', async () => createD1Store(env.DB));
+import { replayStoreContract } from '../store/replay.contract.js';
+
+replayStoreContract('D1', async () => createD1Store(env.DB));

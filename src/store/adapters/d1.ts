@@ -73,6 +73,7 @@ const SQL = {
   consumeReplay: `INSERT INTO replay (scope, id, expires_at) VALUES (?, ?, ?)
     ON CONFLICT (scope, id) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < ?`,
   purgeReplay: 'DELETE FROM replay WHERE expires_at < ?',
+  replayRecorded: 'SELECT 1 AS recorded FROM replay WHERE scope = ? AND id = ? AND expires_at >= ?',
   appendAudit: 'INSERT INTO audit_log (at, event, request_id, record) VALUES (?, ?, ?, ?)',
   recentAudit: 'SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?',
   auditSince: AUDIT_SINCE,
@@ -234,6 +235,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
         }
         return (await consume.run()).meta.changes === 1;
       },
+      recorded: async (scope, id, now) => (await q.replayRecorded.bind(scope, id, now).first()) !== null,
     },
     audit: {
       append: async (r) => void (await appendAudit(r).run()),

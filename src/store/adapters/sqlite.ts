@@ -96,6 +96,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     ),
     consumeReplay: db.prepare('INSERT INTO replay (scope, id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     purgeReplay: db.prepare('DELETE FROM replay WHERE expires_at < ?'),
+    replayRecorded: db.prepare('SELECT 1 FROM replay WHERE scope = ? AND id = ? AND expires_at >= ?').pluck(),
     appendAudit: db.prepare('INSERT INTO audit_log (at, event, request_id, record) VALUES (?, ?, ?, ?)'),
     recentAudit: db.prepare('SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?').pluck(),
     auditSince: db.prepare(AUDIT_SINCE),
@@ -202,6 +203,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
         const purged = q.purgeReplay.run(now).changes > 0;
         return purged && q.consumeReplay.run(scope, id, expiresAt).changes === 1;
       },
+      recorded: async (scope, id, now) => q.replayRecorded.get(scope, id, now) !== undefined,
     },
     audit: {
       append: (r) => inGroup(() => void appendAudit(r)),

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import * as samlify from 'samlify';
 import { constantTimeEqual } from '../../clients/secrets.js';
-import type { ReplayStore } from '../../store/ports.js';
+import type { ReplayGuard } from '../../store/ports.js';
 import type { LoginTransaction, LoginTransactionStore, UpstreamIdentity } from '../../identity/types.js';
 import { Refused, refused, SamlConfigError, SamlLoginError, type SamlRefusal } from './errors.js';
 import { amrFor, NAMEID_FORMAT } from './identity.js';
@@ -28,7 +28,7 @@ import { createSamlSingleLogout, singleLogoutUrl, type SamlSingleLogout } from '
 
 export interface SamlConnectionDeps {
   /** Remembers assertion IDs until the assertion expires. */
-  replay: ReplayStore;
+  replay: ReplayGuard;
   transactions: LoginTransactionStore;
   /** Seconds since epoch. Every time check uses it. */
   clock: () => number;

@@ -3,7 +3,7 @@ import { inflateRawSync } from 'node:zlib';
 import * as samlify from 'samlify';
 import { constantTimeEqual } from '../../clients/secrets.js';
 import type { LoginTransaction, LoginTransactionStore, SamlNameId } from '../../identity/types.js';
-import type { ReplayStore } from '../../store/ports.js';
+import type { ReplayGuard } from '../../store/ports.js';
 import { Refused, refused, boundedReason, type SamlRefusal, type SamlSignedPart } from './errors.js';
 import { NAMEID_FORMAT, readNameId } from './identity.js';
 import {
@@ -81,7 +81,7 @@ export interface SamlSingleLogoutSetup {
   sp: samlify.ServiceProviderInstance;
   /** Sign what the broker sends (the SP has a signing key). */
   sign: boolean;
-  replay: ReplayStore;
+  replay: ReplayGuard;
   transactions: LoginTransactionStore;
   clock: () => number;
 }

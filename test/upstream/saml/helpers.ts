@@ -4,7 +4,7 @@ import * as samlify from 'samlify';
 import selfsigned from 'selfsigned';
 import { expect } from 'vitest';
 import { SignedXml } from 'xml-crypto';
-import type { ReplayStore } from '../../../src/store/ports.js';
+import type { ReplayGuard } from '../../../src/store/ports.js';
 import { sharedSamlVerifierPool } from '../../../src/runtime/node-saml.js';
 import type { SamlVerifierFactory } from '../../../src/upstream/saml/verifier.js';
 import { createSamlConnection, MemoryLoginTransactionStore, SamlLoginError, type SamlConnection, type SamlConnectionInput, type SamlRefusalCode } from '../../../src/upstream/saml/index.js';
@@ -90,8 +90,8 @@ export function idpMetadata(certs: string[], options: { wantAuthnRequestsSigned?
     .getMetadata();
 }
 
-/** A ReplayStore in memory that can be inspected. */
-export class MemoryReplayStore implements ReplayStore {
+/** A replay guard in memory that can be inspected. */
+export class MemoryReplayStore implements ReplayGuard {
   readonly records = new Map<string, number>();
   async consume(scope: string, id: string, expiresAt: number, now: number): Promise<boolean> {
     const key = `${scope}\u0000${id}`;
