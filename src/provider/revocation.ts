@@ -1,5 +1,6 @@
 import { InvalidGrant, UnsupportedTokenType } from '../oauth/errors.js';
 import { clientAuthenticatedEndpoint, type ClientAnswer, type ClientRequest } from './client-endpoint.js';
+import { auditEvent } from './audit.js';
 import type { Provider } from './context.js';
 import { REVOCATION_PATH } from './metadata.js';
 import { findOwnToken, revokeAccessToken, type OwnToken } from './own-tokens.js';
@@ -42,8 +43,17 @@ export function revocationEndpoint(p: Provider) {
     const presented = request.form.require('token');
     const token = await findOwnToken(p.services, presented, request.form.get('token_type_hint'), request.now);
     await revoke(p, token, request);
-    if (token.type !== 'unknown') {
-      p.services.logger.info({ requestId: request.requestId, event: 'revocation', clientId: request.client.client.client_id, tokenType: token.type }, 'token revoked');
+    if (token.type === 'access_token' || token.type === 'refresh_token') {
+      // Who revoked what, for whom: the token's jti (an access token) never the token itself.
+      await auditEvent(p.services, {
+        at: request.now,
+        event: 'revocation',
+        requestId: request.requestId,
+        clientId: request.client.client.client_id,
+        detail: token.type,
+        // An access token names the session's subject as the client sees it; the refresh token record names the principal.
+        ...(token.type === 'access_token' ? { jti: token.claims.jti } : { principalId: token.record.principalId }),
+      });
     }
     return {};
   });

@@ -85,7 +85,7 @@ export type ReplayGuard = Pick<ReplayStore, 'consume'>;
 export interface AuditRecord {
   at: number;
   /** `refusal_summary`: refusals of unauthenticated requests, counted per (reason, source) over one interval. */
-  event: 'mint' | 'refusal' | 'refusal_summary' | 'remap' | 'login' | 'token' | 'logout' | 'reference' | 'access_request' | 'deferral';
+  event: 'mint' | 'refusal' | 'refusal_summary' | 'remap' | 'login' | 'token' | 'logout' | 'reference' | 'access_request' | 'deferral' | 'revocation';
   /** Correlates with the log line and the response's request id. */
   requestId: string;
   grantType?: string;

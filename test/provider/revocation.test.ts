@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { ACCESS_TOKEN_LIFETIME } from '../../src/provider/limits.js';
 import {
@@ -56,6 +57,10 @@ describe('POST /revoke (RFC 7009)', () => {
     const rotated = (await (await refresh(b, first.refresh_token!)).json()) as Record<string, string>;
 
     await expectRevokedOk(await revoke(b, { token: rotated.refresh_token!, token_type_hint: 'refresh_token', ...asWebApp }));
+    const audit = lastAudit(b);
+    expect(audit).toMatchObject({ event: 'revocation', clientId: webApp.client_id, detail: 'refresh_token' });
+    expect(audit.principalId).toEqual(expect.any(String));
+    expect(JSON.stringify(audit)).not.toContain(rotated.refresh_token!);
     const after = await refresh(b, rotated.refresh_token!);
     expect(after.status).toBe(400);
     expect(await after.json()).toMatchObject({ error: 'invalid_grant' });
@@ -89,6 +94,7 @@ describe('POST /revoke (RFC 7009)', () => {
     expect(replayRows()).toBe(before);
 
     await expectRevokedOk(await revoke(b, { token: tokens.access_token!, ...asWebApp }));
+    expect(lastAudit(b)).toMatchObject({ event: 'revocation', clientId: webApp.client_id, detail: 'access_token', jti: decodeJwt(tokens.access_token!).jti });
     const res = await userinfo(b, tokens.access_token!);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
