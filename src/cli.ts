@@ -1,16 +1,20 @@
+#!/usr/bin/env node
 /**
- * Operator commands: `check`, `hash-secret`, `rotate-keys`, `import-mappings`, `remap`, `import-sp-metadata`,
- * `contract-report`, `audit`, `audit-export`, `prune`, `explain`.
- * Run with `npm run cli -- <command>` (or `npm run check`).
+ * The `xaa-broker` command: `start` runs the broker; the operator commands are `check`, `hash-secret`,
+ * `rotate-keys`, `import-mappings`, `remap`, `import-sp-metadata`, `contract-report`, `audit`,
+ * `audit-export`, `prune`, `explain`. Installed, it is the package's bin (dist/runtime/cli.js);
+ * in this repository `npm run cli -- <command>` (or `npm run check`) runs the sources.
  */
-import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { Command, type Help } from 'commander';
+import { spawn } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { hashSecret, generateSecret } from './clients/secrets.js';
-import { ConfigError } from './config/load.js';
+import { ConfigError, formatProblem } from './config/load.js';
 import { principalIdOf } from './mapping/principal.js';
 import { KeyRing } from './minting/keys.js';
 import { createPolicyEngine } from './policy/cedar-engine.js';
@@ -22,14 +26,25 @@ import { contentVersion, upstreamTrust } from './app.js';
 import { systemClock } from './clock.js';
 import { explain, formatExplanation } from './authzen/explain.js';
 import { SubjectResolver } from './mapping/resolve.js';
-import { AUDIT_EXPORT_PAGE } from './constants.js';
+import { AUDIT_EXPORT_PAGE, NODE_MAX_SEMI_SPACE_MB, WASM_TIERING_BUDGET } from './constants.js';
 import { claimMapOverridesSchema, effectiveClaimMap } from './migration/claims.js';
 import { contractReport, formatContractReport } from './migration/contract-report.js';
 import { importSpMetadata, toYaml } from './migration/import-sp-metadata.js';
 import { parseLegacyAssertion } from './migration/legacy-assertion.js';
 import { subjectSourceSchema } from './migration/subject.js';
 
-const program = new Command('xaa-broker').description('xaa-broker operator commands').option('-c, --config <file>', 'broker config file', process.env.XAA_CONFIG ?? 'broker.config.yaml');
+export const program = new Command('xaa-broker')
+  .description('Cross-App Access identity broker: run it (start) and operate it')
+  .option('-c, --config <file>', 'broker config file (or XAA_CONFIG)', process.env.XAA_CONFIG || 'broker.config.yaml')
+  // Errors are one line: a suggestion ("Did you mean …?") joins the line it follows.
+  .configureOutput({ outputError: (text, write) => write(`${oneLine(text)}\n`) })
+  .configureHelp({ showGlobalOptions: true });
+
+/**
+ * Cedar's WebAssembly is compiled when its module is imported; the commands that evaluate policies
+ * import it when they run, so that `start` sets the tiering budget first (WASM_TIERING_BUDGET).
+ */
+const loadCedar = () => import('@cedar-policy/cedar-wasm/nodejs');
 
 /** The configuration the command runs with; an unreadable file is one line naming `--config` (or XAA_CONFIG). */
 function loadCliConfig() {
@@ -49,11 +64,24 @@ function openStore() {
 }
 
 program
+  .command('start')
+  .description('run the broker (what `npm start` does) with the configuration of --config, until SIGINT or SIGTERM')
+  .action(async () => {
+    const configPath: string = program.opts().config;
+    const source = program.getOptionValueSource('config') === 'cli' ? '--config' : process.env.XAA_CONFIG ? 'XAA_CONFIG' : undefined;
+    // A V8 start-up flag: re-run this command in a node that has it (one more node start; docs/operations.md).
+    if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) return respawnWith(`--max-semi-space-size=${NODE_MAX_SEMI_SPACE_MB}`);
+    setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
+    const { main } = await import('./runtime/node.js');
+    main({ configPath, ...(source ? { configSource: source } : {}) });
+  });
+
+program
   .command('check')
   .description('validate the configuration, mappings and policies without starting')
   .action(async () => {
     const { config, configFile } = loadCliConfig();
-    const engine = createPolicyEngine(cedar, config.policies);
+    const engine = createPolicyEngine(await loadCedar(), config.policies);
     const s = config.settings;
     for (const w of config.warnings ?? []) console.warn(`warning: ${w}`);
     // What start-up validates beyond the files (SAML metadata and keys), off the network.
@@ -112,10 +140,10 @@ program
 program
   .command('remap')
   .description('bind a person to a (new) subject in a claim or pairwise namespace, after an upstream identifier changed')
-  .requiredOption('--namespace <ns>')
-  .requiredOption('--issuer <upstream issuer>')
-  .requiredOption('--upstream-subject <sub>')
-  .requiredOption('--to <subject>')
+  .requiredOption('--namespace <ns>', 'the claim or pairwise namespace')
+  .requiredOption('--issuer <upstream issuer>', "the person's upstream issuer")
+  .requiredOption('--upstream-subject <sub>', "the person's subject at that upstream")
+  .requiredOption('--to <subject>', 'the subject to bind them to in the namespace')
   .action(async (o: { namespace: string; issuer: string; upstreamSubject: string; to: string }) => {
     const { config, store } = openStore();
     const ns = config.namespaces.get(o.namespace);
@@ -233,8 +261,8 @@ program
   .command('explain')
   .description('why a client would (not) get a scope at a destination for a person: upstream authority, mapping, scope translation, determining policies')
   .requiredOption('--principal <id>', "the person's broker principal id (p_…)")
-  .requiredOption('--client <client_id>')
-  .requiredOption('--destination <id>')
+  .requiredOption('--client <client_id>', 'the client asking for the ID-JAG')
+  .requiredOption('--destination <id>', 'the destination id from the configuration')
   .requiredOption('--scope <scope>', "one scope, in the caller's vocabulary or the destination's")
   .option('--resource <uri>', 'RFC 8707 resource indicator')
   .option('--acr <acr>', 'the login acr, as it would be reported')
@@ -248,18 +276,59 @@ program
     const { config, store } = openStore();
     const subjects = new SubjectResolver(store.mappings, store.secrets, systemClock);
     await subjects.prepare(config.namespaces.values());
-    const services = { settings: config.settings, namespaces: config.namespaces, store, subjects, trust: upstreamTrust(config.settings), policy: createPolicyEngine(cedar, config.policies) };
+    const services = { settings: config.settings, namespaces: config.namespaces, store, subjects, trust: upstreamTrust(config.settings), policy: createPolicyEngine(await loadCedar(), config.policies) };
     const login = { ...(o.acr !== undefined ? { acr: o.acr } : {}), ...(amr ? { amr } : {}), ...(o.authTime !== undefined ? { authTime: Number(o.authTime) } : {}) };
     const e = await explain({ principalId: o.principal, clientId: o.client, destinationId: o.destination, scope: o.scope, ...(o.resource !== undefined ? { resource: o.resource } : {}), login }, services, systemClock());
     console.log(o.json ? JSON.stringify(e, null, 2) : formatExplanation(e));
   });
 
-program.parseAsync().catch((err) => {
-  if (err instanceof ConfigError) {
-    console.error('configuration is invalid:');
-    console.error(err.message);
-  } else {
-    console.error(err instanceof Error ? err.message : String(err));
-  }
-  process.exit(err instanceof UsageError ? 2 : 1);
+/** Runs this same command line in a child node with `flag` added, forwarding signals and its exit. */
+function respawnWith(flag: string): Promise<never> {
+  const child = spawn(process.execPath, [flag, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  return new Promise(() =>
+    child.once('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1))),
+  );
+}
+
+/** The top-level help also lists each command's options, so that one screen says everything. */
+program.addHelpText('after', () => {
+  const help: Help = program.createHelp();
+  const rows = program.commands.flatMap((c) => help.visibleOptions(c).filter((o) => !o.long?.startsWith('--help')).map((o) => [`${c.name()} ${o.flags}`, o.description] as const));
+  const width = Math.max(...rows.map(([term]) => term.length));
+  return `\nOptions of the commands (\`xaa-broker help <command>\` for one command):\n${rows.map(([term, text]) => `  ${term.padEnd(width)}  ${text}`).join('\n')}\n`;
 });
+
+/** One line: a multi-line message (commander's suggestions, a YAML code frame) joined on spaces. */
+function oneLine(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join(' ');
+}
+
+/** What the operator sees of an error: one line, no stack. */
+export function errorLine(err: unknown): string {
+  if (err instanceof ConfigError) return `configuration is invalid: ${err.problems.map((p) => oneLine(formatProblem(p))).join('; ')}`;
+  if (err instanceof z.ZodError) return `invalid input: ${err.issues.map((i) => `${i.path.length > 0 ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ')}`;
+  return oneLine(err instanceof Error ? err.message : String(err));
+}
+
+/** Run as the program (the bin, `node dist/runtime/cli.js`, tsx src/cli.ts), not when imported by a test. */
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  program.parseAsync().catch((err: unknown) => {
+    console.error(errorLine(err));
+    process.exit(err instanceof UsageError ? 2 : 1);
+  });
+}

@@ -194,3 +194,12 @@ export const CONSOLE_MAX_PENDING = 200;
 
 /** On Workers, after a failed broker build, requests are answered 500 without rebuilding for this long (seconds). */
 export const WORKER_BUILD_RETRY_SECONDS = 10;
+
+// ── Issue 9 §6: the installable package (the `xaa-broker start` command) ──
+/**
+ * V8's semi-space for the serving process, in MB (`--max-semi-space-size`, a start-up flag: the
+ * `start` command re-runs node with it). Same value as `npm start` (package.json); docs/benchmark.md, *Memory*.
+ */
+export const NODE_MAX_SEMI_SPACE_MB = 4;
+/** V8's WebAssembly tiering budget, set before Cedar is compiled; same value as scripts/start.mjs. */
+export const WASM_TIERING_BUDGET = 180_000_000;
