@@ -286,9 +286,13 @@ program
 function respawnWith(flag: string): Promise<never> {
   const child = spawn(process.execPath, [flag, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
-  return new Promise(() =>
-    child.once('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1))),
-  );
+  return new Promise(() => {
+    child.once('error', (err) => {
+      console.error(`xaa-broker will not start: cannot run node with ${flag}: ${err.message}`);
+      process.exit(1);
+    });
+    child.once('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1)));
+  });
 }
 
 /** The top-level help also lists each command's options, so that one screen says everything. */
