@@ -31,18 +31,13 @@ export const EXTERNAL = [
   '@authenio/samlify-xmllint-wasm', // XML schemas next to itself
 ];
 
-/**
- * The Node runtime's entries. The command's output sits in runtime/ with the others (the bin:
- * dist/runtime/cli.js), and keeps that place as its own (OWN_PLACE), so that it knows it is the
- * program run.
- */
+/** The Node runtime's entries; the command's output sits in runtime/ with the others (the bin: dist/runtime/cli.js). */
 const NODE_ENTRIES = [
   'src/runtime/node.ts',
   'src/runtime/node-saml-thread.ts',
   'src/runtime/node-wal-checkpoint-thread.ts',
   { in: 'src/cli.ts', out: 'runtime/cli' },
 ];
-const OWN_PLACE = { [join(root, 'src', 'cli.ts')]: 'runtime/cli.js' };
 
 /** The package's library entries (package.json `exports`), and the sources of their declarations (scripts/tsconfig.build.json). */
 const LIBRARY_ENTRIES = [
@@ -63,7 +58,7 @@ function sourceUrls() {
         if (!path.startsWith(join(root, 'src') + sep)) return undefined;
         const text = await readFile(path, 'utf8');
         if (!text.includes('import.meta.url')) return undefined;
-        const mirrored = OWN_PLACE[path] ?? relative(join(root, 'src'), path).split(sep).join('/').replace(/\.ts$/, '.js');
+        const mirrored = relative(join(root, 'src'), path).split(sep).join('/').replace(/\.ts$/, '.js');
         // Output files sit in dist/runtime/: one level up is dist/.
         return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(`../${mirrored}`)}, import.meta.url).href`), loader: 'ts' };
       });
