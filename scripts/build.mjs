@@ -149,7 +149,9 @@ export async function build({ outdir: target = outdir, declarations = false } = 
       legalComments: 'linked',
       logLevel: 'warning',
     });
-    await Promise.all([runtime, library]);
+    // Both finished before the staging directory can be removed on a failure.
+    const failed = (await Promise.allSettled([runtime, library])).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     if (declarations) await emitDeclarations(join(staging, 'types'));
     writeFileSync(join(staging, '.built'), `${new Date().toISOString()}\n`);
     rmSync(target, { recursive: true, force: true });
