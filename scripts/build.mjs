@@ -1,17 +1,24 @@
-// The production build of the Node runtime: src/runtime/node.ts and the SAML verification
-// thread's entry bundled by esbuild into dist/, so `npm start` runs plain JavaScript (no
-// TypeScript loader; development keeps tsx: `npm run dev`). See docs/operations.md.
+// The production build: the Node runtime (src/runtime/node.ts, the entries of its threads, and the
+// `xaa-broker` command, src/cli.ts) bundled by esbuild into dist/runtime/, so `npm start` and the
+// installed package run plain JavaScript (no TypeScript loader; development keeps tsx: `npm run
+// dev`); the package's library entries (the broker, `xaa-broker/destination`) into dist/lib/; and,
+// with --declarations (`npm run build`, and so `npm pack`), their .d.ts files into dist/types/ by
+// tsc (esbuild emits none). See docs/operations.md.
 //
-//   node scripts/build.mjs             build
-//   node scripts/build.mjs --outdir X  build into X (directly under the project root) instead
-//   node scripts/build.mjs --if-stale  build only when a source is newer than dist/ (what `npm start` does first)
+//   node scripts/build.mjs                build the JavaScript (what `npm start` needs)
+//   node scripts/build.mjs --declarations and the declarations (`npm run build`; tsc, seconds)
+//   node scripts/build.mjs --outdir X     build into X (directly under the project root) instead
+//   node scripts/build.mjs --if-stale     build only when a source is newer than dist/ (what `npm start` does first)
 //
 // Packages that find files next to their own code at run time (native addons, WebAssembly,
 // schemas) stay external and load from node_modules; everything else is bundled.
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/[\\/]$/, '');
 const outdir = join(root, 'dist');
@@ -22,6 +29,20 @@ export const EXTERNAL = [
   '@cedar-policy/cedar-wasm', // reads its .wasm next to itself
   'xmllint-wasm', // .wasm and a worker script next to itself
   '@authenio/samlify-xmllint-wasm', // XML schemas next to itself
+];
+
+/** The Node runtime's entries; the command's output sits in runtime/ with the others (the bin: dist/runtime/cli.js). */
+const NODE_ENTRIES = [
+  'src/runtime/node.ts',
+  'src/runtime/node-saml-thread.ts',
+  'src/runtime/node-wal-checkpoint-thread.ts',
+  { in: 'src/cli.ts', out: 'runtime/cli' },
+];
+
+/** The package's library entries (package.json `exports`), and the sources of their declarations (scripts/tsconfig.build.json). */
+const LIBRARY_ENTRIES = [
+  { in: 'src/app.ts', out: 'app' },
+  { in: 'src/destination/index.ts', out: 'destination' },
 ];
 
 /**
@@ -47,7 +68,7 @@ function sourceUrls() {
 
 /** What the build reads: a change to any of these makes dist/ stale. */
 function inputs() {
-  const files = [join(root, 'package.json'), join(root, 'package-lock.json'), fileURLToPath(import.meta.url)];
+  const files = [join(root, 'package.json'), join(root, 'package-lock.json'), fileURLToPath(import.meta.url), join(root, 'scripts', 'tsconfig.build.json')];
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
@@ -55,7 +76,8 @@ function inputs() {
       else files.push(path);
     }
   };
-  walk(join(root, 'src'));
+  // An installed package ships dist/ and no sources: nothing to compare.
+  if (existsSync(join(root, 'src'))) walk(join(root, 'src'));
   return files.filter((f) => existsSync(f));
 }
 
@@ -70,7 +92,7 @@ export function isStale() {
  * places resolve the same paths as the sources: dist/store/adapters → ../../../migrations), first
  * in a sibling directory then renamed over it, so a running broker never sees half a build.
  */
-export async function build({ outdir: target = outdir } = {}) {
+export async function build({ outdir: target = outdir, declarations = false } = {}) {
   if (dirname(target) !== root) throw new Error(`the build directory must be directly under ${root}`);
   let esbuild;
   try {
@@ -81,9 +103,9 @@ export async function build({ outdir: target = outdir } = {}) {
   const staging = `${target}.building-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   try {
-    await esbuild.build({
+    const runtime = esbuild.build({
       absWorkingDir: root,
-      entryPoints: ['src/runtime/node.ts', 'src/runtime/node-saml-thread.ts', 'src/runtime/node-wal-checkpoint-thread.ts'],
+      entryPoints: NODE_ENTRIES,
       outbase: 'src',
       outdir: staging,
       // Every output file in <outdir>/runtime/, so sourceUrls() can name a module's mirrored place.
@@ -108,6 +130,29 @@ export async function build({ outdir: target = outdir } = {}) {
       legalComments: 'linked',
       logLevel: 'warning',
     });
+    // The library entries, beside (`npm start` builds when stale: the two builds run at once).
+    const library = esbuild.build({
+      absWorkingDir: root,
+      entryPoints: LIBRARY_ENTRIES,
+      outdir: join(staging, 'lib'),
+      chunkNames: 'chunks/[name]-[hash]',
+      bundle: true,
+      // One copy of what both entries share (the error classes `instanceof` relies on).
+      splitting: true,
+      format: 'esm',
+      // Web standards only (the core and the kit run on Node, workerd and in browsers): no Node
+      // built-in can slip in, and no banner; the dependencies stay imports the consumer resolves.
+      platform: 'neutral',
+      packages: 'external',
+      target: 'es2022',
+      sourcemap: 'linked',
+      legalComments: 'linked',
+      logLevel: 'warning',
+    });
+    // Both finished before the staging directory can be removed on a failure.
+    const failed = (await Promise.allSettled([runtime, library])).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (declarations) await emitDeclarations(join(staging, 'types'));
     writeFileSync(join(staging, '.built'), `${new Date().toISOString()}\n`);
     rmSync(target, { recursive: true, force: true });
     renameSync(staging, target);
@@ -117,6 +162,22 @@ export async function build({ outdir: target = outdir } = {}) {
 }
 
 class NotInstalled extends Error {}
+
+/** tsc's declarations of the library entries (scripts/tsconfig.build.json) into `dir`. */
+async function emitDeclarations(dir) {
+  let tsc;
+  try {
+    tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  } catch {
+    throw new NotInstalled('typescript is not installed (a devDependency): run `npm install`');
+  }
+  try {
+    await promisify(execFile)(process.execPath, [tsc, '-p', join(root, 'scripts', 'tsconfig.build.json'), '--declarationDir', dir], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
+  } catch (err) {
+    const out = `${err.stdout ?? ''}${err.stderr ?? ''}`.trim();
+    throw new Error(`tsc could not emit the declarations:\n${out || err.message}`);
+  }
+}
 
 /**
  * What `npm start` does first: build when dist/ is missing or older than a source. A prebuilt
@@ -141,7 +202,7 @@ if (isMain) {
     else {
       // --outdir NAME: another directory under the project root (the tests build their own).
       const at = process.argv.indexOf('--outdir');
-      await build(at > 0 ? { outdir: join(root, process.argv[at + 1] ?? '') } : {});
+      await build({ ...(at > 0 ? { outdir: join(root, process.argv[at + 1] ?? '') } : {}), declarations: process.argv.includes('--declarations') });
     }
   } catch (err) {
     console.error(`build failed: ${err instanceof Error ? err.message : String(err)}`);

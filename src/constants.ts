@@ -211,3 +211,12 @@ export const DPOP_MAX_JTI_CHARS = 256;
  * The current and the previous window's nonces are accepted, so a nonce lives 1–2 windows.
  */
 export const DPOP_NONCE_WINDOW = 300;
+
+// ── Issue 9 §6: the installable package (the `xaa-broker start` command) ──
+/**
+ * V8's semi-space for the serving process, in MB (`--max-semi-space-size`, a start-up flag: the
+ * `start` command re-runs node with it). Same value as `npm start` (package.json); docs/benchmark.md, *Memory*.
+ */
+export const NODE_MAX_SEMI_SPACE_MB = 4;
+/** V8's WebAssembly tiering budget, set before Cedar is compiled; same value as scripts/start.mjs. */
+export const WASM_TIERING_BUDGET = 180_000_000;

@@ -49,10 +49,10 @@ export async function samlDeps(config: BrokerConfig): Promise<Pick<BrokerDeps, '
   return { saml: nodeSamlFactory, samlSubjectTokens: createSamlSubjectTokenVerifier };
 }
 
-export async function startNodeBroker(options: { configPath?: string; port?: number; database?: string; logger?: Logger } = {}) {
+export async function startNodeBroker(options: { configPath?: string; configSource?: string; port?: number; database?: string; logger?: Logger } = {}) {
   const configPath = options.configPath ?? (process.env.XAA_CONFIG || DEFAULT_CONFIG_PATH);
   // Where the config file's path came from, for the one line a missing or unreadable file gives.
-  const configSource = options.configPath !== undefined ? 'the configPath option' : process.env.XAA_CONFIG ? 'XAA_CONFIG' : undefined;
+  const configSource = options.configSource ?? (options.configPath !== undefined ? 'the configPath option' : process.env.XAA_CONFIG ? 'XAA_CONFIG' : undefined);
   let loaded: ReturnType<typeof loadConfigFromDisk>;
   try {
     loaded = loadConfigFromDisk(configPath);
@@ -121,9 +121,12 @@ export function scheduleMaintenance(maintenance: Maintenance, summaryInterval: n
   };
 }
 
-/** The process's entry: start, print where, stop on a signal; a start-up failure is one message and exit 1. */
-export function main(): void {
-  startNodeBroker()
+/**
+ * The process's entry: start, print where, stop on a signal; a start-up failure is one message and
+ * exit 1. `xaa-broker start` passes its --config (and names it in errors).
+ */
+export function main(options: { configPath?: string; configSource?: string } = {}): void {
+  startNodeBroker(options)
     .then(({ issuer, port, database, stop }) => {
       // performance.now() counts from the process's start: the start-up time docs/operations.md quotes.
       console.log(`xaa-broker listening on port ${port} (ready in ${Math.round(performance.now())} ms)`);

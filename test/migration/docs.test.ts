@@ -39,7 +39,7 @@ describe('docs/migration.md', () => {
  */
 describe('docs/migration.md walkthrough', () => {
   const root = new URL('../../', import.meta.url);
-  const cliSource = readFileSync(new URL('src/cli.ts', root), 'utf8');
+  const cliSource = readFileSync(new URL('src/cli/commands.ts', root), 'utf8');
   const blockAfter = (marker: string) => {
     const at = doc.indexOf(`<!-- walkthrough: ${marker}`);
     expect(at, marker).toBeGreaterThan(0);
