@@ -47,6 +47,22 @@ export { createReferenceRedeemer, parseReferenceExchangeRequest } from './pulled
 export type { BrokerBackChannel, ReferenceExchangeRequest, ReferenceRedeemer, ReferenceRedeemerOptions } from './pulled.js';
 export type { JwtBearerRequest } from './request.js';
 
+export {
+  PROTECTED_RESOURCE_WELL_KNOWN,
+  bearerChallenge,
+  buildProtectedResourceMetadata,
+  protectedResourceMetadataUrl,
+  readBearerToken,
+} from './protected-resource.js';
+export type {
+  BearerChallengeInput,
+  BearerErrorCode,
+  BearerMethod,
+  BearerTokenPresented,
+  ProtectedResourceMetadata,
+  ProtectedResourceMetadataInput,
+} from './protected-resource.js';
+
 export { IdJagRejected } from './errors.js';
 /** The error classes this kit throws, re-exported so embedders can `instanceof` them. */
 export { OAuthError, InvalidGrant, InvalidRequest, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';
