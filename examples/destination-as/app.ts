@@ -67,6 +67,8 @@ export interface DestinationAsOptions {
   brokers: readonly BrokerTrust[];
   clients: readonly RegisteredClient[];
   now?: () => Date;
+  /** The resource its access tokens are for (their `aud`; an ID-JAG's `resource` must name it). Default `<issuer>/api`. */
+  resource?: string;
   /** Scopes this AS can grant. Default `todos.read todos.write`. */
   scopes?: readonly string[];
   /** Default: in memory, which is right for one process only. */
@@ -178,7 +180,7 @@ function bearerToken(authorization: string | undefined): string | undefined {
  */
 export async function createDestinationAs(options: DestinationAsOptions): Promise<Hono> {
   const issuer = originIssuer(options.issuer);
-  const apiAudience = `${issuer}/api`;
+  const apiAudience = options.resource ?? `${issuer}/api`;
   const now = options.now ?? (() => new Date());
   const scopes = options.scopes ?? DEFAULT_SCOPES;
   const clients = new Map(options.clients.map((client) => [client.client_id, client]));
@@ -240,6 +242,8 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
     c.json({
       issuer,
       token_endpoint: `${issuer}/token`,
+      // Not needed by RFC 8414 without an authorization-code grant, but the MCP client SDK requires it (docs/mcp.md).
+      authorization_endpoint: `${issuer}/authorize`,
       jwks_uri: `${issuer}/jwks`,
       grant_types_supported: redeemers.size > 0 ? [JWT_BEARER_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE] : [JWT_BEARER_GRANT_TYPE],
       authorization_grant_profiles_supported: [ID_JAG_GRANT_PROFILE],
@@ -251,6 +255,9 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
   );
 
   app.get('/jwks', (c) => c.json(key.jwks));
+
+  // RFC 6749 §4.1.2.1: no client has a redirect URI here, so every request is refused in place.
+  app.get('/authorize', (c) => c.json({ error: 'unsupported_response_type', error_description: 'This authorization server has no authorization endpoint flow' }, 400));
 
   app.post(
     '/token',

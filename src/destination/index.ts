@@ -63,6 +63,9 @@ export type {
   ProtectedResourceMetadataInput,
 } from './protected-resource.js';
 
+export { createAccessTokenVerifier } from './access-token.js';
+export type { AccessTokenRejectionReason, AccessTokenVerdict, AccessTokenVerifier, AccessTokenVerifierOptions, VerifiedAccessToken } from './access-token.js';
+
 export { IdJagRejected } from './errors.js';
 /** The error classes this kit throws, re-exported so embedders can `instanceof` them. */
 export { OAuthError, InvalidGrant, InvalidRequest, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';

@@ -47,7 +47,7 @@ function isLoopback(hostname: string): boolean {
  * An absolute web URL a client will send tokens to or fetch metadata from: `https`, or `http`
  * on loopback for development; no credentials, no fragment.
  */
-function webUrl(value: string, what: string): URL {
+export function webUrl(value: string, what: string): URL {
   let url: URL;
   try {
     url = new URL(value);
