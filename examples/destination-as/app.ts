@@ -16,6 +16,7 @@ import {
   JWT_BEARER_GRANT_TYPE,
   MemoryReplayStore,
   TOKEN_EXCHANGE_GRANT_TYPE,
+  checkResourceIndicator,
   createIdJagVerifier,
   createReferenceRedeemer,
   parseJwtBearerRequest,
@@ -266,6 +267,7 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
       try {
         const form = await readForm(c.req.raw);
         const clientId = await authenticateClient(clients, c.req.header('authorization'), form);
+        checkResourceIndicator(form, [apiAudience]); // RFC 8707: before the grant, so a wrong resource spends no ID-JAG
         // Both profiles end in the same validated ID-JAG claims; everything after is shared.
         const pulled = form.get('grant_type') === TOKEN_EXCHANGE_GRANT_TYPE && redeemers.size > 0;
         let grant: IdJagClaims;

@@ -66,9 +66,11 @@ export type {
 export { createAccessTokenVerifier } from './access-token.js';
 export type { AccessTokenRejectionReason, AccessTokenVerdict, AccessTokenVerifier, AccessTokenVerifierOptions, VerifiedAccessToken } from './access-token.js';
 
+export { checkResourceIndicator } from './resource-indicator.js';
+
 export { IdJagRejected } from './errors.js';
 /** The error classes this kit throws, re-exported so embedders can `instanceof` them. */
-export { OAuthError, InvalidGrant, InvalidRequest, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';
+export { OAuthError, InvalidGrant, InvalidRequest, InvalidTarget, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';
 export { toRefusalReason } from './reasons.js';
 export type { IdJagRejectionReason } from './reasons.js';
 
