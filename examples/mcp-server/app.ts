@@ -42,8 +42,9 @@ const INVALID_TOKEN_DESCRIPTION = 'The access token is not valid for this resour
  * - the AS (examples/destination-as) at the root: RFC 8414 metadata, `/token` (jwt-bearer with an
  *   ID-JAG), `/jwks`; it mints RFC 9068 access tokens whose `aud` is the MCP endpoint;
  * - `GET /.well-known/oauth-protected-resource/mcp`: RFC 9728 metadata naming that AS;
- * - `/mcp`: Streamable HTTP (stateless, JSON responses); without a valid token for *this* resource,
- *   401 with `WWW-Authenticate: Bearer resource_metadata="…"` (RFC 9728 §5.1).
+ * - `/mcp`: Streamable HTTP (stateless, JSON responses; POST only, GET and DELETE 405); without a
+ *   valid token for *this* resource, 401 with `WWW-Authenticate: Bearer resource_metadata="…"`
+ *   (RFC 9728 §5.1).
  */
 export async function createMcpServerApp(options: McpServerAppOptions): Promise<Hono> {
   const origin = new URL(options.origin).origin;
@@ -90,11 +91,20 @@ export async function createMcpServerApp(options: McpServerAppOptions): Promise<
     const verdict = await verifyAccessToken(presented.token);
     if (!verdict.ok) return challenge(c, 401, 'invalid_token', verdict.reason);
 
+    // Stateless: no sessions to end (DELETE) and no server-initiated stream (GET), which the
+    // Streamable HTTP transport lets a server decline with 405.
+    if (c.req.method !== 'POST') return c.body(null, 405, { Allow: 'POST' });
+
     const server = notesServer(notes, verdict.token);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server.connect(transport);
     const authInfo = { token: presented.token, clientId: verdict.token.client_id, scopes: verdict.token.scopes, expiresAt: verdict.token.exp, resource: new URL(resource) };
-    return transport.handleRequest(c.req.raw, { authInfo });
+    // JSON responses: the exchange is complete when handleRequest resolves, so this request's server can go.
+    try {
+      return await transport.handleRequest(c.req.raw, { authInfo });
+    } finally {
+      await server.close();
+    }
   });
 
   app.route('/', authorizationServer);

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { MAX_TOKEN_BYTES } from '../constants.js';
 import { clockedRemoteJwks } from '../http/remote-jwks.js';
 import { DEFAULT_CLOCK_TOLERANCE, DEFAULT_ID_JAG_ALGORITHMS } from './limits.js';
 import { webUrl } from './protected-resource.js';
@@ -46,6 +47,7 @@ export interface VerifiedAccessToken {
 
 /** Why a token was refused: for logs; the wire says `invalid_token` whatever it is. */
 export type AccessTokenRejectionReason =
+  | 'too_large'
   | 'malformed'
   | 'typ_invalid'
   | 'alg_not_allowed'
@@ -83,7 +85,7 @@ function refusal(error: unknown): AccessTokenVerdict {
 }
 
 /**
- * Builds the check a protected resource runs on every bearer token: signature with the AS's
+ * Builds the check a protected resource runs on every bearer token: size, signature with the AS's
  * keys and the algorithm allow-list, `typ` `at+jwt`, `iss` = the AS, `aud` names this resource,
  * `exp`/`nbf` with skew, and the RFC 9068 claims present. Resolves to a verdict; never throws
  * for a bad token.
@@ -102,6 +104,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     options.jwks instanceof URL ? clockedRemoteJwks(options.jwks, { clock: () => now().getTime() / 1000, fetch: options.fetch }) : createLocalJWKSet(options.jwks);
 
   return async function verifyAccessToken(token) {
+    // Refused before any parsing; a token is ASCII, so characters are bytes.
+    if (token.length > MAX_TOKEN_BYTES) return { ok: false, reason: 'too_large' };
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, getKey, {

@@ -4,7 +4,7 @@
  */
 import { SignJWT, type JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAccessTokenVerifier, type AccessTokenVerifier } from '../../src/destination/index.js';
+import { MAX_ASSERTION_BYTES, createAccessTokenVerifier, type AccessTokenVerifier } from '../../src/destination/index.js';
 import { DESTINATION, NOW, NOW_S, craftJws, signIdJag, idJagPayload, signingKey, type SigningKey } from './fixtures.js';
 
 const RESOURCE = `${DESTINATION}/mcp`;
@@ -61,6 +61,10 @@ describe('createAccessTokenVerifier', () => {
 
   it('refuses alg none', async () => {
     expect(await verify(craftJws({ alg: 'none', typ: 'at+jwt' }, claims()))).toMatchObject({ ok: false, reason: 'alg_not_allowed' });
+  });
+
+  it('refuses a token over the size cap before parsing it', async () => {
+    expect(await verify(`${await accessToken()}${'A'.repeat(MAX_ASSERTION_BYTES)}`)).toEqual({ ok: false, reason: 'too_large' });
   });
 
   it('refuses what is not a JWT', async () => {

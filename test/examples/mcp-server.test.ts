@@ -110,6 +110,22 @@ describe('examples/mcp-server', () => {
     await client.close();
   });
 
+  it('is stateless: GET (a server-initiated stream) and DELETE (ending a session) are 405, after the token check', async () => {
+    const token = await mintAccessToken(key, {
+      issuer: ORIGIN,
+      audience: MCP,
+      grant: { iss: BROKER, sub: 'user-42', aud: ORIGIN, client_id: CLIENT.client_id, jti: 'j', iat: 0, exp: 0, scope: 'notes.read' },
+      scope: 'notes.read',
+      now: new Date(),
+    });
+    for (const method of ['GET', 'DELETE']) {
+      const res = await app.request('/mcp', { method, headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST');
+    }
+    expect((await app.request('/mcp', { method: 'GET' })).status).toBe(401);
+  });
+
   it('refuses a malformed Authorization header with 400 invalid_request', async () => {
     const res = await app.request('/mcp', { method: 'POST', headers: { authorization: 'Bearer a b' } });
     expect(res.status).toBe(400);
