@@ -157,7 +157,10 @@ export function bearerChallenge(input: BearerChallengeInput): string {
     params.push(`error="${input.error}"`);
   }
   if (input.errorDescription !== undefined) params.push(quoted('error_description', input.errorDescription));
-  if (input.scope !== undefined) params.push(`scope="${scopeTokens(input.scope, 'scope').join(' ')}"`);
+  if (input.scope !== undefined) {
+    if (input.scope.length === 0) throw new TypeError('scope, when given, names at least one scope');
+    params.push(`scope="${scopeTokens(input.scope, 'scope').join(' ')}"`);
+  }
   return `Bearer ${params.join(', ')}`;
 }
 

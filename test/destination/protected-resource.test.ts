@@ -115,6 +115,7 @@ describe('bearerChallenge', () => {
     ['a description with a backslash', { errorDescription: 'a\\b', error: 'invalid_token' }, /error_description/],
     ['a description with a line break', { errorDescription: 'a\r\nSet-Cookie: x=1', error: 'invalid_token' }, /error_description/],
     ['a scope with a double quote', { scope: ['a"b'], error: 'insufficient_scope' }, /scope/],
+    ['an empty scope list', { scope: [], error: 'insufficient_scope' }, /scope/],
     ['a realm with a double quote', { realm: 'a"b' }, /realm/],
     ['a metadata URL with a double quote', { resourceMetadata: 'https://mcp.example/"x' }, /resource_metadata/],
     ['a relative metadata URL', { resourceMetadata: '/.well-known/oauth-protected-resource' }, /resource_metadata/],
