@@ -20,6 +20,7 @@ import {
   MemoryReplayStore,
   createDpopVerifier,
   TOKEN_EXCHANGE_GRANT_TYPE,
+  checkResourceIndicator,
   createIdJagVerifier,
   createReferenceRedeemer,
   parseJwtBearerRequest,
@@ -71,6 +72,8 @@ export interface DestinationAsOptions {
   brokers: readonly BrokerTrust[];
   clients: readonly RegisteredClient[];
   now?: () => Date;
+  /** The resource its access tokens are for (their `aud`; an ID-JAG's `resource` must name it). Default `<issuer>/api`. */
+  resource?: string;
   /** Scopes this AS can grant. Default `todos.read todos.write`. */
   scopes?: readonly string[];
   /** Default: in memory, which is right for one process only. */
@@ -185,7 +188,7 @@ function accessTokenOf(authorization: string | undefined): { scheme: 'Bearer' | 
  */
 export async function createDestinationAs(options: DestinationAsOptions): Promise<Hono> {
   const issuer = originIssuer(options.issuer);
-  const apiAudience = `${issuer}/api`;
+  const apiAudience = options.resource ?? `${issuer}/api`;
   const now = options.now ?? (() => new Date());
   const scopes = options.scopes ?? DEFAULT_SCOPES;
   const clients = new Map(options.clients.map((client) => [client.client_id, client]));
@@ -254,6 +257,8 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
     c.json({
       issuer,
       token_endpoint: `${issuer}/token`,
+      // Not needed by RFC 8414 without an authorization-code grant, but the MCP client SDK requires it (docs/mcp.md).
+      authorization_endpoint: `${issuer}/authorize`,
       jwks_uri: `${issuer}/jwks`,
       grant_types_supported: redeemers.size > 0 ? [JWT_BEARER_GRANT_TYPE, JWT_DPOP_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE] : [JWT_BEARER_GRANT_TYPE, JWT_DPOP_GRANT_TYPE],
       // RFC 9449 §5.1: this AS checks DPoP proofs and issues DPoP-bound access tokens.
@@ -268,6 +273,9 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
 
   app.get('/jwks', (c) => c.json(key.jwks));
 
+  // RFC 6749 §4.1.2.1: no client has a redirect URI here, so every request is refused in place.
+  app.get('/authorize', (c) => c.json({ error: 'unsupported_response_type', error_description: 'This authorization server has no authorization endpoint flow' }, 400));
+
   app.post(
     '/token',
     bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => tokenError(c, new PayloadTooLarge('body_too_large')) }),
@@ -275,6 +283,7 @@ export async function createDestinationAs(options: DestinationAsOptions): Promis
       try {
         const form = await readForm(c.req.raw);
         const clientId = await authenticateClient(clients, c.req.header('authorization'), form);
+        checkResourceIndicator(form, [apiAudience]); // RFC 8707: before the grant, so a wrong resource spends no ID-JAG
         // A DPoP proof, when there is one, is checked whatever the grant: its key binds what is issued.
         const dpop = c.req.raw.headers.has('dpop') ? await verifyDpop({ header: c.req.header('dpop'), method: 'POST', url: `${issuer}/token` }) : undefined;
         // Both profiles end in the same validated ID-JAG claims; everything after is shared.

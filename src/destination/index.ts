@@ -54,9 +54,30 @@ export { createReferenceRedeemer, parseReferenceExchangeRequest } from './pulled
 export type { BrokerBackChannel, ReferenceExchangeRequest, ReferenceRedeemer, ReferenceRedeemerOptions } from './pulled.js';
 export type { JwtBearerRequest } from './request.js';
 
+export {
+  PROTECTED_RESOURCE_WELL_KNOWN,
+  bearerChallenge,
+  buildProtectedResourceMetadata,
+  protectedResourceMetadataUrl,
+  readBearerToken,
+} from './protected-resource.js';
+export type {
+  BearerChallengeInput,
+  BearerErrorCode,
+  BearerMethod,
+  BearerTokenPresented,
+  ProtectedResourceMetadata,
+  ProtectedResourceMetadataInput,
+} from './protected-resource.js';
+
+export { createAccessTokenVerifier } from './access-token.js';
+export type { AccessTokenRejectionReason, AccessTokenVerdict, AccessTokenVerifier, AccessTokenVerifierOptions, VerifiedAccessToken } from './access-token.js';
+
+export { checkResourceIndicator } from './resource-indicator.js';
+
 export { IdJagRejected } from './errors.js';
 /** The error classes this kit throws, re-exported so embedders can `instanceof` them. */
-export { OAuthError, InvalidDpopProof, InvalidGrant, InvalidRequest, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';
+export { OAuthError, InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidTarget, ServerError, TemporarilyUnavailable, UnsupportedGrantType, UnsupportedTokenType } from '../oauth/errors.js';
 export { toRefusalReason } from './reasons.js';
 export type { IdJagRejectionReason } from './reasons.js';
 
