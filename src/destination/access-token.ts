@@ -59,7 +59,9 @@ export type AccessTokenRejectionReason =
   | 'claim_missing'
   | 'claim_invalid'
   | 'expired'
-  | 'not_yet_valid';
+  | 'not_yet_valid'
+  /** The token is sender-constrained (`cnf`, e.g. DPoP's `jkt`): it is not a bearer token (RFC 9449 §7.1). */
+  | 'sender_constrained';
 
 export type AccessTokenVerdict = { ok: true; token: VerifiedAccessToken } | { ok: false; reason: AccessTokenRejectionReason; detail?: string };
 
@@ -87,7 +89,8 @@ function refusal(error: unknown): AccessTokenVerdict {
 /**
  * Builds the check a protected resource runs on every bearer token: size, signature with the AS's
  * keys and the algorithm allow-list, `typ` `at+jwt`, `iss` = the AS, `aud` names this resource,
- * `exp`/`nbf` with skew, and the RFC 9068 claims present. Resolves to a verdict; never throws
+ * `exp`/`nbf` with skew, the RFC 9068 claims present, and no `cnf` (a sender-constrained token is
+ * not a bearer token; see the reference AS for DPoP-bound ones). Resolves to a verdict; never throws
  * for a bad token.
  *
  * @throws {TypeError} at construction, for a resource that is not an `https` (or loopback
@@ -120,6 +123,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     } catch (error) {
       return refusal(error);
     }
+    // This check is for bearer tokens: a bound token presented as one proves nothing of its holder.
+    if (payload.cnf !== undefined) return { ok: false, reason: 'sender_constrained' };
     const { iss, sub, client_id: clientId, scope, exp } = payload;
     if (typeof sub !== 'string' || typeof clientId !== 'string' || (scope !== undefined && typeof scope !== 'string')) {
       return { ok: false, reason: 'claim_invalid' };

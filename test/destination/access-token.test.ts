@@ -54,6 +54,11 @@ describe('createAccessTokenVerifier', () => {
     expect(await verify(forged)).toMatchObject({ ok: false, reason: 'signature_invalid' });
   });
 
+  it('refuses a sender-constrained token presented as a bearer token (RFC 9449 §7.1)', async () => {
+    const bound = await accessToken(claims({ cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } }));
+    expect(await verify(bound)).toEqual({ ok: false, reason: 'sender_constrained' });
+  });
+
   it('refuses an ID-JAG presented as an access token (typ)', async () => {
     const idJag = await signIdJag(as, { payload: idJagPayload({ aud: RESOURCE, iss: DESTINATION }) });
     expect(await verify(idJag)).toMatchObject({ ok: false, reason: 'typ_invalid' });
