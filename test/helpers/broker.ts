@@ -137,10 +137,12 @@ export async function startTestBroker(
     db?: Database.Database;
     /** Another store instead of SQLite (e.g. PostgreSQL, test/helpers/pg.ts); `db` is then unused. */
     store?: BrokerStore;
+    /** The upstream IdP to trust (default: a new demo IdP): two brokers of one deployment share it. */
+    idp?: DemoIdp;
   } = {},
 ): Promise<TestBroker> {
   const settings = options.settings ?? (await testSettings());
-  const idp = await createDemoIdp(IDP);
+  const idp = options.idp ?? (await createDemoIdp(IDP));
   const config = loadConfig({
     broker: { path: 'broker.config.yaml', text: stringify(settings) },
     mappings: (options.namespaces ?? testNamespaces).map((ns) => ({ path: `mappings/${ns.namespace}.yaml`, text: stringify(ns) })),

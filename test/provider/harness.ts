@@ -6,6 +6,7 @@ import { tokenEndpoint } from '../../src/server/token-endpoint.js';
 import { mountProvider, providerGrants, type ProviderClient, type ProviderDeps } from '../../src/provider/index.js';
 import type { NamespaceConfig } from '../../src/config/schema.js';
 import type { UpstreamConnection } from '../../src/upstream/registry.js';
+import type { BrokerStore } from '../../src/store/ports.js';
 import { BROKER, SECRET, BASIC_SECRET, startTestBroker, testSettings, type TestBroker } from '../helpers/broker.js';
 import { FakeOidcUpstream, FakeRegistry } from './fake-upstream.js';
 import { authoritySchema } from '../../src/trust/authority.js';
@@ -120,7 +121,14 @@ export interface ProviderBroker extends TestBroker {
  * token exchange, the provider's routes, then the rest of the broker app.
  */
 export async function startProvider(
-  options: { issuer?: string; clients?: ProviderClient[]; connections?: (clock: () => number) => UpstreamConnection[]; namespaces?: NamespaceConfig[] } = {},
+  options: {
+    issuer?: string;
+    clients?: ProviderClient[];
+    connections?: (clock: () => number) => UpstreamConnection[];
+    namespaces?: NamespaceConfig[];
+    /** Another store instead of a fresh in-memory SQLite one (two brokers on one PostgreSQL database). */
+    store?: BrokerStore;
+  } = {},
 ): Promise<ProviderBroker> {
   const issuer = options.issuer ?? BROKER;
   const settings = await testSettings((s) => {
@@ -135,7 +143,7 @@ export async function startProvider(
     const wiki = s.clients!.find((c) => c.client_id === 'wiki-agent')!;
     wiki.destinations!.analytics = { client_id: 'wiki-at-analytics', scopes: ['stats.read'] };
   });
-  const b = await startTestBroker({ settings, ...(options.namespaces ? { namespaces: options.namespaces } : {}) });
+  const b = await startTestBroker({ settings, ...(options.namespaces ? { namespaces: options.namespaces } : {}), ...(options.store ? { store: options.store } : {}) });
   // The fake connections are not in the settings: every one of them is believed as the tests' corporate IdP is.
   b.services.trust = new (class extends UpstreamTrust {
     override ofConnection() {
