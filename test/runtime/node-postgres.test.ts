@@ -40,6 +40,7 @@ function cli(args: string[], env: Record<string, string | undefined>): Promise<{
   );
 }
 
+/** A free loopback port (listened on, then released). */
 async function closedPort(): Promise<number> {
   const srv = createServer();
   await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
@@ -52,10 +53,11 @@ describe('the Node runtime on PostgreSQL', () => {
   it('a postgresql:// URL in `database` starts the broker on a fresh database (migrated), and the CLI reads the same store', async () => {
     const url = (await freshPgDatabase()).replace(/^postgres:/, 'postgresql:');
     const configPath = configWith(url);
-    const broker = await startNodeBroker({ configPath, port: 18_931, logger: silent });
+    const port = await closedPort();
+    const broker = await startNodeBroker({ configPath, port, logger: silent });
     try {
       expect(broker.database).toBe(url);
-      const res = await fetch('http://127.0.0.1:18931/.well-known/oauth-authorization-server');
+      const res = await fetch(`http://127.0.0.1:${port}/.well-known/oauth-authorization-server`);
       expect(res.status).toBe(200);
       // The signing keys were created in PostgreSQL: the CLI (another process) lists them through the same setting.
       await broker.store.audit.append({ at: 1_800_000_000, event: 'login', requestId: 'pg-runtime-test' });
@@ -73,7 +75,7 @@ describe('the Node runtime on PostgreSQL', () => {
     const before = process.env.XAA_DATABASE;
     process.env.XAA_DATABASE = url;
     try {
-      const broker = await startNodeBroker({ configPath: configWith('data/never-created.sqlite'), port: 18_932, logger: silent });
+      const broker = await startNodeBroker({ configPath: configWith('data/never-created.sqlite'), port: await closedPort(), logger: silent });
       try {
         expect(broker.database).toBe(url);
         expect((await broker.store.keys.list()).length).toBeGreaterThan(0);
@@ -89,7 +91,7 @@ describe('the Node runtime on PostgreSQL', () => {
 
   it('a server that cannot be reached is one line naming XAA_DATABASE, without the password', async () => {
     const url = `postgres://broker:s3cret-pw@127.0.0.1:${await closedPort()}/xaa`;
-    const line = oneLine(await runBroker({ PORT: '18933', XAA_DATABASE: url, XAA_CONFIG: configWith('x.sqlite') }));
+    const line = oneLine(await runBroker({ PORT: String(await closedPort()), XAA_DATABASE: url, XAA_CONFIG: configWith('x.sqlite') }));
     expect(line).toMatch(/cannot be reached/);
     expect(line).toContain(`127.0.0.1`);
     expect(line).toMatch(/\bXAA_DATABASE\b/);
@@ -100,7 +102,7 @@ describe('the Node runtime on PostgreSQL', () => {
     const url = new URL(await freshPgDatabase());
     url.pathname = '/no_such_database';
     const configPath = configWith(url.href);
-    const line = oneLine(await runBroker({ PORT: '18934', XAA_CONFIG: configPath }));
+    const line = oneLine(await runBroker({ PORT: String(await closedPort()), XAA_CONFIG: configPath }));
     expect(line).toMatch(/does not exist/);
     expect(line).toContain('no_such_database');
     expect(line).toContain(configPath);
