@@ -49,7 +49,11 @@ function asServerUser(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-export default async function setup(project: TestProject) {
+/**
+ * Starts a throwaway cluster (also used by bench/pg-instances.ts): its superuser URL, and `stop`,
+ * which stops it and deletes its directory.
+ */
+export async function startPgCluster(): Promise<{ url: string; stop: () => void }> {
   const bin = pgBinDir();
   if (!bin) throw new Error("PostgreSQL's initdb and pg_ctl were not found: install Debian's `postgresql` package (apt-get install postgresql); .ci/run does");
   const dir = mkdtempSync(join(tmpdir(), 'xaa-pg-'));
@@ -73,12 +77,20 @@ export default async function setup(project: TestProject) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
     throw new Error(`the test PostgreSQL server did not start: ${stderr || (err as Error).message}`);
   }
-  project.provide('pgUrl', `postgres://postgres@127.0.0.1:${port}/postgres`);
-  return () => {
-    try {
-      exec('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: () => {
+      try {
+        exec('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
   };
+}
+
+export default async function setup(project: TestProject) {
+  const cluster = await startPgCluster();
+  project.provide('pgUrl', cluster.url);
+  return cluster.stop;
 }
