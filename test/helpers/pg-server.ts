@@ -20,9 +20,8 @@ declare module 'vitest' {
 }
 
 /** The directory holding initdb/pg_ctl: on PATH, else Debian's /usr/lib/postgresql/<version>/bin (newest). */
-export function pgBinDir(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir;
-  const root = '/usr/lib/postgresql';
+export function pgBinDir(path = process.env.PATH ?? '', root = '/usr/lib/postgresql'): string | undefined {
+  for (const dir of path.split(':')) if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir;
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root)
     .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
@@ -53,9 +52,11 @@ function asServerUser(): { uid: number; gid: number } | undefined {
  * Starts a throwaway cluster (also used by bench/pg-instances.ts): its superuser URL, and `stop`,
  * which stops it and deletes its directory.
  */
-export async function startPgCluster(): Promise<{ url: string; stop: () => void }> {
-  const bin = pgBinDir();
-  if (!bin) throw new Error("PostgreSQL's initdb and pg_ctl were not found: install Debian's `postgresql` package (apt-get install postgresql); .ci/run does");
+export const PG_MISSING = "PostgreSQL's initdb and pg_ctl were not found: install Debian's `postgresql` package (apt-get install postgresql); .ci/run does";
+
+export async function startPgCluster(findBinaries: () => string | undefined = pgBinDir): Promise<{ url: string; stop: () => void }> {
+  const bin = findBinaries();
+  if (!bin) throw new Error(PG_MISSING);
   const dir = mkdtempSync(join(tmpdir(), 'xaa-pg-'));
   const data = join(dir, 'data');
   const user = asServerUser();
