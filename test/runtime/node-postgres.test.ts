@@ -4,12 +4,12 @@
  * a database that cannot be used is one line naming it (never its password) and the setting.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startNodeBroker } from '../../src/runtime/node.js';
 import { freshPgDatabase } from '../helpers/pg.js';
 import { oneLine, runBroker } from '../helpers/process.js';
@@ -19,9 +19,15 @@ const root = join(import.meta.dirname, '../..');
 const silent: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 const tsx = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
 
-/** The demo configuration in a temp dir with `database` set to `database`. */
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The demo configuration in a temp dir (removed after the file) with `database` set to `database`. */
 function configWith(database: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'xaa-pg-config-'));
+  dirs.push(dir);
   const text = readFileSync(join(root, 'broker.config.yaml'), 'utf8')
     .replace(/^database: .*$/m, `database: ${JSON.stringify(database)}`)
     .concat(`\nmappings_dir: ${join(root, 'mappings')}\npolicies_dir: ${join(root, 'policies')}\n`);

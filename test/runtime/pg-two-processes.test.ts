@@ -5,7 +5,7 @@
  * record of an ID-JAG it delivered (the mint's audit record commits before the response).
  */
 import { serve, type ServerType } from '@hono/node-server';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,6 +55,7 @@ describe('two broker processes on one PostgreSQL database behind a round-robin p
   let proxy: Server;
   let proxyPort: number;
   const processes: Array<ReturnType<typeof startProcess>> = [];
+  let dir: string | undefined;
 
   beforeAll(async () => {
     idp = await createDemoIdp(DEMO_IDP);
@@ -62,7 +63,7 @@ describe('two broker processes on one PostgreSQL database behind a round-robin p
     await new Promise<void>((ok) => idpServer.once('listening', () => ok()));
     const idpPort = (idpServer.address() as AddressInfo).port;
 
-    const dir = mkdtempSync(join(tmpdir(), 'xaa-pg-procs-'));
+    dir = mkdtempSync(join(tmpdir(), 'xaa-pg-procs-'));
     const config = join(dir, 'broker.config.yaml');
     writeFileSync(
       config,
@@ -87,6 +88,7 @@ describe('two broker processes on one PostgreSQL database behind a round-robin p
     await Promise.all(processes.map((p) => p.exited));
     proxy?.close();
     idpServer?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const post = (params: Record<string, string>, headers: Record<string, string> = {}) =>
