@@ -111,6 +111,17 @@ export const SQLITE_WAL_CHECKPOINT_INTERVAL_MS = 1_000;
 export const SQLITE_WAL_BACKSTOP_PAGES = 10_000;
 export const SQLITE_WAL_AUTOCHECKPOINT_PAGES = 1_000;
 
+/**
+ * PostgreSQL (Node, `XAA_DATABASE=postgres://…`): connections per broker process. Every request
+ * holds one for a statement or a short transaction only; N instances need N × this on the server
+ * (its `max_connections` is 100 by default).
+ */
+export const PG_POOL_SIZE = 10;
+/** A statement (or lock wait) running longer than this is cancelled: a request fails rather than hangs. */
+export const PG_STATEMENT_TIMEOUT_MS = 5_000;
+/** How long a request waits for a free pooled connection, or a new one to be opened, before failing. */
+export const PG_CONNECT_TIMEOUT_MS = 5_000;
+
 /** Audit records are bounded so a hostile input cannot bloat the log. */
 export const AUDIT_MAX_FIELD_CHARS = 512;
 

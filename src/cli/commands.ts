@@ -17,7 +17,7 @@ import { createPolicyEngine } from '../policy/cedar-engine.js';
 import { loadConfigFromDisk } from '../runtime/config-files.js';
 import { checkStartup } from '../runtime/check.js';
 import { configFileError } from '../runtime/startup.js';
-import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
+import { databaseLocation, openNodeStore, type NodeStore } from '../runtime/node-store.js';
 import { contentVersion, upstreamTrust } from '../app.js';
 import { systemClock } from '../clock.js';
 import { explain, formatExplanation } from '../authzen/explain.js';
@@ -53,10 +53,17 @@ function loadCliConfig() {
   }
 }
 
-function openStore() {
-  const { config, baseDir } = loadCliConfig();
-  const file = process.env.XAA_DATABASE ?? resolve(baseDir, config.settings.database);
-  return { config, store: createSqliteStore(openSqlite(file)), file };
+/** Stores a command opened: closed (a PostgreSQL pool ended) when the command is done. */
+const opened: NodeStore[] = [];
+
+/** The broker's store, as `npm start` would open it: a SQLite file, or PostgreSQL for a postgres:// URL. */
+async function openStore() {
+  const { config, baseDir, configFile } = loadCliConfig();
+  const fromEnv = process.env.XAA_DATABASE !== undefined;
+  const database = process.env.XAA_DATABASE ?? databaseLocation(config.settings.database, baseDir);
+  const store = await openNodeStore(database, fromEnv ? 'XAA_DATABASE' : `\`database\` in ${configFile}`);
+  opened.push(store);
+  return { config, store: store.store, file: store.display };
 }
 
 program
@@ -101,7 +108,7 @@ program
   .command('rotate-keys')
   .description('promote the next signing key, retire the active one, publish a fresh next key')
   .action(async () => {
-    const { config, store } = openStore();
+    const { config, store } = await openStore();
     const ring = new KeyRing(store.keys, config.settings.signing.alg);
     await ring.init(systemClock());
     const r = await ring.rotate(systemClock());
@@ -120,7 +127,7 @@ program
   .command('import-mappings <file>')
   .description('replace a table namespace with the rows of a YAML file (namespace, version, rows), all or nothing')
   .action(async (file: string) => {
-    const { config, store } = openStore();
+    const { config, store } = await openStore();
     const data = tableFile.parse(parseYaml(readFileSync(file, 'utf8')));
     const ns = config.namespaces.get(data.namespace);
     if (!ns || ns.strategy !== 'table') throw new Error(`namespace "${data.namespace}" is not a table namespace in the configuration`);
@@ -140,7 +147,7 @@ program
   .requiredOption('--upstream-subject <sub>', "the person's subject at that upstream")
   .requiredOption('--to <subject>', 'the subject to bind them to in the namespace')
   .action(async (o: { namespace: string; issuer: string; upstreamSubject: string; to: string }) => {
-    const { config, store } = openStore();
+    const { config, store } = await openStore();
     const ns = config.namespaces.get(o.namespace);
     if (!ns) throw new Error(`unknown namespace "${o.namespace}"`);
     if (ns.strategy === 'table') throw new Error('table namespaces are changed with import-mappings');
@@ -199,7 +206,7 @@ program
   .description('print the most recent audit records as JSON lines')
   .option('-n, --limit <n>', 'how many', '20')
   .action(async (o: { limit: string }) => {
-    const { store } = openStore();
+    const { store } = await openStore();
     for (const r of (await store.audit.recent(Number(o.limit))).reverse()) console.log(JSON.stringify(r));
   });
 
@@ -217,7 +224,7 @@ program
   .option('--since <time>', 'only records at or after this time (ISO 8601 or epoch seconds)', '0')
   .action(async (o: { since: string }) => {
     const since = parseSince(o.since);
-    const { store } = openStore();
+    const { store } = await openStore();
     let after = 0;
     for (;;) {
       const page = await store.audit.since(since, after, AUDIT_EXPORT_PAGE);
@@ -232,7 +239,7 @@ program
   .command('prune')
   .description('delete expired state and audit records past retention now (what a running broker does every few minutes)')
   .action(async () => {
-    const { config, store } = openStore();
+    const { config, store } = await openStore();
     const now = systemClock();
     const r = config.settings.retention;
     for (;;) {
@@ -268,7 +275,7 @@ program
   .action(async (o: { principal: string; client: string; destination: string; scope: string; resource?: string; acr?: string; amr?: string; authTime?: string; json?: boolean }) => {
     const amr = csv('--amr', o.amr);
     if (o.authTime !== undefined && !/^\d+$/.test(o.authTime)) throw new UsageError(`--auth-time: "${o.authTime}" is not epoch seconds`);
-    const { config, store } = openStore();
+    const { config, store } = await openStore();
     const subjects = new SubjectResolver(store.mappings, store.secrets, systemClock);
     await subjects.prepare(config.namespaces.values());
     const services = { settings: config.settings, namespaces: config.namespaces, store, subjects, trust: upstreamTrust(config.settings), policy: createPolicyEngine(await loadCedar(), config.policies) };
@@ -303,7 +310,10 @@ export function errorLine(err: unknown): string {
 
 /** Parses the command line and runs the command; an error is one line on stderr and a non-zero exit. */
 export function run(): void {
-  program.parseAsync().catch((err: unknown) => {
+  program
+    .parseAsync()
+    .then(() => Promise.all(opened.map((o) => o.close())))
+    .catch((err: unknown) => {
     console.error(errorLine(err));
     process.exit(err instanceof UsageError ? 2 : 1);
   });

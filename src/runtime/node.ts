@@ -1,6 +1,7 @@
 import { nodeJws } from './node-jws.js';
 import { nodeSecretMac, nodeTokenDigest } from './node-crypto.js';
 import { startWalCheckpointer } from './node-wal-checkpoint.js';
+import { databaseLocation, openNodeStore } from './node-store.js';
 import { nodeBodyReader } from './node-body.js';
 import { serve } from '@hono/node-server';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
@@ -15,9 +16,8 @@ import { PRUNE_INTERVAL } from '../constants.js';
 import { ConfigError } from '../config/load.js';
 import type { BrokerConfig } from '../config/schema.js';
 import { redactSensitive, type Logger } from '../logger.js';
-import { createSqliteStore, openSqlite } from '../store/adapters/sqlite.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFromDisk } from './config-files.js';
-import { configFileError, databaseError, listenError, parsePort, settingSource, StartupError } from './startup.js';
+import { configFileError, listenError, parsePort, settingSource, StartupError } from './startup.js';
 
 /** pino behind the Logger port, with the logger's redaction (logger.ts) as a second line of defence. */
 export function pinoLogger(level = process.env.LOG_LEVEL ?? 'info', dest: string | number = 1): Logger {
@@ -62,19 +62,15 @@ export async function startNodeBroker(options: { configPath?: string; configSour
   const { config, baseDir } = loaded;
   // An empty environment variable counts as unset.
   const env = (name: string) => process.env[name] || undefined;
-  const database = options.database ?? env('XAA_DATABASE') ?? resolve(baseDir, config.settings.database);
+  // A postgres:// or postgresql:// URL chooses PostgreSQL (several instances on one database); anything else is a SQLite file.
+  const database = options.database ?? env('XAA_DATABASE') ?? databaseLocation(config.settings.database, baseDir);
   const databaseSource = settingSource('XAA_DATABASE', options.database === undefined && env('XAA_DATABASE') !== undefined, 'database', configPath);
   const portSource = settingSource('PORT', env('PORT') !== undefined, 'port', configPath);
   const port = options.port ?? (env('PORT') !== undefined ? parsePort(env('PORT')!, 'PORT') : config.settings.port);
   const hostname = env('HOST') ?? '127.0.0.1';
-  let db: ReturnType<typeof openSqlite>;
-  try {
-    db = openSqlite(database);
-  } catch (err) {
-    throw databaseError(err, database, databaseSource);
-  }
-  const store = createSqliteStore(db);
   const logger = options.logger ?? pinoLogger();
+  const opened = await openNodeStore(database, databaseSource, (err) => logger.warn({ error: err.message }, 'database connection lost; the pool opens a new one'));
+  const { store } = opened;
   for (const warning of config.warnings ?? []) logger.warn({ warning }, 'configuration warning');
   const { app, services, maintenance } = await createBroker({
     config,
@@ -94,14 +90,18 @@ export async function startNodeBroker(options: { configPath?: string; configSour
     server.once('error', (err) => fail(listenError(err, hostname, port, portSource)));
   });
   const stopMaintenance = scheduleMaintenance(maintenance, config.settings.retention.refusal_summary_interval_seconds, logger);
-  // Once serving: the checkpoints leave the event loop (an in-memory database has no WAL).
-  const checkpointer = database === ':memory:' ? undefined : startWalCheckpointer(db, database, logger);
-  /** Stops the timers and the checkpoint thread and writes the open refusal summaries; the caller closes the server and exits. */
+  // Once serving: the checkpoints leave the event loop (SQLite only; an in-memory database has no WAL).
+  const checkpointer = opened.kind === 'sqlite' && database !== ':memory:' ? startWalCheckpointer(opened.db, database, logger) : undefined;
+  /**
+   * Stops the timers and the checkpoint thread, writes the open refusal summaries and, on
+   * PostgreSQL, ends the pool; the caller closes the server and exits.
+   */
   const stop = async () => {
     await checkpointer?.stop();
     await stopMaintenance();
+    if (opened.kind === 'postgres') await opened.close();
   };
-  return { server, services, maintenance, stop, issuer: config.settings.issuer, port, database };
+  return { server, services, maintenance, stop, issuer: config.settings.issuer, port, database: opened.display, store };
 }
 
 /**

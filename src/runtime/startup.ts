@@ -41,6 +41,26 @@ export function databaseError(err: unknown, path: string, source: string): Start
 }
 
 /**
+ * Why a PostgreSQL database could not be used at start (connecting or migrating), naming it
+ * (`display`: the URL without its password) and the setting that chose it.
+ */
+export function pgDatabaseError(err: unknown, display: string, source: string): StartupError {
+  const code = codeOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const what =
+    code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || /timeout|terminated/i.test(message)
+      ? 'cannot be reached (is the server running, and is this its address?)'
+      : code === '28P01' || code === '28000'
+        ? 'refused the credentials (authentication failed)'
+        : code === '3D000'
+          ? 'does not exist on that server (create it first)'
+          : code === '42501'
+            ? 'denies the broker the rights it needs to create its tables (permission denied)'
+            : `cannot be used (${message})`;
+  return new StartupError(`database ${display} ${what}; check ${source}`);
+}
+
+/**
  * Why a configuration file could not be read, naming it and the setting that chose it; undefined
  * when `err` is not a file-system error (a ConfigError already says what is wrong inside a file).
  * `source` is undefined for the default path, which the message then names as such.

@@ -1,6 +1,7 @@
 /**
- * Narrow storage ports. The core speaks only these; `adapters/sqlite.ts` (Node, better-sqlite3)
- * and `adapters/d1.ts` (Workers) implement them over the same schema (migrations/).
+ * Narrow storage ports. The core speaks only these; `adapters/sqlite.ts` (Node, better-sqlite3),
+ * `adapters/d1.ts` (Workers) and `adapters/pg.ts` (Node, PostgreSQL, several instances) implement
+ * them over the same logical schema (migrations/, migrations/postgres/).
  * Times are seconds since epoch.
  */
 import type { JWK } from 'jose';

@@ -10,6 +10,7 @@ import { hashSecret } from '../../src/clients/secrets.js';
 import { loadConfig, type ConfigFile } from '../../src/config/load.js';
 import type { BrokerConfigInput, NamespaceConfig } from '../../src/config/schema.js';
 import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.js';
+import type { BrokerStore } from '../../src/store/ports.js';
 import { createDemoIdp, type DemoIdp } from '../../examples/demo-idp.js';
 
 export const BROKER = 'https://broker.test';
@@ -134,10 +135,14 @@ export async function startTestBroker(
     deps?: Partial<Pick<BrokerDeps, 'saml' | 'samlSubjectTokens'>>;
     /** An open database to share with another broker (default: a fresh in-memory one). */
     db?: Database.Database;
+    /** Another store instead of SQLite (e.g. PostgreSQL, test/helpers/pg.ts); `db` is then unused. */
+    store?: BrokerStore;
+    /** The upstream IdP to trust (default: a new demo IdP): two brokers of one deployment share it. */
+    idp?: DemoIdp;
   } = {},
 ): Promise<TestBroker> {
   const settings = options.settings ?? (await testSettings());
-  const idp = await createDemoIdp(IDP);
+  const idp = options.idp ?? (await createDemoIdp(IDP));
   const config = loadConfig({
     broker: { path: 'broker.config.yaml', text: stringify(settings) },
     mappings: (options.namespaces ?? testNamespaces).map((ns) => ({ path: `mappings/${ns.namespace}.yaml`, text: stringify(ns) })),
@@ -146,7 +151,7 @@ export async function startTestBroker(
   });
   const clock = { now: options.now ?? Math.floor(Date.now() / 1000) };
   const db = options.db ?? openSqlite(':memory:');
-  const store = createSqliteStore(db);
+  const store = options.store ?? createSqliteStore(db);
   const broker = await createBroker({
     config,
     store,

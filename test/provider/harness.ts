@@ -7,6 +7,7 @@ import { tokenEndpoint } from '../../src/server/token-endpoint.js';
 import { mountProvider, providerGrants, type ProviderClient, type ProviderDeps } from '../../src/provider/index.js';
 import type { BrokerConfigInput, NamespaceConfig } from '../../src/config/schema.js';
 import type { UpstreamConnection } from '../../src/upstream/registry.js';
+import type { BrokerStore } from '../../src/store/ports.js';
 import { BROKER, SECRET, BASIC_SECRET, startTestBroker, testSettings, type TestBroker } from '../helpers/broker.js';
 import { FakeOidcUpstream, FakeRegistry } from './fake-upstream.js';
 import { authoritySchema } from '../../src/trust/authority.js';
@@ -130,6 +131,8 @@ export async function startProvider(
     settings?: (s: BrokerConfigInput) => void;
     /** An open database to share with another broker. */
     db?: Database.Database;
+    /** Another store instead of a fresh in-memory SQLite one (two brokers on one PostgreSQL database). */
+    store?: BrokerStore;
   } = {},
 ): Promise<ProviderBroker> {
   const issuer = options.issuer ?? BROKER;
@@ -146,7 +149,7 @@ export async function startProvider(
     wiki.destinations!.analytics = { client_id: 'wiki-at-analytics', scopes: ['stats.read'] };
     options.settings?.(s);
   });
-  const b = await startTestBroker({ settings, ...(options.namespaces ? { namespaces: options.namespaces } : {}), ...(options.db ? { db: options.db } : {}) });
+  const b = await startTestBroker({ settings, ...(options.namespaces ? { namespaces: options.namespaces } : {}), ...(options.db ? { db: options.db } : {}), ...(options.store ? { store: options.store } : {}) });
   // The fake connections are not in the settings: every one of them is believed as the tests' corporate IdP is.
   b.services.trust = new (class extends UpstreamTrust {
     override ofConnection() {
