@@ -314,7 +314,7 @@ export function run(): void {
     .parseAsync()
     .then(() => Promise.all(opened.map((o) => o.close())))
     .catch((err: unknown) => {
-    console.error(errorLine(err));
-    process.exit(err instanceof UsageError ? 2 : 1);
-  });
+      console.error(errorLine(err));
+      process.exit(err instanceof UsageError ? 2 : 1);
+    });
 }
