@@ -6,7 +6,7 @@ import { discoverAuthorizationServerMetadata } from '@modelcontextprotocol/clien
 import type { Hono } from 'hono';
 import { decodeJwt } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { JWT_BEARER_GRANT_TYPE } from '../../src/destination/index.js';
+import { JWT_BEARER_GRANT_TYPE, JWT_DPOP_GRANT_TYPE } from '../../src/destination/index.js';
 import { createDestinationAs } from '../../examples/destination-as/app.js';
 import { BROKER, DESTINATION, NOW, idJagPayload, signIdJag, signingKey, type SigningKey } from './fixtures.js';
 
@@ -37,7 +37,8 @@ describe('reference destination AS: discovery by the MCP client SDK', () => {
       token_endpoint: `${DESTINATION}/token`,
       authorization_endpoint: `${DESTINATION}/authorize`,
       response_types_supported: [],
-      grant_types_supported: [JWT_BEARER_GRANT_TYPE],
+      // jwt-dpop: a DPoP-bound ID-JAG's grant (docs/dpop.md)
+      grant_types_supported: [JWT_BEARER_GRANT_TYPE, JWT_DPOP_GRANT_TYPE],
       authorization_grant_profiles_supported: ['urn:ietf:params:oauth:grant-profile:id-jag'],
       scopes_supported: ['notes.read', 'notes.write'],
     });
