@@ -153,9 +153,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   // CORS for browser apps, before the routes it wraps (docs/provider.md, "CORS").
   const clients = providerClients(settings.clients);
   const origins = browserOrigins(clients.values(), settings.cors_origins);
-  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', JWKS_PATH]) app.use(path, browserCors(origins, ['GET']));
-  app.use(TOKEN_PATH, browserCors(origins, ['POST']));
-  app.use(USERINFO_PATH, browserCors(origins, ['GET', 'POST']));
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', JWKS_PATH]) app.use(path, browserCors(origins, ['GET'], { cacheable: true }));
+  app.use(TOKEN_PATH, browserCors(origins, ['POST'], { cacheable: false }));
+  app.use(USERINFO_PATH, browserCors(origins, ['GET', 'POST'], { cacheable: false }));
 
   const metadata = serverMetadata(settings.issuer, settings.signing.alg);
   app.get('/.well-known/oauth-authorization-server', (c) => c.json(metadata));

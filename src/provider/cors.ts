@@ -23,9 +23,17 @@ export function browserOrigins(clients: Iterable<Pick<ProviderClient, 'redirect_
   return origins;
 }
 
-/** The middleware for one endpoint, answering preflights for `methods`. */
-export function browserCors(origins: ReadonlySet<string>, methods: readonly string[]): MiddlewareHandler {
-  return cors({
+/**
+ * The middleware for one endpoint, answering preflights for `methods`.
+ *
+ * `cacheable`: the endpoint's answers may be stored by shared caches (discovery, the JWKS), so
+ * every answer says `Vary: Origin`, browser or not. The others (`/token`, `/userinfo`) answer
+ * `no-store`; a request without an `Origin` (a server-side client: nearly all token requests)
+ * passes by untouched: a header added after the handler makes Hono rebuild the response as a
+ * streamed one, which the Node adapter can no longer write out in one go.
+ */
+export function browserCors(origins: ReadonlySet<string>, methods: readonly string[], { cacheable }: { cacheable: boolean }): MiddlewareHandler {
+  const middleware = cors({
     origin: (origin) => (origins.has(origin) ? origin : null),
     allowMethods: [...methods],
     // DPoP: a browser client sends its proof (RFC 9449 §4.1) and must read the server's nonce (§8).
@@ -35,4 +43,6 @@ export function browserCors(origins: ReadonlySet<string>, methods: readonly stri
     maxAge: CORS_MAX_AGE,
     credentials: false,
   });
+  if (cacheable) return middleware;
+  return (c, next) => (c.req.header('origin') === undefined ? next() : middleware(c, next));
 }

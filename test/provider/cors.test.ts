@@ -93,6 +93,20 @@ describe('CORS for browser apps', () => {
     }
   });
 
+  it('says Vary: Origin on what shared caches may store, and leaves no-store answers to server-side clients untouched', async () => {
+    const b = await broker();
+    for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/jwks']) {
+      expect((await b.request(path)).headers.get('vary'), path).toContain('Origin');
+    }
+    const minted = await postToken(b, await exchangeParams(b));
+    expect(minted.status).toBe(200);
+    expect(minted.headers.get('vary')).toBeNull();
+    expect(minted.headers.get('access-control-expose-headers')).toBeNull();
+    const userinfo = await b.request('/userinfo');
+    expect(userinfo.status).toBe(401);
+    expect(userinfo.headers.get('vary')).toBeNull();
+  });
+
   it('leaves the other endpoints alone', async () => {
     const b = await broker();
     for (const path of ['/authorize', '/logout', '/revoke', '/introspect', '/healthz']) {
