@@ -2,13 +2,18 @@
  * A user logging in to an app at the broker, scripted: the app (openid-client) sends a browser to
  * the broker's /authorize, the broker sends it on to the upstream OpenID Provider's login form,
  * the browser fills it in, and the app redeems the code for the broker's ID token. The same steps
- * as examples/demo-oidc.ts, reusable (the MCP demo and its interop test use them).
+ * as examples/demo-oidc.ts, reusable (the MCP demo and its interop test use them); `Browser` is the
+ * one scripted browser of every demo.
  */
 import * as client from 'openid-client';
 
 /** A scripted browser: one cookie jar per origin, redirects followed one hop at a time. */
 export class Browser {
   private readonly jars = new Map<string, Map<string, string>>();
+
+  cookie(origin: string, name: string): string | undefined {
+    return this.jars.get(origin)?.get(name);
+  }
 
   async go(url: URL, form?: Record<string, string>): Promise<Response> {
     const jar = this.jars.get(url.origin) ?? new Map<string, string>();

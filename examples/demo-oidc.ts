@@ -32,6 +32,7 @@ import type { BrokerConfigInput, NamespaceConfig } from '../src/config/schema.js
 import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { createDestinationAs } from './destination-as/app.js';
 import { decoded, demoApp, idJagToApi, short, show, todoDestination } from './demo-common.js';
+import { Browser } from './demo-login.js';
 import { createOidcIdp, type OidcIdpUser } from './oidc-idp.js';
 
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -110,49 +111,6 @@ async function brokerConfig() {
     policies: policyFiles.filter((f) => f.endsWith('.cedar')).map((f) => ({ path: `policies/${f}`, text: readFileSync(join('policies', f), 'utf8') })),
     schema: { path: 'policies/xaa.cedarschema', text: readFileSync('policies/xaa.cedarschema', 'utf8') },
   });
-}
-
-/** A scripted browser: one cookie jar per origin, redirects followed one hop at a time. */
-class Browser {
-  private readonly jars = new Map<string, Map<string, string>>();
-
-  cookie(origin: string, name: string): string | undefined {
-    return this.jars.get(origin)?.get(name);
-  }
-
-  async go(url: URL, form?: Record<string, string>): Promise<Response> {
-    const jar = this.jars.get(url.origin) ?? new Map<string, string>();
-    this.jars.set(url.origin, jar);
-    const headers: Record<string, string> = {};
-    if (jar.size) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await fetch(url, { method: form ? 'POST' : 'GET', headers, redirect: 'manual', ...(form ? { body: new URLSearchParams(form).toString() } : {}) });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (value === '' || /max-age=0|expires=thu, 01 jan 1970/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
-    return res;
-  }
-
-  /** Follows redirects from `start` until a URL for which `done` is true, or a page that is not a redirect. */
-  async follow(start: URL, done: (url: URL) => boolean): Promise<{ url: URL; res?: Response; hops: string[] }> {
-    const hops: string[] = [];
-    let url = start;
-    for (let i = 0; i < 10; i++) {
-      if (done(url)) return { url, hops };
-      const res = await this.go(url);
-      hops.push(`GET ${url.origin}${url.pathname} → ${res.status}`);
-      const location = res.headers.get('location');
-      if (res.status < 300 || res.status >= 400 || !location) return { url, res, hops };
-      await res.body?.cancel();
-      url = new URL(location, url);
-    }
-    throw new Error('too many redirects');
-  }
 }
 
 function redirectOf(res: Response, from: URL): URL {
@@ -251,21 +209,23 @@ async function main() {
     });
 
     // 3. The OP has no session for this browser: it shows its login page; the browser fills it in.
-    const atOp = await browser.follow(toOp, () => false);
+    const atOpHops: string[] = [];
+    const atOp = await browser.follow(toOp, () => false, atOpHops);
     if (atOp.res?.status !== 200) throw new Error(`the OP did not show its login page: ${atOp.res?.status} ${await atOp.res?.text()}`);
     const page = loginForm(await atOp.res.text(), atOp.url);
     const credentials = { username: ALICE.username, password: ALICE.password, otp: ALICE.otp };
     show(`3. The OP's login page (${atOp.url.pathname}); the browser posts the form`, {
-      hops: atOp.hops,
+      hops: atOpHops,
       form: { action: page.action.pathname, fields: page.fields },
       posted: { ...credentials, password: '•'.repeat(8) },
     });
     const posted = await browser.go(page.action, credentials);
-    const fromOp = await browser.follow(redirectOf(posted, page.action), (u) => u.href.startsWith(AT_OP.redirect_uri));
+    const fromOpHops: string[] = [];
+    const fromOp = await browser.follow(redirectOf(posted, page.action), (u) => u.href.startsWith(AT_OP.redirect_uri), fromOpHops);
     if (!fromOp.url.href.startsWith(AT_OP.redirect_uri)) throw new Error(`the OP did not return to the broker: ${fromOp.res?.status} ${await fromOp.res?.text()}`);
     const login = idp.logins.at(-1)!;
     show(`4. The OP signs alice in (acr ${login.acr}) and returns the browser to the broker's callback`, {
-      hops: [`POST ${page.action.origin}${page.action.pathname} → ${posted.status}`, ...fromOp.hops],
+      hops: [`POST ${page.action.origin}${page.action.pathname} → ${posted.status}`, ...fromOpHops],
       to: `${fromOp.url.origin}${fromOp.url.pathname}`,
       code: short(fromOp.url.searchParams.get('code'), 12),
       state: short(fromOp.url.searchParams.get('state')),

@@ -29,6 +29,7 @@ import { nodeSamlFactory } from '../src/runtime/node-saml.js';
 import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { createDestinationAs } from './destination-as/app.js';
 import { decoded, demoApp, idJagToApi, short, show, todoDestination } from './demo-common.js';
+import { Browser } from './demo-login.js';
 import { createSamlIdp, type SamlIdpUser } from './saml-idp.js';
 
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -96,26 +97,6 @@ async function brokerConfig(idpEntityId: string, idpMetadata: string) {
     policies: policyFiles.filter((f) => f.endsWith('.cedar')).map((f) => ({ path: `policies/${f}`, text: readFileSync(join('policies', f), 'utf8') })),
     schema: { path: 'policies/xaa.cedarschema', text: readFileSync('policies/xaa.cedarschema', 'utf8') },
   });
-}
-
-/** A scripted browser: one cookie jar per origin, redirects followed one hop at a time. */
-class Browser {
-  private readonly jars = new Map<string, Map<string, string>>();
-
-  async go(url: URL, form?: Record<string, string>): Promise<Response> {
-    const jar = this.jars.get(url.origin) ?? new Map<string, string>();
-    this.jars.set(url.origin, jar);
-    const headers: Record<string, string> = {};
-    if (jar.size) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await fetch(url, { method: form ? 'POST' : 'GET', headers, redirect: 'manual', ...(form ? { body: new URLSearchParams(form).toString() } : {}) });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
-    }
-    return res;
-  }
 }
 
 function redirectOf(res: Response, from: URL): URL {
