@@ -44,5 +44,6 @@ export function browserCors(origins: ReadonlySet<string>, methods: readonly stri
     credentials: false,
   });
   if (cacheable) return middleware;
-  return (c, next) => (c.req.header('origin') === undefined ? next() : middleware(c, next));
+  // OPTIONS is always answered by the middleware: a preflight, or a caller probing what is allowed.
+  return (c, next) => (c.req.header('origin') === undefined && c.req.method !== 'OPTIONS' ? next() : middleware(c, next));
 }
