@@ -90,6 +90,10 @@ export const NEXT_KEY_MIN_AGE = JWKS_PUBLIC_MAX_AGE + JWKS_REFETCH_COOLDOWN_MS /
  */
 export const RETIRED_KEY_GRACE = ID_JAG_MAX_LIFETIME + CLOCK_SKEW + KEY_RELOAD_INTERVAL;
 
+/** Stores purge expired replay records on every n-th write from one process or isolate; the primary key serves lookups meanwhile. */
+export const REPLAY_PURGE_EVERY = 256;
+/** Stores purge expired login transactions on every n-th write from one process or isolate. */
+export const LOGIN_PURGE_EVERY = 128;
 /**
  * A revoked refresh-token family is remembered this long, so that a token issued into it afterwards
  * (an authorization code replayed while its first redemption was still being answered) is refused.

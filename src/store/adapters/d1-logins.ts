@@ -1,7 +1,7 @@
 import type { D1Database } from '@cloudflare/workers-types';
 import type { AuthorizationCodeRecord, BrokerStore, PrincipalRecord, RefreshTokenRecord, SessionRecord } from '../ports.js';
 import type { LoginTransaction } from '../../identity/types.js';
-import { REVOKED_FAMILY_MEMORY } from '../../constants.js';
+import { LOGIN_PURGE_EVERY, REVOKED_FAMILY_MEMORY } from '../../constants.js';
 import { revokedFamilyHash } from './rows.js';
 
 type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'codes' | 'refreshTokens'>;
@@ -56,7 +56,7 @@ export function d1LoginStores(db: D1Database): LoginStores {
   return {
     logins: {
       put: async (tx) => {
-        if (++loginWrites % 128 === 0) await db.prepare(SQL.purgeLogins).bind(tx.createdAt).run();
+        if (++loginWrites % LOGIN_PURGE_EVERY === 0) await db.prepare(SQL.purgeLogins).bind(tx.createdAt).run();
         await db.prepare(SQL.putLogin).bind(tx.id, JSON.stringify(tx), tx.expiresAt).run();
       },
       take: async (id, now) => {

@@ -1,5 +1,6 @@
 import type { D1Database, D1PreparedStatement } from '@cloudflare/workers-types';
 import { systemClock } from '../../clock.js';
+import { REPLAY_PURGE_EVERY } from '../../constants.js';
 import {
   StoreConflict,
   type AuditRecord,
@@ -41,8 +42,6 @@ import { AUDIT_SINCE } from './retention-sql.js';
 const TABLE_ROWS_PER_STATEMENT = 24;
 /** A table replacement that loses the version compare-and-swap to a concurrent writer re-decides this often. */
 const TABLE_WRITE_ATTEMPTS = 3;
-/** Purge expired replay records on every n-th write from this isolate; the primary key serves lookups meanwhile. */
-const REPLAY_PURGE_EVERY = 256;
 /** The replay scope of the guard row a key rotation writes (and removes) inside its own batch. */
 const ROTATION_GUARD_SCOPE = 'xaa:key-rotation-guard';
 

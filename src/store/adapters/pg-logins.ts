@@ -1,14 +1,11 @@
 import type pg from 'pg';
 import type { AuthorizationCodeRecord, BrokerStore, PrincipalRecord, RefreshTokenRecord, SessionRecord } from '../ports.js';
 import type { LoginTransaction } from '../../identity/types.js';
-import { REVOKED_FAMILY_MEMORY } from '../../constants.js';
+import { LOGIN_PURGE_EVERY, REVOKED_FAMILY_MEMORY } from '../../constants.js';
 import { revokedFamilyHash } from './rows.js';
 import { first, lockKey, run, transaction, type Queryable } from './pg-client.js';
 
 type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'codes' | 'refreshTokens'>;
-
-/** Purge expired login transactions on every n-th write from this process. */
-const LOGIN_PURGE_EVERY = 128;
 
 const SQL = {
   putLogin: 'INSERT INTO login_transactions (id, record, expires_at) VALUES (?, ?, ?)',

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { REPLAY_PURGE_EVERY } from '../../constants.js';
 import { StoreConflict, type AuditRecord, type BrokerStore, type SubjectBinding, type TableRow, type TableVersion } from '../ports.js';
 import {
   formatTableVersion,
@@ -24,8 +25,6 @@ export { isPgUrl, migratePg, openPgPool } from './pg-client.js';
 
 /** Key rotations (and the first keys two instances create at once) take this advisory lock. */
 const KEY_ROTATION_LOCK = 'xaa-broker:key-rotation';
-/** Purge expired replay records on every n-th write from this process; the primary key serves lookups meanwhile. */
-const REPLAY_PURGE_EVERY = 256;
 
 const SQL = {
   listKeys: 'SELECT * FROM signing_keys ORDER BY created_at',

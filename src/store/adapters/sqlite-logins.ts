@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { BrokerStore, AuthorizationCodeRecord, RefreshTokenRecord, SessionRecord, PrincipalRecord } from '../ports.js';
 import type { LoginTransaction } from '../../identity/types.js';
-import { REVOKED_FAMILY_MEMORY } from '../../constants.js';
+import { LOGIN_PURGE_EVERY, REVOKED_FAMILY_MEMORY } from '../../constants.js';
 import { revokedFamilyHash } from './rows.js';
 import { writeTransaction } from './sqlite-tx.js';
 
@@ -81,7 +81,7 @@ export function sqliteLoginStores(db: Database.Database): LoginStores {
   return {
     logins: {
       put: async (tx) => {
-        if (++loginWrites % 128 === 0) q.purgeLogins.run(tx.createdAt);
+        if (++loginWrites % LOGIN_PURGE_EVERY === 0) q.purgeLogins.run(tx.createdAt);
         q.putLogin.run(tx.id, JSON.stringify(tx), tx.expiresAt);
       },
       take: async (id, now) => {

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { readFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SQLITE_BUSY_TIMEOUT_MS } from '../../constants.js';
+import { REPLAY_PURGE_EVERY, SQLITE_BUSY_TIMEOUT_MS } from '../../constants.js';
 import {
   StoreConflict,
   type AuditRecord,
@@ -196,7 +196,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
     replay: {
       consume: async (scope, id, expiresAt, now) => {
         // Purge now and then, not on every write: the primary key keeps lookups cheap meanwhile.
-        if (++replayWrites % 256 === 0) q.purgeReplay.run(now);
+        if (++replayWrites % REPLAY_PURGE_EVERY === 0) q.purgeReplay.run(now);
         const fresh = q.consumeReplay.run(scope, id, expiresAt).changes === 1;
         if (fresh) return true;
         // An expired record may linger until the next purge; it no longer counts as a replay.
