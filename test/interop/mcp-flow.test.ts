@@ -6,28 +6,18 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { serve, type ServerType } from '@hono/node-server';
 import { Client, CrossAppAccessProvider, StreamableHTTPClientTransport, discoverAndRequestJwtAuthGrant, requestJwtAuthorizationGrant } from '@modelcontextprotocol/client';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMcpServerApp } from '../../examples/mcp-server/app.js';
+import { listen, type Listener } from '../e2e/helpers.js';
 import { SECRET, TODO_API, exchangeParams, startTestBroker, testNamespaces, testSettings, type TestBroker } from '../helpers/broker.js';
 
 const run = promisify(execFile);
 const AT_NOTES = { client_id: 'agent-at-notes', client_secret: 'notes-secret' };
-
-/** Starts a server on an ephemeral port whose handler is set later (the issuer must name the port). */
-async function listen(): Promise<{ server: ServerType; origin: string; handle: (f: (r: Request) => Response | Promise<Response>) => void }> {
-  let handler: (r: Request) => Response | Promise<Response> = () => new Response('not ready', { status: 503 });
-  const server = serve({ fetch: (r) => handler(r), port: 0, hostname: '127.0.0.1' });
-  await new Promise<void>((ok) => server.once('listening', () => ok()));
-  const { port } = server.address() as AddressInfo;
-  return { server, origin: `http://localhost:${port}`, handle: (f) => void (handler = f) };
-}
 
 const text = (result: unknown) => ((result as { content: { text: string }[] }).content[0]?.text ?? '');
 
@@ -36,12 +26,12 @@ describe('MCP flow with the official client SDK, over loopback HTTP', () => {
   let brokerOrigin: string;
   let mcpOrigin: string;
   let mcp: string;
-  const servers: ServerType[] = [];
+  const servers: Listener[] = [];
 
   beforeAll(async () => {
     const b = await listen();
     const m = await listen();
-    servers.push(b.server, m.server);
+    servers.push(b, m);
     brokerOrigin = b.origin;
     mcpOrigin = m.origin;
     mcp = `${mcpOrigin}/mcp`;
@@ -54,18 +44,18 @@ describe('MCP flow with the official client SDK, over loopback HTTP', () => {
       }),
       namespaces: [...testNamespaces, { namespace: 'notes-users', strategy: 'table', version: 1, rows: [{ upstream_issuer: 'https://idp.test', upstream_subject: 'alice', subject: 'notes-user-7' }] }],
     });
-    b.handle((r) => broker.app.fetch(r));
+    b.serve((r) => broker.app.fetch(r));
     const app = await createMcpServerApp({
       origin: mcpOrigin,
       brokers: [{ issuer: brokerOrigin, jwksUri: `${brokerOrigin}/jwks` }],
       clients: [AT_NOTES],
       notes: [{ broker: brokerOrigin, sub: 'notes-user-7', text: 'interop note' }],
     });
-    m.handle((r) => app.fetch(r));
+    m.serve((r) => app.fetch(r));
   });
 
-  afterAll(() => {
-    for (const s of servers) s.close();
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
   });
 
   async function idToken() {
