@@ -227,6 +227,17 @@ export function redeem(b: ProviderBroker, code: string, extra: Record<string, st
   return b.token({ grant_type: 'authorization_code', code, redirect_uri: APP_CALLBACK, client_id: webApp.client_id, client_secret: SECRET, ...extra });
 }
 
+/** The web app's tokens after a login through the upstream (code redeemed with its secret). */
+export async function signedIn(b: ProviderBroker, scope = 'openid email offline_access'): Promise<Record<string, string>> {
+  const params = await codeFor(b.browser(), webAppRequest({ scope }));
+  return (await (await redeem(b, params.get('code')!)).json()) as Record<string, string>;
+}
+
+/** A form POST to one of the provider's endpoints. */
+export function postForm(b: ProviderBroker, path: string, params: Record<string, string>, headers: Record<string, string> = {}) {
+  return b.fetch(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params).toString() });
+}
+
 export async function verifyBrokerJwt(b: ProviderBroker, token: string, audience: string, typ: string): Promise<JWTPayload> {
   const jwks = createLocalJWKSet(b.services.keys.jwks() as Parameters<typeof createLocalJWKSet>[0]);
   const { payload } = await jwtVerify(token, jwks, { issuer: b.issuer, audience, typ, currentDate: new Date(b.clock.now * 1000) });

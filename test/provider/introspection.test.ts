@@ -20,19 +20,12 @@ import {
   webApp,
   webAppRequest,
   type ProviderBroker,
+  postForm,
+  signedIn,
 } from './harness.js';
 
-async function signedIn(b: ProviderBroker) {
-  const params = await codeFor(b.browser(), webAppRequest({ scope: 'openid email offline_access' }));
-  return (await (await redeem(b, params.get('code')!)).json()) as Record<string, string>;
-}
-
-function form(b: ProviderBroker, path: string, params: Record<string, string>, headers: Record<string, string> = {}) {
-  return b.fetch(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params).toString() });
-}
-
 const asWebApp = { client_id: webApp.client_id, client_secret: SECRET };
-const introspect = (b: ProviderBroker, params: Record<string, string>, headers: Record<string, string> = {}) => form(b, '/introspect', params, headers);
+const introspect = (b: ProviderBroker, params: Record<string, string>, headers: Record<string, string> = {}) => postForm(b, '/introspect', params, headers);
 /** The consent app, a confidential client_secret_basic client of the provider. */
 const asOtherClient = { authorization: `Basic ${btoa(`basic-agent:${BASIC_SECRET}`)}` };
 
@@ -93,9 +86,9 @@ describe('POST /introspect (RFC 7662)', () => {
     await inactive(tokens.refresh_token!);
 
     // Revoked through /revoke.
-    expect((await form(b, '/revoke', { token: rotated.access_token!, ...asWebApp })).status).toBe(200);
+    expect((await postForm(b, '/revoke', { token: rotated.access_token!, ...asWebApp })).status).toBe(200);
     await inactive(rotated.access_token!);
-    expect((await form(b, '/revoke', { token: rotated.refresh_token!, ...asWebApp })).status).toBe(200);
+    expect((await postForm(b, '/revoke', { token: rotated.refresh_token!, ...asWebApp })).status).toBe(200);
     await inactive(rotated.refresh_token!);
 
     // Expired of itself.

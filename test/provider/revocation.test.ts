@@ -17,12 +17,9 @@ import {
   webApp,
   webAppRequest,
   type ProviderBroker,
+  postForm,
+  signedIn,
 } from './harness.js';
-
-async function signedIn(b: ProviderBroker) {
-  const params = await codeFor(b.browser(), webAppRequest({ scope: 'openid email offline_access' }));
-  return (await (await redeem(b, params.get('code')!)).json()) as Record<string, string>;
-}
 
 /** The public SPA's tokens (PKCE, no secret). */
 async function spaSignedIn(b: ProviderBroker) {
@@ -35,11 +32,7 @@ async function spaSignedIn(b: ProviderBroker) {
   return (await res.json()) as Record<string, string>;
 }
 
-function form(b: ProviderBroker, path: string, params: Record<string, string>, headers: Record<string, string> = {}) {
-  return b.fetch(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params).toString() });
-}
-
-const revoke = (b: ProviderBroker, params: Record<string, string>, headers: Record<string, string> = {}) => form(b, '/revoke', params, headers);
+const revoke = (b: ProviderBroker, params: Record<string, string>, headers: Record<string, string> = {}) => postForm(b, '/revoke', params, headers);
 const asWebApp = { client_id: webApp.client_id, client_secret: SECRET };
 const refresh = (b: ProviderBroker, refreshToken: string) => b.token({ grant_type: 'refresh_token', refresh_token: refreshToken, ...asWebApp });
 const userinfo = (b: ProviderBroker, accessToken: string) => b.fetch('/userinfo', { headers: { authorization: `Bearer ${accessToken}` } });
