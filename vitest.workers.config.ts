@@ -15,6 +15,37 @@ const listed = (dir: string, ...exts: string[]) =>
     .sort()
     .map((f) => `${dir}/${f}`);
 
+/** Key pairs the SAML test files ask for by common name (test/upstream/saml/helpers.ts and the files below). */
+const SAML_TEST_KEY_NAMES: [string, 'rsa' | 'ec'][] = [
+  ['Test IdP', 'rsa'],
+  ['Test IdP (next key)', 'rsa'],
+  ['Attacker', 'rsa'],
+  ['Broker SP signing', 'rsa'],
+  ['Broker SP encryption', 'rsa'],
+  ['EC IdP', 'ec'],
+  ['EC SP', 'ec'],
+  ['Test Federation metadata signer', 'rsa'],
+  ['Another federation', 'rsa'],
+];
+
+async function samlTestKeys(): Promise<Record<string, { key: string; cert: string }>> {
+  const { makeKeyPair } = await import('./test/upstream/saml/key-pairs.js');
+  const pairs = await Promise.all(SAML_TEST_KEY_NAMES.map(async ([cn, keyType]) => [`${cn}|${keyType}`, await makeKeyPair(cn, { keyType })] as const));
+  return Object.fromEntries(pairs);
+}
+
+/** SAML test files that run on Node (vitest.config.ts) and, unchanged, here on workerd. */
+const SAML_ON_BOTH_RUNTIMES = [
+  'test/upstream/saml/attacks.test.ts',
+  'test/upstream/saml/xsw.test.ts',
+  'test/upstream/saml/limits.test.ts',
+  'test/upstream/saml/signature-digest.test.ts',
+  'test/upstream/saml/session-not-on-or-after.test.ts',
+  'test/upstream/saml/metadata-source.test.ts',
+  'test/upstream/saml/slo.test.ts',
+  'test/upstream/saml/slo-shapes.test.ts',
+];
+
 export default defineConfig({
   plugins: [
     cloudflareTest(async () => ({
@@ -22,6 +53,8 @@ export default defineConfig({
       miniflare: {
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations(root('./migrations')),
+          // workerd cannot run the certificate generator the SAML tests use on Node (test/workers/saml-runtime.ts).
+          SAML_TEST_KEYS: await samlTestKeys(),
           // What the bundled file list (src/runtime/worker-files.ts) must match.
           CONFIG_FILES_ON_DISK: ['broker.config.yaml', ...listed('mappings', '.yaml', '.yml'), ...listed('policies', '.cedar', '.cedarschema')],
         },
@@ -29,13 +62,15 @@ export default defineConfig({
     })),
   ],
   resolve: {
-    alias: {
+    alias: [
       // Not in the package's `exports`: wrangler's module rules resolve it, Vite needs the path.
-      '@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm': root('./node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm'),
-    },
+      { find: '@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm', replacement: root('./node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm') },
+      // The SAML test files below verify as the Worker does (in the isolate), not on Node's threads.
+      { find: /^\.\/runtime\.js$/, replacement: root('./test/workers/saml-runtime.ts') },
+    ],
   },
   test: {
-    include: ['test/workers/**/*.test.ts'],
+    include: ['test/workers/**/*.test.ts', ...SAML_ON_BOTH_RUNTIMES],
     setupFiles: ['test/workers/setup.ts'],
     testTimeout: 20_000,
     // Each test file loads the Worker's module graph afresh; prebundling the larger dependencies

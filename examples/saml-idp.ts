@@ -13,7 +13,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import { Hono } from 'hono';
 import * as samlify from 'samlify';
 import selfsigned from 'selfsigned';
-import { registerSamlifyValidator } from '../src/upstream/saml/schema-validator.js';
+import { registerSamlifyValidator } from '../src/runtime/node-saml-schema.js';
 
 const BINDING_REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 const NS_PROTOCOL = 'urn:oasis:names:tc:SAML:2.0:protocol';

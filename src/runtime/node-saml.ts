@@ -1,33 +1,16 @@
-import { createSamlConnection } from '../upstream/saml/connection.js';
-import type { RegistryDeps } from '../upstream/build-registry.js';
+import { createSamlFactory, type SamlFactory } from '../upstream/saml/factory.js';
+import { registerSamlifyValidator } from './node-saml-schema.js';
 import { SamlVerifierPool } from './node-saml-pool.js';
 
-type SamlFactory = NonNullable<RegistryDeps['saml']>;
-
 /**
- * The Node runtime's SAML factory for the upstream registry (samlify, node:crypto), with the ACS's
- * stateless checks on a pool of worker threads (node-saml-pool.ts) shared by every connection.
+ * The Node runtime's SAML factory for the upstream registry, with the ACS's stateless checks on a
+ * pool of worker threads (node-saml-pool.ts) shared by every connection.
  */
 export function createNodeSamlFactory(pool: () => SamlVerifierPool): SamlFactory {
-  return async (config, common, deps) => {
-    const connection = await createSamlConnection(config, {
-      replay: deps.store.replay,
-      transactions: deps.store.logins,
-      clock: deps.clock,
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
-      ...(deps.logger ? { logger: deps.logger } : {}),
-      verifier: pool().factory,
-    });
-    return {
-      ...common,
-      kind: 'saml',
-      spMetadata: () => connection.spMetadata(),
-      startLogin: (input) => connection.startLogin(input),
-      consumeResponse: (body, ctx) => connection.consumeResponse(body, ctx),
-      metadata: connection.metadata,
-      ...(connection.logout ? { logout: connection.logout } : {}),
-    };
-  };
+  // samlify validates only in its parsing flows, which the broker does not use; should one ever
+  // run, it gets libxml2's schema validation here (on Workers, samlify has no validator: it refuses).
+  registerSamlifyValidator();
+  return createSamlFactory(() => pool().factory);
 }
 
 let shared: SamlVerifierPool | undefined;

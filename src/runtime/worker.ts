@@ -23,6 +23,7 @@ import { WORKER_BUILD_RETRY_SECONDS } from '../constants.js';
 import { createD1Store, missingD1Tables } from '../store/adapters/d1.js';
 import type { Fetch } from '../upstream/jwks.js';
 import { bundledConfigFiles } from './worker-files.js';
+import { workerSamlDeps } from './worker-saml.js';
 import { loadWorkerConfig } from './worker-config.js';
 import generatedConfig from './worker-config.generated.json';
 import { decodePrebuilt, usablePrebuilt, withPrecheckedCedar, type PrebuiltWorkerConfig } from './worker-prebuilt.js';
@@ -97,6 +98,7 @@ export async function buildWorkerBroker(env: WorkerEnv, options: WorkerOptions):
     logger: options.logger ?? consoleLogger({ runtime: 'workers' }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(await workerSamlDeps(config)),
     // Cloudflare sets it on every request that reaches the Worker; a client cannot override it.
     connectionAddress: (c) => c.req.header('cf-connecting-ip'),
   });

@@ -13,8 +13,8 @@ export interface RegistryDeps {
   /** Where upstream events without a request (a failed metadata refresh) are logged. */
   logger?: Logger;
   /**
-   * Builds a SAML connection. SAML needs node:crypto and a wasm schema validator, so only the
-   * Node runtime supplies it; without it a configured SAML connection stops the broker from starting.
+   * Builds a SAML connection (upstream/saml/factory.ts; each runtime says where responses are
+   * verified). Without it a configured SAML connection stops the broker from starting.
    */
   saml?: (config: SamlConnectionInput, common: Common, deps: RegistryDeps) => Promise<SamlUpstream>;
 }
@@ -35,7 +35,7 @@ async function buildOne(entry: ConnectionConfig, deps: RegistryDeps): Promise<Up
   const emailDomains = Array.isArray(rest.email_domains) ? rest.email_domains.map((d) => String(d).toLowerCase()) : [];
   const common: Common = { id, displayName: display_name ?? id, emailDomains, isDefault: rest.default === true };
   if (type === 'oidc') return oidcUpstream(rest as unknown as OidcConnectionInput, common, deps);
-  if (!deps.saml) throw new Error(`connection "${id}": SAML connections need the Node runtime (not available on Workers yet)`);
+  if (!deps.saml) throw new Error(`connection "${id}": this runtime was started without SAML support`);
   return deps.saml(samlConnectionInputOf(entry), common, deps);
 }
 

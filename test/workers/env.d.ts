@@ -16,6 +16,8 @@ declare global {
       ISSUER?: string;
       TEST_MIGRATIONS: D1Migration[];
       CONFIG_FILES_ON_DISK: string[];
+      /** Key pairs for the SAML tests, by `common name|key type` (vitest.workers.config.ts). */
+      SAML_TEST_KEYS: Record<string, { key: string; cert: string }>;
     }
   }
 }

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import * as samlify from 'samlify';
 import { constantTimeEqual } from '../../clients/secrets.js';
 import type { ReplayGuard } from '../../store/ports.js';
@@ -15,7 +15,6 @@ import type { VerifiedResponse } from './response.js';
 import { inThreadVerifier, refuseUnpostable, type SamlVerifierFactory } from './verifier.js';
 import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from '../../config/saml-connection.js';
 import { insecureUrlProblem } from '../../config/urls.js';
-import { registerSamlifyValidator } from './schema-validator.js';
 import { escapeXml, isoInstant, NS } from './xml.js';
 import { createSamlSingleLogout, singleLogoutUrl, type SamlSingleLogout } from './logout.js';
 
@@ -104,6 +103,15 @@ interface SpKeyPair {
   certPem: string;
 }
 
+/**
+ * The certificate's key is the private key's public half: compared as SubjectPublicKeyInfo bytes.
+ * (`X509Certificate.checkPrivateKey` answers false for a matching pair on workerd.)
+ */
+function sameSpki(a: KeyObject, b: KeyObject): boolean {
+  const der = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
+  return der(a).equals(der(b));
+}
+
 function loadKeyPair(connectionId: string, pair: { private_key: string; certificate: string }, what: string): SpKeyPair {
   let key: KeyObject;
   let cert: X509Certificate;
@@ -115,7 +123,7 @@ function loadKeyPair(connectionId: string, pair: { private_key: string; certific
   }
   if (key.asymmetricKeyType !== 'rsa') throw new SamlConfigError(connectionId, `${what}: the key must be RSA`);
   if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < SAML_MIN_RSA_BITS) throw new SamlConfigError(connectionId, `${what}: the key is shorter than ${SAML_MIN_RSA_BITS} bits`);
-  if (!cert.checkPrivateKey(key)) throw new SamlConfigError(connectionId, `${what}: the certificate does not match the private key`);
+  if (!sameSpki(cert.publicKey, createPublicKey(key))) throw new SamlConfigError(connectionId, `${what}: the certificate does not match the private key`);
   return { key, keyPem: key.export({ type: 'pkcs1', format: 'pem' }).toString(), certPem: cert.toString() };
 }
 
@@ -271,7 +279,6 @@ export async function checkSamlConnection(input: SamlConnectionInput): Promise<{
  * keys. Throws a ZodError for a bad configuration and SamlConfigError for unusable metadata or keys.
  */
 export async function createSamlConnection(input: SamlConnectionInput, deps: SamlConnectionDeps): Promise<SamlConnection> {
-  registerSamlifyValidator();
   const config = samlConnectionSchema.parse(input);
   const { id } = config;
   const { signing, encryption } = spKeys(config);

@@ -1,4 +1,4 @@
-import { constants, createDecipheriv, privateDecrypt, type KeyObject } from 'node:crypto';
+import { constants, createDecipheriv, createPrivateKey, privateDecrypt } from 'node:crypto';
 import { refused } from './errors.js';
 import { attr, children, NS, simpleText } from './xml.js';
 
@@ -87,10 +87,24 @@ function oaepHash(method: Element): string {
 }
 
 /**
+ * The SP's decryption key as PKCS#8 DER, made once per connection. Not a KeyObject: workerd's
+ * node:crypto refuses a KeyObject inside an options object (`privateDecrypt({ key, padding })`).
+ */
+export interface DecryptionKey {
+  key: Buffer;
+  format: 'der';
+  type: 'pkcs8';
+}
+
+export function decryptionKeyOf(pem: string): DecryptionKey {
+  return { key: createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' }), format: 'der', type: 'pkcs8' };
+}
+
+/**
  * Returns the assertion's XML text. The caller refuses a DOCTYPE in it, validates it against the
  * schema and parses it as a document of its own.
  */
-export function decryptAssertion(encryptedAssertion: Element, key: KeyObject): string {
+export function decryptAssertion(encryptedAssertion: Element, key: DecryptionKey): string {
   const encryptedData = one(encryptedAssertion, NS.xenc, 'EncryptedData', 'EncryptedData');
   const type = attr(encryptedData, 'Type');
   if (type !== undefined && type !== ELEMENT_TYPE) refused({ code: 'encrypted_assertion_malformed', detail: `EncryptedData Type ${type}` });
@@ -112,7 +126,7 @@ export function decryptAssertion(encryptedAssertion: Element, key: KeyObject): s
 
   let plaintext: Buffer;
   try {
-    const symmetricKey = privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, wrappedKey);
+    const symmetricKey = privateDecrypt({ ...key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, wrappedKey);
     if (symmetricKey.length !== content.keyBytes) throw new Error('key length');
     if (content.mode === 'gcm') {
       if (payload.length < 12 + 16) throw new Error('short');

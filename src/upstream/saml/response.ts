@@ -1,6 +1,5 @@
-import type { KeyObject } from 'node:crypto';
 import type { SamlAttribute, SamlNameId } from '../../identity/types.js';
-import { decryptAssertion } from './decrypt.js';
+import { decryptAssertion, type DecryptionKey } from './decrypt.js';
 import { refused, Refused } from './errors.js';
 import { NAMEID_FORMAT, principalSubject, readAttributes, readNameId } from './identity.js';
 import { SAML_MAX_ID_CHARS, SAML_MAX_RESPONSE_BASE64_CHARS } from './limits.js';
@@ -41,7 +40,7 @@ export interface VerifyContext {
   wantAssertionsSigned: boolean;
   wantResponseSigned: boolean;
   /** The SP's decryption key; without one, an EncryptedAssertion is refused. */
-  decryptionKey?: KeyObject;
+  decryptionKey?: DecryptionKey;
   principalKey: PrincipalKey;
   /** Required AuthnContextClassRef values, if any. */
   authnContext?: readonly string[];

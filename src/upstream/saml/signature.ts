@@ -69,8 +69,10 @@ function verifierFor(uri: string, spec: SignatureSpec): new () => SignatureAlgor
       try {
         const data = Buffer.from(material, 'utf8');
         const sig = Buffer.from(signatureValue, 'base64');
-        // XML-DSig ECDSA signature values are r‖s (RFC 4050 / xmldsig-core1 §6.4.3), not DER.
-        return spec.keyType === 'ec' ? verify(spec.hash, data, { key, dsaEncoding: 'ieee-p1363' }, sig) : verify(spec.hash, data, key, sig);
+        if (spec.keyType === 'rsa') return verify(spec.hash, data, key, sig);
+        // XML-DSig ECDSA signature values are r‖s (RFC 4050 / xmldsig-core1 §6.4.3), not DER. The
+        // key goes as SPKI DER: workerd's node:crypto refuses a KeyObject inside an options object.
+        return verify(spec.hash, data, { key: key.export({ type: 'spki', format: 'der' }), format: 'der', type: 'spki', dsaEncoding: 'ieee-p1363' }, sig);
       } catch {
         return false;
       }

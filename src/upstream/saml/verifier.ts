@@ -1,5 +1,5 @@
-import { createPrivateKey } from 'node:crypto';
 import type { PrincipalKey } from '../../config/saml-connection.js';
+import { decryptionKeyOf } from './decrypt.js';
 import { Refused, refused, type SamlRefusal } from './errors.js';
 import { SAML_MAX_RESPONSE_BASE64_CHARS } from './limits.js';
 import { parseIdpMetadata } from './metadata.js';
@@ -52,7 +52,7 @@ export function verifyContextOf(setup: SamlVerifierSetup): Omit<VerifyContext, '
     idp: parseIdpMetadata(setup.idpMetadataXml, setup.idpEntityId),
     wantAssertionsSigned: setup.wantAssertionsSigned,
     wantResponseSigned: setup.wantResponseSigned,
-    ...(setup.decryptionKeyPem !== undefined ? { decryptionKey: createPrivateKey(setup.decryptionKeyPem) } : {}),
+    ...(setup.decryptionKeyPem !== undefined ? { decryptionKey: decryptionKeyOf(setup.decryptionKeyPem) } : {}),
     principalKey: setup.principalKey,
     ...(setup.authnContext ? { authnContext: setup.authnContext } : {}),
     skew: setup.skew,

@@ -1,12 +1,11 @@
 import { constants, createCipheriv, publicEncrypt, randomBytes, sign as cryptoSign, X509Certificate } from 'node:crypto';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import * as samlify from 'samlify';
-import selfsigned from 'selfsigned';
 import { expect } from 'vitest';
 import { SignedXml } from 'xml-crypto';
 import type { ReplayGuard } from '../../../src/store/ports.js';
-import { sharedSamlVerifierPool } from '../../../src/runtime/node-saml.js';
 import type { SamlVerifierFactory } from '../../../src/upstream/saml/verifier.js';
+import { makeKeyPair, runtimeVerifier } from './runtime.js';
 import { createSamlConnection, MemoryLoginTransactionStore, SamlLoginError, type SamlConnection, type SamlConnectionInput, type SamlRefusalCode } from '../../../src/upstream/saml/index.js';
 
 /**
@@ -47,17 +46,7 @@ export interface KeyPair {
   cert: string;
 }
 
-/** A self-signed certificate and its private key (PKCS#8 PEM). */
-export async function makeKeyPair(cn: string, options: { keyType?: 'rsa' | 'ec' } = {}): Promise<KeyPair> {
-  const generated = await selfsigned.generate([{ name: 'commonName', value: cn }], {
-    keyType: options.keyType ?? 'rsa',
-    ...(options.keyType === 'ec' ? { curve: 'P-256' as const } : { keySize: 2048 }),
-    algorithm: 'sha256',
-    notBeforeDate: new Date((NOW - 86_400) * 1000),
-    notAfterDate: new Date((NOW + 365 * 86_400) * 1000),
-  });
-  return { key: generated.private, cert: generated.cert };
-}
+export { makeKeyPair };
 
 let keysPromise: Promise<{ idp: KeyPair; idp2: KeyPair; attacker: KeyPair; spSigning: KeyPair; spEncryption: KeyPair }> | undefined;
 
@@ -114,9 +103,9 @@ export interface Harness {
 
 /**
  * A connection with in-memory stores, a settable clock and the test IdP's metadata (first IdP
- * key), verifying on the Node runtime's pool of worker threads as the broker does.
+ * key), verifying where the runtime running the test verifies (runtime.ts).
  */
-export async function harness(overrides: Partial<SamlConnectionInput> = {}, metadataCerts?: string[], verifier: SamlVerifierFactory = sharedSamlVerifierPool().factory): Promise<Harness> {
+export async function harness(overrides: Partial<SamlConnectionInput> = {}, metadataCerts?: string[], verifier: SamlVerifierFactory = runtimeVerifier()): Promise<Harness> {
   const keys = await testKeys();
   const replay = new MemoryReplayStore();
   const transactions = new MemoryLoginTransactionStore();
@@ -407,7 +396,8 @@ export function encryptedAssertionXml(plaintext: string, certPem: string, o: { k
     const c = createCipheriv('aes-256-cbc', key, iv);
     cipherValue = Buffer.concat([iv, c.update(plaintext, 'utf8'), c.final()]);
   }
-  const publicKey = new X509Certificate(certPem).publicKey;
+  // As PEM: workerd's node:crypto refuses a KeyObject inside publicEncrypt's options.
+  const publicKey = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'pem' });
   const transport = o.keyTransport ?? 'mgf1p';
   const wrapped =
     transport === 'rsa-1_5'

@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { inThreadVerifier } from '../../../src/upstream/saml/verifier.js';
 import { IDP_ENTITY, NOW, harness, newId, testKeys } from './helpers.js';
+import adfsStyle from '../../fixtures/saml/slo/adfs-style.xml?raw';
+import keycloakStyle from '../../fixtures/saml/slo/keycloak-style.xml?raw';
+import shibbolethStyle from '../../fixtures/saml/slo/shibboleth-style.xml?raw';
 import { BOTH_BINDINGS, postLogoutRequest, redirectLogoutRequest, sloIdpMetadata } from './slo-helpers.js';
 
 /**
@@ -13,8 +15,11 @@ import { BOTH_BINDINGS, postLogoutRequest, redirectLogoutRequest, sloIdpMetadata
 const SLO = 'https://broker.example.test/saml/slo/corp';
 const iso = (s: number) => new Date(s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+// Imported as text (not read from disk) so this file runs on workerd too (vitest.workers.config.ts).
+const FIXTURES: Record<string, string> = { 'adfs-style.xml': adfsStyle, 'shibboleth-style.xml': shibbolethStyle, 'keycloak-style.xml': keycloakStyle };
+
 function fixture(name: string, id: string): string {
-  return readFileSync(new URL(`../../fixtures/saml/slo/${name}`, import.meta.url), 'utf8')
+  return FIXTURES[name]!
     .trim()
     .replaceAll('{ID}', id)
     .replaceAll('{ISSUE_INSTANT}', iso(NOW - 1))

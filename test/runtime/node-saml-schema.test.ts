@@ -1,7 +1,7 @@
 import * as samlify from 'samlify';
 import { describe, expect, it } from 'vitest';
-import { registerSamlifyValidator, validateSamlSchema } from '../../../src/upstream/saml/schema-validator.js';
-import { decode, defaultSpec, idpResponse, responseXml } from './helpers.js';
+import { registerSamlifyValidator, validateSamlSchema } from '../../src/runtime/node-saml-schema.js';
+import { decode, defaultSpec, idpResponse, responseXml } from '../upstream/saml/helpers.js';
 
 /**
  * The schema validator: xmllint (libxml2) compiled to WebAssembly, no Java, no native binary. These

@@ -1,0 +1,18 @@
+import type { BrokerDeps } from '../app.js';
+import type { BrokerConfig } from '../config/schema.js';
+
+/**
+ * SAML on Workers: the same connection and `saml2` subject-token code as on Node (XML parsed by
+ * @xmldom/xmldom, signatures checked by xml-crypto, keys and ciphers by workerd's node:crypto under
+ * `nodejs_compat`), with every response verified in the request's isolate: a Worker has no threads.
+ * Loaded only when a SAML connection is configured, so a Worker without one does not pay for it.
+ */
+export async function workerSamlDeps(config: BrokerConfig): Promise<Pick<BrokerDeps, 'saml' | 'samlSubjectTokens'>> {
+  if (!config.settings.connections.some((c) => c.type === 'saml')) return {};
+  const [{ createSamlFactory }, { inThreadVerifier }, { createSamlSubjectTokenVerifier }] = await Promise.all([
+    import('../upstream/saml/factory.js'),
+    import('../upstream/saml/verifier.js'),
+    import('../upstream/saml/subject-token.js'),
+  ]);
+  return { saml: createSamlFactory(() => inThreadVerifier), samlSubjectTokens: createSamlSubjectTokenVerifier };
+}

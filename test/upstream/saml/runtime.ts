@@ -1,0 +1,14 @@
+import { sharedSamlVerifierPool } from '../../../src/runtime/node-saml.js';
+import type { SamlVerifierFactory } from '../../../src/upstream/saml/verifier.js';
+
+/**
+ * What the SAML test helpers take from the runtime they run on. This is Node's: the harness
+ * verifies on the runtime's pool of worker threads, as the broker does, and key pairs are made
+ * on the spot. The workerd suite (vitest.workers.config.ts) swaps this module for
+ * test/workers/saml-runtime.ts, so the same SAML test files run on both runtimes.
+ */
+export const RUNTIME = 'node' as const;
+
+export const runtimeVerifier = (): SamlVerifierFactory => sharedSamlVerifierPool().factory;
+
+export { makeKeyPair } from './key-pairs.js';
