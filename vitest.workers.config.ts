@@ -39,6 +39,7 @@ const SAML_ON_BOTH_RUNTIMES = [
   'test/upstream/saml/attacks.test.ts',
   'test/upstream/saml/xsw.test.ts',
   'test/upstream/saml/limits.test.ts',
+  'test/upstream/saml/connection.test.ts',
   'test/upstream/saml/signature-digest.test.ts',
   'test/upstream/saml/session-not-on-or-after.test.ts',
   'test/upstream/saml/metadata-source.test.ts',
