@@ -1,0 +1,233 @@
+import { inflateRawSync } from 'node:zlib';
+import { decodeJwt } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import type { ConfigFiles } from '../../src/config/load.js';
+import { samlReplayScope } from '../../src/upstream/saml/index.js';
+import { decode, defaultSpec, IDP_ENTITY, idpMetadata, idpResponse, mutate, NS_A, el, testKeys, type ResponseSpec } from '../upstream/saml/helpers.js';
+import { capture, type Line } from '../helpers/log.js';
+import { BROKER, call, CRM, ID_JAG_TYPE, postToken, rows, SECRET, testFiles, testWorker, TOKEN_EXCHANGE } from './helpers.js';
+
+/**
+ * SAML on Workers, black-box through the Worker's fetch handler on workerd: a SAML connection
+ * (metadata fetched from a URL, signed AuthnRequests, encrypted assertions) logs a browser in
+ * through the broker's OpenID Provider, and a `saml2` subject token is exchanged for an ID-JAG.
+ * State is D1's. The attack batteries run on workerd as well (test/upstream/saml/*, listed in
+ * vitest.workers.config.ts).
+ */
+
+const SP = `${BROKER}/login/saml/corp/metadata`;
+const ACS = `${BROKER}/login/saml/corp/acs`;
+const METADATA_URL = 'https://idp.example.test/metadata';
+const APP_CB = 'https://app.test/cb';
+const WIKI_SP = 'https://wiki.example.test/saml/sp';
+const WIKI_ACS = 'https://wiki.example.test/saml/acs';
+const CRM_API = 'https://api.crm.test/';
+const SAML2_TYPE = 'urn:ietf:params:oauth:token-type:saml2';
+const NAME_ID = 'a1b2c3d4-persistent-alice';
+
+let keys: Awaited<ReturnType<typeof testKeys>>;
+let files: ConfigFiles;
+let metadataFetches = 0;
+
+/** The test configuration plus SAML connection `corp`; wiki-agent as an OpenID app and a SAML SP of the same IdP. */
+function samlFiles(): ConfigFiles {
+  const config = parse(testFiles.broker.text) as Record<string, unknown> & { clients: Record<string, unknown>[] };
+  config.connections = [
+    {
+      type: 'saml',
+      id: 'corp',
+      display_name: 'Corp SAML',
+      sp_entity_id: SP,
+      acs_url: ACS,
+      idp_metadata_url: METADATA_URL,
+      authn_requests_signed: true,
+      sp_signing: { private_key: keys.spSigning.key, certificate: keys.spSigning.cert },
+      sp_encryption: { private_key: keys.spEncryption.key, certificate: keys.spEncryption.cert },
+      authority: { email: { domains: ['example.com'], verified: 'always' } },
+    },
+  ];
+  const wiki = config.clients.find((c) => c.client_id === 'wiki-agent')!;
+  wiki.oidc = { redirect_uris: [APP_CB], subject_namespace: 'crm-users', scopes: ['openid', 'email'] };
+  wiki.saml_audiences = { corp: WIKI_SP };
+  // The CRM keys people on their email: the SAML IdP is one of the upstreams it takes addresses from.
+  const crm = testFiles.mappings.find((m) => m.path.endsWith('crm-users.yaml'))!;
+  const mapping = parse(crm.text) as { upstreams: string[] };
+  mapping.upstreams.push(IDP_ENTITY);
+  return { ...testFiles, broker: { ...testFiles.broker, text: stringify(config) }, mappings: testFiles.mappings.map((m) => (m === crm ? { ...m, text: stringify(mapping) } : m)) };
+}
+
+/** The IdP's metadata endpoint; anything else is not reachable from the test. */
+const idpFetch = (async (input: RequestInfo | URL) => {
+  const url = String(input instanceof Request ? input.url : input);
+  if (url !== METADATA_URL) return new Response('not found', { status: 404 });
+  metadataFetches += 1;
+  return new Response(idpMetadata([keys.idp.cert], { wantAuthnRequestsSigned: true }), { headers: { 'content-type': 'application/samlmetadata+xml' } });
+}) as typeof fetch;
+
+beforeAll(async () => {
+  keys = await testKeys();
+  files = samlFiles();
+});
+
+const worker = (lines: Line[] = []) => testWorker({ files, fetch: idpFetch, logger: capture(lines) });
+
+/** The audit log's highest seq: a test reads only what it caused (D1 is per file, not per test). */
+const lastSeq = async () => (await rows<{ seq: number | null }>('SELECT max(seq) AS seq FROM audit_log'))[0]!.seq ?? 0;
+
+/** One browser's cookies at the Worker. */
+class Browser {
+  private readonly cookies = new Map<string, string>();
+  constructor(private readonly w: ReturnType<typeof worker>) {}
+  private absorb(res: Response): Response {
+    for (const header of res.headers.getSetCookie()) {
+      const [pair] = header.split(';');
+      const eq = pair!.indexOf('=');
+      if (/max-age=0/i.test(header)) this.cookies.delete(pair!.slice(0, eq));
+      else this.cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+    return res;
+  }
+  private header(): Record<string, string> {
+    return this.cookies.size === 0 ? {} : { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
+  }
+  async get(path: string): Promise<Response> {
+    return this.absorb(await call(this.w, path, { headers: this.header() }));
+  }
+  async post(path: string, form: Record<string, string>): Promise<Response> {
+    return this.absorb(await call(this.w, path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.header() }, body: new URLSearchParams(form).toString() }));
+  }
+}
+
+const authorize = (state = 'state-1') =>
+  `/authorize?${new URLSearchParams({ client_id: 'wiki-agent', redirect_uri: APP_CB, response_type: 'code', scope: 'openid email', state, nonce: 'nonce-1' })}`;
+
+/** The login start's redirect to the IdP: where to, the AuthnRequest, RelayState. */
+function toIdp(res: Response): { url: URL; request: string; relayState: string } {
+  expect(res.status).toBe(302);
+  const url = new URL(res.headers.get('location')!);
+  return { url, request: inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8'), relayState: url.searchParams.get('RelayState')! };
+}
+
+const requestIdOf = (xml: string) => /\sID="([^"]+)"/.exec(xml)![1]!;
+
+/** The IdP's answer to a login the broker started: to the broker's ACS, the assertion encrypted to its key. */
+function brokerSpec(inResponseTo: string, overrides: Partial<ResponseSpec> = {}): ResponseSpec {
+  return defaultSpec({ inResponseTo, destination: ACS, recipient: ACS, audience: SP, spNameQualifier: SP, ...overrides });
+}
+
+describe('SAML login through the Worker', () => {
+  it('/authorize → signed AuthnRequest (HTTP-Redirect) → encrypted, signed assertion at the ACS → code → ID token', async () => {
+    const w = worker();
+    const browser = new Browser(w);
+    const started = toIdp(await browser.get(authorize()));
+    expect(`${started.url.origin}${started.url.pathname}`).toBe('https://idp.example.test/sso/redirect');
+    // Signed by the redirect binding (the IdP wants signed requests), over the query as sent.
+    expect(started.url.searchParams.get('SigAlg')).toBe('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+    expect(started.url.searchParams.get('Signature')).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(started.request).toContain(`AssertionConsumerServiceURL="${ACS}"`);
+    expect(await rows('SELECT id FROM login_transactions')).toHaveLength(1);
+
+    const SAMLResponse = await idpResponse(brokerSpec(requestIdOf(started.request)), { encrypt: true });
+    expect(decode(SAMLResponse)).toContain('EncryptedAssertion');
+    const acs = await browser.post('/login/saml/corp/acs', { SAMLResponse, RelayState: started.relayState });
+    expect(acs.status).toBe(303);
+    const back = new URL(acs.headers.get('location')!);
+    expect(`${back.origin}${back.pathname}`).toBe(APP_CB);
+    expect(back.searchParams.get('state')).toBe('state-1');
+    expect(await rows('SELECT id FROM login_transactions')).toHaveLength(0);
+    // The assertion is remembered (D1's replay store) until it expires.
+    expect(await rows('SELECT id FROM replay WHERE scope = ?', samlReplayScope(IDP_ENTITY))).toHaveLength(1);
+
+    const tokens = await postToken(w, { grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: APP_CB, client_id: 'wiki-agent', client_secret: SECRET });
+    expect(tokens.status).toBe(200);
+    const idToken = decodeJwt(((await tokens.json()) as { id_token: string }).id_token);
+    // The app's namespace (crm-users) keys people on the email the SAML IdP is authoritative for.
+    expect(idToken).toMatchObject({ iss: BROKER, aud: 'wiki-agent', sub: 'alice@example.com', email: 'alice@example.com', nonce: 'nonce-1' });
+    const [principal] = await rows<{ upstream_issuer: string; upstream_subject: string }>('SELECT upstream_issuer, upstream_subject FROM principals');
+    expect(principal).toEqual({ upstream_issuer: IDP_ENTITY, upstream_subject: NAME_ID });
+    expect(metadataFetches).toBeGreaterThan(0);
+  });
+
+  it('refuses an altered response at the ACS and keeps the login waiting; the genuine one then completes it', async () => {
+    const lines: Line[] = [];
+    const w = worker(lines);
+    const browser = new Browser(w);
+    const started = toIdp(await browser.get(authorize()));
+    const genuine = await idpResponse(brokerSpec(requestIdOf(started.request)));
+    const altered = mutate(genuine, (doc) => {
+      el(doc, NS_A, 'NameID').textContent = 'victim';
+    });
+    const refused = await browser.post('/login/saml/corp/acs', { SAMLResponse: altered, RelayState: started.relayState });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).not.toContain('victim');
+    expect(await rows('SELECT id FROM login_transactions')).toHaveLength(1);
+    // An anonymous refusal is logged and counted into the refusal summary (its precise code is the
+    // attack battery's to check: test/upstream/saml/attacks.test.ts runs on workerd too).
+    expect(lines.filter((l) => l.fields.event === 'refusal').map((l) => l.fields.reason)).toEqual(['login_failed']);
+
+    const acs = await browser.post('/login/saml/corp/acs', { SAMLResponse: genuine, RelayState: started.relayState });
+    expect(acs.status).toBe(303);
+    // The same response again is a replay: its transaction is gone and its assertion remembered.
+    const replayed = await browser.post('/login/saml/corp/acs', { SAMLResponse: genuine, RelayState: started.relayState });
+    expect(replayed.status).toBe(400);
+  });
+
+  it('serves the SP metadata with both certificates', async () => {
+    const res = await call(worker(), '/login/saml/corp/metadata');
+    expect(res.status).toBe(200);
+    const xml = await res.text();
+    expect(xml).toContain(`entityID="${SP}"`);
+    const strip = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, '');
+    expect(xml).toContain(strip(keys.spSigning.cert));
+    expect(xml).toContain(strip(keys.spEncryption.cert));
+  });
+});
+
+describe('saml2 subject tokens on the Worker', () => {
+  /** An assertion the IdP issued to wiki-agent (its own SP), as RFC 8693 base64url. */
+  async function appAssertion(overrides: Partial<ResponseSpec> = {}, key = keys.idp): Promise<string> {
+    const xml = decode(await idpResponse(defaultSpec({ audience: WIKI_SP, recipient: WIKI_ACS, destination: WIKI_ACS, spNameQualifier: WIKI_SP, ...overrides }), { key }));
+    return Buffer.from(/<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)![0], 'utf8').toString('base64url');
+  }
+  const exchange = (w: ReturnType<typeof worker>, subjectToken: string) =>
+    postToken(w, {
+      grant_type: TOKEN_EXCHANGE,
+      requested_token_type: ID_JAG_TYPE,
+      subject_token: subjectToken,
+      subject_token_type: SAML2_TYPE,
+      audience: CRM,
+      resource: CRM_API,
+      scope: 'contacts.read',
+      client_id: 'wiki-agent',
+      client_secret: SECRET,
+    });
+
+  it('mints an ID-JAG for the person the assertion names, once', async () => {
+    const w = worker();
+    const token = await appAssertion();
+    const res = await exchange(w, token);
+    const body = (await res.json()) as { access_token: string; issued_token_type: string };
+    expect(res.status).toBe(200);
+    expect(body.issued_token_type).toBe(ID_JAG_TYPE);
+    expect(decodeJwt(body.access_token)).toMatchObject({ iss: BROKER, aud: CRM, sub: 'alice@example.com', client_id: 'wiki-at-crm', scope: 'contacts.read' });
+    const again = await exchange(w, token);
+    expect(again.status).toBe(400);
+    expect(await again.json()).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('refuses an assertion another key signed, or one changed after signing, and mints nothing', async () => {
+    const w = worker();
+    const before = await lastSeq();
+    const foreign = await exchange(w, await appAssertion({}, keys.attacker));
+    expect(foreign.status).toBe(400);
+    expect(await foreign.json()).toMatchObject({ error: 'invalid_grant' });
+    const changed = Buffer.from(Buffer.from(await appAssertion(), 'base64url').toString('utf8').replace(NAME_ID, 'victim'), 'utf8').toString('base64url');
+    const altered = await exchange(w, changed);
+    expect(altered.status).toBe(400);
+    expect(await altered.json()).toMatchObject({ error: 'invalid_grant' });
+    const refusals = await rows<{ reason: string }>("SELECT json_extract(record, '$.reason') AS reason FROM audit_log WHERE event = 'refusal' AND seq > ? ORDER BY seq", before);
+    expect(refusals.map((r) => r.reason)).toEqual(['signature_invalid', 'signature_invalid']);
+    expect(await rows("SELECT seq FROM audit_log WHERE event = 'mint' AND seq > ?", before)).toHaveLength(0);
+  });
+});
