@@ -12,13 +12,50 @@ import { CLOCK_SKEW, SAML_MAX_CLOCK_SKEW } from '../constants.js';
 const PEM_CERT = /^\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----\s*$/;
 const PEM_KEY = /^\s*-----BEGIN (RSA |EC )?PRIVATE KEY-----[A-Za-z0-9+/=\s]+-----END (RSA |EC )?PRIVATE KEY-----\s*$/;
 
-/** An SP key pair as PEM: an unencrypted PKCS#8 (or PKCS#1) private key and its certificate. */
+/** An environment variable's (or Worker secret's) name. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * An SP key pair as PEM: an unencrypted PKCS#8 (or PKCS#1) private key and its certificate. The
+ * private key is written in the file (`private_key`) or named (`private_key_env`): an environment
+ * variable on Node, a secret (`wrangler secret put`) on Workers, read when the connection is built
+ * (resolveSpKeySecrets), so that it is in neither the configuration nor, on Workers, the bundle.
+ */
 const keyPair = z
   .object({
-    private_key: z.string().regex(PEM_KEY, 'expected an unencrypted PEM private key'),
+    private_key: z.string().regex(PEM_KEY, 'expected an unencrypted PEM private key').optional(),
+    private_key_env: z.string().regex(ENV_NAME, 'expected an environment variable name').optional(),
     certificate: z.string().regex(PEM_CERT, 'expected one PEM certificate'),
   })
-  .strict();
+  .strict()
+  .refine((p) => (p.private_key === undefined) !== (p.private_key_env === undefined), { message: 'exactly one of private_key or private_key_env is required', path: ['private_key'] });
+
+/** A key pair whose private key has been read (resolveSpKeySecrets). */
+export interface ResolvedKeyPair {
+  private_key: string;
+  certificate: string;
+}
+
+/** Where a runtime reads a named secret: process.env on Node, the Worker's env on Workers. */
+export type SecretSource = (name: string) => string | undefined;
+
+/**
+ * The connection as written, each `private_key_env` replaced by the PEM it names. Throws an Error
+ * naming the field and the variable (never a value) when one is unset, empty or not a PEM key.
+ */
+export function resolveSpKeySecrets(input: SamlConnectionInput, secret: SecretSource): SamlConnectionInput {
+  const out = { ...input };
+  for (const field of ['sp_signing', 'sp_encryption'] as const) {
+    const pair = input[field];
+    if (!pair || pair.private_key_env === undefined) continue;
+    const value = secret(pair.private_key_env);
+    if (value === undefined || value.trim() === '') throw new Error(`${field}.private_key_env: ${pair.private_key_env} is not set`);
+    if (!PEM_KEY.test(value)) throw new Error(`${field}.private_key_env: ${pair.private_key_env} is not an unencrypted PEM private key`);
+    const { private_key_env: _name, ...rest } = pair;
+    out[field] = { ...rest, private_key: value };
+  }
+  return out;
+}
 
 /** `nameid` (a persistent NameID) or `attribute:<Attribute Name>`. */
 const principalKey = z

@@ -16,7 +16,7 @@ export async function checkStartup(config: BrokerConfig, configFile: string): Pr
   const { checkSamlConnection, SamlConfigError } = await import('../upstream/saml/index.js');
   for (const { entry, at } of saml) {
     try {
-      const { metadata } = await checkSamlConnection(samlConnectionInputOf(entry));
+      const { metadata } = await checkSamlConnection(samlConnectionInputOf(entry), (name) => process.env[name]);
       if (metadata === 'not_fetched') notes.push(`${at} (${String(entry.id)}): idp_metadata_url is not fetched by check; start fetches and validates it`);
     } catch (err) {
       if (!(err instanceof SamlConfigError)) throw err;

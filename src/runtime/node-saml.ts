@@ -10,7 +10,12 @@ export function createNodeSamlFactory(pool: () => SamlVerifierPool): SamlFactory
   // samlify validates only in its parsing flows, which the broker does not use; should one ever
   // run, it gets libxml2's schema validation here (on Workers, samlify has no validator: it refuses).
   registerSamlifyValidator();
-  return createSamlFactory(() => pool().factory);
+  return createSamlFactory(() => pool().factory, nodeSecret);
+}
+
+/** `private_key_env` on Node: the process's environment. */
+export function nodeSecret(name: string): string | undefined {
+  return process.env[name];
 }
 
 let shared: SamlVerifierPool | undefined;

@@ -8,6 +8,25 @@ import type { BrokerConfig } from '../config/schema.js';
  * trusted issuer, …) apply to the value actually served. Throws ConfigError.
  */
 export function loadWorkerConfig(files: ConfigFiles, issuer?: string): BrokerConfig {
+  return withoutFiles(loadWithIssuer(files, issuer), files);
+}
+
+/**
+ * What the configuration may ask of Node but not of a Worker, which has no file system: a SAML
+ * connection's `idp_metadata_file`. Refused here, at build (scripts/build-worker-config.ts) and
+ * at the first request, rather than as an unreadable file when the broker starts.
+ */
+function withoutFiles(config: BrokerConfig, files: ConfigFiles): BrokerConfig {
+  const problems: ConfigProblem[] = config.settings.connections.flatMap((c, i) =>
+    c.type === 'saml' && c.idp_metadata_file !== undefined
+      ? [{ file: files.broker.path, at: `connections[${i}].idp_metadata_file`, message: 'a Worker has no file system: use idp_metadata_url, or put the metadata itself in idp_metadata_xml' }]
+      : [],
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function loadWithIssuer(files: ConfigFiles, issuer?: string): BrokerConfig {
   if (!issuer) return loadConfig(files);
   const doc = parseDocument(files.broker.text);
   // A broken file is reported by loadConfig with its position; only patch a parsed mapping.

@@ -98,7 +98,7 @@ export async function buildWorkerBroker(env: WorkerEnv, options: WorkerOptions):
     logger: options.logger ?? consoleLogger({ runtime: 'workers' }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(await workerSamlDeps(config)),
+    ...(await workerSamlDeps(config, env)),
     // Cloudflare sets it on every request that reaches the Worker; a client cannot override it.
     connectionAddress: (c) => c.req.header('cf-connecting-ip'),
   });

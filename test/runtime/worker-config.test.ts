@@ -36,3 +36,24 @@ describe('the Worker configuration with an ISSUER variable', () => {
     expect(problems.some((p) => p.includes('(issuer from ISSUER)'))).toBe(true);
   });
 });
+
+describe('what a Worker cannot do', () => {
+  const withSaml = (connection: Record<string, unknown>) => {
+    const files = workerConfigFiles();
+    const saml = `connections:\n  - ${Object.entries({ type: 'saml', id: 'corp', sp_entity_id: 'https://broker.example/sp', acs_url: 'https://broker.example/login/saml/corp/acs', ...connection })
+      .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+      .join('\n    ')}\n`;
+    return { ...files, broker: { ...files.broker, text: `${files.broker.text.replace(/^connections: \[\]\s*$/m, '')}\n${saml}` } };
+  };
+
+  it('refuses a SAML connection reading its IdP metadata from a file, naming the field', () => {
+    expect(problemsOf(() => loadWorkerConfig(withSaml({ idp_metadata_file: 'idp.xml' })))).toEqual([
+      'broker.config.yaml at connections[0].idp_metadata_file: a Worker has no file system: use idp_metadata_url, or put the metadata itself in idp_metadata_xml',
+    ]);
+  });
+
+  it('takes the same connection with its metadata inline or at a URL', () => {
+    expect(loadWorkerConfig(withSaml({ idp_metadata_xml: '<md:EntityDescriptor/>' })).settings.connections).toHaveLength(1);
+    expect(loadWorkerConfig(withSaml({ idp_metadata_url: 'https://idp.example/metadata' })).settings.connections).toHaveLength(1);
+  });
+});

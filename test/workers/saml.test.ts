@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { ConfigFiles } from '../../src/config/load.js';
+import type { BrokerWorker, WorkerEnv } from '../../src/runtime/worker.js';
 import { samlReplayScope } from '../../src/upstream/saml/index.js';
 import { decode, defaultSpec, IDP_ENTITY, idpMetadata, idpResponse, mutate, NS_A, el, testKeys, type ResponseSpec } from '../upstream/saml/helpers.js';
 import { capture, type Line } from '../helpers/log.js';
@@ -43,7 +44,8 @@ function samlFiles(): ConfigFiles {
       idp_metadata_url: METADATA_URL,
       authn_requests_signed: true,
       sp_signing: { private_key: keys.spSigning.key, certificate: keys.spSigning.cert },
-      sp_encryption: { private_key: keys.spEncryption.key, certificate: keys.spEncryption.cert },
+      // As a deployment would: the decryption key is a Worker secret, not in the bundled configuration.
+      sp_encryption: { private_key_env: 'SAML_CORP_ENCRYPTION_KEY', certificate: keys.spEncryption.cert },
       authority: { email: { domains: ['example.com'], verified: 'always' } },
     },
   ];
@@ -70,7 +72,11 @@ beforeAll(async () => {
   files = samlFiles();
 });
 
-const worker = (lines: Line[] = []) => testWorker({ files, fetch: idpFetch, logger: capture(lines) });
+/** The Worker, its env carrying the SP's decryption key as `wrangler secret put` would. */
+const worker = (lines: Line[] = []): BrokerWorker => {
+  const w = testWorker({ files, fetch: idpFetch, logger: capture(lines) });
+  return { ...w, fetch: (request, env, ctx) => w.fetch(request, { ...env, SAML_CORP_ENCRYPTION_KEY: keys.spEncryption.key } as WorkerEnv, ctx) };
+};
 
 /** The audit log's highest seq: a test reads only what it caused (D1 is per file, not per test). */
 const lastSeq = async () => (await rows<{ seq: number | null }>('SELECT max(seq) AS seq FROM audit_log'))[0]!.seq ?? 0;
@@ -78,7 +84,7 @@ const lastSeq = async () => (await rows<{ seq: number | null }>('SELECT max(seq)
 /** One browser's cookies at the Worker. */
 class Browser {
   private readonly cookies = new Map<string, string>();
-  constructor(private readonly w: ReturnType<typeof worker>) {}
+  constructor(private readonly w: BrokerWorker) {}
   private absorb(res: Response): Response {
     for (const header of res.headers.getSetCookie()) {
       const [pair] = header.split(';');
@@ -173,6 +179,16 @@ describe('SAML login through the Worker', () => {
     expect(replayed.status).toBe(400);
   });
 
+  it('without the secret the Worker does not start, and its console names the variable, not a value', async () => {
+    const lines: Line[] = [];
+    const w = testWorker({ files, fetch: idpFetch, logger: capture(lines) });
+    const res = await call(w, '/.well-known/oauth-authorization-server');
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ error: 'server_error' });
+    const failure = lines.find((l) => l.message === 'broker failed to start');
+    expect(JSON.stringify(failure?.fields)).toContain('sp_encryption.private_key_env: SAML_CORP_ENCRYPTION_KEY is not set');
+  });
+
   it('serves the SP metadata with both certificates', async () => {
     const res = await call(worker(), '/login/saml/corp/metadata');
     expect(res.status).toBe(200);
@@ -190,7 +206,7 @@ describe('saml2 subject tokens on the Worker', () => {
     const xml = decode(await idpResponse(defaultSpec({ audience: WIKI_SP, recipient: WIKI_ACS, destination: WIKI_ACS, spNameQualifier: WIKI_SP, ...overrides }), { key }));
     return Buffer.from(/<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)![0], 'utf8').toString('base64url');
   }
-  const exchange = (w: ReturnType<typeof worker>, subjectToken: string) =>
+  const exchange = (w: BrokerWorker, subjectToken: string) =>
     postToken(w, {
       grant_type: TOKEN_EXCHANGE,
       requested_token_type: ID_JAG_TYPE,

@@ -13,7 +13,8 @@ import { systemClock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import type { VerifiedResponse } from './response.js';
 import { inThreadVerifier, refuseUnpostable, type SamlVerifierFactory } from './verifier.js';
-import { samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput } from '../../config/saml-connection.js';
+import { ZodError } from 'zod';
+import { resolveSpKeySecrets, samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput, type SecretSource } from '../../config/saml-connection.js';
 import { insecureUrlProblem } from '../../config/urls.js';
 import { escapeXml, isoInstant, NS } from './xml.js';
 import { createSamlSingleLogout, singleLogoutUrl, type SamlSingleLogout } from './logout.js';
@@ -37,6 +38,21 @@ export interface SamlConnectionDeps {
   verifier?: SamlVerifierFactory;
   /** Where a failed metadata refresh is reported (metadata-source.ts). */
   logger?: Logger;
+  /** Reads the secrets `private_key_env` names (process.env on Node, the Worker's env on Workers). */
+  secret?: SecretSource;
+}
+
+const noSecrets: SecretSource = () => undefined;
+
+/** The configuration parsed, each `private_key_env` read from `secret` (a missing one is a SamlConfigError). */
+function parseWithSecrets(input: SamlConnectionInput, secret: SecretSource = noSecrets): SamlConnectionConfig {
+  const parsed = samlConnectionSchema.parse(input);
+  try {
+    return samlConnectionSchema.parse(resolveSpKeySecrets(input, secret));
+  } catch (err) {
+    if (err instanceof Error && !(err instanceof ZodError)) throw new SamlConfigError(parsed.id, err.message);
+    throw err;
+  }
 }
 
 export interface SamlStartLoginInput {
@@ -112,7 +128,8 @@ function sameSpki(a: KeyObject, b: KeyObject): boolean {
   return der(a).equals(der(b));
 }
 
-function loadKeyPair(connectionId: string, pair: { private_key: string; certificate: string }, what: string): SpKeyPair {
+function loadKeyPair(connectionId: string, pair: { private_key?: string | undefined; certificate: string }, what: string): SpKeyPair {
+  if (pair.private_key === undefined) throw new SamlConfigError(connectionId, `${what}.private_key_env was not read`);
   let key: KeyObject;
   let cert: X509Certificate;
   try {
@@ -264,8 +281,8 @@ function validateIdp(config: SamlConnectionConfig, idp: IdpMetadata, keys: Pick<
  * `npm run check` for one connection: validateSamlConnection over metadata from a file or inline.
  * Metadata at a URL is not fetched (check stays off the network): only the SP keys are checked.
  */
-export async function checkSamlConnection(input: SamlConnectionInput): Promise<{ metadata: 'validated' | 'not_fetched' }> {
-  const config = samlConnectionSchema.parse(input);
+export async function checkSamlConnection(input: SamlConnectionInput, secret?: SecretSource): Promise<{ metadata: 'validated' | 'not_fetched' }> {
+  const config = parseWithSecrets(input, secret);
   if (config.idp_metadata_url !== undefined) {
     spKeys(config);
     return { metadata: 'not_fetched' };
@@ -279,7 +296,7 @@ export async function checkSamlConnection(input: SamlConnectionInput): Promise<{
  * keys. Throws a ZodError for a bad configuration and SamlConfigError for unusable metadata or keys.
  */
 export async function createSamlConnection(input: SamlConnectionInput, deps: SamlConnectionDeps): Promise<SamlConnection> {
-  const config = samlConnectionSchema.parse(input);
+  const config = parseWithSecrets(input, deps.secret);
   const { id } = config;
   const { signing, encryption } = spKeys(config);
   /** What the copy in use was validated to: fixed for signRequests (the SP is built once), per copy for the binding. */
@@ -341,7 +358,7 @@ export async function createSamlConnection(input: SamlConnectionInput, deps: Sam
     ...(config.idp_entity_id !== undefined ? { idpEntityId: config.idp_entity_id } : {}),
     wantAssertionsSigned: config.want_assertions_signed,
     wantResponseSigned: config.want_response_signed,
-    ...(config.sp_encryption ? { decryptionKeyPem: config.sp_encryption.private_key } : {}),
+    ...(config.sp_encryption?.private_key !== undefined ? { decryptionKeyPem: config.sp_encryption.private_key } : {}),
     principalKey: config.principal_key,
     ...(config.authn_context ? { authnContext: config.authn_context } : {}),
     skew: config.clock_skew,

@@ -1,5 +1,6 @@
 import type { RegistryDeps } from '../build-registry.js';
 import { createSamlConnection } from './connection.js';
+import type { SecretSource } from '../../config/saml-connection.js';
 import type { SamlVerifierFactory } from './verifier.js';
 
 export type SamlFactory = NonNullable<RegistryDeps['saml']>;
@@ -8,9 +9,9 @@ export type SamlFactory = NonNullable<RegistryDeps['saml']>;
  * The upstream registry's SAML factory, for any runtime: a runtime only chooses where the ACS's
  * stateless checks run (`verifier`, asked once per connection): a pool of worker threads on Node
  * (runtime/node-saml-pool.ts), the request's own isolate on Workers (verifier.ts inThreadVerifier).
- * Every check is the same code on both.
+ * Every check is the same code on both. `secret` reads what `private_key_env` names.
  */
-export function createSamlFactory(verifier: () => SamlVerifierFactory): SamlFactory {
+export function createSamlFactory(verifier: () => SamlVerifierFactory, secret?: SecretSource): SamlFactory {
   return async (config, common, deps) => {
     const connection = await createSamlConnection(config, {
       replay: deps.store.replay,
@@ -19,6 +20,7 @@ export function createSamlFactory(verifier: () => SamlVerifierFactory): SamlFact
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
       ...(deps.logger ? { logger: deps.logger } : {}),
       verifier: verifier(),
+      ...(secret ? { secret } : {}),
     });
     return {
       ...common,

@@ -431,6 +431,34 @@ describe('configuration', () => {
     ).rejects.toThrow(/does not match/);
   });
 
+  it('reads an SP private key from the secret private_key_env names, and refuses one unset or not a key without saying its value', async () => {
+    const pair = { private_key_env: 'SAML_CORP_ENCRYPTION_KEY', certificate: keys.spEncryption.cert };
+    const input = { id: 'k', sp_entity_id: SP_ENTITY, acs_url: ACS, idp_metadata_xml: idpMetadata([keys.idp.cert]), sp_encryption: pair };
+    const asked: string[] = [];
+    const conn = await createSamlConnection(input, { ...deps(), secret: (name) => (asked.push(name), name === 'SAML_CORP_ENCRYPTION_KEY' ? keys.spEncryption.key : undefined) });
+    expect(asked).toEqual(['SAML_CORP_ENCRYPTION_KEY']);
+    expect(conn.spMetadata()).toContain(keys.spEncryption.cert.replace(/-----[^-]+-----|\s/g, '').slice(0, 64));
+    await expect(createSamlConnection(input, deps())).rejects.toThrow('SAML connection k: sp_encryption.private_key_env: SAML_CORP_ENCRYPTION_KEY is not set');
+    const notAKey = await createSamlConnection(input, { ...deps(), secret: () => 'hunter2-not-a-pem' }).catch((e: unknown) => e);
+    expect(notAKey).toBeInstanceOf(SamlConfigError);
+    expect((notAKey as Error).message).toBe('SAML connection k: sp_encryption.private_key_env: SAML_CORP_ENCRYPTION_KEY is not an unencrypted PEM private key');
+    // The secret's key must still be the certificate's.
+    await expect(createSamlConnection(input, { ...deps(), secret: () => keys.spSigning.key })).rejects.toThrow(/does not match/);
+  });
+
+  it('wants exactly one of private_key and private_key_env, and a variable name', () => {
+    const base = { id: 'k', sp_entity_id: SP_ENTITY, acs_url: ACS, idp_metadata_xml: '<x/>' };
+    const issues = (pair: Record<string, string>) => {
+      const result = samlConnectionSchema.safeParse({ ...base, sp_signing: { certificate: keys.spSigning.cert, ...pair } });
+      return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    expect(issues({ private_key: keys.spSigning.key })).toEqual([]);
+    expect(issues({ private_key_env: 'SP_KEY' })).toEqual([]);
+    expect(issues({})).toEqual(['sp_signing.private_key: exactly one of private_key or private_key_env is required']);
+    expect(issues({ private_key: keys.spSigning.key, private_key_env: 'SP_KEY' })).toEqual(['sp_signing.private_key: exactly one of private_key or private_key_env is required']);
+    expect(issues({ private_key_env: 'not a name' })).toEqual(['sp_signing.private_key_env: expected an environment variable name']);
+  });
+
   it('refuses an EC SP signing key (samlify signs redirect requests with RSA only)', async () => {
     const ec: KeyPair = await makeKeyPair('EC SP', { keyType: 'ec' });
     await expect(
