@@ -192,14 +192,14 @@ describe('PostgreSQL audit export: paging by seq skips no record, whatever order
     }
   }
 
-  /** Resolves once a session of the cluster waits on an advisory lock, or once `settled` has settled. */
+  /** Resolves once a session of the cluster waits on a lock, or once `settled` has settled. */
   async function waitingOnLockOr(pool: pg.Pool, settled: Promise<unknown>) {
     let done = false;
     settled.then(
       () => (done = true),
       () => (done = true),
     );
-    while (!done && (await pool.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0].n === 0) await sleep(5);
+    while (!done && (await pool.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted")).rows[0].n === 0) await sleep(5);
   }
 
   it('a record whose seq was drawn first but committed after a later one is exported, once, before it', async () => {

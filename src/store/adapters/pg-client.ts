@@ -95,36 +95,28 @@ export async function lockKey(tx: Queryable, name: string): Promise<void> {
   await run(tx, 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [name]);
 }
 
-/**
- * Audit `seq` is drawn at INSERT, so instances' transactions can commit out of `seq` order: an
- * export paging by `seq` could read past a smaller one still uncommitted and never see it. Every
- * audit INSERT holds this advisory lock shared, from before its `seq` is drawn to its commit;
- * `auditWatermark` takes it exclusively for an instant, when no drawn `seq` is uncommitted.
- */
-const AUDIT_SEQ_LOCK = `hashtextextended('xaa-broker:audit-seq', 0)`;
-
-/**
- * The lock in the same statement as the INSERT, evaluated (a subquery with a volatile call is
- * never flattened) before the row and its `seq` default: no extra round trip on the mint path.
- * It is the last lock of every transaction that appends (nothing after it waits on a lock), so an
- * export waiting for its holders never waits on writers queued behind the export.
- */
-const INSERT_AUDIT = `INSERT INTO audit_log (at, event, request_id, record)
-  SELECT ?::bigint, ?::text, ?::text, ?::text FROM (SELECT pg_advisory_xact_lock_shared(${AUDIT_SEQ_LOCK})) AS audit_seq_lock`;
-
 /** Appends an audit record (inside the caller's transaction when `db` is one). */
 export async function appendAudit(db: Queryable, r: AuditRecord): Promise<void> {
-  await run(db, INSERT_AUDIT, [r.at, r.event, r.requestId, JSON.stringify(r)]);
+  await run(db, 'INSERT INTO audit_log (at, event, request_id, record) VALUES (?, ?, ?, ?)', [r.at, r.event, r.requestId, JSON.stringify(r)]);
 }
 
 /**
- * The highest `seq` below which no audit record can appear any more: every `seq` drawn before the
- * exclusive lock was granted is committed or rolled back, every later one is higher. One simple
- * query, so one implicit transaction: the lock is held for the max() alone, no round trip, while
- * new audit INSERTs wait (the max() runs on a snapshot taken after the lock).
+ * Audit `seq` is drawn during an INSERT, so instances' transactions can commit out of `seq` order,
+ * and an export paging by `seq` could read past a smaller one still uncommitted and never see it.
+ * Every INSERT takes ROW EXCLUSIVE on audit_log before it draws its `seq` and holds it to commit;
+ * SHARE conflicts with it, so once SHARE is granted no drawn `seq` is uncommitted: every record at
+ * or below max(seq) is visible, every later one higher. Nothing is added to the write path: the
+ * export waits for the audit transactions in flight (nothing after an audit INSERT waits on a lock,
+ * so they are committing) and new ones wait for its max(). One simple query, one implicit
+ * transaction: the lock is released as the max() returns, with no round trip while it is held, and
+ * holding it the export waits for nothing, so it closes no deadlock cycle. (An advisory lock taken
+ * shared by every INSERT would do the same at a cost on every mint, and miss writers not taking it.)
  */
+const AUDIT_WATERMARK = 'LOCK TABLE audit_log IN SHARE MODE; SELECT coalesce(max(seq), 0) AS seq FROM audit_log';
+
+/** The highest `seq` at or below which no audit record can appear any more (see AUDIT_WATERMARK). */
 export async function auditWatermark(db: Queryable): Promise<number> {
-  const results = (await db.query(`SELECT pg_advisory_xact_lock(${AUDIT_SEQ_LOCK}); SELECT coalesce(max(seq), 0) AS seq FROM audit_log`)) as unknown as pg.QueryResult<{ seq: string }>[];
+  const results = (await db.query(AUDIT_WATERMARK)) as unknown as pg.QueryResult<{ seq: string }>[];
   return Number(results[1]!.rows[0]!.seq);
 }
 
