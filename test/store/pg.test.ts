@@ -221,6 +221,19 @@ describe('PostgreSQL audit export: paging by seq skips no record, whatever order
     expect([...first, ...rest].map((r) => r.record.requestId)).toEqual(['first', 'second']);
   });
 
+  it('a page that cannot take its watermark (a writer holds its seq past the statement timeout) fails, and the next export has everything', async () => {
+    const { store, pool } = await freshPgStore();
+    await store.audit.append(record('before'));
+    const open = await pool.connect();
+    await open.query('BEGIN');
+    await appendAudit(open, record('stuck'));
+    await store.audit.append(record('after'));
+    await expect(store.audit.since(0, 0, 100)).rejects.toThrow(/statement timeout/);
+    await open.query('COMMIT');
+    open.release();
+    expect((await exportFrom(store, 0, 100)).map((r) => r.record.requestId)).toEqual(['before', 'stuck', 'after']);
+  });
+
   it('an export paging while two instances commit out of seq order gets every record exactly once, in seq order', async () => {
     const { pool, url } = await freshPgStore();
     const pools = [pool, testPool(url)];
