@@ -131,7 +131,11 @@ export interface AuditRecord {
 export interface AuditStore {
   append(record: AuditRecord): Promise<void>;
   recent(limit: number): Promise<AuditRecord[]>;
-  /** Records with `at >= since`, oldest first, after the sequence number `after` (for paging an export). */
+  /**
+   * Records with `at >= since`, oldest first, after the sequence number `after` (for paging an
+   * export). None is returned while a record with a smaller `seq` may still be committed, so
+   * paging on from the last `seq` returned skips no record and repeats none.
+   */
   since(since: number, after: number, limit: number): Promise<Array<{ seq: number; record: AuditRecord }>>;
 }
 

@@ -6,9 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { PRUNE_CHUNK_ROWS, PRUNE_MAX_CHUNKS } from '../../src/constants.js';
 import { createPgStore, isPgUrl, migratePg } from '../../src/store/adapters/pg.js';
+import { appendAudit, transaction } from '../../src/store/adapters/pg-client.js';
 import { openSqlite } from '../../src/store/adapters/sqlite.js';
 import { StoreConflict, type AuditRecord, type BrokerStore, type RefreshTokenRecord } from '../../src/store/ports.js';
 import { freshPgDatabase, freshPgStore, testPool } from '../helpers/pg.js';
+import type pg from 'pg';
 
 const NOW = 1_800_000_000;
 const u = (id: string) => `${id}:${crypto.randomUUID()}`;
@@ -172,5 +174,93 @@ describe('PostgreSQL retention: bounded work per run', () => {
     expect(await store.retention.prune(policy)).toMatchObject({ complete: false, deleted: { replay: PRUNE_CHUNK_ROWS * PRUNE_MAX_CHUNKS } });
     expect(await store.retention.prune(policy)).toMatchObject({ complete: true, deleted: { replay: 10 } });
     expect((await pool.query('SELECT count(*)::int AS n FROM replay')).rows[0].n).toBe(0);
+  });
+});
+
+describe('PostgreSQL audit export: paging by seq skips no record, whatever order instances commit in', () => {
+  const record = (requestId: string): AuditRecord => ({ at: NOW, event: 'mint', requestId });
+  const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+  /** Pages as `audit-export` does: from `after`, each page after the last seq of the one before, until one is empty. */
+  async function exportFrom(store: BrokerStore, after: number, limit: number) {
+    const out: Array<{ seq: number; record: AuditRecord }> = [];
+    for (;;) {
+      const page = await store.audit.since(0, after, limit);
+      if (page.length === 0) return out;
+      out.push(...page);
+      after = page[page.length - 1]!.seq;
+    }
+  }
+
+  /** Resolves once a session of the cluster waits on a lock, or once `settled` has settled. */
+  async function waitingOnLockOr(pool: pg.Pool, settled: Promise<unknown>) {
+    let done = false;
+    settled.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    while (!done && (await pool.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted")).rows[0].n === 0) await sleep(5);
+  }
+
+  it('a record whose seq was drawn first but committed after a later one is exported, once, before it', async () => {
+    const { store: a, pool, url } = await freshPgStore();
+    const b = createPgStore(testPool(url));
+    // Instance A's transaction draws the first seq through the adapter's own insert and stays open.
+    const open = await pool.connect();
+    await open.query('BEGIN');
+    await appendAudit(open, record('first'));
+    // Instance B's record, the later seq, commits.
+    await b.audit.append(record('second'));
+    // The export reads a page while A is still open: it either answers or waits on a lock.
+    const page = a.audit.since(0, 0, 100);
+    await waitingOnLockOr(pool, page);
+    await open.query('COMMIT');
+    open.release();
+    const first = await page;
+    const rest = first.length ? await exportFrom(a, first[first.length - 1]!.seq, 100) : [];
+    expect([...first, ...rest].map((r) => r.record.requestId)).toEqual(['first', 'second']);
+  });
+
+  it('a page that cannot take its watermark (a writer holds its seq past the statement timeout) fails, and the next export has everything', async () => {
+    const { store, pool } = await freshPgStore();
+    await store.audit.append(record('before'));
+    const open = await pool.connect();
+    await open.query('BEGIN');
+    await appendAudit(open, record('stuck'));
+    await store.audit.append(record('after'));
+    await expect(store.audit.since(0, 0, 100)).rejects.toThrow(/statement timeout/);
+    await open.query('COMMIT');
+    open.release();
+    expect((await exportFrom(store, 0, 100)).map((r) => r.record.requestId)).toEqual(['before', 'stuck', 'after']);
+  });
+
+  it('an export paging while two instances commit out of seq order gets every record exactly once, in seq order', async () => {
+    const { pool, url } = await freshPgStore();
+    const pools = [pool, testPool(url)];
+    const exporter = createPgStore(testPool(url));
+    const ids = Array.from({ length: 40 }, (_, i) => `r${i}`);
+    // Each write draws its seq, then holds its transaction open for a while: commits land out of seq order.
+    const writes = Promise.all(
+      ids.map(async (id, i) => {
+        await sleep(i % 7);
+        await transaction(pools[i % 2]!, async (tx) => {
+          await appendAudit(tx, record(id));
+          await sleep((i * 13) % 17);
+        });
+      }),
+    );
+    let finished = false;
+    void writes.then(() => (finished = true));
+    const exported: Array<{ seq: number; record: AuditRecord }> = [];
+    while (!finished) {
+      exported.push(...(await exportFrom(exporter, exported.at(-1)?.seq ?? 0, 3)));
+      await sleep(1);
+    }
+    await writes;
+    exported.push(...(await exportFrom(exporter, exported.at(-1)?.seq ?? 0, 3)));
+    const seqs = exported.map((r) => r.seq);
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(exported.map((r) => r.record.requestId).sort()).toEqual([...ids].sort());
   });
 });

@@ -100,6 +100,26 @@ export async function appendAudit(db: Queryable, r: AuditRecord): Promise<void> 
   await run(db, 'INSERT INTO audit_log (at, event, request_id, record) VALUES (?, ?, ?, ?)', [r.at, r.event, r.requestId, JSON.stringify(r)]);
 }
 
+/**
+ * Audit `seq` is drawn during an INSERT, so instances' transactions can commit out of `seq` order,
+ * and an export paging by `seq` could read past a smaller one still uncommitted and never see it.
+ * Every INSERT takes ROW EXCLUSIVE on audit_log before it draws its `seq` and holds it to commit;
+ * SHARE conflicts with it, so once SHARE is granted no drawn `seq` is uncommitted: every record at
+ * or below max(seq) is visible, every later one higher. Nothing is added to the write path: the
+ * export waits for the audit transactions in flight (nothing after an audit INSERT waits on a lock,
+ * so they are committing) and new ones wait for its max(). One simple query, one implicit
+ * transaction: the lock is released as the max() returns, with no round trip while it is held, and
+ * holding it the export waits for nothing, so it closes no deadlock cycle. (An advisory lock taken
+ * shared by every INSERT would do the same at a cost on every mint, and miss writers not taking it.)
+ */
+const AUDIT_WATERMARK = 'LOCK TABLE audit_log IN SHARE MODE; SELECT coalesce(max(seq), 0) AS seq FROM audit_log';
+
+/** The highest `seq` at or below which no audit record can appear any more (see AUDIT_WATERMARK). */
+export async function auditWatermark(db: Queryable): Promise<number> {
+  const results = (await db.query(AUDIT_WATERMARK)) as unknown as pg.QueryResult<{ seq: string }>[];
+  return Number(results[1]!.rows[0]!.seq);
+}
+
 /** PostgreSQL's unique_violation (SQLSTATE 23505). */
 export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && (err as { code?: unknown }).code === '23505';

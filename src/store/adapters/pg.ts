@@ -12,8 +12,7 @@ import {
   type BindingRow,
   type KeyRow,
 } from './rows.js';
-import { AUDIT_SINCE } from './retention-sql.js';
-import { appendAudit, first, isUniqueViolation, lockKey, run, transaction, type Queryable } from './pg-client.js';
+import { appendAudit, auditWatermark, first, isUniqueViolation, lockKey, run, transaction, type Queryable } from './pg-client.js';
 import { pgLoginStores } from './pg-logins.js';
 import { pgReferences } from './pg-references.js';
 import { pgSamlSessions } from './pg-saml-sessions.js';
@@ -54,6 +53,8 @@ const SQL = {
   purgeReplay: 'DELETE FROM replay WHERE expires_at < ?',
   replayRecorded: 'SELECT 1 AS recorded FROM replay WHERE scope = ? AND id = ? AND expires_at >= ?',
   recentAudit: 'SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?',
+  /** AUDIT_SINCE (retention-sql.ts) bounded by the watermark (auditWatermark, pg-client.ts). */
+  auditSince: 'SELECT seq, record FROM audit_log WHERE at >= ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
   insertSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING',
   getSecret: 'SELECT value FROM broker_secrets WHERE name = ?',
   putSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
@@ -147,8 +148,12 @@ export function createPgStore(pool: pg.Pool): BrokerStore {
     audit: {
       append: (r) => appendAudit(pool, r),
       recent: async (limit) => (await run<{ record: string }>(pool, SQL.recentAudit, [limit])).rows.map((r) => JSON.parse(r.record) as AuditRecord),
-      since: async (since, after, limit) =>
-        (await run<{ seq: number; record: string }>(pool, AUDIT_SINCE, [since, after, limit])).rows.map((r) => ({ seq: r.seq, record: JSON.parse(r.record) as AuditRecord })),
+      // Only up to the watermark: a page never runs ahead of a smaller `seq` yet to commit.
+      since: async (since, after, limit) => {
+        const upTo = await auditWatermark(pool);
+        const { rows } = await run<{ seq: number; record: string }>(pool, SQL.auditSince, [since, after, upTo, limit]);
+        return rows.map((r) => ({ seq: r.seq, record: JSON.parse(r.record) as AuditRecord }));
+      },
     },
     secrets: {
       getOrCreate: async (name, create) => {

@@ -39,6 +39,11 @@ export const PRUNE_AUDIT_BY_AGE = 'DELETE FROM audit_log WHERE seq IN (SELECT se
 export const PRUNE_AUDIT_BY_COUNT =
   'DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log WHERE seq <= (SELECT max(seq) FROM audit_log) - ? ORDER BY seq LIMIT ?)';
 
+/**
+ * (since, after, limit): an export page. Enough on SQLite and D1: they run one write transaction
+ * at a time and `seq` is drawn inside it, so records become visible in `seq` order and paging from
+ * the last `seq` skips nothing. PostgreSQL's concurrent writers need a watermark (pg.ts).
+ */
 export const AUDIT_SINCE = 'SELECT seq, record FROM audit_log WHERE at >= ? AND seq > ? ORDER BY seq LIMIT ?';
 
 /** One pruning statement, as an adapter runs it: (policy value, chunk size) → rows deleted. */
