@@ -1,13 +1,15 @@
 import { inflateRawSync } from 'node:zlib';
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { decodeJwt } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { ConfigFiles } from '../../src/config/load.js';
+import { SAML_METADATA_DEFAULT_REFRESH } from '../../src/constants.js';
 import type { BrokerWorker, WorkerEnv } from '../../src/runtime/worker.js';
 import { samlReplayScope } from '../../src/upstream/saml/index.js';
 import { decode, defaultSpec, IDP_ENTITY, idpMetadata, idpResponse, mutate, NS_A, el, testKeys, type ResponseSpec } from '../upstream/saml/helpers.js';
 import { capture, type Line } from '../helpers/log.js';
-import { BROKER, call, CRM, ID_JAG_TYPE, postToken, rows, SECRET, testFiles, testWorker, TOKEN_EXCHANGE } from './helpers.js';
+import { BROKER, call, CRM, ID_JAG_TYPE, postToken, rows, SECRET, testFiles, testWorker, TOKEN_EXCHANGE, workerEnv } from './helpers.js';
 
 /**
  * SAML on Workers, black-box through the Worker's fetch handler on workerd: a SAML connection
@@ -73,8 +75,8 @@ beforeAll(async () => {
 });
 
 /** The Worker, its env carrying the SP's decryption key as `wrangler secret put` would. */
-const worker = (lines: Line[] = []): BrokerWorker => {
-  const w = testWorker({ files, fetch: idpFetch, logger: capture(lines) });
+const worker = (lines: Line[] = [], clock?: () => number): BrokerWorker => {
+  const w = testWorker({ files, fetch: idpFetch, logger: capture(lines), ...(clock ? { clock } : {}) });
   return { ...w, fetch: (request, env, ctx) => w.fetch(request, { ...env, SAML_CORP_ENCRYPTION_KEY: keys.spEncryption.key } as WorkerEnv, ctx) };
 };
 
@@ -187,6 +189,24 @@ describe('SAML login through the Worker', () => {
     expect(await res.json()).toEqual({ error: 'server_error' });
     const failure = lines.find((l) => l.message === 'broker failed to start');
     expect(JSON.stringify(failure?.fields)).toContain('sp_encryption.private_key_env: SAML_CORP_ENCRYPTION_KEY is not set');
+  });
+
+  it('the cron trigger refreshes the IdP metadata once it is due (a Worker has no timers)', async () => {
+    const clock = { now: Math.floor(Date.now() / 1000) };
+    const w = worker([], () => clock.now);
+    expect((await call(w, '/login/saml/corp/metadata')).status).toBe(200);
+    const fetched = metadataFetches;
+    const scheduled = async () => {
+      const ctx = createExecutionContext();
+      await w.scheduled(createScheduledController({ cron: '*/5 * * * *', scheduledTime: clock.now * 1000 }), workerEnv(), ctx);
+      await waitOnExecutionContext(ctx);
+    };
+    await scheduled();
+    expect(metadataFetches).toBe(fetched);
+    // Past the default refresh interval (the test metadata has no cacheDuration): fetched again.
+    clock.now += SAML_METADATA_DEFAULT_REFRESH + 1;
+    await scheduled();
+    expect(metadataFetches).toBe(fetched + 1);
   });
 
   it('serves the SP metadata with both certificates', async () => {
