@@ -45,9 +45,9 @@ export interface BrokerDeps {
   logger?: Logger;
   /** Used for upstream JWKS; tests pass their own. */
   fetch?: Fetch;
-  /** Builds SAML upstream connections; only the Node runtime supplies it (see runtime/node-saml.ts). */
+  /** Builds SAML upstream connections (upstream/saml/factory.ts; runtime/node-saml.ts, runtime/worker-saml.ts). */
   saml?: RegistryDeps['saml'];
-  /** Verifies SAML assertions presented as `saml2` subject tokens; only the Node runtime supplies it. */
+  /** Verifies SAML assertions presented as `saml2` subject tokens; a runtime supplies it when a SAML connection is configured. */
   samlSubjectTokens?: SamlSubjectTokenVerifierFactory;
   /**
    * The caller's address as the runtime knows it: the TCP peer on Node, `CF-Connecting-IP` on

@@ -19,8 +19,8 @@ import type { Logger } from '../logger.js';
 export const SAML2_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:saml2';
 
 /**
- * Builds the verifier from the configured connections (the SAML ones), at start-up. Node only:
- * src/upstream/saml/subject-token.ts is the implementation, matching this shape.
+ * Builds the verifier from the configured connections (the SAML ones), at start-up:
+ * src/upstream/saml/subject-token.ts is the implementation (both runtimes), matching this shape.
  */
 export type SamlSubjectTokenVerifierFactory = (connections: readonly ConnectionConfig[], deps: { fetch?: typeof fetch; clock?: () => number; logger?: Logger }) => Promise<SamlSubjectTokenVerifier>;
 

@@ -89,7 +89,7 @@ export type VerifiedSubjectToken =
 
 /** What the grant is built with: the runtime's optional capabilities. */
 export interface TokenExchangeOptions {
-  /** Verifies `saml2` subject tokens; Node only. Without it, that type is unsupported_token_type. */
+  /** Verifies `saml2` subject tokens (supplied when a SAML connection is configured). Without it, that type is unsupported_token_type. */
   saml2?: SamlSubjectTokenVerifier;
 }
 

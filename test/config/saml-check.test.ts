@@ -123,6 +123,20 @@ describe('check refuses what start refuses', () => {
     expect(await refusedByBoth(dir)).toBe('SAML connection corp: sso_binding is redirect but the IdP metadata offers no HTTP-Redirect SingleSignOnService');
   }, 30_000);
 
+  it('an SP key named by private_key_env: unset, both refuse naming the variable; set, both take it from the environment', async () => {
+    const name = 'XAA_TEST_SAML_SIGNING_KEY';
+    const dir = configDir({ idp_metadata_xml: idpMetadata([keys.idp.cert]), sp_signing: { private_key_env: name, certificate: keys.spSigning.cert } });
+    delete process.env[name];
+    expect(await refusedByBoth(dir)).toBe(`SAML connection corp: sp_signing.private_key_env: ${name} is not set`);
+    process.env[name] = keys.spSigning.key;
+    try {
+      expect(await check(dir)).toEqual({ problems: [], notes: [] });
+      expect(await start(dir)).toBeUndefined();
+    } finally {
+      delete process.env[name];
+    }
+  }, 30_000);
+
   it('a valid connection passes both; metadata at a URL is not fetched by check, and it says so', async () => {
     const ok = configDir({ idp_metadata_xml: idpMetadata([keys.idp.cert]), sp_signing: pair(keys.spSigning) });
     expect(await check(ok)).toEqual({ problems: [], notes: [] });
