@@ -3,7 +3,7 @@ import type { SamlAttribute, SamlNameId } from './types.js';
 /**
  * The port between the token exchange's saml2 subject token (src/exchange/saml2.ts, web standards
  * only) and the verifier that does the XML and signature work (src/upstream/saml/subject-token.ts,
- * Node only). Both sides import it from here, so neither imports the other.
+ * node:crypto, which Workers provide under nodejs_compat). Both sides import it from here, so neither imports the other.
  */
 
 /** What a verified assertion says, in the broker's vocabulary (the same one a SAML login yields). */
