@@ -41,10 +41,14 @@ describe('id_token_signed_response_alg per client', () => {
   it('an RS256 client gets an RS256 ID token that openid-client verifies with the published JWKS; its access token stays ES256', async () => {
     const b = await startProvider({ clients: [rsaApp, spa], settings: registerRs256 });
     const published = await jwks(b);
+    // Its active key and the next one, published before it signs (they rotate with the ring's keys).
     const rsa = published.keys.filter((k) => k.kty === 'RSA');
-    expect(rsa).toHaveLength(1);
-    expect(rsa[0]).toMatchObject({ alg: 'RS256', use: 'sig' });
-    expect(rsa[0]).not.toHaveProperty('d');
+    expect(rsa).toHaveLength(2);
+    for (const k of rsa) {
+      expect(k).toMatchObject({ alg: 'RS256', use: 'sig' });
+      expect(k).not.toHaveProperty('d');
+    }
+    const activeRsa = b.services.keys.signingKey('RS256').kid;
 
     // openid-client, as a relying party would: discovery, then the code flow's token response (ID token checked against the JWKS).
     const fetchBroker: oidc.CustomFetch = (url, options) => b.fetch(url, options as RequestInit);
@@ -62,7 +66,8 @@ describe('id_token_signed_response_alg per client', () => {
 
     // And jose, against the JWKS alone.
     const { payload, protectedHeader } = await jwtVerify(tokens.id_token!, createLocalJWKSet(published), { issuer: BROKER, audience: webApp.client_id, algorithms: ['RS256'], currentDate: new Date(b.clock.now * 1000) });
-    expect(protectedHeader.kid).toBe(rsa[0]!.kid);
+    expect(protectedHeader.kid).toBe(activeRsa);
+    expect(rsa.map((k) => k.kid)).toContain(activeRsa);
     expect(payload.sub).toBeTruthy();
     expect(decodeProtectedHeader(tokens.access_token).alg).toBe('ES256');
 
@@ -98,13 +103,14 @@ describe('id_token_signed_response_alg per client', () => {
     expect(res.headers.get('location')).toBe(`${APP_LOGOUT}?state=bye`);
   });
 
-  it('keeps one RSA key in the store: a second broker on the same database publishes and uses the same one', async () => {
+  it('keeps the RSA keys in the store: a second broker on the same database publishes and uses the same ones', async () => {
     const first = await startProvider({ clients: [rsaApp, spa], settings: registerRs256 });
     const second = await startProvider({ clients: [rsaApp, spa], settings: registerRs256, db: first.db });
-    const kidOf = async (b: ProviderBroker) => (await jwks(b)).keys.find((k) => k.kty === 'RSA')!.kid;
-    expect(await kidOf(second)).toBe(await kidOf(first));
+    const kidsOf = async (b: ProviderBroker) => (await jwks(b)).keys.filter((k) => k.kty === 'RSA').map((k) => k.kid).sort();
+    expect(await kidsOf(second)).toEqual(await kidsOf(first));
+    expect(second.services.keys.signingKey('RS256').kid).toBe(first.services.keys.signingKey('RS256').kid);
     const tokens = await tokensOf(second);
-    expect(decodeProtectedHeader(tokens.id_token!).kid).toBe(await kidOf(first));
+    expect(decodeProtectedHeader(tokens.id_token!).kid).toBe(first.services.keys.signingKey('RS256').kid);
   });
 
   it('discovery lists RS256 among id_token_signing_alg_values_supported even when no client uses it', async () => {

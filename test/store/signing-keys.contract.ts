@@ -71,6 +71,16 @@ export function signingKeyStoreContract(name: string, makeStore: () => Promise<B
       expect(await states(s)).toMatchObject({ rs1: 'RS256:active', rs2: 'RS256:next' });
     });
 
+    it('reads a broker secret without creating it (an earlier version\'s RSA key, moved into the key table once)', async () => {
+      const s = await makeStore();
+      const name = `contract-secret:${crypto.randomUUID()}`;
+      expect(await s.secrets.get(name)).toBeUndefined();
+      expect(await s.secrets.get(name)).toBeUndefined();
+      expect(await s.secrets.getOrCreate(name, () => 'v1')).toBe('v1');
+      expect(await s.secrets.get(name)).toBe('v1');
+      expect(await s.secrets.getOrCreate(name, () => 'v2')).toBe('v1');
+    });
+
     it('still takes one kid (or null for none) as the expected active key when a single key is active', async () => {
       const s = await emptied();
       expect(await s.keys.apply({ upsert: [key('ec1', 'ES256', 'active')], remove: [], expectActive: null })).toBe(true);

@@ -12,6 +12,8 @@ import {
   type TableVersion,
 } from '../ports.js';
 import {
+  demotionsFirst,
+  expectedActiveKids,
   formatTableVersion,
   MAPPING_GENERATION_KEY,
   rowToBinding,
@@ -51,9 +53,14 @@ const SQL = {
     SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?)
     ON CONFLICT (kid) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at`,
   removeKey: `DELETE FROM signing_keys WHERE kid = ? AND EXISTS (SELECT 1 FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?)`,
-  /** Writes the guard row only if the active key is the expected one (`IS` compares NULL too). */
+  /**
+   * Writes the guard row only if the active kids are exactly the expected ones (a JSON array of
+   * distinct kids): as many active keys as expected, and every one of them among the expected.
+   */
   guardIfActive: `INSERT INTO replay (scope, id, expires_at)
-    SELECT '${ROTATION_GUARD_SCOPE}', ?, ? WHERE (SELECT kid FROM signing_keys WHERE state = 'active') IS ?`,
+    SELECT '${ROTATION_GUARD_SCOPE}', ?, ?
+    WHERE (SELECT COUNT(*) FROM signing_keys WHERE state = 'active') = json_array_length(?)
+      AND NOT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active' AND kid NOT IN (SELECT value FROM json_each(?)))`,
   guardAlways: `INSERT INTO replay (scope, id, expires_at) VALUES ('${ROTATION_GUARD_SCOPE}', ?, ?)`,
   dropGuard: `DELETE FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?`,
   tableRow: 'SELECT * FROM mapping_table WHERE namespace = ? AND upstream_issuer = ? AND upstream_subject = ?',
@@ -141,7 +148,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
   const keys: KeyStore = {
     list: async () => ((await q.listKeys.all<KeyRow>()).results ?? []).map(rowToKey),
     /**
-     * One batch: a guard row is written only if the active key is the expected one, every
+     * One batch: a guard row is written only if the active keys are the expected ones, every
      * write is conditional on that row, and the row is removed again at the end. A concurrent
      * rotation (or a second isolate creating the first keys) therefore changes nothing and
      * gets `false`, never a half-applied set.
@@ -149,12 +156,10 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
     apply: async (change) => {
       const guard = randomId();
       const now = clock();
-      const first =
-        change.expectActive === undefined ? q.guardAlways.bind(guard, now) : q.guardIfActive.bind(guard, now, change.expectActive);
-      // Demote before promote so the one-active index never sees two.
-      const ordered = [...change.upsert].sort((a, b) => (a.state === 'active' ? 1 : 0) - (b.state === 'active' ? 1 : 0));
+      const expected = change.expectActive === undefined ? undefined : JSON.stringify([...expectedActiveKids(change.expectActive)]);
+      const first = expected === undefined ? q.guardAlways.bind(guard, now) : q.guardIfActive.bind(guard, now, expected, expected);
       const writes = [
-        ...ordered.map((k: StoredKey) =>
+        ...demotionsFirst(change.upsert).map((k: StoredKey) =>
           q.upsertKey.bind(k.kid, k.alg, k.state, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.expiresAt ?? null, guard),
         ),
         ...change.remove.map((kid) => q.removeKey.bind(kid, guard)),
@@ -250,6 +255,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
         const [, read] = await db.batch<{ value: string }>([q.insertSecret.bind(name, create()), q.getSecret.bind(name)]);
         return read!.results[0]!.value;
       },
+      get: async (name) => (await q.getSecret.bind(name).first<{ value: string }>())?.value ?? undefined,
     },
     commitMint: async (write: { binding?: SubjectBinding; audit: AuditRecord }) => {
       const b = write.binding;
