@@ -132,10 +132,20 @@ export const D1_TABLES = [
   'saml_sessions',
 ] as const;
 
-/** The tables the store needs that the database lacks: migrations not (all) applied. One query. */
-export async function missingD1Tables(db: D1Database): Promise<string[]> {
-  const present = new Set(((await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all<{ name: string }>()).results ?? []).map((r) => r.name));
-  return D1_TABLES.filter((t) => !present.has(t));
+/**
+ * Indexes the store's correctness rests on that a later migration made (not a table of its own):
+ * one active signing key per algorithm (0007); before it, an RS256 key could not be active beside
+ * the ES256 one.
+ */
+export const D1_INDEXES = ['signing_keys_one_active_per_alg'] as const;
+
+/** The tables and the indexes (D1_INDEXES) the store needs that the database lacks: migrations not (all) applied. One query. */
+export async function missingD1Schema(db: D1Database): Promise<{ tables: string[]; indexes: string[] }> {
+  const rows = (await db.prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index')").all<{ type: string; name: string }>()).results ?? [];
+  const present = (type: string) => new Set(rows.filter((r) => r.type === type).map((r) => r.name));
+  const tables = present('table');
+  const indexes = present('index');
+  return { tables: D1_TABLES.filter((t) => !tables.has(t)), indexes: D1_INDEXES.filter((i) => !indexes.has(i)) };
 }
 
 /** The D1 store. Statements are prepared once per store; `bind()` returns a new statement each call. */
