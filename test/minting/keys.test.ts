@@ -1,6 +1,7 @@
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
-import { JWKS_PUBLIC_MAX_AGE, JWKS_REFETCH_COOLDOWN_MS, KEY_RELOAD_INTERVAL, NEXT_KEY_MIN_AGE, RETIRED_KEY_GRACE } from '../../src/constants.js';
+import { CLOCK_SKEW, ID_JAG_MAX_LIFETIME, JWKS_PUBLIC_MAX_AGE, JWKS_REFETCH_COOLDOWN_MS, KEY_RELOAD_INTERVAL, NEXT_KEY_MIN_AGE, RETIRED_KEY_GRACE } from '../../src/constants.js';
+import { ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME } from '../../src/provider/limits.js';
 import { KeyRing } from '../../src/minting/keys.js';
 import { buildIdJagClaims, signIdJag } from '../../src/minting/id-jag.js';
 import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.js';
@@ -109,6 +110,14 @@ describe('key reload across nodes', () => {
     await b.refresh(T0 + NEXT_KEY_MIN_AGE + KEY_RELOAD_INTERVAL - 1);
     expect(b.signingKey().kid).toBe(activated);
     expect(b.jwks().keys.map((k) => k.kid)).toContain(activated);
+  });
+});
+
+describe('how long a retired key stays published', () => {
+  it('outlasts every token the broker signs (ID-JAGs, and the provider\'s ID tokens of either algorithm and access tokens), plus skew and a reload', () => {
+    for (const lifetime of [ID_JAG_MAX_LIFETIME, ID_TOKEN_LIFETIME, ACCESS_TOKEN_LIFETIME]) {
+      expect(RETIRED_KEY_GRACE).toBeGreaterThanOrEqual(lifetime + CLOCK_SKEW + KEY_RELOAD_INTERVAL);
+    }
   });
 });
 
