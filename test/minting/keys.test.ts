@@ -299,6 +299,14 @@ describe('the RS256 key of clients that ask for RS256 ID tokens rotates with the
     await r.rotate(T0 + 10 + NEXT_KEY_MIN_AGE);
     expect(r.signingKey('RS256').kid).not.toBe(kid);
     expect((await store.keys.list()).find((k) => k.kid === kid)).toMatchObject({ state: 'retired', expiresAt: T0 + 10 + NEXT_KEY_MIN_AGE + RETIRED_KEY_GRACE });
+
+    // Once moved it is never taken again: with every RS256 row gone (no client asked for RS256 for a
+    // while), a client asking again gets a fresh key, not the rotated-out one back.
+    await store.keys.apply({ upsert: [], remove: (await byAlg(store, 'RS256')).map((k) => k.kid) });
+    const later = make();
+    await later.init(T0 + 10_000);
+    expect(later.signingKey('RS256').kid).not.toBe(kid);
+    expect((await store.keys.list()).map((k) => k.kid)).not.toContain(kid);
   });
 
   it('when no client asks for RS256 any more, the RSA key is retired (published until its tokens expire), not left signing', async () => {
