@@ -82,6 +82,16 @@ export function upstreamTrust(settings: BrokerSettings): UpstreamTrust {
   );
 }
 
+/**
+ * The signing key ring of these settings: `signing.alg`'s keys, and those of the other algorithm
+ * clients ask for their ID tokens (docs/provider.md), which rotate with them. The CLI's
+ * `rotate-keys` builds the same ring, so it rotates every algorithm a broker signs with.
+ */
+export function keyRingFor(settings: BrokerSettings, store: Pick<BrokerStore, 'keys' | 'secrets'>, jws?: JwsCrypto): KeyRing {
+  const idTokenAlgs = settings.clients.flatMap((c) => (c.oidc?.id_token_signed_response_alg ? [c.oidc.id_token_signed_response_alg as SigningAlg] : []));
+  return new KeyRing(store.keys, settings.signing.alg, jws, { algs: idTokenAlgs, secrets: store.secrets });
+}
+
 /** Builds the broker from its dependencies. No runtime imports: Node and Workers both call this. */
 export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const { config, store } = deps;
@@ -89,9 +99,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
 
-  // Keys of another algorithm for the ID tokens of clients that ask for it (docs/provider.md).
-  const idTokenAlgs = settings.clients.flatMap((c) => (c.oidc?.id_token_signed_response_alg ? [c.oidc.id_token_signed_response_alg as SigningAlg] : []));
-  const keys = new KeyRing(store.keys, settings.signing.alg, deps.jws, { algs: idTokenAlgs, secrets: store.secrets });
+  const keys = keyRingFor(settings, store, deps.jws);
   await keys.init(clock());
   if (deps.importMappingTables !== false) await importMappingTables(config, store, logger);
 

@@ -85,8 +85,10 @@ export const JWKS_PUBLIC_MAX_AGE = 300;
  */
 export const NEXT_KEY_MIN_AGE = JWKS_PUBLIC_MAX_AGE + JWKS_REFETCH_COOLDOWN_MS / 1000 + KEY_RELOAD_INTERVAL;
 /**
- * Signing keys. A retired key stays published until every token it signed has expired, counting
- * a node that has not yet reloaded and still signs with it.
+ * Signing keys, of every algorithm (the RS256 keys of clients' ID tokens get the same grace). A
+ * retired key stays published until every token it signed has expired, counting a node that has
+ * not yet reloaded and still signs with it. ID-JAGs bound it; the provider's ID and access tokens
+ * (provider/limits.ts) live no longer (test/minting/keys.test.ts checks).
  */
 export const RETIRED_KEY_GRACE = ID_JAG_MAX_LIFETIME + CLOCK_SKEW + KEY_RELOAD_INTERVAL;
 

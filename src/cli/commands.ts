@@ -12,17 +12,16 @@ import { z } from 'zod';
 import { hashSecret, generateSecret } from '../clients/secrets.js';
 import { ConfigError, formatProblem } from '../config/load.js';
 import { principalIdOf } from '../mapping/principal.js';
-import { KeyRing } from '../minting/keys.js';
 import { createPolicyEngine } from '../policy/cedar-engine.js';
 import { loadConfigFromDisk } from '../runtime/config-files.js';
 import { checkStartup } from '../runtime/check.js';
 import { configFileError } from '../runtime/startup.js';
 import { databaseLocation, openNodeStore, type NodeStore } from '../runtime/node-store.js';
-import { contentVersion, upstreamTrust } from '../app.js';
+import { contentVersion, keyRingFor, upstreamTrust } from '../app.js';
 import { systemClock } from '../clock.js';
 import { explain, formatExplanation } from '../authzen/explain.js';
 import { SubjectResolver } from '../mapping/resolve.js';
-import { AUDIT_EXPORT_PAGE, WASM_TIERING_BUDGET } from '../constants.js';
+import { AUDIT_EXPORT_PAGE, KEY_RELOAD_INTERVAL, WASM_TIERING_BUDGET } from '../constants.js';
 import { claimMapOverridesSchema, effectiveClaimMap } from '../migration/claims.js';
 import { contractReport, formatContractReport } from '../migration/contract-report.js';
 import { importSpMetadata, toYaml } from '../migration/import-sp-metadata.js';
@@ -106,14 +105,15 @@ program
 
 program
   .command('rotate-keys')
-  .description('promote the next signing key, retire the active one, publish a fresh next key')
+  .description('promote the next signing keys, retire the active ones, publish fresh next keys (every algorithm the broker signs with, at once)')
   .action(async () => {
     const { config, store } = await openStore();
-    const ring = new KeyRing(store.keys, config.settings.signing.alg);
+    // The broker's own ring: signing.alg's keys and those of clients' id_token_signed_response_alg.
+    const ring = keyRingFor(config.settings, store);
     await ring.init(systemClock());
-    const r = await ring.rotate(systemClock());
-    console.log(`active: ${r.activated}\nretired: ${r.retired ?? '(none)'}\nnext: ${r.next}`);
-    console.log('running brokers pick the new key up within 60 s (KEY_RELOAD_INTERVAL)');
+    const { others, ...own } = await ring.rotate(systemClock());
+    for (const r of [own, ...others]) console.log(`${r.alg} active: ${r.activated}\n${r.alg} retired: ${r.retired ?? '(none)'}\n${r.alg} next: ${r.next}`);
+    console.log(`running brokers pick the new keys up within ${KEY_RELOAD_INTERVAL} s (KEY_RELOAD_INTERVAL)`);
   });
 
 const tableFile = z.object({

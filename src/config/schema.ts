@@ -173,7 +173,7 @@ export const clientSchema = z
     }
   });
 
-/** The algorithms the broker signs ID tokens with (its key ring's and the companion key's). */
+/** The algorithms the broker signs ID tokens with (`signing.alg`'s keys, and the other's for clients that ask for it). */
 export const ID_TOKEN_ALGS = ['ES256', 'RS256'] as const;
 
 export const destinationSchema = z

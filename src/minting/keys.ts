@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { KEY_RELOAD_INTERVAL, NEXT_KEY_MIN_AGE, RETIRED_KEY_GRACE } from '../constants.js';
-import type { KeyStore, SecretStore, StoredKey } from '../store/ports.js';
+import type { KeyChange, KeyStore, SecretStore, StoredKey } from '../store/ports.js';
 import { webJws, type JwsCrypto } from './jws.js';
 
 export type SigningAlg = 'ES256' | 'RS256';
@@ -15,107 +15,127 @@ export interface ActiveKey {
 
 /**
  * Keys of an algorithm other than `signing.alg` that some OIDC clients' ID tokens need
- * (`id_token_signed_response_alg`, docs/provider.md). The key table holds one active key only (its
- * unique index), so each lives in the broker secrets, one per algorithm, made by the first broker
- * that needs it (first writer wins) and shared by every node from then on. Published in the JWKS
- * beside the ring's keys; never rotated by the ring.
+ * (`id_token_signed_response_alg`, docs/provider.md). They are rows of the key table like the
+ * ring's own (one active key per algorithm), in the same three states, and rotate with them in one
+ * step. `secrets` is where an earlier version kept one such key per algorithm
+ * (`companion-signing-key:<alg>`): read once, to move it into the key table.
  */
 export interface CompanionKeys {
   algs: readonly SigningAlg[];
   secrets: SecretStore;
 }
 
-interface Companion {
-  active: ActiveKey;
-  jwk: JWK;
-  publicKey: CryptoKey;
+/** What a rotation did for one algorithm. */
+export interface Rotation {
+  alg: SigningAlg;
+  activated: string;
+  retired?: string;
+  next: string;
 }
 
 /**
  * The broker's signing keys. Three states: `next` (published, not yet signing, so verifiers have
  * cached it before it is used), `active` (signing), `retired` (published until every token it
- * signed has expired). Keys live in the store so every node signs with the same key.
+ * signed has expired). Keys live in the store so every node signs with the same key. There is one
+ * active key per configured algorithm: `signing.alg`'s, which signs everything, and those of the
+ * algorithms clients ask for their ID tokens; a rotation moves all of them at once.
  */
 export class KeyRing {
-  private active?: ActiveKey;
+  private active = new Map<SigningAlg, ActiveKey>();
   private published: JWK[] = [];
   private publicByKid = new Map<string, CryptoKey>();
+  /** Imported keys by kid, kept across reloads: a reload imports only keys it has not seen. */
+  private signers = new Map<string, ActiveKey>();
+  private publicKeys = new Map<string, CryptoKey>();
   private loadedAt = 0;
-  private companions = new Map<SigningAlg, Companion>();
+  /** `signing.alg` first, then the others clients ask for. */
+  private readonly algs: readonly SigningAlg[];
 
   constructor(
     private readonly store: KeyStore,
     private readonly alg: SigningAlg,
     private readonly jws: JwsCrypto = webJws,
     private readonly companionKeys?: CompanionKeys,
-  ) {}
+  ) {
+    this.algs = [...new Set([alg, ...(companionKeys?.algs ?? [])])];
+  }
 
   /**
-   * Loads keys, creating the first active and next keys on first start. When `signing.alg` changed,
-   * keys of the old algorithm stop signing at once: a new active and next key of the configured
-   * algorithm replace them, the old active key is retired (published until its tokens expire) and
-   * an old next key, which never signed, is removed. Verifiers meet the new kid as unknown and
-   * refetch the JWKS, which already holds it.
+   * Loads keys, creating an active and a next key of each configured algorithm that has none (on
+   * first start, or when a client first asks for an algorithm). Keys of an algorithm no longer
+   * configured (`signing.alg` changed, no client asks for it any more) stop signing at once: the
+   * active one is retired (published until its tokens expire) and a next one, which never signed,
+   * removed. Verifiers meet a new kid as unknown and refetch the JWKS, which already holds it.
    */
   async init(now: number): Promise<void> {
     let keys = await this.store.list();
-    const current = keys.find((k) => k.state === 'active');
-    if (!current || current.alg !== this.alg) {
-      const active = await newKey(this.alg, 'active', now);
-      const oldNext = keys.filter((k) => k.state === 'next' && k.alg !== this.alg);
-      const next = keys.some((k) => k.state === 'next' && k.alg === this.alg) ? [] : [await newKey(this.alg, 'next', now)];
-      const retire = current ? [{ ...current, state: 'retired' as const, expiresAt: now + RETIRED_KEY_GRACE }] : [];
+    const start = await this.startChange(keys, now);
+    if (start) {
       // A concurrent start that did the same first wins; this one then loads what it wrote.
-      await this.store.apply({ upsert: [...retire, active, ...next], remove: oldNext.map((k) => k.kid), expectActive: current?.kid ?? null });
+      if ((await this.store.apply(start.change)) && start.moved) await markMoved(this.companionKeys!.secrets, start.moved);
       keys = await this.store.list();
     }
-    await this.loadCompanions(now);
     await this.load(keys, now);
   }
 
-  /** The companion key of each algorithm asked for, read from the secrets or made there once. */
-  private async loadCompanions(now: number): Promise<void> {
-    const companions = new Map<SigningAlg, Companion>();
-    for (const alg of new Set(this.companionKeys?.algs ?? [])) {
-      if (alg === this.alg) continue;
-      const stored = await companionKey(this.companionKeys!.secrets, alg, now);
-      const key = (await importJWK(stored.privateJwk, alg)) as CryptoKey;
-      companions.set(alg, {
-        active: { kid: stored.kid, alg, key, sign: this.jws.signer(key, alg, stored.kid) },
-        jwk: { ...stored.publicJwk, kid: stored.kid, alg, use: 'sig' },
-        publicKey: (await importJWK(stored.publicJwk, alg)) as CryptoKey,
-      });
+  /** What a start must write to the key table, if anything; `moved`: an earlier version's key it takes over. */
+  private async startChange(keys: StoredKey[], now: number): Promise<{ change: KeyChange; moved?: StoredKey } | undefined> {
+    const upsert: StoredKey[] = [];
+    const remove: string[] = [];
+    let moved: StoredKey | undefined;
+    for (const k of keys) {
+      if (this.algs.includes(k.alg)) continue;
+      if (k.state === 'active') upsert.push({ ...k, state: 'retired', expiresAt: now + RETIRED_KEY_GRACE });
+      if (k.state === 'next') remove.push(k.kid);
     }
-    this.companions = companions;
+    for (const alg of this.algs) {
+      if (!keys.some((k) => k.alg === alg && k.state === 'active')) {
+        const earlier = this.companionKeys ? await earlierCompanionKey(this.companionKeys.secrets, alg) : undefined;
+        if (earlier) moved = earlier;
+        upsert.push(earlier ?? (await newKey(alg, 'active', now)));
+      }
+      if (!keys.some((k) => k.alg === alg && k.state === 'next')) upsert.push(await newKey(alg, 'next', now));
+    }
+    if (upsert.length === 0 && remove.length === 0) return undefined;
+    return { change: { upsert, remove, expectActive: activeKids(keys) }, ...(moved ? { moved } : {}) };
   }
 
   /**
-   * Promotes next → active, demotes active → retired, adds a fresh next, drops expired retired keys.
-   * Refused while the next key is younger than NEXT_KEY_MIN_AGE (a destination could still hold a
-   * JWKS without it); without a next key of the configured algorithm, one is published and the
-   * rotation refused until it is old enough.
+   * Promotes next → active and demotes active → retired for every configured algorithm at once,
+   * adds fresh next keys and drops expired retired keys: one change, applied only if no other node
+   * changed any active key meanwhile, so both algorithms rotate or neither does. Refused while a
+   * next key is younger than NEXT_KEY_MIN_AGE (a verifier could still hold a JWKS without it);
+   * without a next key of some configured algorithm, one is published and the rotation refused
+   * until it is old enough.
    */
-  async rotate(now: number): Promise<{ activated: string; retired?: string; next: string }> {
+  async rotate(now: number): Promise<Rotation & { others: Rotation[] }> {
     const keys = await this.store.list();
-    const current = keys.find((k) => k.state === 'active');
-    const existing = keys.find((k) => k.state === 'next' && k.alg === this.alg);
-    if (!existing) {
-      const published = await newKey(this.alg, 'next', now);
-      const stale = keys.filter((k) => k.state === 'next').map((k) => k.kid);
-      if (!(await this.store.apply({ upsert: [published], remove: stale, expectActive: current?.kid ?? null }))) throw new Error('another rotation happened concurrently; reload and retry');
+    const expectActive = activeKids(keys);
+    const missing = this.algs.filter((alg) => !keys.some((k) => k.state === 'next' && k.alg === alg));
+    if (missing.length > 0) {
+      const published = await Promise.all(missing.map((alg) => newKey(alg, 'next', now)));
+      const stale = keys.filter((k) => k.state === 'next' && !this.algs.includes(k.alg)).map((k) => k.kid);
+      if (!(await this.store.apply({ upsert: published, remove: stale, expectActive }))) throw concurrentRotation();
       await this.load(await this.store.list(), now);
-      throw tooEarly(published, now);
+      throw tooEarly(published[0]!, now);
     }
-    if (now - existing.createdAt < NEXT_KEY_MIN_AGE) throw tooEarly(existing, now);
-    const next = existing;
-    const fresh = await newKey(this.alg, 'next', now);
-    const upsert: StoredKey[] = [{ ...next, state: 'active' }, fresh];
-    if (current) upsert.push({ ...current, state: 'retired', expiresAt: now + RETIRED_KEY_GRACE });
+    const nexts = this.algs.map((alg) => keys.find((k) => k.state === 'next' && k.alg === alg)!);
+    const young = nexts.find((k) => now - k.createdAt < NEXT_KEY_MIN_AGE);
+    if (young) throw tooEarly(young, now);
+    const upsert: StoredKey[] = [];
+    const rotations: Rotation[] = [];
+    for (const next of nexts) {
+      const current = keys.find((k) => k.state === 'active' && k.alg === next.alg);
+      const fresh = await newKey(next.alg, 'next', now);
+      upsert.push({ ...next, state: 'active' }, fresh);
+      if (current) upsert.push({ ...current, state: 'retired', expiresAt: now + RETIRED_KEY_GRACE });
+      rotations.push({ alg: next.alg, activated: next.kid, ...(current ? { retired: current.kid } : {}), next: fresh.kid });
+    }
     const remove = keys.filter((k) => k.state === 'retired' && (k.expiresAt ?? 0) <= now).map((k) => k.kid);
-    const ok = await this.store.apply({ upsert, remove, expectActive: current?.kid ?? null });
-    if (!ok) throw new Error('another rotation happened concurrently; reload and retry');
+    if (!(await this.store.apply({ upsert, remove, expectActive }))) throw concurrentRotation();
     await this.load(await this.store.list(), now);
-    return { activated: next.kid, ...(current ? { retired: current.kid } : {}), next: fresh.kid };
+    const [own, ...others] = rotations;
+    return { ...own!, others };
   }
 
   /** Re-reads the store (another node may have rotated). */
@@ -135,16 +155,15 @@ export class KeyRing {
     await this.reload(now);
   }
 
-  /** The active key; for another algorithm than `signing.alg`, its companion key (ID tokens of clients that ask for it). */
+  /** The active key of `signing.alg`, or of another algorithm a client asked for (its ID tokens). */
   signingKey(alg: SigningAlg = this.alg): ActiveKey {
-    if (!this.active) throw new Error('KeyRing not initialised');
-    if (alg === this.alg) return this.active;
-    const companion = this.companions.get(alg);
-    if (!companion) throw new Error(`no ${alg} signing key: no client was configured for ${alg}`);
-    return companion.active;
+    const key = this.active.get(alg);
+    if (key) return key;
+    if (this.active.size === 0) throw new Error('KeyRing not initialised');
+    throw new Error(`no ${alg} signing key: no client was configured for ${alg}`);
   }
 
-  /** The public JWKS: next, active and unexpired retired keys. */
+  /** The public JWKS: next, active and unexpired retired keys of every algorithm. */
   jwks(): { keys: JWK[] } {
     return { keys: this.published };
   }
@@ -156,18 +175,37 @@ export class KeyRing {
 
   private async load(keys: StoredKey[], now: number) {
     const live = keys.filter((k) => k.state !== 'retired' || (k.expiresAt ?? 0) > now);
-    const activeRow = live.find((k) => k.state === 'active');
-    if (!activeRow) throw new Error('no active signing key in the store');
-    const key = (await importJWK(activeRow.privateJwk, activeRow.alg)) as CryptoKey;
-    this.active = { kid: activeRow.kid, alg: activeRow.alg, key, sign: this.jws.signer(key, activeRow.alg, activeRow.kid) };
-    const companions = [...this.companions.values()];
-    this.published = [...live.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' })), ...companions.map((c) => c.jwk)];
+    // Only the configured algorithms sign; an active key of another (a node configured otherwise) is published only.
+    const active = new Map<SigningAlg, ActiveKey>();
+    for (const row of live) if (row.state === 'active' && this.algs.includes(row.alg)) active.set(row.alg, await this.signer(row));
+    if (!active.has(this.alg)) throw new Error('no active signing key in the store');
     const publicByKid = new Map<string, CryptoKey>();
-    for (const k of live) publicByKid.set(k.kid, (await importJWK(k.publicJwk, k.alg)) as CryptoKey);
-    for (const c of companions) publicByKid.set(c.active.kid, c.publicKey);
+    for (const k of live) publicByKid.set(k.kid, this.publicKeys.get(k.kid) ?? ((await importJWK(k.publicJwk, k.alg)) as CryptoKey));
+    // The configured algorithm's keys first, as before there were others.
+    const ordered = [...live.filter((k) => k.alg === this.alg), ...live.filter((k) => k.alg !== this.alg)];
+    this.active = active;
+    this.published = ordered.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' }));
     this.publicByKid = publicByKid;
+    this.publicKeys = publicByKid;
+    this.signers = new Map([...active.values()].map((a) => [a.kid, a]));
     this.loadedAt = now;
   }
+
+  /** The signing key of an active row, imported once per kid. */
+  private async signer(row: StoredKey): Promise<ActiveKey> {
+    const cached = this.signers.get(row.kid);
+    if (cached) return cached;
+    const key = (await importJWK(row.privateJwk, row.alg)) as CryptoKey;
+    return { kid: row.kid, alg: row.alg, key, sign: this.jws.signer(key, row.alg, row.kid) };
+  }
+}
+
+function activeKids(keys: StoredKey[]): string[] {
+  return keys.filter((k) => k.state === 'active').map((k) => k.kid);
+}
+
+function concurrentRotation(): Error {
+  return new Error('another rotation happened concurrently; reload and retry');
 }
 
 function tooEarly(next: StoredKey, now: number): Error {
@@ -178,22 +216,25 @@ function tooEarly(next: StoredKey, now: number): Error {
   );
 }
 
-/** Thrown by a `create` that must not run: SecretStore.getOrCreate calls it before it writes. */
-const READ_ONLY = Symbol('read only');
+const earlierName = (alg: SigningAlg) => `companion-signing-key:${alg}`;
+const movedName = (alg: SigningAlg) => `companion-signing-key:${alg}:moved`;
 
 /**
- * The companion key of `alg`. Read first, without making one: an RSA key takes tens of
- * milliseconds to generate, too much to spend (and throw away) on every start of a Worker.
+ * The key an earlier version kept in the broker secrets for `alg` (tokens it signed are still
+ * outstanding, and verifiers have it cached), to become that algorithm's active row, with its kid:
+ * once only. After it has moved (`…:moved` names its kid) it is never taken again, so a key
+ * rotated out of the table is not brought back when a client asks for the algorithm again later.
  */
-async function companionKey(secrets: SecretStore, alg: SigningAlg, now: number): Promise<StoredKey> {
-  const name = `companion-signing-key:${alg}`;
-  try {
-    return JSON.parse(await secrets.getOrCreate(name, () => { throw READ_ONLY; })) as StoredKey;
-  } catch (err) {
-    if (err !== READ_ONLY) throw err;
-  }
-  const made = await newKey(alg, 'active', now);
-  return JSON.parse(await secrets.getOrCreate(name, () => JSON.stringify(made))) as StoredKey;
+async function earlierCompanionKey(secrets: SecretStore, alg: SigningAlg): Promise<StoredKey | undefined> {
+  const stored = await secrets.get(earlierName(alg));
+  if (stored === undefined || (await secrets.get(movedName(alg))) !== undefined) return undefined;
+  const key = JSON.parse(stored) as StoredKey;
+  if (key.alg !== alg) return undefined;
+  return { kid: key.kid, alg, state: 'active', privateJwk: key.privateJwk, publicJwk: key.publicJwk, createdAt: key.createdAt };
+}
+
+async function markMoved(secrets: SecretStore, key: StoredKey): Promise<void> {
+  await secrets.getOrCreate(movedName(key.alg), () => key.kid);
 }
 
 async function newKey(alg: SigningAlg, state: StoredKey['state'], now: number): Promise<StoredKey> {

@@ -20,7 +20,7 @@ import { consoleLogger, type Logger } from '../logger.js';
 import type { CedarModule } from '../policy/types.js';
 import { systemClock } from '../clock.js';
 import { WORKER_BUILD_RETRY_SECONDS } from '../constants.js';
-import { createD1Store, missingD1Tables } from '../store/adapters/d1.js';
+import { createD1Store, missingD1Schema } from '../store/adapters/d1.js';
 import type { Fetch } from '../upstream/jwks.js';
 import { bundledConfigFiles } from './worker-files.js';
 import { workerSamlDeps } from './worker-saml.js';
@@ -74,14 +74,12 @@ function d1Binding(env: WorkerEnv): D1Database {
   throw new WorkerSetupError(`${found}; wrangler.toml needs [[d1_databases]] with binding = "DB".${hint}`);
 }
 
-/** Every table the store uses exists, or the error lists the missing ones and how to create them. */
+/** Every table (and index) the store relies on exists, or the error lists the missing ones and how to create them. */
 async function requireMigrated(db: D1Database): Promise<void> {
-  const missing = await missingD1Tables(db);
-  if (missing.length === 0) return;
-  throw new WorkerSetupError(
-    `the D1 database "DB" lacks table(s) ${missing.join(', ')}: its migrations have not been applied. ` +
-      'Run `npx wrangler d1 migrations apply DB --remote` (or --local for wrangler dev), then send a request.',
-  );
+  const { tables, indexes } = await missingD1Schema(db);
+  const apply = 'Run `npx wrangler d1 migrations apply DB --remote` (or --local for wrangler dev), then send a request.';
+  if (tables.length > 0) throw new WorkerSetupError(`the D1 database "DB" lacks table(s) ${tables.join(', ')}: its migrations have not been applied. ${apply}`);
+  if (indexes.length > 0) throw new WorkerSetupError(`the D1 database "DB" lacks index(es) ${indexes.join(', ')}: its migrations have not all been applied. ${apply}`);
 }
 
 /** Builds a broker from D1 and the given configuration; what the default export does lazily. */

@@ -20,10 +20,27 @@ export interface StoredKey {
   expiresAt?: number;
 }
 
+/**
+ * The active keys a key change was computed from: exactly these kids are active (one per algorithm),
+ * in any order. A single kid, or null for none, is the one-algorithm form.
+ */
+export type ExpectedActiveKeys = readonly string[] | string | null;
+
 export interface KeyStore {
   list(): Promise<StoredKey[]>;
-  /** Applies a whole rotation atomically. `expectActive` guards against two nodes rotating at once. */
-  apply(change: { upsert: StoredKey[]; remove: string[]; expectActive?: string | null }): Promise<boolean>;
+  /**
+   * Applies a whole change (a rotation of every algorithm, the first keys) atomically, or nothing.
+   * With `expectActive`, only if the set of active kids is exactly that one: two nodes rotating at
+   * once, or starting at once, get one winner, and a change to either algorithm's active key
+   * refuses a change computed before it for both. The table holds one active key per algorithm.
+   */
+  apply(change: KeyChange): Promise<boolean>;
+}
+
+export interface KeyChange {
+  upsert: StoredKey[];
+  remove: string[];
+  expectActive?: ExpectedActiveKeys;
 }
 
 /** A subject bound in a namespace: once bound, never silently re-bound. */
@@ -163,6 +180,8 @@ export interface RetentionStore {
 export interface SecretStore {
   /** Returns the stored secret, creating it with `create()` the first time (first writer wins). */
   getOrCreate(name: string, create: () => string): Promise<string>;
+  /** The stored secret, or undefined: never creates one. */
+  get(name: string): Promise<string | undefined>;
 }
 
 /** The latest evidence about a person (from their most recent upstream login). */

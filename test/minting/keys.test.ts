@@ -1,9 +1,11 @@
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { describe, expect, it } from 'vitest';
-import { JWKS_PUBLIC_MAX_AGE, JWKS_REFETCH_COOLDOWN_MS, KEY_RELOAD_INTERVAL, NEXT_KEY_MIN_AGE, RETIRED_KEY_GRACE } from '../../src/constants.js';
+import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
+import { describe, expect, it, vi } from 'vitest';
+import { CLOCK_SKEW, ID_JAG_MAX_LIFETIME, JWKS_PUBLIC_MAX_AGE, JWKS_REFETCH_COOLDOWN_MS, KEY_RELOAD_INTERVAL, NEXT_KEY_MIN_AGE, RETIRED_KEY_GRACE } from '../../src/constants.js';
+import { ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME } from '../../src/provider/limits.js';
 import { KeyRing } from '../../src/minting/keys.js';
 import { buildIdJagClaims, signIdJag } from '../../src/minting/id-jag.js';
 import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.js';
+import type { KeyStore } from '../../src/store/ports.js';
 import { exchangeParams, postToken, startTestBroker, testSettings } from '../helpers/broker.js';
 
 const T0 = 1_800_000_000;
@@ -111,6 +113,14 @@ describe('key reload across nodes', () => {
   });
 });
 
+describe('how long a retired key stays published', () => {
+  it('outlasts every token the broker signs (ID-JAGs, and the provider\'s ID tokens of either algorithm and access tokens), plus skew and a reload', () => {
+    for (const lifetime of [ID_JAG_MAX_LIFETIME, ID_TOKEN_LIFETIME, ACCESS_TOKEN_LIFETIME]) {
+      expect(RETIRED_KEY_GRACE).toBeGreaterThanOrEqual(lifetime + CLOCK_SKEW + KEY_RELOAD_INTERVAL);
+    }
+  });
+});
+
 describe('when a next key may sign', () => {
   it('the minimum age is the JWKS max-age plus the destinations\' refetch cooldown plus the key reload interval', () => {
     expect(NEXT_KEY_MIN_AGE).toBe(JWKS_PUBLIC_MAX_AGE + JWKS_REFETCH_COOLDOWN_MS / 1000 + KEY_RELOAD_INTERVAL);
@@ -185,3 +195,130 @@ async function activeAfterRestart(store: ReturnType<typeof createSqliteStore>, a
   await r.init(now);
   return r.signingKey().kid;
 }
+
+describe('the RS256 key of clients that ask for RS256 ID tokens rotates with the ring', () => {
+  function withRsa() {
+    const store = createSqliteStore(openSqlite(':memory:'));
+    const make = (keys: KeyStore = store.keys) => new KeyRing(keys, 'ES256', undefined, { algs: ['RS256'], secrets: store.secrets });
+    return { store, make };
+  }
+  const byAlg = async (store: ReturnType<typeof createSqliteStore>, alg: 'ES256' | 'RS256') => (await store.keys.list()).filter((k) => k.alg === alg);
+
+  it('is a row of the key table, with an active and a next key, made once: a second node and a reload make none', async () => {
+    const { store, make } = withRsa();
+    const a = make();
+    await a.init(T0);
+    const rsa = await byAlg(store, 'RS256');
+    expect(rsa.map((k) => k.state).sort()).toEqual(['active', 'next']);
+    expect(a.signingKey('RS256').kid).toBe(rsa.find((k) => k.state === 'active')!.kid);
+    // Another node's start, its reloads and its signing generate no key (an RSA key costs tens of ms).
+    const generate = vi.spyOn(crypto.subtle, 'generateKey');
+    try {
+      const b = make();
+      await b.init(T0 + 5);
+      await b.reload(T0 + 10);
+      await b.refresh(T0 + 10 + KEY_RELOAD_INTERVAL);
+      for (let i = 0; i < 3; i++) await b.signingKey('RS256').sign({ sub: 's' }, 'JWT');
+      expect(generate).not.toHaveBeenCalled();
+      expect(await store.keys.list()).toHaveLength(4);
+      expect(b.signingKey('RS256').kid).toBe(a.signingKey('RS256').kid);
+    } finally {
+      generate.mockRestore();
+    }
+  });
+
+  it('rotation promotes both next keys in one step; the retired RSA key is published for the grace the EC key gets, then leaves the JWKS', async () => {
+    const { store, make } = withRsa();
+    const r = make();
+    await r.init(T0);
+    const oldRsa = r.signingKey('RS256').kid;
+    const rsaNext = (await byAlg(store, 'RS256')).find((k) => k.state === 'next')!.kid;
+    const oldIdToken = await r.signingKey('RS256').sign({ iss: 'https://b', sub: 's', aud: 'c', iat: T0 + NEXT_KEY_MIN_AGE, exp: T0 + NEXT_KEY_MIN_AGE + 300 }, 'JWT');
+
+    const rotated = await r.rotate(T0 + NEXT_KEY_MIN_AGE);
+    expect(r.signingKey('RS256').kid).toBe(rsaNext);
+    expect(rotated.others).toEqual([expect.objectContaining({ alg: 'RS256', activated: rsaNext, retired: oldRsa })]);
+    const retired = (await store.keys.list()).filter((k) => k.state === 'retired');
+    expect(retired.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(new Set(retired.map((k) => k.expiresAt))).toEqual(new Set([T0 + NEXT_KEY_MIN_AGE + RETIRED_KEY_GRACE]));
+
+    const published = r.jwks().keys.filter((k) => k.kty === 'RSA').map((k) => k.kid);
+    expect(published).toEqual(expect.arrayContaining([oldRsa, rsaNext]));
+    await jwtVerify(oldIdToken, createLocalJWKSet(r.jwks()), { currentDate: new Date((T0 + NEXT_KEY_MIN_AGE + 60) * 1000) });
+
+    await r.reload(T0 + NEXT_KEY_MIN_AGE + RETIRED_KEY_GRACE + 1);
+    expect(r.jwks().keys.map((k) => k.kid)).not.toContain(oldRsa);
+    expect(r.publicKey(oldRsa)).toBeUndefined();
+  });
+
+  it('a rotation that loses the compare-and-swap to another node rotates neither algorithm', async () => {
+    const { store, make } = withRsa();
+    const setup = make();
+    await setup.init(T0);
+    // Another node promotes the EC next key between this node's read and its write.
+    const racing: KeyStore = {
+      list: () => store.keys.list(),
+      apply: async (change) => {
+        const keys = await store.keys.list();
+        const ecActive = keys.find((k) => k.alg === 'ES256' && k.state === 'active')!;
+        const ecNext = keys.find((k) => k.alg === 'ES256' && k.state === 'next')!;
+        const rsActive = keys.find((k) => k.alg === 'RS256' && k.state === 'active')!;
+        expect(await store.keys.apply({ upsert: [{ ...ecActive, state: 'retired', expiresAt: T0 + 1 }, { ...ecNext, state: 'active' }], remove: [], expectActive: [ecActive.kid, rsActive.kid] })).toBe(true);
+        return store.keys.apply(change);
+      },
+    };
+    const loser = make(racing);
+    await loser.init(T0);
+    const rsaBefore = await byAlg(store, 'RS256');
+    await expect(loser.rotate(T0 + NEXT_KEY_MIN_AGE)).rejects.toThrow(/concurrently/);
+    expect(await byAlg(store, 'RS256')).toEqual(rsaBefore);
+    expect(rsaBefore.map((k) => k.state).sort()).toEqual(['active', 'next']);
+  });
+
+  it('an existing deployment\'s RSA key in the broker secrets becomes the active RS256 key: it keeps its kid and signs until the first rotation', async () => {
+    const { store, make } = withRsa();
+    // What the previous version kept: one RS256 key in broker_secrets, made on first use.
+    const legacy = new KeyRing(store.keys, 'ES256');
+    await legacy.init(T0);
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
+    const publicJwk = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(publicJwk);
+    const privateJwk = await exportJWK(privateKey);
+    await store.secrets.getOrCreate('companion-signing-key:RS256', () => JSON.stringify({ kid, alg: 'RS256', state: 'active', privateJwk, publicJwk, createdAt: T0 - 100 }));
+    expect(await byAlg(store, 'RS256')).toEqual([]);
+    const r = make();
+    await r.init(T0 + 10);
+    expect(r.signingKey('RS256').kid).toBe(kid);
+    expect((await byAlg(store, 'RS256')).find((k) => k.state === 'active')).toMatchObject({ kid, privateJwk });
+    const token = await r.signingKey('RS256').sign({ sub: 's' }, 'JWT');
+    await jwtVerify(token, createLocalJWKSet(r.jwks()));
+    // Every node reads it from the key table from now on; the first rotation retires it like any other.
+    const other = make();
+    await other.init(T0 + 20);
+    expect(other.signingKey('RS256').kid).toBe(kid);
+    await r.rotate(T0 + 10 + NEXT_KEY_MIN_AGE);
+    expect(r.signingKey('RS256').kid).not.toBe(kid);
+    expect((await store.keys.list()).find((k) => k.kid === kid)).toMatchObject({ state: 'retired', expiresAt: T0 + 10 + NEXT_KEY_MIN_AGE + RETIRED_KEY_GRACE });
+
+    // Once moved it is never taken again: with every RS256 row gone (no client asked for RS256 for a
+    // while), a client asking again gets a fresh key, not the rotated-out one back.
+    await store.keys.apply({ upsert: [], remove: (await byAlg(store, 'RS256')).map((k) => k.kid) });
+    const later = make();
+    await later.init(T0 + 10_000);
+    expect(later.signingKey('RS256').kid).not.toBe(kid);
+    expect((await store.keys.list()).map((k) => k.kid)).not.toContain(kid);
+  });
+
+  it('when no client asks for RS256 any more, the RSA key is retired (published until its tokens expire), not left signing', async () => {
+    const { store, make } = withRsa();
+    const r = make();
+    await r.init(T0);
+    const rsa = r.signingKey('RS256').kid;
+    const plain = new KeyRing(store.keys, 'ES256');
+    await plain.init(T0 + 10);
+    expect((await store.keys.list()).find((k) => k.kid === rsa)).toMatchObject({ state: 'retired', expiresAt: T0 + 10 + RETIRED_KEY_GRACE });
+    expect((await byAlg(store, 'RS256')).filter((k) => k.state !== 'retired')).toEqual([]);
+    expect(plain.jwks().keys.map((k) => k.kid)).toContain(rsa);
+    expect(() => plain.signingKey('RS256')).toThrow(/no RS256 signing key/);
+  });
+});

@@ -3,6 +3,8 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import * as oidc from 'openid-client';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type ConfigFiles } from '../../src/config/load.js';
+import { KEY_RELOAD_INTERVAL, NEXT_KEY_MIN_AGE, RETIRED_KEY_GRACE } from '../../src/constants.js';
+import { KeyRing } from '../../src/minting/keys.js';
 import type { BrokerConfigInput } from '../../src/config/schema.js';
 import { providerConfigProblems } from '../../src/provider/index.js';
 import { TEST_POLICIES, testNamespaces, testSettings } from '../helpers/broker.js';
@@ -39,10 +41,14 @@ describe('id_token_signed_response_alg per client', () => {
   it('an RS256 client gets an RS256 ID token that openid-client verifies with the published JWKS; its access token stays ES256', async () => {
     const b = await startProvider({ clients: [rsaApp, spa], settings: registerRs256 });
     const published = await jwks(b);
+    // Its active key and the next one, published before it signs (they rotate with the ring's keys).
     const rsa = published.keys.filter((k) => k.kty === 'RSA');
-    expect(rsa).toHaveLength(1);
-    expect(rsa[0]).toMatchObject({ alg: 'RS256', use: 'sig' });
-    expect(rsa[0]).not.toHaveProperty('d');
+    expect(rsa).toHaveLength(2);
+    for (const k of rsa) {
+      expect(k).toMatchObject({ alg: 'RS256', use: 'sig' });
+      expect(k).not.toHaveProperty('d');
+    }
+    const activeRsa = b.services.keys.signingKey('RS256').kid;
 
     // openid-client, as a relying party would: discovery, then the code flow's token response (ID token checked against the JWKS).
     const fetchBroker: oidc.CustomFetch = (url, options) => b.fetch(url, options as RequestInit);
@@ -60,7 +66,8 @@ describe('id_token_signed_response_alg per client', () => {
 
     // And jose, against the JWKS alone.
     const { payload, protectedHeader } = await jwtVerify(tokens.id_token!, createLocalJWKSet(published), { issuer: BROKER, audience: webApp.client_id, algorithms: ['RS256'], currentDate: new Date(b.clock.now * 1000) });
-    expect(protectedHeader.kid).toBe(rsa[0]!.kid);
+    expect(protectedHeader.kid).toBe(activeRsa);
+    expect(rsa.map((k) => k.kid)).toContain(activeRsa);
     expect(payload.sub).toBeTruthy();
     expect(decodeProtectedHeader(tokens.access_token).alg).toBe('ES256');
 
@@ -96,19 +103,64 @@ describe('id_token_signed_response_alg per client', () => {
     expect(res.headers.get('location')).toBe(`${APP_LOGOUT}?state=bye`);
   });
 
-  it('keeps one RSA key in the store: a second broker on the same database publishes and uses the same one', async () => {
+  it('keeps the RSA keys in the store: a second broker on the same database publishes and uses the same ones', async () => {
     const first = await startProvider({ clients: [rsaApp, spa], settings: registerRs256 });
     const second = await startProvider({ clients: [rsaApp, spa], settings: registerRs256, db: first.db });
-    const kidOf = async (b: ProviderBroker) => (await jwks(b)).keys.find((k) => k.kty === 'RSA')!.kid;
-    expect(await kidOf(second)).toBe(await kidOf(first));
+    const kidsOf = async (b: ProviderBroker) => (await jwks(b)).keys.filter((k) => k.kty === 'RSA').map((k) => k.kid).sort();
+    expect(await kidsOf(second)).toEqual(await kidsOf(first));
+    expect(second.services.keys.signingKey('RS256').kid).toBe(first.services.keys.signingKey('RS256').kid);
     const tokens = await tokensOf(second);
-    expect(decodeProtectedHeader(tokens.id_token!).kid).toBe(await kidOf(first));
+    expect(decodeProtectedHeader(tokens.id_token!).kid).toBe(first.services.keys.signingKey('RS256').kid);
   });
 
   it('discovery lists RS256 among id_token_signing_alg_values_supported even when no client uses it', async () => {
     const b = await startProvider();
     const metadata = (await (await b.fetch('/.well-known/openid-configuration')).json()) as Record<string, unknown>;
     expect(metadata.id_token_signing_alg_values_supported).toEqual(['ES256', 'RS256']);
+  });
+});
+
+describe('the RSA key rotates with rotate-keys', () => {
+  /** What `rotate-keys` does: a key ring on the same store, built as the broker builds its own, rotating once. */
+  async function rotateKeys(b: ProviderBroker) {
+    const ring = new KeyRing(b.services.store.keys, 'ES256', undefined, { algs: ['RS256'], secrets: b.services.store.secrets });
+    await ring.init(b.clock.now);
+    return ring.rotate(b.clock.now);
+  }
+  const kids = async (b: ProviderBroker, kty: string) => (await jwks(b)).keys.filter((k) => k.kty === kty).map((k) => k.kid!);
+  const verifyAt = async (b: ProviderBroker, token: string) =>
+    jwtVerify(token, createLocalJWKSet(await jwks(b)), { issuer: BROKER, audience: webApp.client_id, algorithms: ['RS256'], currentDate: new Date(b.clock.now * 1000) });
+
+  it('after a rotation a new RS256 ID token has a new kid; the previous RSA key stays published for the EC keys\' grace, old tokens verify, then it is gone', async () => {
+    const b = await startProvider({ clients: [rsaApp, spa], settings: registerRs256 });
+    b.clock.now += NEXT_KEY_MIN_AGE;
+    const before = (await tokensOf(b)).id_token!;
+    const oldKid = decodeProtectedHeader(before).kid!;
+    const oldEc = b.services.keys.signingKey().kid;
+    const rotatedAt = b.clock.now;
+    await rotateKeys(b);
+    b.clock.now += KEY_RELOAD_INTERVAL;
+
+    // (a) a new RS256 ID token is signed by a new RSA key.
+    const after = (await tokensOf(b)).id_token!;
+    expect(decodeProtectedHeader(after)).toMatchObject({ alg: 'RS256' });
+    const newKid = decodeProtectedHeader(after).kid!;
+    expect(newKid).not.toBe(oldKid);
+    // (b) the JWKS publishes the new RSA key and still the previous one; (c) a token signed before verifies.
+    expect(await kids(b, 'RSA')).toEqual(expect.arrayContaining([oldKid, newKid]));
+    await verifyAt(b, before);
+    await verifyAt(b, after);
+
+    // The same grace as the EC keys: at its last second both old keys are published, after it neither.
+    b.clock.now = rotatedAt + RETIRED_KEY_GRACE - 1;
+    expect(await kids(b, 'RSA')).toContain(oldKid);
+    expect(await kids(b, 'EC')).toContain(oldEc);
+    // (d) after the grace the old RSA key is gone from the JWKS (with the retired EC key).
+    b.clock.now = rotatedAt + RETIRED_KEY_GRACE + KEY_RELOAD_INTERVAL + 1;
+    const rsaNow = await kids(b, 'RSA');
+    expect(rsaNow).not.toContain(oldKid);
+    expect(rsaNow).toContain(newKid);
+    expect(await kids(b, 'EC')).not.toContain(oldEc);
   });
 });
 

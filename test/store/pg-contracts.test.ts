@@ -14,6 +14,7 @@ import { referenceStoreContract } from './references.contract.js';
 import { replayStoreContract } from './replay.contract.js';
 import { retentionContract } from './retention.contract.js';
 import { samlSessionStoreContract } from './saml-sessions.contract.js';
+import { signingKeyStoreContract } from './signing-keys.contract.js';
 
 let store: BrokerStore;
 beforeAll(async () => {
@@ -29,3 +30,4 @@ deferralStoreContract('PostgreSQL', shared);
 samlSessionStoreContract('PostgreSQL', shared);
 retentionContract('PostgreSQL', shared);
 replayStoreContract('PostgreSQL', shared);
+signingKeyStoreContract('PostgreSQL', shared);

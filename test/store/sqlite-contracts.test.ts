@@ -20,3 +20,6 @@ samlSessionStoreContract('SQLite', async () => createSqliteStore(openSqlite(':me
 import { replayStoreContract } from './replay.contract.js';
 
 replayStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));
+import { signingKeyStoreContract } from './signing-keys.contract.js';
+
+signingKeyStoreContract('SQLite', async () => createSqliteStore(openSqlite(':memory:')));

@@ -21,3 +21,6 @@ samlSessionStoreContract('D1', async () => createD1Store(env.DB));
 import { replayStoreContract } from '../store/replay.contract.js';
 
 replayStoreContract('D1', async () => createD1Store(env.DB));
+import { signingKeyStoreContract } from '../store/signing-keys.contract.js';
+
+signingKeyStoreContract('D1', async () => createD1Store(env.DB));

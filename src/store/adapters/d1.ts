@@ -12,6 +12,8 @@ import {
   type TableVersion,
 } from '../ports.js';
 import {
+  demotionsFirst,
+  expectedActiveKids,
   formatTableVersion,
   MAPPING_GENERATION_KEY,
   rowToBinding,
@@ -51,9 +53,14 @@ const SQL = {
     SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?)
     ON CONFLICT (kid) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at`,
   removeKey: `DELETE FROM signing_keys WHERE kid = ? AND EXISTS (SELECT 1 FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?)`,
-  /** Writes the guard row only if the active key is the expected one (`IS` compares NULL too). */
+  /**
+   * Writes the guard row only if the active kids are exactly the expected ones (a JSON array of
+   * distinct kids): as many active keys as expected, and every one of them among the expected.
+   */
   guardIfActive: `INSERT INTO replay (scope, id, expires_at)
-    SELECT '${ROTATION_GUARD_SCOPE}', ?, ? WHERE (SELECT kid FROM signing_keys WHERE state = 'active') IS ?`,
+    SELECT '${ROTATION_GUARD_SCOPE}', ?, ?
+    WHERE (SELECT COUNT(*) FROM signing_keys WHERE state = 'active') = json_array_length(?)
+      AND NOT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active' AND kid NOT IN (SELECT value FROM json_each(?)))`,
   guardAlways: `INSERT INTO replay (scope, id, expires_at) VALUES ('${ROTATION_GUARD_SCOPE}', ?, ?)`,
   dropGuard: `DELETE FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?`,
   tableRow: 'SELECT * FROM mapping_table WHERE namespace = ? AND upstream_issuer = ? AND upstream_subject = ?',
@@ -125,10 +132,20 @@ export const D1_TABLES = [
   'saml_sessions',
 ] as const;
 
-/** The tables the store needs that the database lacks: migrations not (all) applied. One query. */
-export async function missingD1Tables(db: D1Database): Promise<string[]> {
-  const present = new Set(((await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all<{ name: string }>()).results ?? []).map((r) => r.name));
-  return D1_TABLES.filter((t) => !present.has(t));
+/**
+ * Indexes the store's correctness rests on that a later migration made (not a table of its own):
+ * one active signing key per algorithm (0007); before it, an RS256 key could not be active beside
+ * the ES256 one.
+ */
+export const D1_INDEXES = ['signing_keys_one_active_per_alg'] as const;
+
+/** The tables and the indexes (D1_INDEXES) the store needs that the database lacks: migrations not (all) applied. One query. */
+export async function missingD1Schema(db: D1Database): Promise<{ tables: string[]; indexes: string[] }> {
+  const rows = (await db.prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index')").all<{ type: string; name: string }>()).results ?? [];
+  const present = (type: string) => new Set(rows.filter((r) => r.type === type).map((r) => r.name));
+  const tables = present('table');
+  const indexes = present('index');
+  return { tables: D1_TABLES.filter((t) => !tables.has(t)), indexes: D1_INDEXES.filter((i) => !indexes.has(i)) };
 }
 
 /** The D1 store. Statements are prepared once per store; `bind()` returns a new statement each call. */
@@ -141,7 +158,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
   const keys: KeyStore = {
     list: async () => ((await q.listKeys.all<KeyRow>()).results ?? []).map(rowToKey),
     /**
-     * One batch: a guard row is written only if the active key is the expected one, every
+     * One batch: a guard row is written only if the active keys are the expected ones, every
      * write is conditional on that row, and the row is removed again at the end. A concurrent
      * rotation (or a second isolate creating the first keys) therefore changes nothing and
      * gets `false`, never a half-applied set.
@@ -149,12 +166,10 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
     apply: async (change) => {
       const guard = randomId();
       const now = clock();
-      const first =
-        change.expectActive === undefined ? q.guardAlways.bind(guard, now) : q.guardIfActive.bind(guard, now, change.expectActive);
-      // Demote before promote so the one-active index never sees two.
-      const ordered = [...change.upsert].sort((a, b) => (a.state === 'active' ? 1 : 0) - (b.state === 'active' ? 1 : 0));
+      const expected = change.expectActive === undefined ? undefined : JSON.stringify([...expectedActiveKids(change.expectActive)]);
+      const first = expected === undefined ? q.guardAlways.bind(guard, now) : q.guardIfActive.bind(guard, now, expected, expected);
       const writes = [
-        ...ordered.map((k: StoredKey) =>
+        ...demotionsFirst(change.upsert).map((k: StoredKey) =>
           q.upsertKey.bind(k.kid, k.alg, k.state, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.expiresAt ?? null, guard),
         ),
         ...change.remove.map((kid) => q.removeKey.bind(kid, guard)),
@@ -250,6 +265,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
         const [, read] = await db.batch<{ value: string }>([q.insertSecret.bind(name, create()), q.getSecret.bind(name)]);
         return read!.results[0]!.value;
       },
+      get: async (name) => (await q.getSecret.bind(name).first<{ value: string }>())?.value ?? undefined,
     },
     commitMint: async (write: { binding?: SubjectBinding; audit: AuditRecord }) => {
       const b = write.binding;

@@ -2,6 +2,8 @@ import type pg from 'pg';
 import { REPLAY_PURGE_EVERY } from '../../constants.js';
 import { StoreConflict, type AuditRecord, type BrokerStore, type SubjectBinding, type TableRow, type TableVersion } from '../ports.js';
 import {
+  activeKeysAsExpected,
+  demotionsFirst,
   formatTableVersion,
   MAPPING_GENERATION_KEY,
   rowToBinding,
@@ -27,7 +29,7 @@ const KEY_ROTATION_LOCK = 'xaa-broker:key-rotation';
 
 const SQL = {
   listKeys: 'SELECT * FROM signing_keys ORDER BY created_at',
-  activeKid: "SELECT kid FROM signing_keys WHERE state = 'active'",
+  activeKids: "SELECT kid FROM signing_keys WHERE state = 'active'",
   upsertKey: `INSERT INTO signing_keys (kid, alg, state, private_jwk, public_jwk, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (kid) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at`,
   removeKey: 'DELETE FROM signing_keys WHERE kid = ?',
@@ -95,10 +97,8 @@ export function createPgStore(pool: pg.Pool): BrokerStore {
       apply: (change) =>
         transaction(pool, async (tx) => {
           await lockKey(tx, KEY_ROTATION_LOCK);
-          if (change.expectActive !== undefined && ((await first<{ kid: string }>(tx, SQL.activeKid))?.kid ?? null) !== change.expectActive) return false;
-          // Demote before promote so the one-active index never sees two.
-          const ordered = [...change.upsert].sort((a, b) => (a.state === 'active' ? 1 : 0) - (b.state === 'active' ? 1 : 0));
-          for (const k of ordered) {
+          if (!activeKeysAsExpected(change, (await run<{ kid: string }>(tx, SQL.activeKids)).rows.map((r) => r.kid))) return false;
+          for (const k of demotionsFirst(change.upsert)) {
             await run(tx, SQL.upsertKey, [k.kid, k.alg, k.state, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.expiresAt ?? null]);
           }
           for (const kid of change.remove) await run(tx, SQL.removeKey, [kid]);
@@ -160,6 +160,7 @@ export function createPgStore(pool: pg.Pool): BrokerStore {
         await run(pool, SQL.insertSecret, [name, create()]);
         return (await secret(pool, name))!;
       },
+      get: (name) => secret(pool, name),
     },
     // A first binding races another instance's on the primary key or the subject index: the loser's
     // transaction waits for the winner's commit, then fails on the index and writes nothing.

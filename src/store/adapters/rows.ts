@@ -1,4 +1,4 @@
-import { StoreConflict, type StoredKey, type SubjectBinding, type TableVersion } from '../ports.js';
+import { StoreConflict, type ExpectedActiveKeys, type KeyChange, type StoredKey, type SubjectBinding, type TableVersion } from '../ports.js';
 
 /** Row shapes shared by the SQLite and D1 adapters (same schema). */
 export interface KeyRow {
@@ -31,6 +31,23 @@ export function rowToKey(r: KeyRow): StoredKey {
     createdAt: r.created_at,
     ...(r.expires_at != null ? { expiresAt: r.expires_at } : {}),
   };
+}
+
+/** The expected active kids as a set (a single kid or null is the one-algorithm form). */
+export function expectedActiveKids(expected: ExpectedActiveKeys): Set<string> {
+  return new Set(expected === null ? [] : typeof expected === 'string' ? [expected] : expected);
+}
+
+/** Whether the active kids read inside the change's transaction are exactly the ones it expects. */
+export function activeKeysAsExpected(change: KeyChange, active: readonly string[]): boolean {
+  if (change.expectActive === undefined) return true;
+  const expected = expectedActiveKids(change.expectActive);
+  return active.length === expected.size && active.every((kid) => expected.has(kid));
+}
+
+/** Demote before promote, so the one-active-key-per-algorithm index never sees two at once. */
+export function demotionsFirst(upsert: readonly StoredKey[]): StoredKey[] {
+  return [...upsert].sort((a, b) => (a.state === 'active' ? 1 : 0) - (b.state === 'active' ? 1 : 0));
 }
 
 export function rowToBinding(r: BindingRow | undefined | null): SubjectBinding | undefined {

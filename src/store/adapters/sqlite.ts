@@ -7,12 +7,14 @@ import {
   StoreConflict,
   type AuditRecord,
   type BrokerStore,
-  type StoredKey,
+  type KeyChange,
   type SubjectBinding,
   type TableRow,
   type TableVersion,
 } from '../ports.js';
 import {
+  activeKeysAsExpected,
+  demotionsFirst,
   formatTableVersion,
   MAPPING_GENERATION_KEY,
   rowToBinding,
@@ -70,7 +72,7 @@ function isUniqueViolation(err: unknown): boolean {
 export function createSqliteStore(db: Database.Database): BrokerStore {
   const q = {
     listKeys: db.prepare('SELECT * FROM signing_keys ORDER BY created_at'),
-    activeKid: db.prepare("SELECT kid FROM signing_keys WHERE state = 'active'").pluck(),
+    activeKids: db.prepare("SELECT kid FROM signing_keys WHERE state = 'active'").pluck(),
     upsertKey: db.prepare(
       `INSERT INTO signing_keys (kid, alg, state, private_jwk, public_jwk, created_at, expires_at)
        VALUES (@kid, @alg, @state, @private_jwk, @public_jwk, @created_at, @expires_at)
@@ -112,11 +114,9 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
   const appendAudit = (r: AuditRecord) => q.appendAudit.run(r.at, r.event, r.requestId, JSON.stringify(r));
   let replayWrites = 0;
 
-  const applyKeys = writeTransaction(db, (change: { upsert: StoredKey[]; remove: string[]; expectActive?: string | null }) => {
-    if (change.expectActive !== undefined && ((q.activeKid.get() as string | undefined) ?? null) !== change.expectActive) return false;
-    // Demote before promote so the one-active index never sees two.
-    const ordered = [...change.upsert].sort((a, b) => (a.state === 'active' ? 1 : 0) - (b.state === 'active' ? 1 : 0));
-    for (const k of ordered) {
+  const applyKeys = writeTransaction(db, (change: KeyChange) => {
+    if (!activeKeysAsExpected(change, q.activeKids.all() as string[])) return false;
+    for (const k of demotionsFirst(change.upsert)) {
       q.upsertKey.run({
         kid: k.kid,
         alg: k.alg,
@@ -216,6 +216,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
         q.insertSecret.run(name, create());
         return q.getSecret.get(name) as string;
       },
+      get: async (name) => (q.getSecret.get(name) as string | undefined) ?? undefined,
     },
     commitMint: async (write) => {
       try {
