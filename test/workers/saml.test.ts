@@ -8,6 +8,7 @@ import { SAML_METADATA_DEFAULT_REFRESH } from '../../src/constants.js';
 import type { BrokerWorker, WorkerEnv } from '../../src/runtime/worker.js';
 import { samlReplayScope } from '../../src/upstream/saml/index.js';
 import { decode, defaultSpec, IDP_ENTITY, idpMetadata, idpResponse, mutate, NS_A, el, testKeys, type ResponseSpec } from '../upstream/saml/helpers.js';
+import { CookieJar } from '../helpers/cookie-jar.js';
 import { capture, type Line } from '../helpers/log.js';
 import { BROKER, call, CRM, ID_JAG_TYPE, postToken, rows, SECRET, testFiles, testWorker, TOKEN_EXCHANGE, workerEnv } from './helpers.js';
 
@@ -83,29 +84,8 @@ const worker = (lines: Line[] = [], clock?: () => number): BrokerWorker => {
 /** The audit log's highest seq: a test reads only what it caused (D1 is per file, not per test). */
 const lastSeq = async () => (await rows<{ seq: number | null }>('SELECT max(seq) AS seq FROM audit_log'))[0]!.seq ?? 0;
 
-/** One browser's cookies at the Worker. */
-class Browser {
-  private readonly cookies = new Map<string, string>();
-  constructor(private readonly w: BrokerWorker) {}
-  private absorb(res: Response): Response {
-    for (const header of res.headers.getSetCookie()) {
-      const [pair] = header.split(';');
-      const eq = pair!.indexOf('=');
-      if (/max-age=0/i.test(header)) this.cookies.delete(pair!.slice(0, eq));
-      else this.cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-    return res;
-  }
-  private header(): Record<string, string> {
-    return this.cookies.size === 0 ? {} : { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
-  }
-  async get(path: string): Promise<Response> {
-    return this.absorb(await call(this.w, path, { headers: this.header() }));
-  }
-  async post(path: string, form: Record<string, string>): Promise<Response> {
-    return this.absorb(await call(this.w, path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.header() }, body: new URLSearchParams(form).toString() }));
-  }
-}
+/** One browser at the Worker. */
+const browserAt = (w: BrokerWorker) => new CookieJar((path, init) => call(w, path, init));
 
 const authorize = (state = 'state-1') =>
   `/authorize?${new URLSearchParams({ client_id: 'wiki-agent', redirect_uri: APP_CB, response_type: 'code', scope: 'openid email', state, nonce: 'nonce-1' })}`;
@@ -127,7 +107,7 @@ function brokerSpec(inResponseTo: string, overrides: Partial<ResponseSpec> = {})
 describe('SAML login through the Worker', () => {
   it('/authorize → signed AuthnRequest (HTTP-Redirect) → encrypted, signed assertion at the ACS → code → ID token', async () => {
     const w = worker();
-    const browser = new Browser(w);
+    const browser = browserAt(w);
     const started = toIdp(await browser.get(authorize()));
     expect(`${started.url.origin}${started.url.pathname}`).toBe('https://idp.example.test/sso/redirect');
     // Signed by the redirect binding (the IdP wants signed requests), over the query as sent.
@@ -160,7 +140,7 @@ describe('SAML login through the Worker', () => {
   it('refuses an altered response at the ACS and keeps the login waiting; the genuine one then completes it', async () => {
     const lines: Line[] = [];
     const w = worker(lines);
-    const browser = new Browser(w);
+    const browser = browserAt(w);
     const started = toIdp(await browser.get(authorize()));
     const genuine = await idpResponse(brokerSpec(requestIdOf(started.request)));
     const altered = mutate(genuine, (doc) => {

@@ -1,5 +1,6 @@
 import type { BrokerConfigInput } from '../../../src/config/schema.js';
 import { nodeSamlFactory } from '../../../src/runtime/node-saml.js';
+import { CookieJar as BaseCookieJar } from '../../helpers/cookie-jar.js';
 import { BROKER, startTestBroker, testSettings, type TestBroker } from '../../helpers/broker.js';
 
 /**
@@ -35,33 +36,10 @@ export function authorizeUrl(state = 'state-1'): string {
   return `/authorize?${new URLSearchParams({ client_id: APP.client_id, redirect_uri: APP.redirect_uri, response_type: 'code', scope: 'openid email', state, nonce: 'nonce-1' })}`;
 }
 
-/** One browser's cookies at the broker. */
-export class CookieJar {
-  readonly cookies = new Map<string, string>();
-
-  constructor(private readonly broker: TestBroker) {}
-
-  private absorb(res: Response): Response {
-    for (const header of res.headers.getSetCookie()) {
-      const [pair] = header.split(';');
-      const eq = pair!.indexOf('=');
-      if (/max-age=0/i.test(header)) this.cookies.delete(pair!.slice(0, eq));
-      else this.cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-    return res;
-  }
-
-  private header(): Record<string, string> {
-    return this.cookies.size === 0 ? {} : { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
-  }
-
-  async get(path: string): Promise<Response> {
-    return this.absorb(await this.broker.request(path, { headers: this.header() }));
-  }
-
-  async post(path: string, form: Record<string, string>): Promise<Response> {
-    const body = new URLSearchParams(form).toString();
-    return this.absorb(await this.broker.request(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...this.header() }, body }));
+/** One browser's cookies at this test broker. */
+export class CookieJar extends BaseCookieJar {
+  constructor(broker: TestBroker) {
+    super((path, init) => broker.request(path, init));
   }
 }
 
