@@ -7,7 +7,7 @@ import type { ConfigFiles } from '../../src/config/load.js';
 import { SAML_METADATA_DEFAULT_REFRESH } from '../../src/constants.js';
 import type { BrokerWorker, WorkerEnv } from '../../src/runtime/worker.js';
 import { samlReplayScope } from '../../src/upstream/saml/index.js';
-import { decode, defaultSpec, IDP_ENTITY, idpMetadata, idpResponse, mutate, NS_A, el, testKeys, type ResponseSpec } from '../upstream/saml/helpers.js';
+import { ALG, decode, defaultSpec, el, IDP_ENTITY, idpMetadata, idpResponse, mutate, NOW, NS_A, testKeys, TRANSIENT, type ResponseSpec } from '../upstream/saml/helpers.js';
 import { CookieJar } from '../helpers/cookie-jar.js';
 import { capture, type Line } from '../helpers/log.js';
 import { BROKER, call, CRM, ID_JAG_TYPE, postToken, rows, SECRET, testFiles, testWorker, TOKEN_EXCHANGE, workerEnv } from './helpers.js';
@@ -231,6 +231,59 @@ describe('saml2 subject tokens on the Worker', () => {
     expect(again.status).toBe(400);
     expect(await again.json()).toMatchObject({ error: 'invalid_grant' });
   });
+
+  /** The assertion (or Response) XML the IdP issued to wiki-agent. */
+  async function appXml(overrides: Partial<ResponseSpec> = {}, options: Parameters<typeof idpResponse>[1] = {}): Promise<{ response: string; assertion: string }> {
+    const response = decode(await idpResponse(defaultSpec({ audience: WIKI_SP, recipient: WIKI_ACS, destination: WIKI_ACS, spNameQualifier: WIKI_SP, ...overrides }), options));
+    return { response, assertion: /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(response)?.[0] ?? '' };
+  }
+  const token = (xml: string) => Buffer.from(xml, 'utf8').toString('base64url');
+
+  // The same refusals test/exchange/saml2-subject.test.ts checks on Node, here through the Worker:
+  // each an invalid_grant with nothing else on the wire, its audit record saying why, nothing minted.
+  const REFUSALS: [string, () => Promise<string>, string, string?][] = [
+    ['a DOCTYPE', async () => token(`<!DOCTYPE saml:Assertion [<!ENTITY x "x">]>${(await appXml()).assertion}`), 'token_malformed', 'doctype_present'],
+    ['neither an Assertion nor a Response', async () => token('<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"/>'), 'token_malformed', 'not_an_assertion'],
+    ['content outside the assertion', async () => token(`<!-- hello -->${(await appXml()).assertion}`), 'token_malformed', 'content_outside_assertion'],
+    [
+      'two assertions in the Response',
+      async () => {
+        const { response, assertion } = await appXml();
+        return token(response.replace(assertion, assertion + assertion.replace(/ID="[^"]+"/, 'ID="_second"')));
+      },
+      'saml_assertion_invalid',
+      'multiple_assertions',
+    ],
+    ['an unsigned assertion', async () => token((await appXml({}, { signAssertion: false })).assertion), 'signature_invalid', 'assertion_unsigned'],
+    ['an RSA-SHA1 signature', async () => token((await appXml({}, { signatureAlgorithm: ALG.rsaSha1 })).assertion), 'alg_not_allowed'],
+    ['an Issuer that is no SAML connection', async () => token((await appXml({ issuer: 'https://other-idp.example.test/metadata' })).assertion), 'issuer_untrusted', 'issuer_unknown'],
+    ['the Audience of the broker’s own SP (a login assertion)', async () => token((await appXml({ audience: SP })).assertion), 'aud_mismatch', 'audience_mismatch'],
+    ['the bearer confirmation expired', async () => token((await appXml({ scdNotOnOrAfter: NOW - 300 })).assertion), 'expired', 'confirmation_expired'],
+    ['not yet valid', async () => token((await appXml({ notBefore: NOW + 600 })).assertion), 'not_yet_valid'],
+    ['a transient NameID', async () => token((await appXml({ nameIdFormat: TRANSIENT, nameId: '_transient-7' })).assertion), 'saml_assertion_invalid', 'principal_nameid_format'],
+    ['an assertion encrypted to the app', async () => token((await appXml({}, { encrypt: true, signResponse: true })).response), 'saml_assertion_invalid', 'encrypted_assertion_unexpected'],
+  ];
+  for (const [what, make, reason, detail] of REFUSALS) {
+    it(`refuses ${what}: invalid_grant (${reason}${detail ? `, ${detail}` : ''})`, async () => {
+      const w = worker();
+      const before = await lastSeq();
+      const subjectToken = await make();
+      const res = await exchange(w, subjectToken);
+      const text = await res.text();
+      expect(res.status, text).toBe(400);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      const body = JSON.parse(text) as Record<string, unknown>;
+      expect(body.error).toBe('invalid_grant');
+      expect(Object.keys(body).filter((k) => k !== 'error' && k !== 'error_description')).toEqual([]);
+      expect(text).not.toContain(reason);
+      const audit = await rows<{ event: string; record: string }>('SELECT event, record FROM audit_log WHERE seq > ? ORDER BY seq', before);
+      expect(audit.map((a) => a.event)).toEqual(['refusal']);
+      const record = JSON.parse(audit[0]!.record) as { reason: string; detail?: string };
+      expect(record.reason).toBe(reason);
+      if (detail) expect(record.detail ?? '').toContain(detail);
+      expect(audit[0]!.record).not.toContain(subjectToken);
+    });
+  }
 
   it('refuses an assertion another key signed, or one changed after signing, and mints nothing', async () => {
     const w = worker();
