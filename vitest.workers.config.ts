@@ -45,6 +45,7 @@ const SAML_ON_BOTH_RUNTIMES = [
   'test/upstream/saml/metadata-source.test.ts',
   'test/upstream/saml/slo.test.ts',
   'test/upstream/saml/slo-shapes.test.ts',
+  'test/upstream/saml/decryption-key.test.ts',
 ];
 
 export default defineConfig({
@@ -67,7 +68,7 @@ export default defineConfig({
       // Not in the package's `exports`: wrangler's module rules resolve it, Vite needs the path.
       { find: '@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm', replacement: root('./node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm') },
       // The SAML test files below verify as the Worker does (in the isolate), not on Node's threads.
-      { find: /^\.\/runtime\.js$/, replacement: root('./test/workers/saml-runtime.ts') },
+      { find: /^\.\/saml-test-runtime\.js$/, replacement: root('./test/workers/saml-test-runtime.ts') },
     ],
   },
   test: {

@@ -1,6 +1,7 @@
 import type { ConfigProblem } from '../config/load.js';
 import type { BrokerConfig } from '../config/schema.js';
 import { samlConnectionInputOf } from '../config/saml-connection.js';
+import { nodeSecret } from './node-secrets.js';
 
 /**
  * What `npm run check` validates beyond loading the configuration: what start-up validates in
@@ -16,7 +17,7 @@ export async function checkStartup(config: BrokerConfig, configFile: string): Pr
   const { checkSamlConnection, SamlConfigError } = await import('../upstream/saml/index.js');
   for (const { entry, at } of saml) {
     try {
-      const { metadata } = await checkSamlConnection(samlConnectionInputOf(entry), (name) => process.env[name]);
+      const { metadata } = await checkSamlConnection(samlConnectionInputOf(entry), nodeSecret);
       if (metadata === 'not_fetched') notes.push(`${at} (${String(entry.id)}): idp_metadata_url is not fetched by check; start fetches and validates it`);
     } catch (err) {
       if (!(err instanceof SamlConfigError)) throw err;

@@ -1,5 +1,6 @@
 import { createSamlFactory, type SamlFactory } from '../upstream/saml/factory.js';
 import { registerSamlifyValidator } from './node-saml-schema.js';
+import { nodeSecret } from './node-secrets.js';
 import { SamlVerifierPool } from './node-saml-pool.js';
 
 /**
@@ -11,11 +12,6 @@ export function createNodeSamlFactory(pool: () => SamlVerifierPool): SamlFactory
   // run, it gets libxml2's schema validation here (on Workers, samlify has no validator: it refuses).
   registerSamlifyValidator();
   return createSamlFactory(() => pool().factory, nodeSecret);
-}
-
-/** `private_key_env` on Node: the process's environment. */
-export function nodeSecret(name: string): string | undefined {
-  return process.env[name];
 }
 
 let shared: SamlVerifierPool | undefined;

@@ -16,7 +16,7 @@ export async function workerSamlDeps(config: BrokerConfig, env: object): Promise
   ]);
   // `private_key_env` names a secret (`wrangler secret put`) or variable of this Worker.
   const secret = (name: string) => {
-    const value = (env as Record<string, unknown>)[name];
+    const value = Object.hasOwn(env, name) ? (env as Record<string, unknown>)[name] : undefined;
     return typeof value === 'string' ? value : undefined;
   };
   return { saml: createSamlFactory(() => inThreadVerifier, secret), samlSubjectTokens: createSamlSubjectTokenVerifier };

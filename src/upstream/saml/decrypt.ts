@@ -97,7 +97,11 @@ export interface DecryptionKey {
 }
 
 export function decryptionKeyOf(pem: string): DecryptionKey {
-  return { key: createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' }), format: 'der', type: 'pkcs8' };
+  const key: DecryptionKey = { key: createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' }), format: 'der', type: 'pkcs8' };
+  // A context that is ever logged or serialised shows this instead of the key's bytes. Not
+  // enumerable, so the options object spread from this key does not carry it.
+  Object.defineProperty(key, 'toJSON', { value: () => '[SP decryption key]' });
+  return key;
 }
 
 /**

@@ -58,6 +58,14 @@ export interface IdpSigningKey {
   certBase64: string;
 }
 
+/** An EC key's SPKI DER, exported once per key (metadata keys live as long as their metadata copy). */
+const spkis = new WeakMap<KeyObject, Buffer>();
+function spkiOf(key: KeyObject): Buffer {
+  let der = spkis.get(key);
+  if (!der) spkis.set(key, (der = key.export({ type: 'spki', format: 'der' })));
+  return der;
+}
+
 function verifierFor(uri: string, spec: SignatureSpec): new () => SignatureAlgorithm {
   class Verifier {
     getSignature(): never {
@@ -72,7 +80,7 @@ function verifierFor(uri: string, spec: SignatureSpec): new () => SignatureAlgor
         if (spec.keyType === 'rsa') return verify(spec.hash, data, key, sig);
         // XML-DSig ECDSA signature values are r‖s (RFC 4050 / xmldsig-core1 §6.4.3), not DER. The
         // key goes as SPKI DER: workerd's node:crypto refuses a KeyObject inside an options object.
-        return verify(spec.hash, data, { key: key.export({ type: 'spki', format: 'der' }), format: 'der', type: 'spki', dsaEncoding: 'ieee-p1363' }, sig);
+        return verify(spec.hash, data, { key: spkiOf(key), format: 'der', type: 'spki', dsaEncoding: 'ieee-p1363' }, sig);
       } catch {
         return false;
       }

@@ -196,7 +196,7 @@ class Verifier implements SamlSubjectTokenVerifier {
 }
 
 /**
- * The Node runtime's factory (BrokerDeps.samlSubjectTokens): reads each SAML connection's
+ * The factory both runtimes supply as BrokerDeps.samlSubjectTokens: reads each SAML connection's
  * configuration and loads its IdP metadata at start-up, then keeps it as a login connection does
  * (metadata-source.ts: refreshed when due, refused past validUntil, signed where configured).
  * Broker-only fields (type, display name, discovery) are not the connection's.

@@ -43,6 +43,7 @@ import {
   xmlCryptoSign,
   type KeyPair,
 } from './helpers.js';
+import { testIdpParses } from './saml-test-runtime.js';
 
 let keys: Awaited<ReturnType<typeof testKeys>>;
 beforeAll(async () => {
@@ -63,6 +64,7 @@ function redirectRequest(url: string): { xml: Document; query: Record<string, st
 
 /** samlify as the IdP, wanting signed AuthnRequests, to parse and verify what the broker sent. */
 function verifyingIdp(): samlify.IdentityProviderInstance {
+  testIdpParses();
   return samlify.IdentityProvider({
     metadata: idpMetadata([keys.idp.cert], { wantAuthnRequestsSigned: true }),
     privateKey: keys.idp.key,
@@ -437,7 +439,12 @@ describe('configuration', () => {
     const asked: string[] = [];
     const conn = await createSamlConnection(input, { ...deps(), secret: (name) => (asked.push(name), name === 'SAML_CORP_ENCRYPTION_KEY' ? keys.spEncryption.key : undefined) });
     expect(asked).toEqual(['SAML_CORP_ENCRYPTION_KEY']);
-    expect(conn.spMetadata()).toContain(keys.spEncryption.cert.replace(/-----[^-]+-----|\s/g, '').slice(0, 64));
+    // The key read is the one that decrypts: a login with an encrypted assertion completes.
+    const started = await conn.startLogin({ binding: 'redirect', browserBinding: BROWSER });
+    const SAMLResponse = await idpResponse(defaultSpec({ inResponseTo: started.requestId }), { encrypt: true });
+    expect(decode(SAMLResponse)).toContain('EncryptedAssertion');
+    const finished = await conn.consumeResponse({ SAMLResponse, RelayState: started.transactionId }, { browserBinding: BROWSER });
+    expect(finished.identity.subject).toBe('a1b2c3d4-persistent-alice');
     await expect(createSamlConnection(input, deps())).rejects.toThrow('SAML connection k: sp_encryption.private_key_env: SAML_CORP_ENCRYPTION_KEY is not set');
     const notAKey = await createSamlConnection(input, { ...deps(), secret: () => 'hunter2-not-a-pem' }).catch((e: unknown) => e);
     expect(notAKey).toBeInstanceOf(SamlConfigError);

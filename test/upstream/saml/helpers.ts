@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { SignedXml } from 'xml-crypto';
 import type { ReplayGuard } from '../../../src/store/ports.js';
 import type { SamlVerifierFactory } from '../../../src/upstream/saml/verifier.js';
-import { makeKeyPair, runtimeVerifier } from './runtime.js';
+import { asTestIdp, makeKeyPair, runtimeVerifier } from './saml-test-runtime.js';
 import { createSamlConnection, MemoryLoginTransactionStore, SamlLoginError, type SamlConnection, type SamlConnectionInput, type SamlRefusalCode } from '../../../src/upstream/saml/index.js';
 
 /**
@@ -281,11 +281,13 @@ export async function idpResponse(spec: ResponseSpec, options: SignOptions = {})
   });
   const xml = (options.transform ?? ((x: string) => x))(responseXml(spec));
   if (!signAssertion && !signResponse) return Buffer.from(xml).toString('base64');
-  const result = await idp.createLoginResponse(sp, { extract: { request: { id: spec.inResponseTo ?? '' } } }, 'post', {}, {
-    customTagReplacement: () => ({ id: spec.responseId, context: xml }),
-    // Sign the message over the ciphertext (the order the SAML bindings assume).
-    encryptThenSign: options.encrypt === true,
-  });
+  const result = await asTestIdp(() =>
+    idp.createLoginResponse(sp, { extract: { request: { id: spec.inResponseTo ?? '' } } }, 'post', {}, {
+      customTagReplacement: () => ({ id: spec.responseId, context: xml }),
+      // Sign the message over the ciphertext (the order the SAML bindings assume).
+      encryptThenSign: options.encrypt === true,
+    }),
+  );
   return result.context;
 }
 
