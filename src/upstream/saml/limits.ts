@@ -28,6 +28,16 @@ export const SAML_MAX_RELAY_STATE_CHARS = 80;
 export const SAML_MAX_XML_DEPTH = 16;
 export const SAML_MAX_XML_ELEMENTS = 1_000;
 
+/**
+ * Elements of a Response outside its assertion: Issuer, the Response's own Signature (14 elements
+ * with KeyInfo), Status (2 to 4), Extensions where an IdP sends them: about 20 in the responses of
+ * every IdP above. An unsigned Response can be built around someone's genuine signed assertion (the
+ * attacker's own login), and what surrounds it is never read, only parsed and searched by the
+ * signature check: padded to the element cap, such a post cost ten times a login's CPU
+ * (docs/workers.md). Three times what IdPs send.
+ */
+export const SAML_MAX_ELEMENTS_BESIDE_ASSERTION = 64;
+
 /** XML IDs (Response, Assertion) longer than this are refused; they key the replay cache. */
 export const SAML_MAX_ID_CHARS = 256;
 

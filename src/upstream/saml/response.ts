@@ -2,7 +2,7 @@ import type { SamlAttribute, SamlNameId } from '../../identity/types.js';
 import { decryptAssertion, type DecryptionKey } from './decrypt.js';
 import { refused, Refused } from './errors.js';
 import { NAMEID_FORMAT, principalSubject, readAttributes, readNameId } from './identity.js';
-import { SAML_MAX_ID_CHARS, SAML_MAX_RESPONSE_BASE64_CHARS } from './limits.js';
+import { SAML_MAX_ELEMENTS_BESIDE_ASSERTION, SAML_MAX_ID_CHARS, SAML_MAX_RESPONSE_BASE64_CHARS } from './limits.js';
 import type { IdpMetadata } from './metadata.js';
 import type { PrincipalKey } from '../../config/saml-connection.js';
 import { verifyEnvelopedSignature } from './signature.js';
@@ -181,6 +181,8 @@ function checkResponseStructure(response: Element): Element {
   if (assertions.length > 1) refused({ code: 'multiple_assertions', detail: `${assertions.length} assertions in the document` });
   const assertion = assertions[0]!;
   if (assertion.parentNode !== response || assertion.namespaceURI !== NS.assertion) refused({ code: 'assertion_misplaced' });
+  const beside = all.length - walk(assertion).length;
+  if (beside > SAML_MAX_ELEMENTS_BESIDE_ASSERTION) refused({ code: 'xml_malformed', detail: `${beside} elements outside the assertion (at most ${SAML_MAX_ELEMENTS_BESIDE_ASSERTION})` });
   checkSignaturePlacement(all, [response, ...(assertion.localName === 'Assertion' ? [assertion] : [])]);
   checkIds(all);
   checkContentModel(response, RESPONSE_ATTRIBUTES, RESPONSE_SEQUENCE);

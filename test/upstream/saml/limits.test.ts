@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   SAML_MAX_ATTRIBUTE_VALUES,
   SAML_MAX_ATTRIBUTES,
+  SAML_MAX_ELEMENTS_BESIDE_ASSERTION,
   SAML_MAX_RESPONSE_BASE64_CHARS,
   SAML_MAX_XML_DEPTH,
   SAML_MAX_XML_ELEMENTS,
@@ -75,13 +76,37 @@ describe('elements', () => {
   });
 
   it('reads a response at the element cap and refuses one element more', async () => {
-    const a = await signed({});
-    const room = SAML_MAX_XML_ELEMENTS - startTags(decode(a.b64)) - 1; // - the Extensions element
-    const at = decode(a.b64).replace('<samlp:Status>', `${flat(room)}<samlp:Status>`);
-    expect(startTags(at)).toBe(SAML_MAX_XML_ELEMENTS);
-    const over = encode(decode(a.b64).replace('<samlp:Status>', `${flat(room + 1)}<samlp:Status>`));
+    // The IdP's own assertion carries the elements (attribute values); the Response around it one more.
+    const base = startTags(decode((await signed({ attributes: attributes(2, 0) })).b64));
+    const room = SAML_MAX_XML_ELEMENTS - base;
+    const a = await signed({ attributes: attributes(2, 0).map((attr, i) => ({ ...attr, values: Array.from({ length: i === 0 ? Math.ceil(room / 2) : Math.floor(room / 2) }, (_, j) => `v${j}`) })) });
+    expect(startTags(decode(a.b64))).toBe(SAML_MAX_XML_ELEMENTS);
+    const over = encode(decode(a.b64).replace('<samlp:Status>', '<samlp:Extensions xmlns:x="urn:x"></samlp:Extensions><samlp:Status>'));
     const error = await refused(a, 'xml_malformed', over);
     expect('detail' in error.reason && error.reason.detail).toBe(`more than ${SAML_MAX_XML_ELEMENTS} elements`);
+    await accepted(a);
+  });
+});
+
+describe('elements outside the assertion', () => {
+  const beside = (xml: string) => startTags(xml) - startTags(/<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)![0]);
+
+  it('refuses a genuine signed assertion in a Response padded beside it, before any signature is checked', async () => {
+    const a = await signed({});
+    // What an attacker holding their own login's assertion can build: a few hundred elements in Extensions.
+    const padded = decode(a.b64).replace('<samlp:Status>', `${flat(400)}<samlp:Status>`);
+    const error = await refused(a, 'xml_malformed', encode(padded));
+    expect('detail' in error.reason && error.reason.detail).toBe(`${beside(padded)} elements outside the assertion (at most ${SAML_MAX_ELEMENTS_BESIDE_ASSERTION})`);
+  });
+
+  it('reads a response with as many elements beside its assertion as allowed, and refuses one more', async () => {
+    const a = await signed({});
+    const room = SAML_MAX_ELEMENTS_BESIDE_ASSERTION - beside(decode(a.b64)) - 1; // - the Extensions element
+    const at = decode(a.b64).replace('<samlp:Status>', `${flat(room)}<samlp:Status>`);
+    expect(beside(at)).toBe(SAML_MAX_ELEMENTS_BESIDE_ASSERTION);
+    const over = decode(a.b64).replace('<samlp:Status>', `${flat(room + 1)}<samlp:Status>`);
+    const error = await refused(a, 'xml_malformed', encode(over));
+    expect('detail' in error.reason && error.reason.detail).toBe(`${SAML_MAX_ELEMENTS_BESIDE_ASSERTION + 1} elements outside the assertion (at most ${SAML_MAX_ELEMENTS_BESIDE_ASSERTION})`);
     const finished = await a.h.conn.consumeResponse({ SAMLResponse: encode(at), RelayState: a.started.transactionId }, { browserBinding: BROWSER });
     expect(finished.identity.subject).toBe('a1b2c3d4-persistent-alice');
   });
