@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import * as samlify from 'samlify';
+import { ZodError } from 'zod';
 import { constantTimeEqual } from '../../clients/secrets.js';
 import type { ReplayGuard } from '../../store/ports.js';
 import type { LoginTransaction, LoginTransactionStore, UpstreamIdentity } from '../../identity/types.js';
@@ -13,7 +14,6 @@ import { systemClock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import type { VerifiedResponse } from './response.js';
 import { inThreadVerifier, refuseUnpostable, type SamlVerifierFactory } from './verifier.js';
-import { ZodError } from 'zod';
 import { resolveSpKeySecrets, samlConnectionSchema, type SamlConnectionConfig, type SamlConnectionInput, type SecretSource } from '../../config/saml-connection.js';
 import { insecureUrlProblem } from '../../config/urls.js';
 import { escapeXml, isoInstant, NS } from './xml.js';
