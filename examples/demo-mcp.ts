@@ -13,10 +13,7 @@
  * (data/demo-mcp.sqlite). Ports and database move with DEMO_BROKER_PORT, DEMO_IDP_PORT,
  * DEMO_MCP_PORT and DEMO_DATABASE (the tests do).
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { dirname } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import { readFileSync } from 'node:fs';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { Client, CrossAppAccessProvider, StreamableHTTPClientTransport, discoverAndRequestJwtAuthGrant, exchangeJwtAuthGrant } from '@modelcontextprotocol/client';
 import { stringify } from 'yaml';
@@ -26,6 +23,7 @@ import { loadConfig } from '../src/config/load.js';
 import type { BrokerConfigInput, NamespaceConfig } from '../src/config/schema.js';
 import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { decoded, show } from './demo-common.js';
+import { DemoServers, freshDatabase } from './demo-servers.js';
 import { loginAtBroker } from './demo-login.js';
 import { createMcpServerApp } from './mcp-server/app.js';
 import { createOidcIdp, type OidcIdpUser } from './oidc-idp.js';
@@ -171,20 +169,8 @@ async function tap(input: string | URL | Request, init?: RequestInit): Promise<R
 }
 
 async function main() {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${DATABASE}${suffix}`, { force: true });
-  mkdirSync(dirname(DATABASE), { recursive: true });
-  const servers: ServerType[] = [];
-  const nodeServers: Server[] = [];
-  const listening = (server: ServerType | Server) =>
-    new Promise<void>((ok, fail) => {
-      server.once('listening', () => ok());
-      server.once('error', fail);
-    });
-  const listen = async (fetch: (r: Request) => Response | Promise<Response>, p: number) => {
-    const server = serve({ fetch, port: p, hostname: '127.0.0.1' });
-    servers.push(server);
-    await listening(server);
-  };
+  freshDatabase(DATABASE);
+  const servers = new DemoServers();
 
   try {
     const idp = await createOidcIdp({
@@ -192,13 +178,10 @@ async function main() {
       clients: [{ client_id: AT_OP.client_id, client_secret: AT_OP.client_secret, redirect_uris: [AT_OP.redirect_uri], token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code'], response_types: ['code'] }],
       users: [ALICE],
     });
-    const opServer = createServer(idp.listener);
-    nodeServers.push(opServer);
-    opServer.listen(PORTS.idp, '127.0.0.1');
-    await listening(opServer);
+    await servers.listen(idp.listener, PORTS.idp);
 
     const broker = await createBroker({ config: await brokerConfig(), store: createSqliteStore(openSqlite(DATABASE)), cedar });
-    await listen(broker.app.fetch, PORTS.broker);
+    await servers.serve(broker.app.fetch, PORTS.broker);
 
     // The MCP server and its AS (examples/mcp-server): it trusts the broker's keys; alice is notes-user-7.
     const mcp = await createMcpServerApp({
@@ -207,7 +190,7 @@ async function main() {
       clients: [AT_NOTES],
       notes: [{ broker: BROKER, sub: 'notes-user-7', text: 'Try MCP Enterprise-Managed Authorization' }],
     });
-    await listen(mcp.fetch, PORTS.mcp);
+    await servers.serve(mcp.fetch, PORTS.mcp);
     show('0. Setup', {
       'OpenID Provider (oidc-provider, login form)': IDP,
       broker: BROKER,
@@ -261,11 +244,7 @@ async function main() {
     }
     show('   The broker audit log (newest last)', (await broker.services.store.audit.recent(1)).reverse());
   } finally {
-    for (const s of servers) s.close();
-    for (const s of nodeServers) {
-      s.close();
-      s.closeAllConnections();
-    }
+    servers.close();
   }
 }
 

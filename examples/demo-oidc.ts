@@ -18,10 +18,8 @@
  * DEMO_DATABASE (the tests do, to run beside the other demos).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { dirname, join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
@@ -32,6 +30,7 @@ import type { BrokerConfigInput, NamespaceConfig } from '../src/config/schema.js
 import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { createDestinationAs } from './destination-as/app.js';
 import { decoded, demoApp, idJagToApi, short, show, todoDestination } from './demo-common.js';
+import { DemoServers, freshDatabase } from './demo-servers.js';
 import { Browser } from './demo-login.js';
 import { createOidcIdp, type OidcIdpUser } from './oidc-idp.js';
 
@@ -127,20 +126,8 @@ function loginForm(html: string, base: URL): { action: URL; fields: string[] } {
 }
 
 async function main() {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${DATABASE}${suffix}`, { force: true });
-  mkdirSync(dirname(DATABASE), { recursive: true });
-  const servers: ServerType[] = [];
-  const nodeServers: Server[] = [];
-  const listening = (server: ServerType | Server) =>
-    new Promise<void>((ok, fail) => {
-      server.once('listening', () => ok());
-      server.once('error', fail);
-    });
-  const listen = async (fetch: (r: Request) => Response | Promise<Response>, p: number) => {
-    const server = serve({ fetch, port: p, hostname: '127.0.0.1' });
-    servers.push(server);
-    await listening(server);
-  };
+  freshDatabase(DATABASE);
+  const servers = new DemoServers();
 
   try {
     // The upstream OpenID Provider: oidc-provider, with a signing key generated just now. The
@@ -150,15 +137,12 @@ async function main() {
       clients: [{ client_id: AT_OP.client_id, client_secret: AT_OP.client_secret, redirect_uris: [AT_OP.redirect_uri], token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code'], response_types: ['code'] }],
       users: [ALICE],
     });
-    const opServer = createServer(idp.listener);
-    nodeServers.push(opServer);
-    opServer.listen(PORTS.idp, '127.0.0.1');
-    await listening(opServer);
+    await servers.listen(idp.listener, PORTS.idp);
 
     // The broker, configured in code: one OIDC connection to the OP.
     const config = await brokerConfig();
     const broker = await createBroker({ config, store: createSqliteStore(openSqlite(DATABASE)), cedar });
-    await listen(broker.app.fetch, PORTS.broker);
+    await servers.serve(broker.app.fetch, PORTS.broker);
 
     // The Todo AS trusts the broker's keys; it knows alice as todo-user-1001.
     const todoAs = await createDestinationAs({
@@ -166,7 +150,7 @@ async function main() {
       brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the OIDC-upstream demo', done: false }, { id: '2', title: 'Write the wiki page about it', done: false }] } }],
       clients: [AT_TODO],
     });
-    await listen(todoAs.fetch, PORTS.todo);
+    await servers.serve(todoAs.fetch, PORTS.todo);
     console.log(`OpenID Provider ${IDP} (oidc-provider), broker ${BROKER}, Todo AS ${TODO}`);
 
     const discovery = (await (await fetch(`${IDP}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
@@ -272,11 +256,7 @@ async function main() {
 
     show('   The broker audit log (newest last)', (await broker.services.store.audit.recent(3)).reverse());
   } finally {
-    for (const s of servers) s.close();
-    for (const s of nodeServers) {
-      s.close();
-      s.closeAllConnections();
-    }
+    servers.close();
   }
 }
 

@@ -14,10 +14,9 @@
  * Ports and database can be moved with DEMO_BROKER_PORT, DEMO_IDP_PORT, DEMO_TODO_PORT and
  * DEMO_DATABASE (the tests do, to run beside `npm run demo`).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { serve, type ServerType } from '@hono/node-server';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { DOMParser } from '@xmldom/xmldom';
 import * as client from 'openid-client';
@@ -29,6 +28,7 @@ import { nodeSamlFactory } from '../src/runtime/node-saml.js';
 import { createSqliteStore, openSqlite } from '../src/store/adapters/sqlite.js';
 import { createDestinationAs } from './destination-as/app.js';
 import { decoded, demoApp, idJagToApi, short, show, todoDestination } from './demo-common.js';
+import { DemoServers, freshDatabase } from './demo-servers.js';
 import { Browser } from './demo-login.js';
 import { createSamlIdp, type SamlIdpUser } from './saml-idp.js';
 
@@ -164,27 +164,18 @@ function assertionHighlights(samlResponse: string) {
 }
 
 async function main() {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${DATABASE}${suffix}`, { force: true });
-  mkdirSync(dirname(DATABASE), { recursive: true });
-  const servers: ServerType[] = [];
-  const listen = async (fetch: (r: Request) => Response | Promise<Response>, p: number) => {
-    const server = serve({ fetch, port: p, hostname: '127.0.0.1' });
-    servers.push(server);
-    await new Promise<void>((ok, fail) => {
-      server.once('listening', () => ok());
-      server.once('error', fail);
-    });
-  };
+  freshDatabase(DATABASE);
+  const servers = new DemoServers();
 
   try {
     // The upstream SAML IdP: samlify, with a key and certificate generated just now.
     const idp = await createSamlIdp({ baseUrl: IDP });
-    await listen(idp.app.fetch, PORTS.idp);
+    await servers.serve(idp.app.fetch, PORTS.idp);
 
     // The broker, configured in code: the IdP's metadata is given to its SAML connection inline.
     const config = await brokerConfig(idp.entityId, idp.metadata);
     const broker = await createBroker({ config, store: createSqliteStore(openSqlite(DATABASE)), cedar, saml: nodeSamlFactory });
-    await listen(broker.app.fetch, PORTS.broker);
+    await servers.serve(broker.app.fetch, PORTS.broker);
 
     // The Todo AS trusts the broker's keys; it knows alice as todo-user-1001.
     const todoAs = await createDestinationAs({
@@ -192,7 +183,7 @@ async function main() {
       brokers: [{ issuer: BROKER, jwksUri: `${BROKER}/jwks`, todos: { 'todo-user-1001': [{ id: '1', title: 'Ship the SAML-upstream demo', done: false }, { id: '2', title: 'Retire the legacy SAML SP', done: false }] } }],
       clients: [AT_TODO],
     });
-    await listen(todoAs.fetch, PORTS.todo);
+    await servers.serve(todoAs.fetch, PORTS.todo);
     console.log(`SAML IdP ${IDP} (samlify), broker ${BROKER}, Todo AS ${TODO}`);
 
     // The IdP trusts the broker as a service provider, from the SP metadata the broker publishes.
@@ -250,7 +241,7 @@ async function main() {
 
     show('   The broker audit log (newest last)', (await broker.services.store.audit.recent(3)).reverse());
   } finally {
-    for (const s of servers) s.close();
+    servers.close();
   }
 }
 
