@@ -2,40 +2,24 @@ import type pg from 'pg';
 import type { AuthorizationCodeRecord, BrokerStore, PrincipalRecord, RefreshTokenRecord, SessionRecord } from '../ports.js';
 import type { LoginTransaction } from '../../identity/types.js';
 import { LOGIN_PURGE_EVERY, REVOKED_FAMILY_MEMORY } from '../../constants.js';
+import { LOGIN_SQL } from './login-sql.js';
 import { revokedFamilyHash } from './rows.js';
 import { first, lockKey, run, transaction, type Queryable } from './pg-client.js';
 
 type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'codes' | 'refreshTokens'>;
 
-const SQL = {
-  putLogin: 'INSERT INTO login_transactions (id, record, expires_at) VALUES (?, ?, ?)',
-  takeLogin: 'DELETE FROM login_transactions WHERE id = ? RETURNING record, expires_at',
-  purgeLogins: 'DELETE FROM login_transactions WHERE expires_at < ?',
-  upsertPrincipal: `INSERT INTO principals (id, upstream_issuer, upstream_subject, record, updated_at) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (id) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`,
-  getPrincipal: 'SELECT record FROM principals WHERE id = ?',
-  createSession: 'INSERT INTO sessions (id, principal_id, record, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
-  activeSession: 'SELECT record FROM sessions WHERE id = ? AND expires_at > ? AND revoked_at IS NULL',
-  revokeSession: 'UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
-  putCode: 'INSERT INTO authorization_codes (code_hash, record, expires_at) VALUES (?, ?, ?)',
+/** This adapter's own statements; the shared ones are LOGIN_SQL. */
+const OWN_SQL = {
   getCode: 'SELECT record, expires_at, consumed_at FROM authorization_codes WHERE code_hash = ?',
   /** (now, hash, now): of racing redemptions the row lock lets exactly one match. */
   consumeCode: `UPDATE authorization_codes SET consumed_at = ? WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?
     RETURNING record`,
-  issueRefresh: `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  /** Refused (no row) once the family's revocation marker exists: see revokedFamilyHash. */
-  issueUnlessRevoked: `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
-    SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?)`,
-  markFamilyRevoked: `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at, revoked_at)
-    VALUES (?, ?, '', '', '{}', ?, ?, ?) ON CONFLICT (token_hash) DO NOTHING`,
   /** Locks the token's row for the rotation deciding on it. */
   getRefreshForUpdate: 'SELECT record, expires_at, rotated_at, revoked_at, family_id FROM refresh_tokens WHERE token_hash = ? FOR UPDATE',
   getRefresh: 'SELECT record, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = ?',
   markRotated: 'UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE token_hash = ? AND rotated_at IS NULL AND revoked_at IS NULL',
-  revokeFamily: 'UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL',
-  revokeSessionTokens: 'UPDATE refresh_tokens SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL',
 } as const;
+const SQL = { ...LOGIN_SQL, ...OWN_SQL };
 
 /**
  * A family's issues and its revocation take turns under this lock: without it an issue's

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { BrokerStore, AuthorizationCodeRecord, RefreshTokenRecord, SessionRecord, PrincipalRecord } from '../ports.js';
 import type { LoginTransaction } from '../../identity/types.js';
 import { LOGIN_PURGE_EVERY, REVOKED_FAMILY_MEMORY } from '../../constants.js';
+import { LOGIN_SQL } from './login-sql.js';
 import { revokedFamilyHash } from './rows.js';
 import { writeTransaction } from './sqlite-tx.js';
 
@@ -10,37 +11,24 @@ type LoginStores = Pick<BrokerStore, 'logins' | 'principals' | 'sessions' | 'cod
 /** Logins, sessions and the broker's OpenID Provider grants on SQLite: records as JSON, state in columns. */
 export function sqliteLoginStores(db: Database.Database): LoginStores {
   const q = {
-    putLogin: db.prepare('INSERT INTO login_transactions (id, record, expires_at) VALUES (?, ?, ?)'),
-    takeLogin: db.prepare('DELETE FROM login_transactions WHERE id = ? RETURNING record, expires_at'),
-    purgeLogins: db.prepare('DELETE FROM login_transactions WHERE expires_at < ?'),
-    upsertPrincipal: db.prepare(
-      `INSERT INTO principals (id, upstream_issuer, upstream_subject, record, updated_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`,
-    ),
-    getPrincipal: db.prepare('SELECT record FROM principals WHERE id = ?').pluck(),
-    createSession: db.prepare('INSERT INTO sessions (id, principal_id, record, created_at, expires_at) VALUES (?, ?, ?, ?, ?)'),
-    activeSession: db.prepare('SELECT record FROM sessions WHERE id = ? AND expires_at > ? AND revoked_at IS NULL').pluck(),
-    revokeSession: db.prepare('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-    putCode: db.prepare('INSERT INTO authorization_codes (code_hash, record, expires_at) VALUES (?, ?, ?)'),
+    putLogin: db.prepare(LOGIN_SQL.putLogin),
+    takeLogin: db.prepare(LOGIN_SQL.takeLogin),
+    purgeLogins: db.prepare(LOGIN_SQL.purgeLogins),
+    upsertPrincipal: db.prepare(LOGIN_SQL.upsertPrincipal),
+    getPrincipal: db.prepare(LOGIN_SQL.getPrincipal).pluck(),
+    createSession: db.prepare(LOGIN_SQL.createSession),
+    activeSession: db.prepare(LOGIN_SQL.activeSession).pluck(),
+    revokeSession: db.prepare(LOGIN_SQL.revokeSession),
+    putCode: db.prepare(LOGIN_SQL.putCode),
     getCode: db.prepare('SELECT record, expires_at, consumed_at FROM authorization_codes WHERE code_hash = ?'),
     consumeCode: db.prepare('UPDATE authorization_codes SET consumed_at = ? WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?'),
-    issueRefresh: db.prepare(
-      `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    /** Refused (no row) once the family's revocation marker exists: see revokedFamilyHash. */
-    issueUnlessRevoked: db.prepare(
-      `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at)
-       SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?)`,
-    ),
-    markFamilyRevoked: db.prepare(
-      `INSERT INTO refresh_tokens (token_hash, family_id, client_id, session_id, record, created_at, expires_at, revoked_at)
-       VALUES (?, ?, '', '', '{}', ?, ?, ?) ON CONFLICT (token_hash) DO NOTHING`,
-    ),
+    issueRefresh: db.prepare(LOGIN_SQL.issueRefresh),
+    issueUnlessRevoked: db.prepare(LOGIN_SQL.issueUnlessRevoked),
+    markFamilyRevoked: db.prepare(LOGIN_SQL.markFamilyRevoked),
     getRefresh: db.prepare('SELECT record, expires_at, rotated_at, revoked_at, family_id FROM refresh_tokens WHERE token_hash = ?'),
     markRotated: db.prepare('UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE token_hash = ? AND rotated_at IS NULL AND revoked_at IS NULL'),
-    revokeFamily: db.prepare('UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL'),
-    revokeSessionTokens: db.prepare('UPDATE refresh_tokens SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL'),
+    revokeFamily: db.prepare(LOGIN_SQL.revokeFamily),
+    revokeSessionTokens: db.prepare(LOGIN_SQL.revokeSessionTokens),
   };
 
   const issue = (hash: string, t: RefreshTokenRecord) =>
