@@ -24,6 +24,7 @@ import {
   type BindingRow,
   type KeyRow,
 } from './rows.js';
+import { CORE_SQL } from './core-sql.js';
 import { d1LoginStores } from './d1-logins.js';
 import { d1Retention } from './d1-retention.js';
 import { d1References } from './d1-references.js';
@@ -47,8 +48,8 @@ const TABLE_WRITE_ATTEMPTS = 3;
 /** The replay scope of the guard row a key rotation writes (and removes) inside its own batch. */
 const ROTATION_GUARD_SCOPE = 'xaa:key-rotation-guard';
 
-const SQL = {
-  listKeys: 'SELECT * FROM signing_keys ORDER BY created_at',
+/** This adapter's own statements; the shared ones are CORE_SQL. */
+const OWN_SQL = {
   upsertKey: `INSERT INTO signing_keys (kid, alg, state, private_jwk, public_jwk, created_at, expires_at)
     SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?)
     ON CONFLICT (kid) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at`,
@@ -63,34 +64,18 @@ const SQL = {
       AND NOT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active' AND kid NOT IN (SELECT value FROM json_each(?)))`,
   guardAlways: `INSERT INTO replay (scope, id, expires_at) VALUES ('${ROTATION_GUARD_SCOPE}', ?, ?)`,
   dropGuard: `DELETE FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?`,
-  tableRow: 'SELECT * FROM mapping_table WHERE namespace = ? AND upstream_issuer = ? AND upstream_subject = ?',
-  bindingOf: 'SELECT * FROM subject_bindings WHERE namespace = ? AND principal_id = ?',
-  bindingOfSubject: 'SELECT * FROM subject_bindings WHERE namespace = ? AND subject = ?',
-  insertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at, upstream_issuer) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   upsertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at, upstream_issuer)
     VALUES (?, ?, ?, ?, 1, ?, ?)
     ON CONFLICT (namespace, principal_id) DO UPDATE SET subject = excluded.subject, source = excluded.source,
       version = subject_bindings.version + 1, created_at = excluded.created_at, upstream_issuer = excluded.upstream_issuer`,
-  /**
-   * One statement, atomic: records a fresh id, or takes over a record that has already
-   * expired (`expires_at < now`, as the SQLite adapter's purge), and changes nothing for a
-   * live record. `meta.changes` is 1 exactly when the id was not a replay.
-   */
-  consumeReplay: `INSERT INTO replay (scope, id, expires_at) VALUES (?, ?, ?)
-    ON CONFLICT (scope, id) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < ?`,
-  purgeReplay: 'DELETE FROM replay WHERE expires_at < ?',
-  replayRecorded: 'SELECT 1 AS recorded FROM replay WHERE scope = ? AND id = ? AND expires_at >= ?',
   appendAudit: 'INSERT INTO audit_log (at, event, request_id, record) VALUES (?, ?, ?, ?)',
-  recentAudit: 'SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?',
   auditSince: AUDIT_SINCE,
-  insertSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING',
-  getSecret: 'SELECT value FROM broker_secrets WHERE name = ?',
-  putSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
   swapSecret: 'UPDATE broker_secrets SET value = ? WHERE name = ? AND value = ?',
   /** The table's writes run only if its version row holds the value this batch swapped in. */
   deleteTableIf: `DELETE FROM mapping_table WHERE namespace = ? AND EXISTS (SELECT 1 FROM broker_secrets WHERE name = ? AND value = ?)`,
   bumpGeneration: `INSERT INTO broker_secrets (name, value) VALUES (?, '1') ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + 1`,
 } as const;
+const SQL = { ...CORE_SQL, ...OWN_SQL };
 
 /** Several rows, written only if the version row holds the expected value (see replaceTable). */
 function upsertTableRowsIf(count: number): string {

@@ -14,6 +14,7 @@ import {
   type BindingRow,
   type KeyRow,
 } from './rows.js';
+import { CORE_SQL } from './core-sql.js';
 import { appendAudit, auditWatermark, first, isUniqueViolation, lockKey, run, transaction, type Queryable } from './pg-client.js';
 import { pgLoginStores } from './pg-logins.js';
 import { pgReferences } from './pg-references.js';
@@ -27,42 +28,26 @@ export { isPgUrl, migratePg, openPgPool } from './pg-client.js';
 /** Key rotations (and the first keys two instances create at once) take this advisory lock. */
 const KEY_ROTATION_LOCK = 'xaa-broker:key-rotation';
 
-const SQL = {
-  listKeys: 'SELECT * FROM signing_keys ORDER BY created_at',
+/** This adapter's own statements; the shared ones are CORE_SQL. */
+const OWN_SQL = {
   activeKids: "SELECT kid FROM signing_keys WHERE state = 'active'",
   upsertKey: `INSERT INTO signing_keys (kid, alg, state, private_jwk, public_jwk, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (kid) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at`,
   removeKey: 'DELETE FROM signing_keys WHERE kid = ?',
-  tableRow: 'SELECT * FROM mapping_table WHERE namespace = ? AND upstream_issuer = ? AND upstream_subject = ?',
   upsertTableRow: `INSERT INTO mapping_table (namespace, upstream_issuer, upstream_subject, subject) VALUES (?, ?, ?, ?)
     ON CONFLICT (namespace, upstream_issuer, upstream_subject) DO UPDATE SET subject = excluded.subject`,
   deleteTable: 'DELETE FROM mapping_table WHERE namespace = ?',
-  bindingOf: 'SELECT * FROM subject_bindings WHERE namespace = ? AND principal_id = ?',
-  bindingOfSubject: 'SELECT * FROM subject_bindings WHERE namespace = ? AND subject = ?',
-  insertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at, upstream_issuer) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   upsertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at, upstream_issuer)
     VALUES (?, ?, ?, ?, 1, ?, ?)
     ON CONFLICT (namespace, principal_id) DO UPDATE SET subject = excluded.subject, source = excluded.source,
       version = subject_bindings.version + 1, created_at = excluded.created_at, upstream_issuer = excluded.upstream_issuer
     RETURNING *`,
-  /**
-   * One statement, atomic across instances: records a fresh id, or takes over a record that has
-   * already expired, and changes nothing for a live one. One row changed exactly when the id was
-   * not a replay; of racing inserts of one id the unique index lets one through.
-   */
-  consumeReplay: `INSERT INTO replay (scope, id, expires_at) VALUES (?, ?, ?)
-    ON CONFLICT (scope, id) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < ?`,
-  purgeReplay: 'DELETE FROM replay WHERE expires_at < ?',
-  replayRecorded: 'SELECT 1 AS recorded FROM replay WHERE scope = ? AND id = ? AND expires_at >= ?',
-  recentAudit: 'SELECT record FROM audit_log ORDER BY seq DESC LIMIT ?',
   /** AUDIT_SINCE (retention-sql.ts) bounded by the watermark (auditWatermark, pg-client.ts). */
   auditSince: 'SELECT seq, record FROM audit_log WHERE at >= ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
-  insertSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING',
-  getSecret: 'SELECT value FROM broker_secrets WHERE name = ?',
-  putSecret: 'INSERT INTO broker_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
   bumpGeneration: `INSERT INTO broker_secrets (name, value) VALUES (?, '1')
     ON CONFLICT (name) DO UPDATE SET value = (broker_secrets.value::bigint + 1)::text`,
 } as const;
+const SQL = { ...CORE_SQL, ...OWN_SQL };
 
 /** Runs `write`, turning a unique violation into the StoreConflict the ports promise. */
 async function conflictAs<R>(message: string, write: () => Promise<R>): Promise<R> {
