@@ -6,6 +6,7 @@
  * one scripted browser of every demo.
  */
 import * as client from 'openid-client';
+import { cookieHeader, keepCookies } from './cookies.js';
 
 /** A scripted browser: one cookie jar per origin, redirects followed one hop at a time. */
 export class Browser {
@@ -18,18 +19,10 @@ export class Browser {
   async go(url: URL, form?: Record<string, string>): Promise<Response> {
     const jar = this.jars.get(url.origin) ?? new Map<string, string>();
     this.jars.set(url.origin, jar);
-    const headers: Record<string, string> = {};
-    if (jar.size) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const headers: Record<string, string> = cookieHeader(jar);
     if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
     const res = await fetch(url, { method: form ? 'POST' : 'GET', headers, redirect: 'manual', ...(form ? { body: new URLSearchParams(form).toString() } : {}) });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (value === '' || /max-age=0|expires=thu, 01 jan 1970/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
+    keepCookies(jar, res);
     return res;
   }
 

@@ -11,6 +11,7 @@ import type { BrokerConfigInput, NamespaceConfig } from '../../src/config/schema
 import { nodeSamlFactory } from '../../src/runtime/node-saml.js';
 import { createSqliteStore, openSqlite } from '../../src/store/adapters/sqlite.js';
 import { TEST_POLICIES } from '../helpers/broker.js';
+import { cookieHeader, keepCookies } from '../../examples/cookies.js';
 
 /**
  * Real servers on loopback ports for the end-to-end tests: each one listens before it knows what
@@ -118,18 +119,10 @@ export class Browser {
 
   private async send(url: URL, init: { method: 'GET' | 'POST'; form?: Record<string, string> }): Promise<Response> {
     const jar = this.cookies(url.origin);
-    const headers: Record<string, string> = {};
-    if (jar.size > 0) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const headers: Record<string, string> = cookieHeader(jar);
     if (init.form) headers['content-type'] = 'application/x-www-form-urlencoded';
     const res = await fetch(url, { method: init.method, headers, redirect: 'manual', ...(init.form ? { body: new URLSearchParams(init.form).toString() } : {}) });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (value === '' || /max-age=0|expires=thu, 01 jan 1970/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
+    keepCookies(jar, res);
     this.hops.push({ method: init.method, url, status: res.status, ...(init.form ? { form: init.form } : {}) });
     return res;
   }

@@ -1,6 +1,8 @@
+import { cookieHeader, keepCookies } from '../../examples/cookies.js';
+
 /**
  * One browser's cookies at the broker, whatever serves it: a Node test broker's `request`, or a
- * Worker's fetch on workerd. Only the name=value of each Set-Cookie is kept; Max-Age=0 deletes.
+ * Worker's fetch on workerd, keeping cookies as the demos' browser does (examples/cookies.ts).
  */
 export class CookieJar {
   readonly cookies = new Map<string, string>();
@@ -8,17 +10,12 @@ export class CookieJar {
   constructor(private readonly send: (path: string, init: RequestInit) => Promise<Response>) {}
 
   private absorb(res: Response): Response {
-    for (const header of res.headers.getSetCookie()) {
-      const [pair] = header.split(';');
-      const eq = pair!.indexOf('=');
-      if (/max-age=0/i.test(header)) this.cookies.delete(pair!.slice(0, eq));
-      else this.cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
+    keepCookies(this.cookies, res);
     return res;
   }
 
   private header(): Record<string, string> {
-    return this.cookies.size === 0 ? {} : { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
+    return cookieHeader(this.cookies);
   }
 
   async get(path: string): Promise<Response> {

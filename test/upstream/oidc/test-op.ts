@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
+import { cookieHeader, keepCookies } from '../../../examples/cookies.js';
 
 /**
  * A real upstream OpenID Provider (oidc-provider 9) on an ephemeral loopback port. Its interaction
@@ -138,16 +139,8 @@ export async function browse(start: URL, callbackPrefix: string): Promise<URL> {
   let url = start;
   for (let hop = 0; hop < 20; hop++) {
     if (url.href.startsWith(callbackPrefix)) return url;
-    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      if (value === '' || /max-age=0|expires=thu, 01 jan 1970/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
+    const res = await fetch(url, { redirect: 'manual', headers: cookieHeader(jar) });
+    keepCookies(jar, res);
     const location = res.headers.get('location');
     if (!location) throw new Error(`test browser: ${res.status} at ${url.pathname} without a redirect: ${await res.text()}`);
     await res.body?.cancel();
