@@ -1,6 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import * as samlify from 'samlify';
-import { ZodError } from 'zod';
 import { constantTimeEqual } from '../../clients/secrets.js';
 import type { ReplayGuard } from '../../store/ports.js';
 import type { LoginTransaction, LoginTransactionStore, UpstreamIdentity } from '../../identity/types.js';
@@ -46,13 +45,14 @@ const noSecrets: SecretSource = () => undefined;
 
 /** The configuration parsed, each `private_key_env` read from `secret` (a missing one is a SamlConfigError). */
 function parseWithSecrets(input: SamlConnectionInput, secret: SecretSource = noSecrets): SamlConnectionConfig {
-  const parsed = samlConnectionSchema.parse(input);
+  let resolved: SamlConnectionInput;
   try {
-    return samlConnectionSchema.parse(resolveSpKeySecrets(input, secret));
+    resolved = resolveSpKeySecrets(input, secret);
   } catch (err) {
-    if (err instanceof Error && !(err instanceof ZodError)) throw new SamlConfigError(parsed.id, err.message);
-    throw err;
+    // A configuration error of its own comes first (and names nothing the secret holds).
+    throw new SamlConfigError(samlConnectionSchema.parse(input).id, err instanceof Error ? err.message : String(err));
   }
+  return samlConnectionSchema.parse(resolved);
 }
 
 export interface SamlStartLoginInput {
