@@ -26,7 +26,7 @@ import { decoded, show } from './demo-common.js';
 import { DemoServers, freshDatabase } from './demo-servers.js';
 import { loginAtBroker } from './demo-login.js';
 import { createMcpServerApp } from './mcp-server/app.js';
-import { createOidcIdp, type OidcIdpUser } from './oidc-idp.js';
+import { createOidcIdp, demoAlice } from './oidc-idp.js';
 
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const PORTS = { broker: port('DEMO_BROKER_PORT', 8787), idp: port('DEMO_IDP_PORT', 9000), mcp: port('DEMO_MCP_PORT', 9200) };
@@ -41,17 +41,7 @@ const AT_OP = { client_id: 'xaa-broker', client_secret: 'demo-broker-secret-at-o
 /** The MCP client at the broker (it logs users in there and asks for ID-JAGs) and at the MCP server's AS. */
 const AGENT = { client_id: 'mcp-agent', client_secret: 'demo-mcp-agent-secret', redirect_uri: 'http://localhost:3000/callback' };
 const AT_NOTES = { client_id: 'agent-at-notes', client_secret: 'demo-agent-notes-secret' };
-const ALICE: OidcIdpUser = {
-  sub: '00u1a2b3c4d5e6f7g8h9',
-  username: 'alice',
-  password: 'correct horse battery staple',
-  otp: '246810',
-  email: 'alice@corp.example',
-  givenName: 'Alice',
-  familyName: 'Liddell',
-  name: 'Alice Liddell',
-  groups: ['staff', 'notes-writers'],
-};
+const ALICE = demoAlice(['staff', 'notes-writers']);
 
 /** Who may let an MCP client use the notes server: anyone may read; writing needs the group. */
 const POLICIES = `

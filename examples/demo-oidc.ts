@@ -32,7 +32,7 @@ import { createDestinationAs } from './destination-as/app.js';
 import { decoded, demoApp, idJagToApi, short, show, todoDestination } from './demo-common.js';
 import { DemoServers, freshDatabase } from './demo-servers.js';
 import { Browser } from './demo-login.js';
-import { createOidcIdp, type OidcIdpUser } from './oidc-idp.js';
+import { createOidcIdp, demoAlice } from './oidc-idp.js';
 
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const PORTS = { broker: port('DEMO_BROKER_PORT', 8787), idp: port('DEMO_IDP_PORT', 9000), todo: port('DEMO_TODO_PORT', 9100) };
@@ -48,17 +48,7 @@ const AT_OP = { client_id: 'xaa-broker', client_secret: 'demo-broker-secret-at-o
 /** The app at the broker (an OIDC client that also asks for ID-JAGs) and at the Todo AS. */
 const APP = { client_id: 'wiki', client_secret: 'demo-wiki-secret', redirect_uri: 'http://localhost:3000/callback' };
 const AT_TODO = { client_id: 'wiki-at-todo', client_secret: 'demo-wiki-todo-secret' };
-const ALICE: OidcIdpUser = {
-  sub: '00u1a2b3c4d5e6f7g8h9',
-  username: 'alice',
-  password: 'correct horse battery staple',
-  otp: '246810',
-  email: 'alice@corp.example',
-  givenName: 'Alice',
-  familyName: 'Liddell',
-  name: 'Alice Liddell',
-  groups: ['staff', 'todo-writers'],
-};
+const ALICE = demoAlice(['staff', 'todo-writers']);
 
 const iso = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : undefined);
 

@@ -28,6 +28,21 @@ export interface OidcIdpUser {
   groups: string[];
 }
 
+/** Alice, the demos' person at the OP, in the groups a demo's policies ask about. */
+export function demoAlice(groups: string[]): OidcIdpUser {
+  return {
+    sub: '00u1a2b3c4d5e6f7g8h9',
+    username: 'alice',
+    password: 'correct horse battery staple',
+    otp: '246810',
+    email: 'alice@corp.example',
+    givenName: 'Alice',
+    familyName: 'Liddell',
+    name: 'Alice Liddell',
+    groups,
+  };
+}
+
 export interface OidcIdpOptions {
   /** Where the OP is served, e.g. `http://localhost:9000`: its Issuer Identifier. */
   issuer: string;
