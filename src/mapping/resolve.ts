@@ -147,6 +147,8 @@ export class SubjectResolver {
       return { ok: true, subject, decidedBy: describe(existing) };
     }
     const holder = await this.store.bindingOfSubject(ns.namespace, subject);
+    // The person's own first binding, committed by a concurrent request (another instance) between the two reads.
+    if (holder?.principalId === who.principalId) return { ok: true, subject, decidedBy: describe(holder) };
     if (holder) return { ok: false, reason: 'mapping_ambiguous', detail: `${ns.namespace}: subject already bound to another principal` };
     const binding: SubjectBinding = { namespace: ns.namespace, principalId: who.principalId, subject, source, version: 1, createdAt: now, upstreamIssuer: who.upstreamIssuer };
     return { ok: true, subject, decidedBy: describe(binding), newBinding: binding };

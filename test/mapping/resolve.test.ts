@@ -221,6 +221,59 @@ describe('SubjectResolver', () => {
     });
   });
 
+  describe('a first binding committed by another instance between the resolver\'s reads', () => {
+    /**
+     * A resolver whose store answers "no binding for this principal", and then, before the
+     * subject index is read, sees another instance commit the same person's first binding.
+     */
+    async function racedResolver(ns: NamespaceConfig, who: Identity): Promise<SubjectResolver> {
+      const other = await preparedResolver(store);
+      const winner = ok(await other.resolve(ns, who, NOW));
+      let raced = false;
+      const mappings = {
+        ...store.mappings,
+        bindingOfSubject: async (namespace: string, subject: string) => {
+          if (!raced) {
+            raced = true;
+            await commit(ns, who, winner, other);
+          }
+          return store.mappings.bindingOfSubject(namespace, subject);
+        },
+      };
+      const r = new SubjectResolver(mappings, store.secrets);
+      await r.prepare([ns]);
+      return r;
+    }
+
+    it('pairwise: the same person\'s binding is theirs, not an ambiguity (nothing left to write)', async () => {
+      const alice = await identity('alice');
+      const r = ok(await (await racedResolver(analytics, alice)).resolve(analytics, alice, NOW));
+      expect(r).toEqual({ ok: true, subject: (await bindings('analytics-users', alice.principalId))!.subject, decidedBy: 'analytics-users/pairwise@v1' });
+    });
+
+    it('claim: the same person\'s binding is theirs, not an ambiguity (nothing left to write)', async () => {
+      const alice = await identity('alice', { email: 'alice@example.com' });
+      const r = ok(await (await racedResolver(claim, alice)).resolve(claim, alice, NOW));
+      expect(r).toEqual({ ok: true, subject: 'alice@example.com', decidedBy: 'crm-users/claim@v1' });
+    });
+
+    it('claim: another person\'s binding of the value is still refused (mapping_ambiguous)', async () => {
+      const alice = await identity('alice', { email: 'shared@example.com' });
+      const bob = await identity('bob', { email: 'shared@example.com' });
+      const other = await preparedResolver(store);
+      const winner = ok(await other.resolve(claim, alice, NOW));
+      const mappings = {
+        ...store.mappings,
+        bindingOfSubject: async (namespace: string, subject: string) => {
+          await commit(claim, alice, winner, other);
+          return store.mappings.bindingOfSubject(namespace, subject);
+        },
+      };
+      const r = new SubjectResolver(mappings, store.secrets);
+      expect(await r.resolve(claim, bob, NOW)).toMatchObject({ ok: false, reason: 'mapping_ambiguous' });
+    });
+  });
+
   it('pairwise() is HMAC-SHA256(secret, sector \\n principal) in base64url', async () => {
     const secret = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
     const a = await pairwise(secret, 's1', 'p');
