@@ -47,9 +47,10 @@ export async function asTestIdp<T>(encrypt: () => Promise<T>): Promise<T> {
  * The test IdP parsing the broker's AuthnRequests (connection.test.ts): samlify parses only with a
  * schema validator registered, and libxml2's (Node's, src/runtime/node-saml-schema.ts) cannot be
  * compiled inside workerd, so the IdP parses without schema validation: what those tests check is
- * the signature, which samlify still verifies. Called by the test that parses, in its own file's
- * isolate; test/workers/saml.test.ts registers a validator that throws, so the Worker is shown never
- * to parse through samlify.
+ * the signature, which samlify still verifies. Called by the test that parses; every file starts
+ * with a validator that refuses, as a Worker has none (test/workers/setup.ts), and
+ * test/workers/saml.test.ts registers one that throws, so the Worker is shown never to parse
+ * through samlify.
  */
 export function testIdpParses(): void {
   samlify.setSchemaValidator({ validate: async () => 'not validated: the workerd test IdP' });
