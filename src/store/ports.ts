@@ -197,6 +197,7 @@ export interface PrincipalRecord {
 }
 
 export interface PrincipalStore {
+  /** Replaces the stored record unless it is from a later login (`updatedAt`): concurrent logins keep the latest evidence. */
   upsert(p: PrincipalRecord): Promise<void>;
   get(id: string): Promise<PrincipalRecord | undefined>;
 }
