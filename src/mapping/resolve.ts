@@ -45,6 +45,8 @@ export class SubjectResolver {
 
   /** The store's mapping generation the cache was filled at. */
   private generation: number | undefined;
+  /** The generation each new binding was resolved at (see `remember`). */
+  private readonly resolvedAt = new WeakMap<SubjectBinding, number>();
 
   constructor(
     private readonly store: MappingStore,
@@ -69,19 +71,30 @@ export class SubjectResolver {
   }
 
   async resolve(ns: NamespaceConfig, who: Identity, now: number): Promise<Resolution> {
-    await this.syncGeneration();
+    const generation = await this.syncGeneration();
     const key = cacheKey(ns, who);
     const hit = this.cache.get(key);
     if (hit) return hit;
     const result = await this.resolveUncached(ns, who, now);
+    if (result.ok && result.newBinding) this.resolvedAt.set(result.newBinding, generation);
     // A resolution that still has a binding to write is not cached: it must be committed first.
-    if (result.ok && !result.newBinding) this.cache.set(key, result);
+    if (result.ok && !result.newBinding) this.cacheAt(generation, key, result);
     return result;
   }
 
   /** After a mint committed a new binding, later requests may reuse it from the cache. */
   remember(ns: NamespaceConfig, who: Identity, binding: SubjectBinding) {
-    this.cache.set(cacheKey(ns, who), { ok: true, subject: binding.subject, decidedBy: describe(binding) });
+    const generation = this.resolvedAt.get(binding);
+    if (generation !== undefined) this.cacheAt(generation, cacheKey(ns, who), { ok: true, subject: binding.subject, decidedBy: describe(binding) });
+  }
+
+  /**
+   * Caches what was read at `generation` only while the cache is still of that generation: a
+   * concurrent request that saw a newer one (another instance remapped meanwhile) has cleared the
+   * cache, and a result read before that write must not be put back into it.
+   */
+  private cacheAt(generation: number, key: string, result: Extract<Resolution, { ok: true }>) {
+    if (this.generation === generation) this.cache.set(key, result);
   }
 
   forget() {
@@ -94,12 +107,13 @@ export class SubjectResolver {
    * primary-key read per resolution tells whether what this cache holds is from before it. Read
    * before any mapping row, so a result cached under a generation never predates it.
    */
-  private async syncGeneration() {
+  private async syncGeneration(): Promise<number> {
     const generation = await this.store.generation();
     if (generation !== this.generation) {
       this.cache.clear();
       this.generation = generation;
     }
+    return generation;
   }
 
   private async resolveUncached(ns: NamespaceConfig, who: Identity, now: number): Promise<Resolution> {

@@ -97,7 +97,7 @@ export class KeyRing {
       if (!keys.some((k) => k.alg === alg && k.state === 'next')) upsert.push(await newKey(alg, 'next', now));
     }
     if (upsert.length === 0 && remove.length === 0) return undefined;
-    return { change: { upsert, remove, expectActive: activeKids(keys) }, ...(moved ? { moved } : {}) };
+    return { change: { upsert, remove, ...expected(keys) }, ...(moved ? { moved } : {}) };
   }
 
   /**
@@ -110,12 +110,12 @@ export class KeyRing {
    */
   async rotate(now: number): Promise<Rotation & { others: Rotation[] }> {
     const keys = await this.store.list();
-    const expectActive = activeKids(keys);
+    const expect = expected(keys);
     const missing = this.algs.filter((alg) => !keys.some((k) => k.state === 'next' && k.alg === alg));
     if (missing.length > 0) {
       const published = await Promise.all(missing.map((alg) => newKey(alg, 'next', now)));
       const stale = keys.filter((k) => k.state === 'next' && !this.algs.includes(k.alg)).map((k) => k.kid);
-      if (!(await this.store.apply({ upsert: published, remove: stale, expectActive }))) throw concurrentRotation();
+      if (!(await this.store.apply({ upsert: published, remove: stale, ...expect }))) throw concurrentRotation();
       await this.load(await this.store.list(), now);
       throw tooEarly(published[0]!, now);
     }
@@ -132,7 +132,7 @@ export class KeyRing {
       rotations.push({ alg: next.alg, activated: next.kid, ...(current ? { retired: current.kid } : {}), next: fresh.kid });
     }
     const remove = keys.filter((k) => k.state === 'retired' && (k.expiresAt ?? 0) <= now).map((k) => k.kid);
-    if (!(await this.store.apply({ upsert, remove, expectActive }))) throw concurrentRotation();
+    if (!(await this.store.apply({ upsert, remove, ...expect }))) throw concurrentRotation();
     await this.load(await this.store.list(), now);
     const [own, ...others] = rotations;
     return { ...own!, others };
@@ -200,8 +200,14 @@ export class KeyRing {
   }
 }
 
-function activeKids(keys: StoredKey[]): string[] {
-  return keys.filter((k) => k.state === 'active').map((k) => k.kid);
+/**
+ * What a change computed from `keys` expects to still hold when applied: the same active and next
+ * kids. The active ones make two rotations (or starts) one winner; the next ones make two nodes
+ * publishing a missing next key at once publish one, not two (the extra one would linger in the JWKS).
+ */
+function expected(keys: StoredKey[]): Pick<KeyChange, 'expectActive' | 'expectNext'> {
+  const kids = (state: StoredKey['state']) => keys.filter((k) => k.state === state).map((k) => k.kid);
+  return { expectActive: kids('active'), expectNext: kids('next') };
 }
 
 function concurrentRotation(): Error {

@@ -2,6 +2,7 @@ import type { BrokerServices } from '../grants/services.js';
 import type { RefreshTokenRecord } from '../store/ports.js';
 import { isRandomToken } from './crypto.js';
 import { InvalidToken } from './errors.js';
+import { REFRESH_TOKEN_REUSE_GRACE } from './limits.js';
 import { USERINFO_PATH, endpointUrl } from './metadata.js';
 import { ACCESS_TOKEN_TYP, ownJwsType, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
 
@@ -16,7 +17,10 @@ export const TOKEN_TYPE_HINTS = ['access_token', 'refresh_token'] as const;
 export type OwnToken =
   /** A broker access token (RFC 9068), valid now; not yet checked against the revocation list. */
   | { type: 'access_token'; claims: AccessTokenClaims }
-  /** An active refresh token (unrotated, unrevoked, unexpired) and its stored hash. */
+  /**
+   * An active refresh token (unrotated, unrevoked, unexpired) and its stored hash; for /revoke, also
+   * one the client's own concurrent refresh rotated within REFRESH_TOKEN_REUSE_GRACE (see findOwnToken).
+   */
   | { type: 'refresh_token'; hash: string; record: RefreshTokenRecord }
   /** Signed by the broker, but of a kind it cannot revoke or introspect (an ID token, an ID-JAG). */
   | { type: 'unsupported'; typ: string }
@@ -32,20 +36,24 @@ async function asAccessToken(s: BrokerServices, token: string, now: number): Pro
   }
 }
 
-async function asRefreshToken(s: BrokerServices, token: string, now: number): Promise<OwnToken | undefined> {
+async function asRefreshToken(s: BrokerServices, token: string, now: number, rotatedAfter?: number): Promise<OwnToken | undefined> {
   // Anything randomToken() cannot have produced is not looked up (nor hashed).
   if (!isRandomToken(token)) return undefined;
   const hash = await s.tokenDigest(token);
-  const record = await s.store.refreshTokens.active(hash, now);
+  const record = await s.store.refreshTokens.active(hash, now, rotatedAfter);
   return record ? { type: 'refresh_token', hash, record } : undefined;
 }
 
 /**
  * Finds what `token` is. The hint is honoured but not trusted (RFC 7009 §2.1): it only says which
  * kind is looked for first, and the search goes on through the other kind when it fails.
+ * `purpose: 'revoke'` also finds a refresh token rotated within the reuse grace window: the client's
+ * own refresh, racing its revocation, must not leave the successor alive (the family is what goes).
  */
-export async function findOwnToken(s: BrokerServices, token: string, hint: string | undefined, now: number): Promise<OwnToken> {
-  const lookups = hint === 'refresh_token' ? [asRefreshToken, asAccessToken] : [asAccessToken, asRefreshToken];
+export async function findOwnToken(s: BrokerServices, token: string, hint: string | undefined, now: number, purpose: 'revoke' | 'introspect' = 'introspect'): Promise<OwnToken> {
+  const rotatedAfter = purpose === 'revoke' ? now - REFRESH_TOKEN_REUSE_GRACE : undefined;
+  const refreshToken = (sx: BrokerServices, t: string, n: number) => asRefreshToken(sx, t, n, rotatedAfter);
+  const lookups = hint === 'refresh_token' ? [refreshToken, asAccessToken] : [asAccessToken, refreshToken];
   for (const lookup of lookups) {
     const found = await lookup(s, token, now);
     if (found) return found;

@@ -41,7 +41,7 @@ async function revoke(p: Provider, token: OwnToken, request: ClientRequest): Pro
 export function revocationEndpoint(p: Provider) {
   return clientAuthenticatedEndpoint(p, REVOCATION_PATH, async (request): Promise<ClientAnswer> => {
     const presented = request.form.require('token');
-    const token = await findOwnToken(p.services, presented, request.form.get('token_type_hint'), request.now);
+    const token = await findOwnToken(p.services, presented, request.form.get('token_type_hint'), request.now, 'revoke');
     await revoke(p, token, request);
     if (token.type === 'access_token' || token.type === 'refresh_token') {
       // Who revoked what, for whom: the token's jti (an access token) never the token itself.

@@ -33,6 +33,8 @@ export interface KeyStore {
    * With `expectActive`, only if the set of active kids is exactly that one: two nodes rotating at
    * once, or starting at once, get one winner, and a change to either algorithm's active key
    * refuses a change computed before it for both. The table holds one active key per algorithm.
+   * With `expectNext`, likewise only if the next kids are exactly those: two nodes publishing a
+   * missing next key at once publish one.
    */
   apply(change: KeyChange): Promise<boolean>;
 }
@@ -41,6 +43,7 @@ export interface KeyChange {
   upsert: StoredKey[];
   remove: string[];
   expectActive?: ExpectedActiveKeys;
+  expectNext?: readonly string[];
 }
 
 /** A subject bound in a namespace: once bound, never silently re-bound. */
@@ -197,6 +200,7 @@ export interface PrincipalRecord {
 }
 
 export interface PrincipalStore {
+  /** Replaces the stored record unless it is from a later login (`updatedAt`): concurrent logins keep the latest evidence. */
   upsert(p: PrincipalRecord): Promise<void>;
   get(id: string): Promise<PrincipalRecord | undefined>;
 }

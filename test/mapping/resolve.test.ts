@@ -274,6 +274,48 @@ describe('SubjectResolver', () => {
     });
   });
 
+  describe('a mapping write by another instance while a resolution is in flight', () => {
+    const aliceRenamed = [{ namespace: 'todo-users', upstreamIssuer: IDP, upstreamSubject: 'alice', subject: 'todo-user-2001' }];
+
+    it('a table row read before a table replacement is not cached past it (a concurrent request already saw the new generation)', async () => {
+      const alice = await identity('alice');
+      const bob = await identity('bob');
+      let r!: SubjectResolver;
+      let raced = false;
+      const mappings = {
+        ...store.mappings,
+        tableRow: async (namespace: string, iss: string, sub: string) => {
+          const row = await store.mappings.tableRow(namespace, iss, sub);
+          if (!raced) {
+            raced = true;
+            // Another instance replaces the table; a concurrent request here then syncs to its generation.
+            await store.mappings.replaceTable('todo-users', aliceRenamed, { version: 2, hash: 'v2' });
+            await r.resolve(table, bob, NOW);
+          }
+          return row;
+        },
+      };
+      r = new SubjectResolver(mappings, store.secrets);
+      // The request in flight answers from what it read before the write: that much is a race it may lose.
+      expect(ok(await r.resolve(table, alice, NOW)).subject).toBe('todo-user-1001');
+      // The next request must not be answered from it.
+      expect(ok(await r.resolve(table, alice, NOW + 1)).subject).toBe('todo-user-2001');
+    });
+
+    it('a new binding remembered after an operator remap that a concurrent request already saw is not cached', async () => {
+      const alice = await identity('alice', { email: 'alice@example.com' });
+      const bob = await identity('bob', { email: 'bob@example.com' });
+      const first = ok(await resolver.resolve(claim, alice, NOW));
+      await store.commitMint({ binding: first.newBinding!, audit: { at: NOW, event: 'mint', requestId: 'test' } });
+      // Between the mint's commit and its remember(): an operator remap elsewhere, seen by a concurrent request here.
+      await store.mappings.remap({ namespace: 'crm-users', principalId: alice.principalId, subject: 'alice.renamed@example.com', source: 'operator' }, NOW + 1);
+      await resolver.resolve(claim, bob, NOW + 1);
+      resolver.remember(claim, alice, first.newBinding!);
+      // The upstream still says alice@example.com, the binding now differs: refused, never the old subject.
+      expect(await resolver.resolve(claim, alice, NOW + 2)).toMatchObject({ ok: false, reason: 'mapping_changed' });
+    });
+  });
+
   it('pairwise() is HMAC-SHA256(secret, sector \\n principal) in base64url', async () => {
     const secret = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
     const a = await pairwise(secret, 's1', 'p');

@@ -133,3 +133,35 @@ describe("a client's own concurrent uses of one refresh token", () => {
     }
   });
 });
+
+describe("a client's revocation racing its own refresh", () => {
+  it('a refresh token rotated by a concurrent refresh just before /revoke looks it up still takes its family with it', async () => {
+    const b = await startProvider();
+    const tokens = await signedIn(b);
+    // Deterministic interleaving: the revocation's lookup runs after the client's own refresh rotated the token.
+    const refreshTokens = b.services.store.refreshTokens;
+    const active = refreshTokens.active.bind(refreshTokens);
+    let successor: string | undefined;
+    let racing = false;
+    refreshTokens.active = async (hash, now, rotatedAfter) => {
+      if (racing) {
+        racing = false;
+        successor = ((await (await refresh(b, tokens.refresh_token!)).json()) as Record<string, string>).refresh_token;
+      }
+      return active(hash, now, rotatedAfter);
+    };
+    racing = true;
+    const revoked = await b.fetch('/revoke', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: tokens.refresh_token!, token_type_hint: 'refresh_token', client_id: webApp.client_id, client_secret: SECRET }),
+    });
+    refreshTokens.active = active;
+
+    expect(revoked.status).toBe(200);
+    expect(successor).toEqual(expect.any(String));
+    // The grant the client revoked is gone, the successor its own refresh got meanwhile included.
+    expect(await (await refresh(b, successor!)).json()).toMatchObject({ error: 'invalid_grant' });
+    expect(liveRefreshTokens(b)).toBe(0);
+  });
+});

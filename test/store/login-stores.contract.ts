@@ -63,6 +63,18 @@ export function loginStoreContract(name: string, makeStore: () => Promise<Broker
       expect(await s.principals.get(u('p1'))).toMatchObject({ claims: { email: 'a@y' }, updatedAt: NOW + 1 });
       expect(await s.principals.get(u('p2'))).toBeUndefined();
     });
+
+    it('an older login\'s upsert landing after a newer one (two instances, one person) does not bring back the older evidence', async () => {
+      const s = await makeStore();
+      const base = { id: u('p1'), upstreamIssuer: 'https://idp', upstreamSubject: 'alice', connectionId: 'c' };
+      // The newer login (the admins group removed upstream) commits first; the older one, slower to verify, after it.
+      await s.principals.upsert({ ...base, claims: { groups: [] }, updatedAt: NOW + 2 });
+      await s.principals.upsert({ ...base, claims: { groups: ['admins'] }, updatedAt: NOW });
+      expect(await s.principals.get(u('p1'))).toMatchObject({ claims: { groups: [] }, updatedAt: NOW + 2 });
+      // Two logins within one second: the later write is the latest evidence.
+      await s.principals.upsert({ ...base, claims: { groups: ['staff'] }, updatedAt: NOW + 2 });
+      expect(await s.principals.get(u('p1'))).toMatchObject({ claims: { groups: ['staff'] } });
+    });
   });
 
   describe(`${name}: authorization codes`, () => {

@@ -124,6 +124,27 @@ describe('PostgreSQL store: two instances, one database, one winner', () => {
     expect(outcomes.filter((o) => o.status === 'replayed')).toHaveLength(5);
   });
 
+  it('an ID-JAG reference redeemed in its last second is consumed even if another instance prunes it just after', async () => {
+    const { store: other, pool, url } = await freshPgStore();
+    const hash = u('ref');
+    const reference = { id: u('r'), clientId: 'app', destination: 'todo', principalId: 'p', resources: [], scopes: [], subject: {}, issuedAt: NOW, expiresAt: NOW + 60 };
+    await other.references.issue(hash, reference, { at: NOW, event: 'reference', requestId: u('req') });
+    // This instance's connection: right after its consuming statement, another instance (its clock
+    // a second or two ahead) runs retention, which deletes the now expired reference.
+    const own = testPool(url);
+    const racing = {
+      query: async (...args: Parameters<pg.Pool['query']>) => {
+        const result = await (own.query as (...a: unknown[]) => Promise<unknown>)(...args);
+        const text = (args[0] as { text?: string }).text ?? '';
+        if (text.startsWith('UPDATE id_jag_references')) await other.retention.prune({ now: NOW + 61, auditBefore: 0, auditMaxRows: 1_000_000 });
+        return result;
+      },
+      connect: () => own.connect(),
+    } as unknown as pg.Pool;
+    expect(await createPgStore(racing).references.consume(hash, NOW + 59)).toEqual({ status: 'consumed', reference });
+    expect((await pool.query('SELECT count(*)::int AS n FROM id_jag_references')).rows[0].n).toBe(0);
+  });
+
   it('a first subject binding is written by exactly one mint; the other is a StoreConflict and writes no audit record', async () => {
     const [a, b] = await twoInstances();
     const ns = u('ns');

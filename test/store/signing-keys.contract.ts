@@ -71,6 +71,22 @@ export function signingKeyStoreContract(name: string, makeStore: () => Promise<B
       expect(await states(s)).toMatchObject({ rs1: 'RS256:active', rs2: 'RS256:next' });
     });
 
+    it('with expected next keys, refuses a change computed before another node published one (two nodes publishing a missing next key publish one)', async () => {
+      const s = await emptied();
+      await s.keys.apply({ upsert: [key('ec1', 'ES256', 'active')], remove: [] });
+      // Both nodes read: ec1 active, no next key. Node a publishes first.
+      expect(await s.keys.apply({ upsert: [key('ec-a', 'ES256', 'next')], remove: [], expectActive: ['ec1'], expectNext: [] })).toBe(true);
+      expect(await s.keys.apply({ upsert: [key('ec-b', 'ES256', 'next')], remove: [], expectActive: ['ec1'], expectNext: [] })).toBe(false);
+      expect(await states(s)).toEqual({ ec1: 'ES256:active', 'ec-a': 'ES256:next' });
+      for (const expectNext of [['ec-b'], ['ec-a', 'ec-b'], []]) {
+        expect(await s.keys.apply({ upsert: [], remove: ['ec-a'], expectActive: ['ec1'], expectNext }), JSON.stringify(expectNext)).toBe(false);
+      }
+      // Computed from what is there now, it applies; the active keys alone still decide when no next keys are given.
+      expect(await s.keys.apply({ upsert: [key('ec-c', 'ES256', 'next')], remove: ['ec-a'], expectActive: ['ec1'], expectNext: ['ec-a'] })).toBe(true);
+      expect(await s.keys.apply({ upsert: [key('ec-d', 'ES256', 'next')], remove: ['ec-c'], expectActive: ['ec1'] })).toBe(true);
+      expect(await states(s)).toEqual({ ec1: 'ES256:active', 'ec-d': 'ES256:next' });
+    });
+
     it('reads a broker secret without creating it (an earlier version\'s RSA key, moved into the key table once)', async () => {
       const s = await makeStore();
       const name = `contract-secret:${crypto.randomUUID()}`;

@@ -54,14 +54,6 @@ const OWN_SQL = {
     SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?)
     ON CONFLICT (kid) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at`,
   removeKey: `DELETE FROM signing_keys WHERE kid = ? AND EXISTS (SELECT 1 FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?)`,
-  /**
-   * Writes the guard row only if the active kids are exactly the expected ones (a JSON array of
-   * distinct kids): as many active keys as expected, and every one of them among the expected.
-   */
-  guardIfActive: `INSERT INTO replay (scope, id, expires_at)
-    SELECT '${ROTATION_GUARD_SCOPE}', ?, ?
-    WHERE (SELECT COUNT(*) FROM signing_keys WHERE state = 'active') = json_array_length(?)
-      AND NOT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active' AND kid NOT IN (SELECT value FROM json_each(?)))`,
   guardAlways: `INSERT INTO replay (scope, id, expires_at) VALUES ('${ROTATION_GUARD_SCOPE}', ?, ?)`,
   dropGuard: `DELETE FROM replay WHERE scope = '${ROTATION_GUARD_SCOPE}' AND id = ?`,
   upsertBinding: `INSERT INTO subject_bindings (namespace, principal_id, subject, source, version, created_at, upstream_issuer)
@@ -76,6 +68,17 @@ const OWN_SQL = {
   bumpGeneration: `INSERT INTO broker_secrets (name, value) VALUES (?, '1') ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + 1`,
 } as const;
 const SQL = { ...CORE_SQL, ...OWN_SQL };
+
+/**
+ * Writes the key rotation's guard row only if, for each state given, its kids are exactly the
+ * expected ones (a JSON array of distinct kids, bound twice): as many keys in that state as
+ * expected, and every one of them among the expected.
+ */
+function guardIfKids(states: ReadonlyArray<'active' | 'next'>): string {
+  const exactly = (state: string) => `(SELECT COUNT(*) FROM signing_keys WHERE state = '${state}') = json_array_length(?)
+      AND NOT EXISTS (SELECT 1 FROM signing_keys WHERE state = '${state}' AND kid NOT IN (SELECT value FROM json_each(?)))`;
+  return `INSERT INTO replay (scope, id, expires_at) SELECT '${ROTATION_GUARD_SCOPE}', ?, ? WHERE ${states.map(exactly).join(' AND ')}`;
+}
 
 /** Several rows, written only if the version row holds the expected value (see replaceTable). */
 function upsertTableRowsIf(count: number): string {
@@ -143,7 +146,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
   const keys: KeyStore = {
     list: async () => ((await q.listKeys.all<KeyRow>()).results ?? []).map(rowToKey),
     /**
-     * One batch: a guard row is written only if the active keys are the expected ones, every
+     * One batch: a guard row is written only if the active (and next) keys are the expected ones, every
      * write is conditional on that row, and the row is removed again at the end. A concurrent
      * rotation (or a second isolate creating the first keys) therefore changes nothing and
      * gets `false`, never a half-applied set.
@@ -151,8 +154,14 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
     apply: async (change) => {
       const guard = randomId();
       const now = clock();
-      const expected = change.expectActive === undefined ? undefined : JSON.stringify([...expectedActiveKids(change.expectActive)]);
-      const first = expected === undefined ? q.guardAlways.bind(guard, now) : q.guardIfActive.bind(guard, now, expected, expected);
+      const expected = (['active', 'next'] as const).flatMap((state) => {
+        const kids = state === 'active' ? change.expectActive : change.expectNext;
+        return kids === undefined ? [] : [{ state, json: JSON.stringify([...expectedActiveKids(kids)]) }];
+      });
+      const first =
+        expected.length === 0
+          ? q.guardAlways.bind(guard, now)
+          : db.prepare(guardIfKids(expected.map((e) => e.state))).bind(guard, now, ...expected.flatMap((e) => [e.json, e.json]));
       const writes = [
         ...demotionsFirst(change.upsert).map((k: StoredKey) =>
           q.upsertKey.bind(k.kid, k.alg, k.state, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.expiresAt ?? null, guard),

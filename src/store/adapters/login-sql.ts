@@ -7,8 +7,13 @@ export const LOGIN_SQL = {
   putLogin: 'INSERT INTO login_transactions (id, record, expires_at) VALUES (?, ?, ?)',
   takeLogin: 'DELETE FROM login_transactions WHERE id = ? RETURNING record, expires_at',
   purgeLogins: 'DELETE FROM login_transactions WHERE expires_at < ?',
+  /**
+   * The latest login's evidence wins, not the last write: an older login (slower to verify, on
+   * another instance) committing after a newer one changes nothing. Within one second, the later write.
+   */
   upsertPrincipal: `INSERT INTO principals (id, upstream_issuer, upstream_subject, record, updated_at) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (id) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`,
+    ON CONFLICT (id) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at
+    WHERE excluded.updated_at >= principals.updated_at`,
   getPrincipal: 'SELECT record FROM principals WHERE id = ?',
   createSession: 'INSERT INTO sessions (id, principal_id, record, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
   activeSession: 'SELECT record FROM sessions WHERE id = ? AND expires_at > ? AND revoked_at IS NULL',

@@ -2,8 +2,8 @@ import type pg from 'pg';
 import { REPLAY_PURGE_EVERY } from '../../constants.js';
 import { StoreConflict, type AuditRecord, type BrokerStore, type SubjectBinding, type TableRow, type TableVersion } from '../ports.js';
 import {
-  activeKeysAsExpected,
   demotionsFirst,
+  keysAsExpected,
   formatTableVersion,
   MAPPING_GENERATION_KEY,
   rowToBinding,
@@ -30,7 +30,7 @@ const KEY_ROTATION_LOCK = 'xaa-broker:key-rotation';
 
 /** This adapter's own statements; the shared ones are CORE_SQL. */
 const OWN_SQL = {
-  activeKids: "SELECT kid FROM signing_keys WHERE state = 'active'",
+  currentKids: "SELECT kid, state FROM signing_keys WHERE state IN ('active', 'next')",
   upsertKey: `INSERT INTO signing_keys (kid, alg, state, private_jwk, public_jwk, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (kid) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at`,
   removeKey: 'DELETE FROM signing_keys WHERE kid = ?',
@@ -82,7 +82,7 @@ export function createPgStore(pool: pg.Pool): BrokerStore {
       apply: (change) =>
         transaction(pool, async (tx) => {
           await lockKey(tx, KEY_ROTATION_LOCK);
-          if (!activeKeysAsExpected(change, (await run<{ kid: string }>(tx, SQL.activeKids)).rows.map((r) => r.kid))) return false;
+          if (!keysAsExpected(change, (await run<{ kid: string; state: string }>(tx, SQL.currentKids)).rows)) return false;
           for (const k of demotionsFirst(change.upsert)) {
             await run(tx, SQL.upsertKey, [k.kid, k.alg, k.state, JSON.stringify(k.privateJwk), JSON.stringify(k.publicJwk), k.createdAt, k.expiresAt ?? null]);
           }

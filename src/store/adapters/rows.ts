@@ -1,4 +1,4 @@
-import { StoreConflict, type ExpectedActiveKeys, type KeyChange, type StoredKey, type SubjectBinding, type TableVersion } from '../ports.js';
+import { StoreConflict, type ExpectedActiveKeys, type KeyChange, type KeyState, type StoredKey, type SubjectBinding, type TableVersion } from '../ports.js';
 
 /** Row shapes shared by the SQLite and D1 adapters (same schema). */
 export interface KeyRow {
@@ -38,11 +38,15 @@ export function expectedActiveKids(expected: ExpectedActiveKeys): Set<string> {
   return new Set(expected === null ? [] : typeof expected === 'string' ? [expected] : expected);
 }
 
-/** Whether the active kids read inside the change's transaction are exactly the ones it expects. */
-export function activeKeysAsExpected(change: KeyChange, active: readonly string[]): boolean {
-  if (change.expectActive === undefined) return true;
-  const expected = expectedActiveKids(change.expectActive);
-  return active.length === expected.size && active.every((kid) => expected.has(kid));
+/** Whether the active and next kids read inside the change's transaction are exactly the ones it expects. */
+export function keysAsExpected(change: KeyChange, keys: ReadonlyArray<{ kid: string; state: string }>): boolean {
+  const same = (expected: ExpectedActiveKeys | undefined, state: KeyState) => {
+    if (expected === undefined) return true;
+    const kids = keys.filter((k) => k.state === state).map((k) => k.kid);
+    const set = expectedActiveKids(expected);
+    return kids.length === set.size && kids.every((kid) => set.has(kid));
+  };
+  return same(change.expectActive, 'active') && same(change.expectNext, 'next');
 }
 
 /** Demote before promote, so the one-active-key-per-algorithm index never sees two at once. */

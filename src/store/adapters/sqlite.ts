@@ -13,8 +13,8 @@ import {
   type TableVersion,
 } from '../ports.js';
 import {
-  activeKeysAsExpected,
   demotionsFirst,
+  keysAsExpected,
   formatTableVersion,
   MAPPING_GENERATION_KEY,
   rowToBinding,
@@ -72,7 +72,7 @@ function isUniqueViolation(err: unknown): boolean {
 export function createSqliteStore(db: Database.Database): BrokerStore {
   const q = {
     listKeys: db.prepare('SELECT * FROM signing_keys ORDER BY created_at'),
-    activeKids: db.prepare("SELECT kid FROM signing_keys WHERE state = 'active'").pluck(),
+    currentKids: db.prepare("SELECT kid, state FROM signing_keys WHERE state IN ('active', 'next')"),
     upsertKey: db.prepare(
       `INSERT INTO signing_keys (kid, alg, state, private_jwk, public_jwk, created_at, expires_at)
        VALUES (@kid, @alg, @state, @private_jwk, @public_jwk, @created_at, @expires_at)
@@ -115,7 +115,7 @@ export function createSqliteStore(db: Database.Database): BrokerStore {
   let replayWrites = 0;
 
   const applyKeys = writeTransaction(db, (change: KeyChange) => {
-    if (!activeKeysAsExpected(change, q.activeKids.all() as string[])) return false;
+    if (!keysAsExpected(change, q.currentKids.all() as Array<{ kid: string; state: string }>)) return false;
     for (const k of demotionsFirst(change.upsert)) {
       q.upsertKey.run({
         kid: k.kid,
