@@ -3,6 +3,7 @@ import { errors as joseErrors } from 'jose';
 import type { BrokerConfig, BrokerSettings } from './config/schema.js';
 import { ClientAuthenticator } from './clients/authenticate.js';
 import { indexDestinations } from './exchange/destination.js';
+import { dpopNonceSource } from './exchange/dpop.js';
 import { IdTokenVerifier, type TrustedIssuer } from './upstream/id-token.js';
 import { createExchangeGrant } from './exchange/pulled.js';
 import type { JwsCrypto } from './minting/jws.js';
@@ -123,6 +124,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const subjects = new SubjectResolver(store.mappings, store.secrets, clock);
   await subjects.prepare(config.namespaces.values());
 
+  const dpopNonces = settings.clients.some((c) => c.dpop_nonce) ? await dpopNonceSource(store) : undefined;
+
   const base = settings.issuer.replace(/\/$/, '');
   const refusals = new RefusalSummaries(settings.retention.refusal_summary_interval_seconds, (record) => store.audit.append(record));
   const services: BrokerServices = {
@@ -140,6 +143,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     }),
     idTokens: new IdTokenVerifier(issuers, deps.jws, clock),
     subjects,
+    ...(dpopNonces ? { dpopNonces } : {}),
     trust: upstreamTrust(settings),
     policy: createPolicyEngine(deps.cedar, config.policies),
     logger,

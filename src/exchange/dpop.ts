@@ -12,17 +12,14 @@ import type { BrokerStore } from '../store/ports.js';
  */
 
 const NONCE_SECRET = 'dpop-nonce';
-/** One nonce source per store: every instance on that store derives the same nonces. */
-const nonceSources = new WeakMap<BrokerStore, Promise<DpopNonces>>();
 
-function noncesOf(store: BrokerStore): Promise<DpopNonces> {
-  let nonces = nonceSources.get(store);
-  if (!nonces) {
-    nonces = store.secrets.getOrCreate(NONCE_SECRET, () => base64url.encode(crypto.getRandomValues(new Uint8Array(32)))).then((secret) => DpopNonces.fromSecret(secret));
-    nonces.catch(() => nonceSources.delete(store));
-    nonceSources.set(store, nonces);
-  }
-  return nonces;
+/**
+ * The server nonces (RFC 9449 §8) for clients configured with `dpop_nonce`, from the store's secret
+ * (made by the first instance): every instance on that store derives the same nonces. Read when the
+ * broker is built, never by a request: on workerd a request may not wait on I/O another started.
+ */
+export async function dpopNonceSource(store: BrokerStore): Promise<DpopNonces> {
+  return DpopNonces.fromSecret(await store.secrets.getOrCreate(NONCE_SECRET, () => base64url.encode(crypto.getRandomValues(new Uint8Array(32)))));
 }
 
 const NONCE_REASONS = new Set<DpopRejectionReason>(['dpop_nonce_missing', 'dpop_nonce_invalid']);
@@ -40,7 +37,8 @@ export async function proofOfPossession(request: GrantRequest, s: BrokerServices
     if (client.require_dpop) throw new InvalidRequest('dpop_required', 'this client must send a DPoP proof');
     return;
   }
-  const nonces = client.dpop_nonce ? await noncesOf(s.store) : undefined;
+  const nonces = client.dpop_nonce ? s.dpopNonces : undefined;
+  if (client.dpop_nonce && !nonces) throw new Error('DPoP nonces were not prepared at start');
   const result = await validateDpopProof({
     header: presented.proof,
     method: presented.htm,

@@ -3,6 +3,7 @@ import type { ClientAuthenticator } from '../clients/authenticate.js';
 import type { IdTokenVerifier } from '../upstream/id-token.js';
 import type { SubjectResolver } from '../mapping/resolve.js';
 import type { KeyRing } from '../minting/keys.js';
+import type { DpopNonces } from '../dpop/nonce.js';
 import type { GrantRequest } from './grant.js';
 import type { PolicyEngine } from '../policy/types.js';
 import type { BrokerStore, SubjectBinding } from '../store/ports.js';
@@ -37,6 +38,8 @@ export interface BrokerServices {
   tokenDigest: TokenDigest;
   /** Counts refusals of requests whose client never authenticated (audit/summary.ts). */
   refusals: RefusalSummaries;
+  /** DPoP server nonces, when a client is configured with `dpop_nonce` (prepared at start: exchange/dpop.ts). */
+  dpopNonces?: DpopNonces;
   /** Writes a mint's binding (if new) and its audit record, atomically. */
   commitMint(request: GrantRequest, binding?: SubjectBinding): Promise<void>;
 }

@@ -135,6 +135,13 @@ describe('per client: dpop_nonce (RFC 9449 §8)', () => {
     expect(decodeJwt(((await retry.json()) as { access_token: string }).access_token).cnf).toEqual({ jkt });
   });
 
+  it('the nonce secret is read (or made) when the broker starts, not by a request: requests share no pending store read', async () => {
+    const secret = (b: TestBroker) => b.db.prepare("SELECT count(*) FROM broker_secrets WHERE name = 'dpop-nonce'").pluck().get();
+    expect(secret(await startTestBroker({ settings: await nonceSettings() }))).toBe(1);
+    // Nobody asks for nonces: no secret.
+    expect(secret(await startTestBroker())).toBe(0);
+  });
+
   it('a made-up or expired nonce is use_dpop_nonce again, with a fresh nonce', async () => {
     const b = await startTestBroker({ settings: await nonceSettings() });
     const made = await postToken(b, await exchangeParams(b), { DPoP: await proof(key, { now: b.clock.now, htu: HTU, nonce: 'made-up' }) });
