@@ -150,47 +150,43 @@ describe('when a next key may sign', () => {
     expect(keys.find((k) => k.state === 'next')).toMatchObject({ createdAt: T0 + 10_000 });
   });
 
-  it('two nodes publishing the missing next key at once leave one next key, not two', async () => {
+  /** A store with an active key and no next one (its next key removed). */
+  async function storeWithoutNextKey() {
     const { store, ring: r } = ring();
     await r.init(T0);
     const next = (await store.keys.list()).find((k) => k.state === 'next')!;
     await store.keys.apply({ upsert: [], remove: [next.kid] });
-    // Node a read the keys (no next key) and is about to publish one when node b's rotation publishes its own.
-    const other = new KeyRing(store.keys, 'ES256');
+    return store;
+  }
+
+  /** The key store as one node sees it: another node's `race` runs just before this node's first write. */
+  function racedBy(keys: KeyStore, race: () => Promise<unknown>): KeyStore {
     let raced = false;
-    const racing: KeyStore = {
-      list: () => store.keys.list(),
+    return {
+      list: () => keys.list(),
       apply: async (change) => {
         if (!raced) {
           raced = true;
-          await expect(other.rotate(T0 + 10_000)).rejects.toThrow(/may be activated from/);
+          await race();
         }
-        return store.keys.apply(change);
+        return keys.apply(change);
       },
     };
-    const a = new KeyRing(racing, 'ES256');
+  }
+
+  it('two nodes publishing the missing next key at once leave one next key, not two', async () => {
+    const store = await storeWithoutNextKey();
+    // Node a read the keys (no next key) and is about to publish one when node b's rotation publishes its own.
+    const other = new KeyRing(store.keys, 'ES256');
+    const a = new KeyRing(racedBy(store.keys, () => expect(other.rotate(T0 + 10_000)).rejects.toThrow(/may be activated from/)), 'ES256');
     await expect(a.rotate(T0 + 10_000)).rejects.toThrow();
     expect((await store.keys.list()).filter((k) => k.state === 'next')).toHaveLength(1);
   });
 
   it('two nodes starting at once on a store with an active key but no next key add one next key, not two', async () => {
-    const { store, ring: r } = ring();
-    await r.init(T0);
-    const next = (await store.keys.list()).find((k) => k.state === 'next')!;
-    await store.keys.apply({ upsert: [], remove: [next.kid] });
+    const store = await storeWithoutNextKey();
     const other = new KeyRing(store.keys, 'ES256');
-    let raced = false;
-    const racing: KeyStore = {
-      list: () => store.keys.list(),
-      apply: async (change) => {
-        if (!raced) {
-          raced = true;
-          await other.init(T0 + 5);
-        }
-        return store.keys.apply(change);
-      },
-    };
-    await new KeyRing(racing, 'ES256').init(T0 + 5);
+    await new KeyRing(racedBy(store.keys, () => other.init(T0 + 5)), 'ES256').init(T0 + 5);
     expect((await store.keys.list()).filter((k) => k.state === 'next')).toHaveLength(1);
   });
 });
