@@ -21,10 +21,10 @@ export interface StoredKey {
 }
 
 /**
- * The active keys a key change was computed from: exactly these kids are active (one per algorithm),
- * in any order. A single kid, or null for none, is the one-algorithm form.
+ * The keys of one state (active, next) a key change was computed from: exactly these kids are in
+ * that state, in any order. A single kid, or null for none, is the one-algorithm form.
  */
-export type ExpectedActiveKeys = readonly string[] | string | null;
+export type ExpectedKids = readonly string[] | string | null;
 
 export interface KeyStore {
   list(): Promise<StoredKey[]>;
@@ -42,7 +42,7 @@ export interface KeyStore {
 export interface KeyChange {
   upsert: StoredKey[];
   remove: string[];
-  expectActive?: ExpectedActiveKeys;
+  expectActive?: ExpectedKids;
   expectNext?: readonly string[];
 }
 

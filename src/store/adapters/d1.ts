@@ -13,7 +13,7 @@ import {
 } from '../ports.js';
 import {
   demotionsFirst,
-  expectedActiveKids,
+  expectedKids,
   formatTableVersion,
   MAPPING_GENERATION_KEY,
   rowToBinding,
@@ -156,7 +156,7 @@ export function createD1Store(db: D1Database, options: { clock?: () => number } 
       const now = clock();
       const expected = (['active', 'next'] as const).flatMap((state) => {
         const kids = state === 'active' ? change.expectActive : change.expectNext;
-        return kids === undefined ? [] : [{ state, json: JSON.stringify([...expectedActiveKids(kids)]) }];
+        return kids === undefined ? [] : [{ state, json: JSON.stringify([...expectedKids(kids)]) }];
       });
       const first =
         expected.length === 0

@@ -1,4 +1,4 @@
-import { StoreConflict, type ExpectedActiveKeys, type KeyChange, type KeyState, type StoredKey, type SubjectBinding, type TableVersion } from '../ports.js';
+import { StoreConflict, type ExpectedKids, type KeyChange, type KeyState, type StoredKey, type SubjectBinding, type TableVersion } from '../ports.js';
 
 /** Row shapes shared by the SQLite and D1 adapters (same schema). */
 export interface KeyRow {
@@ -34,16 +34,16 @@ export function rowToKey(r: KeyRow): StoredKey {
 }
 
 /** The expected active kids as a set (a single kid or null is the one-algorithm form). */
-export function expectedActiveKids(expected: ExpectedActiveKeys): Set<string> {
+export function expectedKids(expected: ExpectedKids): Set<string> {
   return new Set(expected === null ? [] : typeof expected === 'string' ? [expected] : expected);
 }
 
 /** Whether the active and next kids read inside the change's transaction are exactly the ones it expects. */
 export function keysAsExpected(change: KeyChange, keys: ReadonlyArray<{ kid: string; state: string }>): boolean {
-  const same = (expected: ExpectedActiveKeys | undefined, state: KeyState) => {
+  const same = (expected: ExpectedKids | undefined, state: KeyState) => {
     if (expected === undefined) return true;
     const kids = keys.filter((k) => k.state === state).map((k) => k.kid);
-    const set = expectedActiveKids(expected);
+    const set = expectedKids(expected);
     return kids.length === set.size && kids.every((kid) => set.has(kid));
   };
   return same(change.expectActive, 'active') && same(change.expectNext, 'next');
