@@ -87,8 +87,21 @@ function readState(params: RawParams): string | undefined {
   return state;
 }
 
+/**
+ * The parameters the OP recognises: RFC 6749 §4.1.1, OIDC Core §3.1.2.1 and §6, RFC 7636, and the
+ * broker's `connection`. Only these must not repeat; anything else is ignored however often it
+ * comes (RFC 6749 §3.1), e.g. RFC 8707 `resource`, which may legitimately appear several times.
+ */
+const RECOGNISED_PARAMETERS: ReadonlySet<string> = new Set([
+  'client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce',
+  'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'login_hint', 'id_token_hint',
+  'display', 'ui_locales', 'claims_locales', 'acr_values', 'claims', 'request', 'request_uri', 'connection',
+]);
+
 function rejectRepeatedParameters(params: RawParams) {
-  for (const [name, values] of params) if (values.length > 1) throw new InvalidRequest('duplicate_parameter', `parameter "${name}" must not be repeated`);
+  for (const [name, values] of params) {
+    if (values.length > 1 && RECOGNISED_PARAMETERS.has(name)) throw new InvalidRequest('duplicate_parameter', `parameter "${name}" must not be repeated`);
+  }
 }
 
 /** OIDC Core §6: request objects are not supported, and say so with their own codes. */
