@@ -3,7 +3,11 @@
  * one test per rule found broken by the conformance audit, black-box through the app.
  */
 import { describe, expect, it } from 'vitest';
-import { APP_CALLBACK, BROKER, codeFor, location, webAppRequest, startProvider } from './harness.js';
+import { APP_CALLBACK, BROKER, SECRET, codeFor, location, postForm, redeem, signedIn, startProvider, webApp, webAppRequest, type ProviderBroker } from './harness.js';
+
+const asWebApp = { client_id: webApp.client_id, client_secret: SECRET };
+const userinfo = (b: ProviderBroker, accessToken: string) => b.fetch('/userinfo', { headers: { authorization: `Bearer ${accessToken}` } });
+const introspect = (b: ProviderBroker, token: string) => postForm(b, '/introspect', { token, ...asWebApp });
 
 describe('RFC 6749 §3.1: unrecognised parameters are ignored', () => {
   it('a repeated parameter the OP does not recognise (RFC 8707 allows several `resource`) does not fail the request', async () => {
@@ -21,5 +25,30 @@ describe('RFC 6749 §3.1: unrecognised parameters are ignored', () => {
     const to = location(res);
     expect(to.origin + to.pathname).toBe(APP_CALLBACK);
     expect(to.searchParams.get('error')).toBe('invalid_request');
+  });
+});
+
+describe('RFC 6749 §4.1.2: a replayed code revokes what it was redeemed for', () => {
+  it('the access token issued from the code is refused at /userinfo and inactive at /introspect once the code is replayed', async () => {
+    const b = await startProvider();
+    const code = (await codeFor(b.browser(), webAppRequest({ scope: 'openid email' }))).get('code')!;
+    const first = (await (await redeem(b, code)).json()) as Record<string, string>;
+    expect((await userinfo(b, first.access_token!)).status).toBe(200);
+
+    expect((await redeem(b, code)).status).toBe(400);
+    const res = await userinfo(b, first.access_token!);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(await (await introspect(b, first.access_token!)).json()).toEqual({ active: false });
+  });
+
+  it('tokens of another grant of the same login are untouched', async () => {
+    const b = await startProvider();
+    const browser = b.browser();
+    const other = (await (await redeem(b, (await codeFor(browser, webAppRequest())).get('code')!)).json()) as Record<string, string>;
+    const replayed = location(await browser.get(webAppRequest())).searchParams.get('code')!;
+    expect((await redeem(b, replayed)).status).toBe(200);
+    expect((await redeem(b, replayed)).status).toBe(400);
+    expect((await userinfo(b, other.access_token!)).status).toBe(200);
   });
 });
