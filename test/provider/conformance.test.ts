@@ -52,3 +52,17 @@ describe('RFC 6749 §4.1.2: a replayed code revokes what it was redeemed for', (
     expect((await userinfo(b, other.access_token!)).status).toBe(200);
   });
 });
+
+describe('RFC 7009 §2.1: revoking a refresh token invalidates the access tokens of the same grant', () => {
+  it('the access tokens issued with the refresh token, and with its rotations, are refused afterwards', async () => {
+    const b = await startProvider();
+    const first = await signedIn(b);
+    const rotated = (await (await b.token({ grant_type: 'refresh_token', refresh_token: first.refresh_token!, ...asWebApp })).json()) as Record<string, string>;
+    const res = await postForm(b, '/revoke', { token: rotated.refresh_token!, token_type_hint: 'refresh_token', ...asWebApp });
+    expect(res.status).toBe(200);
+    for (const accessToken of [first.access_token!, rotated.access_token!]) {
+      expect((await userinfo(b, accessToken)).status).toBe(401);
+      expect(await (await introspect(b, accessToken)).json()).toEqual({ active: false });
+    }
+  });
+});
