@@ -3,7 +3,8 @@
  * one test per rule found broken by the conformance audit, black-box through the app.
  */
 import { describe, expect, it } from 'vitest';
-import { APP_CALLBACK, BROKER, SECRET, codeFor, location, postForm, redeem, signedIn, startProvider, webApp, webAppRequest, type ProviderBroker } from './harness.js';
+import { aliceIdentity } from './fake-upstream.js';
+import { APP_CALLBACK, BROKER, SECRET, codeFor, lastAudit, location, postForm, redeem, signedIn, startProvider, webApp, webAppRequest, type ProviderBroker } from './harness.js';
 
 const asWebApp = { client_id: webApp.client_id, client_secret: SECRET };
 const userinfo = (b: ProviderBroker, accessToken: string) => b.fetch('/userinfo', { headers: { authorization: `Bearer ${accessToken}` } });
@@ -63,6 +64,50 @@ describe('RFC 7009 §2.1: revoking a refresh token invalidates the access tokens
     for (const accessToken of [first.access_token!, rotated.access_token!]) {
       expect((await userinfo(b, accessToken)).status).toBe(401);
       expect(await (await introspect(b, accessToken)).json()).toEqual({ active: false });
+    }
+  });
+});
+
+describe('OIDC Core §3.1.2.1: id_token_hint', () => {
+  const bob = (now: number) => ({ ...aliceIdentity('corp', now), subject: 'bob', claims: { sub: 'bob', email: 'bob@example.com', email_verified: true } });
+
+  it('prompt=none with the hint of the person logged in answers with a code', async () => {
+    const b = await startProvider();
+    const browser = b.browser();
+    const tokens = (await (await redeem(b, (await codeFor(browser, webAppRequest())).get('code')!)).json()) as Record<string, string>;
+    b.clock.now += 3600; // an expired ID token is still a hint
+    const to = location(await browser.get(webAppRequest({ prompt: 'none', id_token_hint: tokens.id_token! })));
+    expect(to.searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('prompt=none with the hint of someone else than the person logged in → login_required, no code', async () => {
+    const b = await startProvider();
+    const alice = (await (await redeem(b, (await codeFor(b.browser(), webAppRequest())).get('code')!)).json()) as Record<string, string>;
+    b.oidc.identity = bob;
+    const browser = b.browser();
+    await codeFor(browser, webAppRequest());
+    const to = location(await browser.get(webAppRequest({ prompt: 'none', id_token_hint: alice.id_token!, state: 'silent' })));
+    expect(to.origin + to.pathname).toBe(APP_CALLBACK);
+    expect(to.searchParams.get('error')).toBe('login_required');
+    expect(to.searchParams.get('state')).toBe('silent');
+    expect(to.searchParams.get('iss')).toBe(BROKER);
+    expect(to.searchParams.has('code')).toBe(false);
+    expect(lastAudit(b)).toMatchObject({ event: 'refusal', reason: 'id_token_hint_mismatch' });
+
+    // Without prompt=none, the person the hint names may log in: the browser goes upstream.
+    const interactive = location(await browser.get(webAppRequest({ id_token_hint: alice.id_token! })));
+    expect(interactive.origin + interactive.pathname).toBe('https://idp.test/authorize');
+  });
+
+  it('a hint that is not an ID token the broker issued to this client → invalid_request', async () => {
+    const b = await startProvider();
+    const browser = b.browser();
+    const tokens = (await (await redeem(b, (await codeFor(browser, webAppRequest())).get('code')!)).json()) as Record<string, string>;
+    for (const hint of ['not-a-jwt', tokens.access_token!]) {
+      const to = location(await browser.get(webAppRequest({ prompt: 'none', id_token_hint: hint })));
+      expect(to.searchParams.get('error')).toBe('invalid_request');
+      expect(to.searchParams.has('code')).toBe(false);
+      expect(lastAudit(b)).toMatchObject({ event: 'refusal', reason: 'id_token_hint_invalid' });
     }
   });
 });
