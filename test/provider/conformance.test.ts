@@ -111,3 +111,16 @@ describe('OIDC Core §3.1.2.1: id_token_hint', () => {
     }
   });
 });
+
+describe('OIDC Core §15.1: parameters every OP must accept without an error', () => {
+  it('display, ui_locales, claims_locales and acr_values are accepted (and may be ignored): the code is issued', async () => {
+    const b = await startProvider();
+    const browser = b.browser();
+    await codeFor(browser, webAppRequest());
+    const to = location(await browser.get(webAppRequest({ display: 'popup', ui_locales: 'fr-CA fr en', claims_locales: 'de', acr_values: 'urn:example:mfa urn:example:pwd', state: 'mti' })));
+    expect(to.origin + to.pathname).toBe(APP_CALLBACK);
+    expect(to.searchParams.get('error')).toBeNull();
+    expect(to.searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(to.searchParams.get('state')).toBe('mti');
+  });
+});
