@@ -124,3 +124,27 @@ describe('OIDC Core §15.1: parameters every OP must accept without an error', (
     expect(to.searchParams.get('state')).toBe('mti');
   });
 });
+
+describe('RFC 6749 §4.1.2.1, §5.2: error_description uses only %x20-21 / %x23-5B / %x5D-7E (no quote, no backslash)', () => {
+  const LEGAL = /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/;
+
+  it('in an authorization error redirect', async () => {
+    const b = await startProvider();
+    const to = location(await b.browser().get(`${webAppRequest()}&nonce=again`));
+    expect(to.searchParams.get('error')).toBe('invalid_request');
+    expect(to.searchParams.get('error_description')).toMatch(LEGAL);
+  });
+
+  it('in a token endpoint error response', async () => {
+    const b = await startProvider();
+    const form = new URLSearchParams({ grant_type: 'authorization_code', redirect_uri: APP_CALLBACK, ...asWebApp }).toString();
+    // A parameter missing, then one repeated.
+    for (const sent of [form, `${form}&code=a&code=b`]) {
+      const res = await b.fetch('/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: sent });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as Record<string, string>;
+      expect(body.error).toBe('invalid_request');
+      expect(body.error_description).toMatch(LEGAL);
+    }
+  });
+});
