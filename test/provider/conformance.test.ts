@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { aliceIdentity } from './fake-upstream.js';
-import { APP_CALLBACK, BROKER, SECRET, codeFor, lastAudit, location, postForm, redeem, signedIn, startProvider, webApp, webAppRequest, type ProviderBroker } from './harness.js';
+import { APP_CALLBACK, BROKER, SECRET, codeFor, decodeJwt, lastAudit, location, postForm, redeem, signedIn, startProvider, webApp, webAppRequest, type ProviderBroker } from './harness.js';
 
 const asWebApp = { client_id: webApp.client_id, client_secret: SECRET };
 const userinfo = (b: ProviderBroker, accessToken: string) => b.fetch('/userinfo', { headers: { authorization: `Bearer ${accessToken}` } });
@@ -146,5 +146,18 @@ describe('RFC 6749 §4.1.2.1, §5.2: error_description uses only %x20-21 / %x23-
       expect(body.error).toBe('invalid_request');
       expect(body.error_description).toMatch(LEGAL);
     }
+  });
+});
+
+describe('OIDC Core §3.1.2.1 max_age: the ID token then MUST carry auth_time', () => {
+  it('a session young enough answers, and the ID token says when that login was', async () => {
+    const b = await startProvider();
+    const browser = b.browser();
+    const loggedInAt = b.clock.now;
+    await codeFor(browser, webAppRequest());
+    b.clock.now += 120;
+    const code = location(await browser.get(webAppRequest({ max_age: '300' }))).searchParams.get('code')!;
+    const tokens = (await (await redeem(b, code)).json()) as Record<string, string>;
+    expect(decodeJwt(tokens.id_token!).auth_time).toBe(loggedInAt);
   });
 });
