@@ -1,6 +1,7 @@
 import { MAX_SCOPE_COUNT } from '../constants.js';
 import { InvalidRequest, InvalidScope, OAuthError, UnauthorizedClient } from '../oauth/errors.js';
 import { parseScope } from '../policy/scopes.js';
+import { SUPPORTED_SCOPES } from './tokens.js';
 import type { SessionRecord } from '../store/ports.js';
 import { ConsentRequired, LoginRequired, RequestNotSupported, RequestUriNotSupported, UnsupportedResponseType } from './errors.js';
 import { MAX_CONNECTION_ID_CHARS, MAX_LOGIN_HINT_CHARS, MAX_MAX_AGE, MAX_NONCE_CHARS, MAX_PRESENTED_TOKEN_CHARS, MAX_SCOPE_CHARS, MAX_STATE_CHARS } from './limits.js';
@@ -124,16 +125,28 @@ function checkResponseType(params: RawParams) {
   if (mode !== undefined && mode !== 'query') throw new InvalidRequest('unsupported_response_mode', 'only response_mode=query is supported');
 }
 
-/** The scopes: `openid` required, each one allowed to this client, or the request fails (no silent narrowing). */
-function readScopes(params: RawParams, client: ProviderClient): string[] {
+/** Whether the OP understands a scope: an OpenID one it supports, or a scope some client may delegate. */
+function understood(scope: string, clients: ReadonlyMap<string, ProviderClient>): boolean {
+  if (SUPPORTED_SCOPES.includes(scope)) return true;
+  for (const c of clients.values()) if ((c.delegated_scopes ?? []).includes(scope)) return true;
+  return false;
+}
+
+/**
+ * The scopes: `openid` required. Values the OP does not understand are ignored (OIDC Core §3.1.2.1:
+ * "SHOULD be ignored"; the token response's `scope` says what was granted). Every understood one
+ * must be allowed to this client, or the request fails (no silent narrowing).
+ */
+function readScopes(params: RawParams, client: ProviderClient, clients: ReadonlyMap<string, ProviderClient>): string[] {
   const raw = single(params, 'scope');
   if (raw !== undefined && raw.length > MAX_SCOPE_CHARS) throw new InvalidScope('invalid_parameter', 'scope is too long');
   const parsed = parseScope(raw, MAX_SCOPE_COUNT);
   if (!parsed.ok) throw new InvalidScope('invalid_parameter', 'scope is malformed', parsed.detail);
   if (!parsed.scopes.includes('openid')) throw new InvalidScope('openid_scope_missing', 'scope must include openid');
-  const refused = parsed.scopes.filter((s) => !client.scopes.includes(s) && !(client.delegated_scopes ?? []).includes(s));
+  const scopes = parsed.scopes.filter((s) => understood(s, clients));
+  const refused = scopes.filter((s) => !client.scopes.includes(s) && !(client.delegated_scopes ?? []).includes(s));
   if (refused.length > 0) throw new InvalidScope('scope_not_permitted_for_client', 'a requested scope is not available to this client', refused.join(' ').slice(0, 200));
-  return parsed.scopes;
+  return scopes;
 }
 
 function readNonce(params: RawParams): string | undefined {
@@ -226,7 +239,7 @@ export function validateAuthorizeRequest(params: RawParams, clients: ReadonlyMap
     rejectRequestObjects(params);
     checkResponseType(params);
     requireCodeGrant(client);
-    const scopes = readScopes(params, client);
+    const scopes = readScopes(params, client, clients);
     const nonce = readNonce(params);
     const codeChallenge = readPkce(params, client);
     const prompt = readPrompt(params);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { aliceIdentity } from './fake-upstream.js';
-import { APP_CALLBACK, BROKER, SECRET, codeFor, decodeJwt, lastAudit, location, postForm, redeem, signedIn, startProvider, webApp, webAppRequest, type ProviderBroker } from './harness.js';
+import { APP_CALLBACK, BROKER, CONSENT_CALLBACK, SECRET, authorizePath, codeFor, decodeJwt, lastAudit, refusedAnonymously, location, postForm, redeem, signedIn, startProvider, webApp, webAppRequest, type ProviderBroker } from './harness.js';
 
 const asWebApp = { client_id: webApp.client_id, client_secret: SECRET };
 const userinfo = (b: ProviderBroker, accessToken: string) => b.fetch('/userinfo', { headers: { authorization: `Bearer ${accessToken}` } });
@@ -159,5 +159,23 @@ describe('OIDC Core §3.1.2.1 max_age: the ID token then MUST carry auth_time', 
     const code = location(await browser.get(webAppRequest({ max_age: '300' }))).searchParams.get('code')!;
     const tokens = (await (await redeem(b, code)).json()) as Record<string, string>;
     expect(decodeJwt(tokens.id_token!).auth_time).toBe(loggedInAt);
+  });
+});
+
+describe('OIDC Core §3.1.2.1 scope: values the OP does not understand SHOULD be ignored', () => {
+  it('a scope the broker knows nothing of is dropped, the rest granted, and the token response says what was granted', async () => {
+    const b = await startProvider();
+    const params = await codeFor(b.browser(), webAppRequest({ scope: 'openid phone email address' }));
+    expect(params.get('error')).toBeNull();
+    const tokens = (await (await redeem(b, params.get('code')!)).json()) as Record<string, string>;
+    expect(tokens.scope).toBe('openid email');
+  });
+
+  it('a scope the broker understands but this client may not have is still invalid_scope (no silent narrowing)', async () => {
+    const b = await startProvider();
+    const path = authorizePath({ client_id: 'basic-agent', redirect_uri: CONSENT_CALLBACK, response_type: 'code', scope: 'openid offline_access', state: 's' });
+    const to = location(await refusedAnonymously(b, 'scope_not_permitted_for_client', () => b.browser().get(path)));
+    expect(to.origin + to.pathname).toBe(CONSENT_CALLBACK);
+    expect(to.searchParams.get('error')).toBe('invalid_scope');
   });
 });
