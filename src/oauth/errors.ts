@@ -8,15 +8,26 @@ import type { RefusalReason } from './reasons.js';
 export abstract class OAuthError extends Error {
   abstract readonly code: string;
   readonly status: number = 400;
+  /** Safe for the wire: no token material, no internals, only the characters errorDescription keeps. */
+  readonly description?: string;
   constructor(
     readonly reason: RefusalReason,
-    /** Safe for the wire: no token material, no internals. */
-    readonly description?: string,
+    description?: string,
     /** For the audit log only. */
     readonly detail?: string,
   ) {
     super(description ?? reason);
+    if (description !== undefined) this.description = errorDescription(description);
   }
+}
+
+/**
+ * RFC 6749 §4.1.2.1, §5.2 (and RFC 6750 §3): error_description is %x20-21 / %x23-5B / %x5D-7E,
+ * no `"` and no `\`, which strict clients refuse. Quotes become apostrophes, anything else outside
+ * the set a `?`. Pure.
+ */
+export function errorDescription(text: string): string {
+  return text.replace(/"/g, "'").replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?');
 }
 
 export class InvalidRequest extends OAuthError {

@@ -90,6 +90,7 @@ export type RefusalReason =
   | 'connection_unknown'
   | 'no_connections'
   | 'login_required'
+  | 'id_token_hint_mismatch'
   | 'consent_required'
   | 'consent_denied'
   | 'form_token_invalid'

@@ -1,9 +1,10 @@
 import { MAX_SCOPE_COUNT } from '../constants.js';
 import { InvalidRequest, InvalidScope, OAuthError, UnauthorizedClient } from '../oauth/errors.js';
 import { parseScope } from '../policy/scopes.js';
+import { SUPPORTED_SCOPES } from './tokens.js';
 import type { SessionRecord } from '../store/ports.js';
 import { ConsentRequired, LoginRequired, RequestNotSupported, RequestUriNotSupported, UnsupportedResponseType } from './errors.js';
-import { MAX_CONNECTION_ID_CHARS, MAX_LOGIN_HINT_CHARS, MAX_MAX_AGE, MAX_NONCE_CHARS, MAX_SCOPE_CHARS, MAX_STATE_CHARS } from './limits.js';
+import { MAX_CONNECTION_ID_CHARS, MAX_LOGIN_HINT_CHARS, MAX_MAX_AGE, MAX_NONCE_CHARS, MAX_PRESENTED_TOKEN_CHARS, MAX_SCOPE_CHARS, MAX_STATE_CHARS } from './limits.js';
 import type { ProviderClient } from './types.js';
 
 /**
@@ -30,6 +31,12 @@ export interface AuthorizationRequest {
   prompt: ReadonlySet<Prompt>;
   maxAge?: number;
   loginHint?: string;
+  /**
+   * OIDC Core §3.1.2.1: an ID token the broker issued to this client, naming who the client expects
+   * to be logged in. Verified and compared in authorize.ts. Not carried through a login (an ID token
+   * may not fit the continuation): the login the request causes answers it.
+   */
+  idTokenHint?: string;
   /** Broker extension: the upstream connection to log in with. */
   connection?: string;
 }
@@ -87,8 +94,21 @@ function readState(params: RawParams): string | undefined {
   return state;
 }
 
+/**
+ * The parameters the OP recognises: RFC 6749 §4.1.1, OIDC Core §3.1.2.1 and §6, RFC 7636, and the
+ * broker's `connection`. Only these must not repeat; anything else is ignored however often it
+ * comes (RFC 6749 §3.1), e.g. RFC 8707 `resource`, which may legitimately appear several times.
+ */
+const RECOGNISED_PARAMETERS: ReadonlySet<string> = new Set([
+  'client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce',
+  'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'login_hint', 'id_token_hint',
+  'display', 'ui_locales', 'claims_locales', 'acr_values', 'claims', 'request', 'request_uri', 'connection',
+]);
+
 function rejectRepeatedParameters(params: RawParams) {
-  for (const [name, values] of params) if (values.length > 1) throw new InvalidRequest('duplicate_parameter', `parameter "${name}" must not be repeated`);
+  for (const [name, values] of params) {
+    if (values.length > 1 && RECOGNISED_PARAMETERS.has(name)) throw new InvalidRequest('duplicate_parameter', `parameter "${name}" must not be repeated`);
+  }
 }
 
 /** OIDC Core §6: request objects are not supported, and say so with their own codes. */
@@ -105,16 +125,28 @@ function checkResponseType(params: RawParams) {
   if (mode !== undefined && mode !== 'query') throw new InvalidRequest('unsupported_response_mode', 'only response_mode=query is supported');
 }
 
-/** The scopes: `openid` required, each one allowed to this client, or the request fails (no silent narrowing). */
-function readScopes(params: RawParams, client: ProviderClient): string[] {
+/** Whether the OP understands a scope: an OpenID one it supports, or a scope some client may delegate. */
+function understood(scope: string, clients: ReadonlyMap<string, ProviderClient>): boolean {
+  if (SUPPORTED_SCOPES.includes(scope)) return true;
+  for (const c of clients.values()) if ((c.delegated_scopes ?? []).includes(scope)) return true;
+  return false;
+}
+
+/**
+ * The scopes: `openid` required. Values the OP does not understand are ignored (OIDC Core §3.1.2.1:
+ * "SHOULD be ignored"; the token response's `scope` says what was granted). Every understood one
+ * must be allowed to this client, or the request fails (no silent narrowing).
+ */
+function readScopes(params: RawParams, client: ProviderClient, clients: ReadonlyMap<string, ProviderClient>): string[] {
   const raw = single(params, 'scope');
   if (raw !== undefined && raw.length > MAX_SCOPE_CHARS) throw new InvalidScope('invalid_parameter', 'scope is too long');
   const parsed = parseScope(raw, MAX_SCOPE_COUNT);
   if (!parsed.ok) throw new InvalidScope('invalid_parameter', 'scope is malformed', parsed.detail);
   if (!parsed.scopes.includes('openid')) throw new InvalidScope('openid_scope_missing', 'scope must include openid');
-  const refused = parsed.scopes.filter((s) => !client.scopes.includes(s) && !(client.delegated_scopes ?? []).includes(s));
+  const scopes = parsed.scopes.filter((s) => understood(s, clients));
+  const refused = scopes.filter((s) => !client.scopes.includes(s) && !(client.delegated_scopes ?? []).includes(s));
   if (refused.length > 0) throw new InvalidScope('scope_not_permitted_for_client', 'a requested scope is not available to this client', refused.join(' ').slice(0, 200));
-  return parsed.scopes;
+  return scopes;
 }
 
 function readNonce(params: RawParams): string | undefined {
@@ -160,6 +192,12 @@ function readLoginHint(params: RawParams): string | undefined {
   return hint;
 }
 
+function readIdTokenHint(params: RawParams): string | undefined {
+  const hint = single(params, 'id_token_hint');
+  if (hint !== undefined && (hint.length > MAX_PRESENTED_TOKEN_CHARS || !/^[A-Za-z0-9_.-]+$/.test(hint))) throw new InvalidRequest('id_token_hint_invalid', 'id_token_hint is not a valid ID token');
+  return hint;
+}
+
 function readConnection(params: RawParams): string | undefined {
   const connection = single(params, 'connection');
   if (connection !== undefined && !CONNECTION_ID.test(connection)) throw new InvalidRequest('invalid_parameter', 'connection is malformed');
@@ -201,12 +239,13 @@ export function validateAuthorizeRequest(params: RawParams, clients: ReadonlyMap
     rejectRequestObjects(params);
     checkResponseType(params);
     requireCodeGrant(client);
-    const scopes = readScopes(params, client);
+    const scopes = readScopes(params, client, clients);
     const nonce = readNonce(params);
     const codeChallenge = readPkce(params, client);
     const prompt = readPrompt(params);
     const maxAge = readMaxAge(params);
     const loginHint = readLoginHint(params);
+    const idTokenHint = readIdTokenHint(params);
     const connection = readConnection(params);
     const request: AuthorizationRequest = { client, redirectUri, scopes, prompt };
     if (state !== undefined) request.state = state;
@@ -214,6 +253,7 @@ export function validateAuthorizeRequest(params: RawParams, clients: ReadonlyMap
     if (codeChallenge !== undefined) request.codeChallenge = codeChallenge;
     if (maxAge !== undefined) request.maxAge = maxAge;
     if (loginHint !== undefined) request.loginHint = loginHint;
+    if (idTokenHint !== undefined) request.idTokenHint = idTokenHint;
     if (connection !== undefined) request.connection = connection;
     return { ok: true, request };
   } catch (err) {

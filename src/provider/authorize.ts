@@ -20,7 +20,7 @@ import { startUpstreamLogin } from './login-start.js';
 import { AUTHORIZE_PATH, CONSENT_PATH } from './metadata.js';
 import { consentPage, errorPage } from './pages.js';
 import { checkFormToken, currentSession, formToken, type BrowserSession } from './session.js';
-import { subjectFor } from './tokens.js';
+import { subjectFor, verifyIdTokenHint, type IdTokenHint } from './tokens.js';
 
 const CONSENT_PURPOSE = 'consent';
 
@@ -39,9 +39,22 @@ async function refuseInvalid(p: Provider, flow: Flow, check: Extract<AuthorizeCh
 }
 
 /** Step: the person must be nameable in the client's namespace, or no code is issued (checked again, and committed, at the token endpoint). */
-async function checkSubject(p: Provider, flow: Flow, request: AuthorizationRequest, principal: PrincipalRecord): Promise<OAuthError | undefined> {
+async function checkSubject(p: Provider, flow: Flow, request: AuthorizationRequest, principal: PrincipalRecord): Promise<{ subject: string } | { error: OAuthError }> {
   const { mapping } = await subjectFor(p.services, request.client, principal, flow.now);
-  return mapping.ok ? undefined : accessDenied(mapping.reason, mapping.detail);
+  return mapping.ok ? { subject: mapping.subject } : { error: accessDenied(mapping.reason, mapping.detail) };
+}
+
+/**
+ * Step: the id_token_hint (OIDC Core §3.1.2.1), before anything else is decided: an ID token the
+ * broker signed for this client, expired or not (it names a past session); anything else is
+ * refused, never ignored.
+ */
+async function verifyHint(p: Provider, flow: Flow, request: AuthorizationRequest): Promise<IdTokenHint | OAuthError | undefined> {
+  if (request.idTokenHint === undefined) return undefined;
+  await p.services.keys.refresh(flow.now);
+  const hint = await verifyIdTokenHint(request.idTokenHint, p.services);
+  if (!hint || !hint.clientIds.includes(request.client.client_id)) return new InvalidRequest('id_token_hint_invalid', 'id_token_hint is not an ID token issued to this client');
+  return hint;
 }
 
 /** Step: the consent page, its form bound to this session and to this exact request. */
@@ -95,6 +108,8 @@ export async function runAuthorization(p: Provider, params: RawParams, flow: Flo
   const check = validateAuthorizeRequest(params, p.clients);
   if (!check.ok) return refuseInvalid(p, flow, check, afterPost);
   const { request } = check;
+  const hint = await verifyHint(p, flow, request);
+  if (hint instanceof OAuthError) return refuseToClient(p, flow, request, hint, afterPost);
 
   const auth = decideAuthentication(request, flow.session?.record, flow.now, flow.loginSatisfied);
   if (auth.kind === 'refuse') return refuseToClient(p, flow, request, auth.error, afterPost);
@@ -106,8 +121,13 @@ export async function runAuthorization(p: Provider, params: RawParams, flow: Flo
     if (request.prompt.has('none')) return refuseToClient(p, flow, request, new LoginRequired('principal_missing', 'the user must log in'), afterPost);
     return startUpstreamLogin(p, flow, request, false);
   }
-  const unnameable = await checkSubject(p, flow, request, principal);
-  if (unnameable) return refuseToClient(p, flow, request, unnameable, afterPost);
+  const named = await checkSubject(p, flow, request, principal);
+  if ('error' in named) return refuseToClient(p, flow, request, named.error, afterPost);
+  // §3.1.2.1: the hint names someone else than the session's person: not them, unless a login says so.
+  if (hint && hint.sub !== named.subject) {
+    if (request.prompt.has('none')) return refuseToClient(p, flow, request, new LoginRequired('id_token_hint_mismatch', 'the user must log in'), afterPost);
+    return startUpstreamLogin(p, flow, request, false);
+  }
 
   if (flow.consent === 'deny') return refuseToClient(p, flow, request, accessDenied('consent_denied'), afterPost);
   const consent = decideConsent(request, p.consents.get(principal.id, request.client.client_id), flow.consent === 'allow');

@@ -8,6 +8,7 @@ import type { AuthorizationCodeRecord, PrincipalRecord, RefreshTokenRecord, Sess
 import { isRandomToken, randomToken, s256, sameString } from './crypto.js';
 import { ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME, REFRESH_TOKEN_REUSE_GRACE } from './limits.js';
 import { AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT, USERINFO_PATH, endpointUrl } from './metadata.js';
+import { grantIdOf, revokeGrantAccessTokens } from './own-tokens.js';
 import { ACCESS_TOKEN_TYP, boundedExpiry, buildAccessTokenClaims, buildIdTokenClaims, commitIssue, ID_TOKEN_TYP, releasedClaims, signJwt, subjectFor } from './tokens.js';
 import { randomId } from '../random-id.js';
 import type { ProviderClient, ProviderDeps, ProviderGrantType } from './types.js';
@@ -43,6 +44,8 @@ interface IssueInput {
   acr?: string;
   amr: string[];
   nonce?: string;
+  /** The grant's family id (the code's hash), named in the access token so a revocation of the grant reaches it. */
+  familyId: string;
 }
 
 /** Step: the person as the client knows them (the one subject model); refused when they cannot be named. */
@@ -59,7 +62,7 @@ async function mintTokens(s: BrokerServices, request: GrantRequest, input: Issue
   const key = s.keys.signingKey();
   const common = { ...(input.authTime !== undefined ? { authTime: input.authTime } : {}), amr: input.amr, ...(input.acr !== undefined ? { acr: input.acr } : {}) };
   const accessToken = await signJwt(
-    buildAccessTokenClaims({ issuer, subject, audience: endpointUrl(issuer, USERINFO_PATH), clientId: input.client.client_id, scopes: input.scopes, sid: input.sessionId, sessionExpiresAt: input.sessionExpiresAt, now: request.now, ...common }),
+    buildAccessTokenClaims({ issuer, subject, audience: endpointUrl(issuer, USERINFO_PATH), clientId: input.client.client_id, scopes: input.scopes, sid: input.sessionId, sessionExpiresAt: input.sessionExpiresAt, now: request.now, grantId: await grantIdOf(input.familyId), ...common }),
     key,
     ACCESS_TOKEN_TYP,
   );
@@ -117,8 +120,9 @@ function wantsRefresh(client: ProviderClient, scopes: readonly string[]): boolea
 // authorization_code
 
 /**
- * Step: consume the code (single use). A second use means it leaked: the refresh tokens it
- * produced are revoked (RFC 6749 §4.1.2), their family being the code's hash.
+ * Step: consume the code (single use). A second use means it leaked: the tokens it produced are
+ * revoked (RFC 6749 §4.1.2), the refresh tokens by their family (the code's hash), the access
+ * tokens by the grant they name.
  */
 async function redeemCode(s: BrokerServices, code: string, now: number): Promise<{ record: AuthorizationCodeRecord; hash: string }> {
   if (!isRandomToken(code)) throw new InvalidGrant('code_unknown', 'the authorization code is invalid');
@@ -127,6 +131,7 @@ async function redeemCode(s: BrokerServices, code: string, now: number): Promise
   if (result.status === 'unknown') throw new InvalidGrant('code_unknown', 'the authorization code is invalid');
   if (result.status === 'reused') {
     await s.store.refreshTokens.revokeFamily(hash, now);
+    await revokeGrantAccessTokens(s, hash, now);
     throw new InvalidGrant('code_reused', 'the authorization code is invalid');
   }
   return { record: result.code, hash };
@@ -186,6 +191,7 @@ export function authorizationCodeGrant(deps: ProviderDeps): Grant<BrokerServices
         amr: code.amr,
         ...(code.acr !== undefined ? { acr: code.acr } : {}),
         ...(code.nonce !== undefined ? { nonce: code.nonce } : {}),
+        familyId: hash,
       };
       const resolved = await resolveSubject(s, request, input);
       const tokens = await mintTokens(s, request, input, resolved.mapping.subject);
@@ -293,6 +299,7 @@ export function refreshTokenGrant(deps: ProviderDeps): Grant<BrokerServices> {
         ...(session.authTime !== undefined ? { authTime: session.authTime } : {}),
         amr: session.amr,
         ...(session.acr !== undefined ? { acr: session.acr } : {}),
+        familyId: record.familyId,
       };
       const resolved = await resolveSubject(s, request, input);
       const refreshToken = await rotate(s, hash, record, request.now);

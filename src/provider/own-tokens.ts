@@ -1,8 +1,8 @@
 import type { BrokerServices } from '../grants/services.js';
 import type { RefreshTokenRecord } from '../store/ports.js';
-import { isRandomToken } from './crypto.js';
+import { isRandomToken, sha256Base64url } from './crypto.js';
 import { InvalidToken } from './errors.js';
-import { REFRESH_TOKEN_REUSE_GRACE } from './limits.js';
+import { ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_REUSE_GRACE } from './limits.js';
 import { USERINFO_PATH, endpointUrl } from './metadata.js';
 import { ACCESS_TOKEN_TYP, ownJwsType, verifyAccessToken, type AccessTokenClaims } from './tokens.js';
 
@@ -72,7 +72,28 @@ export async function revokeAccessToken(s: BrokerServices, token: AccessTokenCla
   await s.store.replay.consume(REVOKED_ACCESS_TOKENS, token.jti, token.exp, now);
 }
 
-/** Whether an access token is on the revocation list: a read, so /userinfo writes nothing. */
+/** The replay-store scope of revoked grants, by the `grant_id` their access tokens carry. */
+const REVOKED_GRANTS = 'provider-grant-revoked';
+
+/**
+ * The `grant_id` of the access tokens issued from one grant: an authorization code and the refresh
+ * tokens rotated from it, whose family id is the code's stored hash. Hashed again, so the token
+ * does not carry a store key.
+ */
+export function grantIdOf(familyId: string): Promise<string> {
+  return sha256Base64url(`grant:${familyId}`);
+}
+
+/**
+ * Invalidates every access token issued from a grant (RFC 6749 §4.1.2 on a replayed code, RFC 7009
+ * §2.1 on a revoked refresh token): remembered for as long as one of them can live.
+ */
+export async function revokeGrantAccessTokens(s: BrokerServices, familyId: string, now: number): Promise<void> {
+  await s.store.replay.consume(REVOKED_GRANTS, await grantIdOf(familyId), now + ACCESS_TOKEN_LIFETIME, now);
+}
+
+/** Whether an access token is on the revocation list, itself or through its grant: a read, so /userinfo writes nothing. */
 export async function accessTokenRevoked(s: BrokerServices, token: AccessTokenClaims, now: number): Promise<boolean> {
-  return s.store.replay.recorded(REVOKED_ACCESS_TOKENS, token.jti, now);
+  if (await s.store.replay.recorded(REVOKED_ACCESS_TOKENS, token.jti, now)) return true;
+  return token.grant_id !== undefined && s.store.replay.recorded(REVOKED_GRANTS, token.grant_id, now);
 }

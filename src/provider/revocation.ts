@@ -3,7 +3,7 @@ import { clientAuthenticatedEndpoint, type ClientAnswer, type ClientRequest } fr
 import { auditEvent } from './audit.js';
 import type { Provider } from './context.js';
 import { REVOCATION_PATH } from './metadata.js';
-import { findOwnToken, revokeAccessToken, type OwnToken } from './own-tokens.js';
+import { findOwnToken, revokeAccessToken, revokeGrantAccessTokens, type OwnToken } from './own-tokens.js';
 
 /**
  * POST /revoke (RFC 7009): a client revokes a refresh token or an access token the provider issued
@@ -30,6 +30,8 @@ async function revoke(p: Provider, token: OwnToken, request: ClientRequest): Pro
     case 'refresh_token':
       checkOwner(token, request);
       await p.services.store.refreshTokens.revokeFamily(token.record.familyId, request.now);
+      // §2.1: the access tokens of the same grant go with it.
+      await revokeGrantAccessTokens(p.services, token.record.familyId, request.now);
       return;
     case 'access_token':
       checkOwner(token, request);

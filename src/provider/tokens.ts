@@ -170,6 +170,8 @@ export interface AccessTokenInput {
   acr?: string;
   amr: readonly string[];
   now: number;
+  /** The grant (authorization code and the refresh tokens rotated from it) the token was issued from. */
+  grantId: string;
 }
 
 /** RFC 9068 §2.2 claims. Pure but for the random jti. */
@@ -184,6 +186,8 @@ export function buildAccessTokenClaims(input: AccessTokenInput): JWTPayload {
     client_id: input.clientId,
     scope: input.scopes.join(' '),
     sid: input.sid,
+    // Private claim: lets a revocation of the grant (a replayed code, a revoked refresh token) reach this token.
+    grant_id: input.grantId,
   };
   if (input.authTime !== undefined) claims.auth_time = input.authTime;
   if (input.acr !== undefined) claims.acr = input.acr;
@@ -211,6 +215,8 @@ export interface AccessTokenClaims {
   jti: string;
   iat: number;
   exp: number;
+  /** Absent from tokens issued before grants were named in them. */
+  grant_id?: string;
 }
 
 /** RFC 9068 §4 validation of a broker access token for /userinfo: signature, typ, iss, aud, exp. */
@@ -230,11 +236,11 @@ export async function verifyAccessToken(token: string, s: BrokerServices, audien
     const expired = err instanceof joseErrors.JWTExpired;
     throw new InvalidToken('access_token_invalid', expired ? 'the access token expired' : 'the access token is invalid', err instanceof Error ? err.name : 'unknown');
   }
-  const { sub, client_id, scope, sid, jti, iat, exp } = payload as Record<string, unknown>;
-  if (typeof sub !== 'string' || typeof client_id !== 'string' || typeof scope !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
+  const { sub, client_id, scope, sid, jti, iat, exp, grant_id } = payload as Record<string, unknown>;
+  if (typeof sub !== 'string' || typeof client_id !== 'string' || typeof scope !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number' || (grant_id !== undefined && typeof grant_id !== 'string')) {
     throw new InvalidToken('access_token_invalid', 'the access token is invalid', 'claim types');
   }
-  return { sub, client_id, scope, sid, jti, iat, exp };
+  return { sub, client_id, scope, sid, jti, iat, exp, ...(grant_id !== undefined ? { grant_id } : {}) };
 }
 
 /**

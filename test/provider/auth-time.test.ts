@@ -13,7 +13,7 @@ describe('auth_time in the tokens the OP issues', () => {
   it('is absent when the upstream did not say', async () => {
     const id = await buildIdTokenClaims({ issuer: 'https://b.test', subject: 's', clientId: 'c', now: NOW, jti: 'j', amr: [], sid: 'sid', accessToken: 'at', claims: {} });
     expect(id).not.toHaveProperty('auth_time');
-    const at = buildAccessTokenClaims({ issuer: 'https://b.test', subject: 's', audience: 'https://b.test/userinfo', clientId: 'c', scopes: ['openid'], sid: 'sid', amr: [], now: NOW });
+    const at = buildAccessTokenClaims({ issuer: 'https://b.test', subject: 's', audience: 'https://b.test/userinfo', clientId: 'c', scopes: ['openid'], sid: 'sid', amr: [], now: NOW, grantId: 'g' });
     expect(at).not.toHaveProperty('auth_time');
   });
 });

@@ -42,7 +42,6 @@ describe('/authorize refusals redirected to the client', () => {
   const cases: [string, Record<string, string | undefined>, string, string][] = [
     ['scope without openid', { scope: 'email' }, 'invalid_scope', 'openid_scope_missing'],
     ['missing scope', { scope: undefined }, 'invalid_scope', 'openid_scope_missing'],
-    ['a scope the client may not have', { scope: 'openid admin' }, 'invalid_scope', 'scope_not_permitted_for_client'],
     ['malformed scope', { scope: 'openid  email' }, 'invalid_scope', 'invalid_parameter'],
     ['response_type=token', { response_type: 'token' }, 'unsupported_response_type', 'unsupported_response_type'],
     ['response_type=code id_token', { response_type: 'code id_token' }, 'unsupported_response_type', 'unsupported_response_type'],

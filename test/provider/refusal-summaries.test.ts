@@ -106,7 +106,7 @@ describe('which provider refusals are summarised: those where no user and no cli
     const b = await startProvider();
     const { browser } = await signedIn(b);
     const principalId = b.db.prepare('SELECT principal_id FROM sessions').pluck().get();
-    for (const overrides of [{ scope: 'openid admin' }, { redirect_uri: 'https://evil.test/cb' }]) {
+    for (const overrides of [{ scope: 'email' }, { redirect_uri: 'https://evil.test/cb' }]) {
       const before = providerState(b).auditCount;
       await browser.get(webAppRequest(overrides));
       expect(providerState(b).auditCount).toBe(before + 1);
