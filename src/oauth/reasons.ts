@@ -96,6 +96,7 @@ export type RefusalReason =
   | 'form_token_invalid'
   // upstream logins
   | 'login_failed'
+  | 'upstream_refused'
   | 'connection_kind_mismatch'
   | 'continuation_invalid'
   // token endpoint: authorization_code and refresh_token

@@ -17,6 +17,14 @@ export class ConsentRequired extends OAuthError {
   readonly code = 'consent_required';
 }
 
+export class InteractionRequired extends OAuthError {
+  readonly code = 'interaction_required';
+}
+
+export class AccountSelectionRequired extends OAuthError {
+  readonly code = 'account_selection_required';
+}
+
 export class RequestNotSupported extends OAuthError {
   readonly code = 'request_not_supported';
 }

@@ -1,13 +1,15 @@
 import { readForm } from '../http/form.js';
-import { OAuthError } from '../oauth/errors.js';
+import { AccessDenied, OAuthError, ServerError, TemporarilyUnavailable } from '../oauth/errors.js';
+import { OidcLoginError } from '../upstream/oidc/index.js';
 import type { RefusalReason } from '../oauth/reasons.js';
 import type { OidcUpstream, SamlUpstream, UpstreamConnection } from '../upstream/registry.js';
 import type { CompletedLogin, UpstreamIdentity } from '../identity/types.js';
 import { auditEvent, auditRefusal, reportLoginFault, type RequestOrigin } from './audit.js';
-import type { RawParams } from './authorize-request.js';
+import { validateAuthorizeRequest, type RawParams } from './authorize-request.js';
 import { runAuthorization } from './authorize.js';
 import type { Flow, Provider } from './context.js';
-import { cookieHeaders, redirect } from './context.js';
+import { cookieHeaders, redirect, refuseToClient } from './context.js';
+import { AccountSelectionRequired, ConsentRequired, InteractionRequired, LoginRequired } from './errors.js';
 import { MAX_ACS_BODY_BYTES, SAML_ACS_MAX_IN_FLIGHT, SAML_ACS_RETRY_AFTER } from './limits.js';
 import { OIDC_CALLBACK_PATH, SAML_ACS_PATH } from './metadata.js';
 import { parseContinuation, replacedSessionOf, returnPathOf } from './login-start.js';
@@ -50,6 +52,48 @@ async function loginFailed(p: Provider, request: Request, requestId: string, now
   return errorPage(status, FAILED_LOGIN, requestId);
 }
 
+/** The app's error for an upstream's refusal (OIDC Core §3.1.2.6, RFC 6749 §4.1.2.1): its own code where the app can act on it. */
+function appErrorFor(upstreamError: string | undefined, connectionId: string): OAuthError {
+  const detail = `connection=${connectionId} upstream_error=${upstreamError ?? 'none'}`;
+  const description = 'the identity provider did not complete the sign-in';
+  switch (upstreamError) {
+    case 'access_denied':
+      return new AccessDenied('upstream_refused', description, detail);
+    case 'login_required':
+      return new LoginRequired('upstream_refused', description, detail);
+    case 'consent_required':
+      return new ConsentRequired('upstream_refused', description, detail);
+    case 'interaction_required':
+      return new InteractionRequired('upstream_refused', description, detail);
+    case 'account_selection_required':
+      return new AccountSelectionRequired('upstream_refused', description, detail);
+    case 'temporarily_unavailable':
+      return new TemporarilyUnavailable('upstream_refused', description, detail);
+    default:
+      // invalid_request, unauthorized_client, server_error…: the broker's own request or the upstream failed, not the person.
+      return new ServerError('upstream_refused', description, detail);
+  }
+}
+
+/**
+ * Step: an upstream that refused the login itself (the person declined, prompt=none could not be
+ * met): the app whose request it was gets the error at its redirect URI (OIDC Core §3.1.2.6), as it
+ * would had the broker refused, instead of the person being left on a page. Only for this browser's
+ * own transaction (the connection hands the pending request back only then) and an app request
+ * that still validates; anything else is the page.
+ */
+async function answerUpstreamRefusal(p: Provider, request: Request, requestId: string, origin: RequestOrigin, connectionId: string, err: unknown): Promise<Response | undefined> {
+  if (!(err instanceof OidcLoginError) || err.continuation === undefined) return undefined;
+  const params = parseContinuation(err.continuation);
+  if (!params) return undefined;
+  const check = validateAuthorizeRequest(params, p.clients);
+  if (!check.ok) return undefined;
+  const now = p.clock();
+  const session = await currentSession(request, p.services, p.cookies, now);
+  const flow: Flow = { requestId, now, ...origin, cookieHeader: request.headers.get('cookie'), ...(session ? { session } : {}), loginSatisfied: false, setCookies: [] };
+  return refuseToClient(p, flow, check.request, appErrorFor(err.upstreamError, connectionId), request.method === 'POST');
+}
+
 /**
  * Step: what the login is believed to say. The connection is authoritative only for what its
  * `authority` lists; everything else is dropped before it is recorded (so neither mapping, policy,
@@ -84,6 +128,8 @@ async function completeLogin(p: Provider, request: Request, connectionId: string
     login = await finish();
   } catch (err) {
     reportLoginFault(p.services, { requestId, connection: connectionId, step: 'finish' }, err);
+    const answered = await answerUpstreamRefusal(p, request, requestId, origin, connectionId, err);
+    if (answered) return answered;
     return loginFailed(p, request, requestId, p.clock(), 'login_failed', loginFailureDetail(connectionId, err), origin);
   }
   const now = p.clock();

@@ -1,3 +1,4 @@
+import { OidcLoginError } from '../../src/upstream/oidc/index.js';
 import type { OidcUpstream, SamlUpstream, UpstreamConnection, UpstreamRegistry } from '../../src/upstream/registry.js';
 import type { CompletedLogin, UpstreamIdentity } from '../../src/identity/types.js';
 
@@ -75,7 +76,13 @@ export class FakeOidcUpstream implements OidcUpstream {
     this.transactions.delete(state);
     if (!tx) throw new FakeLoginFailure(this.id, 'transaction_unknown');
     if (!ctx.browserBinding || tx.browserBinding !== ctx.browserBinding) throw new FakeLoginFailure(this.id, 'browser_mismatch');
-    if (callbackUrl.searchParams.has('error')) throw new FakeLoginFailure(this.id, 'upstream_error');
+    const upstreamError = callbackUrl.searchParams.get('error');
+    if (upstreamError !== null) {
+      // As the real connection refuses the upstream's own no: the pending request goes with it.
+      const refused = new OidcLoginError(this.id, 'upstream_error', { upstreamError, transactionConsumed: true });
+      if (tx.continuation !== undefined) refused.continuation = tx.continuation;
+      throw refused;
+    }
     const login: CompletedLogin = { identity: this.identity(this.clock()) };
     if (tx.continuation !== undefined) login.continuation = tx.continuation;
     return login;

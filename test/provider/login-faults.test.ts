@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { capture, type Line } from '../helpers/log.js';
-import { loginThroughUpstream, startProvider, webAppRequest } from './harness.js';
+import { location, loginThroughUpstream, startProvider, webAppRequest } from './harness.js';
 
 /**
  * Issue 11 §3: a login that fails because of the broker itself (a table missing because the
@@ -46,7 +46,7 @@ describe('login failures of the broker itself', () => {
   it('a refused login (the upstream said no) is no error line', async () => {
     const { b, lines } = await providerWithLog();
     const res = await loginThroughUpstream(b.browser(), webAppRequest(), { error: 'access_denied' });
-    expect(res.status).toBe(400);
+    expect(location(res).searchParams.get('error')).toBe('access_denied');
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);
     expect(lines.some((l) => l.level === 'warn')).toBe(true);
   });

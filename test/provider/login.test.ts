@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeOidcUpstream, FakeSamlUpstream, SAML_SSO, aliceIdentity } from './fake-upstream.js';
+import { FakeLoginFailure, FakeOidcUpstream, FakeSamlUpstream, SAML_SSO, aliceIdentity } from './fake-upstream.js';
 import { APP_CALLBACK, BROKER, codeFor, decodeJwt, lastAudit, lastRefusal, location, loginThroughUpstream, providerState, redeem, startProvider, webAppRequest } from './harness.js';
 
 describe('prompt and max_age', () => {
@@ -132,25 +132,57 @@ describe('IdP discovery', () => {
 });
 
 describe('upstream login failures', () => {
-  it('a refused login: a plain page with a correlation id, the reason counted in the refusal summary, nothing stored', async () => {
+  it('the upstream refused the login (access_denied): the app is told at its redirect URI with its state and iss (OIDC Core §3.1.2.6), counted in the refusal summary, nothing stored', async () => {
     const b = await startProvider();
     const browser = b.browser();
     const start = await browser.get(webAppRequest());
     const state = location(start).searchParams.get('state')!;
     const before = providerState(b);
     const res = await browser.get(`/login/oidc/corp/callback?state=${state}&error=access_denied`);
-    expect(res.status).toBe(400);
-    const html = await res.text();
-    // No user was established: the failure is counted, not written one record each (docs/operations.md).
+    expect(res.status).toBe(302);
+    const answer = location(res);
+    expect(answer.origin + answer.pathname).toBe(APP_CALLBACK);
+    expect(Object.fromEntries(answer.searchParams)).toEqual({ error: 'access_denied', error_description: 'the identity provider did not complete the sign-in', state: 'state-1', iss: b.issuer });
+    // No user was established: the refusal is counted, not written one record each (docs/operations.md).
     expect(providerState(b).auditCount).toBe(before.auditCount);
     const audit = await lastRefusal(b);
-    expect(audit).toMatchObject({ event: 'refusal_summary', endpoint: '/login/oidc/:id/callback', reason: 'login_failed', detail: 'connection=corp reason=upstream_error', count: 1 });
-    expect(html).toContain(audit.requestId as string);
-    expect(html).not.toContain('upstream_error');
+    expect(audit).toMatchObject({ event: 'refusal_summary', endpoint: '/login/oidc/:id/callback', reason: 'upstream_refused', count: 1 });
     const after = providerState(b);
     expect(after.tables).toEqual(before.tables);
-    expect(after.auditCount).toBe(before.auditCount + 1);
     expect(res.headers.getSetCookie()).toEqual([]);
+  });
+
+  it.each([
+    ['login_required', 'login_required'],
+    ['interaction_required', 'interaction_required'],
+    ['consent_required', 'consent_required'],
+    ['account_selection_required', 'account_selection_required'],
+    ['temporarily_unavailable', 'temporarily_unavailable'],
+    ['invalid_request', 'server_error'],
+    ['made_up_code', 'server_error'],
+  ])('the upstream answered %s: the app gets %s', async (upstream, expected) => {
+    const b = await startProvider();
+    const browser = b.browser();
+    const state = location(await browser.get(webAppRequest())).searchParams.get('state')!;
+    const res = await browser.get(`/login/oidc/corp/callback?state=${state}&error=${upstream}`);
+    expect(location(res).searchParams.get('error')).toBe(expected);
+    expect(location(res).searchParams.get('state')).toBe('state-1');
+  });
+
+  it('a refusal that is not the upstream\'s own answer (the ID token failed a check) stays a plain page with a correlation id', async () => {
+    const b = await startProvider();
+    const browser = b.browser();
+    const state = location(await browser.get(webAppRequest())).searchParams.get('state')!;
+    b.oidc.identity = () => {
+      throw new FakeLoginFailure('corp', 'nonce_mismatch');
+    };
+    const res = await browser.get(`/login/oidc/corp/callback?state=${state}&code=upstream-code`);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    const audit = await lastRefusal(b);
+    expect(audit).toMatchObject({ event: 'refusal_summary', reason: 'login_failed', detail: 'connection=corp reason=nonce_mismatch' });
+    expect(html).toContain(audit.requestId as string);
+    expect(html).not.toContain('nonce_mismatch');
   });
 
   it('a callback from another browser (no binding cookie) is refused', async () => {

@@ -123,17 +123,17 @@ describe('which provider refusals are summarised: those where no user and no cli
     const stranger = b.browser();
     const state = location(await stranger.get(webAppRequest())).searchParams.get('state')!;
     const before = providerState(b).auditCount;
-    expect((await stranger.get(`/login/oidc/corp/callback?state=${state}&error=access_denied`)).status).toBe(400);
+    expect(location(await stranger.get(`/login/oidc/corp/callback?state=${state}&error=access_denied`)).searchParams.get('error')).toBe('access_denied');
     expect(providerState(b).auditCount).toBe(before);
 
     const { browser } = await signedIn(b);
     const principalId = b.db.prepare('SELECT principal_id FROM sessions').pluck().get();
     const again = location(await browser.get(webAppRequest({ prompt: 'login' }))).searchParams.get('state')!;
     const atLogin = providerState(b).auditCount;
-    expect((await browser.get(`/login/oidc/corp/callback?state=${again}&error=access_denied`)).status).toBe(400);
+    expect(location(await browser.get(`/login/oidc/corp/callback?state=${again}&error=access_denied`)).searchParams.get('error')).toBe('access_denied');
     expect(providerState(b).auditCount).toBe(atLogin + 1);
-    expect(lastAudit(b)).toMatchObject({ event: 'refusal', reason: 'login_failed', principalId, detail: 'connection=corp reason=upstream_error' });
-    expect((await flushedRows(b)).at(-1)).toMatchObject({ event: 'refusal_summary', endpoint: '/login/oidc/:id/callback', reason: 'login_failed', count: 1 });
+    expect(lastAudit(b)).toMatchObject({ event: 'refusal', reason: 'upstream_refused', principalId, clientId: 'wiki-agent', detail: 'connection=corp upstream_error=access_denied' });
+    expect((await flushedRows(b)).at(-1)).toMatchObject({ event: 'refusal_summary', endpoint: '/login/oidc/:id/callback', reason: 'upstream_refused', count: 1 });
   });
 
   it('/userinfo: an unverified token is anonymous; a verified one whose session ended is a record naming the client', async () => {

@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import { constantTimeEqual } from '../../clients/secrets.js';
 import type { CompletedLogin, LoginTransaction, LoginTransactionStore, UpstreamIdentity } from '../../identity/types.js';
-import { callbackAtRedirectUri, checkIssParameter, readCallbackParams } from './callback.js';
+import { callbackAtRedirectUri, checkIssParameter, readCallbackParams, type CallbackParams } from './callback.js';
 import { classifyOidcError, type OidcStep } from './classify.js';
 import { cachedDiscovery } from './discovery-cache.js';
 import { OidcLoginError, type OidcLoginErrorDetails, type OidcLoginReason } from './errors.js';
@@ -195,9 +195,20 @@ export function createOidcConnection(input: OidcConnectionInput, deps: OidcConne
     if (!params.ok) throw refuse('callback_malformed', { detail: params.detail });
     const tx = await takeTransaction(params.value.state, ctx.browserBinding);
     // From here on the transaction is consumed, whatever happens: a failed login starts again.
+    try {
+      return await finishTransaction(callbackUrl, params.value, tx);
+    } catch (err) {
+      // The upstream's own refusal of this browser's login (the person declined, prompt=none could
+      // not be met): the pending request goes with it, so the app that asked can be answered.
+      if (err instanceof OidcLoginError && err.reason === 'upstream_error' && tx.continuation !== undefined) err.continuation = tx.continuation;
+      throw err;
+    }
+  }
+
+  async function finishTransaction(callbackUrl: URL, params: CallbackParams, tx: OpenTransaction): Promise<FinishedLogin> {
     const server = await upstream('discovery', true, configuration);
     const metadata = server.serverMetadata();
-    const issProblem = checkIssParameter(params.value.iss, metadata.issuer, metadata.authorization_response_iss_parameter_supported === true);
+    const issProblem = checkIssParameter(params.iss, metadata.issuer, metadata.authorization_response_iss_parameter_supported === true);
     if (issProblem) throw refuse('issuer_mismatch', { detail: issProblem, transactionConsumed: true });
 
     const tokens = await redeemCode(server, callbackUrl, tx);

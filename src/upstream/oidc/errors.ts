@@ -44,6 +44,12 @@ export class OidcLoginError extends Error {
   readonly upstreamError?: string;
   readonly detail?: string;
   readonly transactionConsumed: boolean;
+  /**
+   * The pending request of the login the upstream refused (its `upstream_error`), set only once the
+   * callback was shown to be this browser's own transaction: the app that asked can then be told
+   * (OIDC Core §3.1.2.6) instead of the person being left on a page.
+   */
+  continuation?: string;
 
   constructor(
     readonly connectionId: string,

@@ -274,6 +274,27 @@ describe('upstream OIDC login: refusals at the callback', () => {
     expect(store.records.has(started.transactionId)).toBe(false);
   });
 
+  it('upstream error: the pending request goes back with the refusal (the app is told), only for this browser\'s transaction', async () => {
+    const connection = connect();
+    op.next = { accountId: 'alice', deny: 'access_denied' };
+    const { started, callback } = await loginAtOp(connection, { continuation: '{"client_id":["app"]}' });
+    const err = await refusal(connection.finishLogin(callback, { browserBinding: BINDING }), 'upstream_error', [started.transactionId]);
+    expect(err.continuation).toBe('{"client_id":["app"]}');
+    // Another browser's callback carrying the same error learns nothing of the request.
+    op.next = { accountId: 'alice', deny: 'access_denied' };
+    const other = await loginAtOp(connection, { continuation: '{"client_id":["app"]}' });
+    const stranger = await refusal(connection.finishLogin(other.callback, { browserBinding: 'another-browser' }), 'browser_mismatch');
+    expect(stranger.continuation).toBeUndefined();
+  });
+
+  it('a refusal of the broker\'s own checks (nonce mismatch) keeps the pending request: the app is not told', async () => {
+    const connection = connect();
+    const { started, callback } = await loginAtOp(connection, { continuation: '{"client_id":["app"]}' });
+    store.tamper(started.transactionId, { nonce: oidc.randomNonce() });
+    const err = await refusal(connection.finishLogin(callback, { browserBinding: BINDING }), 'nonce_mismatch', secretsOf(callback));
+    expect(err.continuation).toBeUndefined();
+  });
+
   it('ID token nonce mismatch: refused', async () => {
     const connection = connect();
     const { started, callback } = await loginAtOp(connection);
