@@ -105,7 +105,7 @@ async function issueCode(p: Provider, flow: Flow, request: AuthorizationRequest,
  * Called by /authorize, and again with the same parameters after a login or a consent form.
  */
 export async function runAuthorization(p: Provider, params: RawParams, flow: Flow, afterPost = false): Promise<Response> {
-  const check = validateAuthorizeRequest(params, p.clients);
+  const check = validateAuthorizeRequest(params, p.clients, p.knownScopes);
   if (!check.ok) return refuseInvalid(p, flow, check, afterPost);
   const { request } = check;
   const hint = await verifyHint(p, flow, request);

@@ -12,6 +12,8 @@ export interface Provider extends ProviderDeps {
   issuer: string;
   cookies: CookiePolicy;
   consents: ConsentMemory;
+  /** Destination scopes the broker knows besides the OpenID ones (what /authorize does not ignore). */
+  knownScopes: ReadonlySet<string>;
 }
 
 /** One browser request's progress through /authorize (or its resumption after a login or consent). */

@@ -1,5 +1,5 @@
 import type { Context, Hono } from 'hono';
-import { ID_TOKEN_ALGS } from '../config/schema.js';
+import { ID_TOKEN_ALGS, type BrokerSettings } from '../config/schema.js';
 import { UNKNOWN_SOURCE } from '../http/source.js';
 import { authorizeEndpoint, consentEndpoint } from './authorize.js';
 import { ConsentMemory } from './consent.js';
@@ -81,7 +81,7 @@ export function mountProvider(app: Hono, deps: ProviderDeps): BrowserSignIn {
   const problems = providerConfigProblems(deps);
   if (problems.length > 0) throw new Error(`provider configuration: ${problems.join('; ')}`);
   const issuer = deps.services.settings.issuer;
-  const p: Provider = { ...deps, issuer, cookies: cookiePolicy(issuer), consents: new ConsentMemory() };
+  const p: Provider = { ...deps, issuer, cookies: cookiePolicy(issuer), consents: new ConsentMemory(), knownScopes: destinationScopes(deps.services.settings) };
 
   const source = (c: Context) => deps.sourceOf?.(c) ?? UNKNOWN_SOURCE;
 
@@ -107,4 +107,15 @@ export function mountProvider(app: Hono, deps: ProviderDeps): BrowserSignIn {
     session: (request, now) => currentSession(request, p.services, p.cookies, now),
     start: (request, input) => startReturningLogin(p, request, input),
   };
+}
+
+/**
+ * The destination scopes the broker knows (any client's, any destination's translation): an app
+ * asking for one it may not delegate is refused, where a value nobody knows is ignored.
+ */
+function destinationScopes(settings: BrokerSettings): ReadonlySet<string> {
+  const scopes = new Set<string>();
+  for (const c of settings.clients) for (const d of Object.values(c.destinations)) for (const scope of d.scopes) scopes.add(scope);
+  for (const d of settings.destinations) for (const scope of Object.keys(d.scope_translation)) scopes.add(scope);
+  return scopes;
 }

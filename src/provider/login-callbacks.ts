@@ -86,7 +86,7 @@ async function answerUpstreamRefusal(p: Provider, request: Request, requestId: s
   if (!(err instanceof OidcLoginError) || err.continuation === undefined) return undefined;
   const params = parseContinuation(err.continuation);
   if (!params) return undefined;
-  const check = validateAuthorizeRequest(params, p.clients);
+  const check = validateAuthorizeRequest(params, p.clients, p.knownScopes);
   if (!check.ok) return undefined;
   const now = p.clock();
   const session = await currentSession(request, p.services, p.cookies, now);
