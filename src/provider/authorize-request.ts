@@ -125,11 +125,9 @@ function checkResponseType(params: RawParams) {
   if (mode !== undefined && mode !== 'query') throw new InvalidRequest('unsupported_response_mode', 'only response_mode=query is supported');
 }
 
-/** Whether the OP understands a scope: an OpenID one it supports, a destination scope it knows, or one some client may delegate. */
-function understood(scope: string, clients: ReadonlyMap<string, ProviderClient>, knownScopes: ReadonlySet<string>): boolean {
-  if (SUPPORTED_SCOPES.includes(scope) || knownScopes.has(scope)) return true;
-  for (const c of clients.values()) if ((c.delegated_scopes ?? []).includes(scope)) return true;
-  return false;
+/** Whether the OP understands a scope: an OpenID one it supports, or a destination scope it knows (delegated scopes are among those). */
+function understood(scope: string, knownScopes: ReadonlySet<string>): boolean {
+  return SUPPORTED_SCOPES.includes(scope) || knownScopes.has(scope);
 }
 
 /**
@@ -137,13 +135,13 @@ function understood(scope: string, clients: ReadonlyMap<string, ProviderClient>,
  * "SHOULD be ignored"; the token response's `scope` says what was granted). Every understood one
  * must be allowed to this client, or the request fails (no silent narrowing).
  */
-function readScopes(params: RawParams, client: ProviderClient, clients: ReadonlyMap<string, ProviderClient>, knownScopes: ReadonlySet<string>): string[] {
+function readScopes(params: RawParams, client: ProviderClient, knownScopes: ReadonlySet<string>): string[] {
   const raw = single(params, 'scope');
   if (raw !== undefined && raw.length > MAX_SCOPE_CHARS) throw new InvalidScope('invalid_parameter', 'scope is too long');
   const parsed = parseScope(raw, MAX_SCOPE_COUNT);
   if (!parsed.ok) throw new InvalidScope('invalid_parameter', 'scope is malformed', parsed.detail);
   if (!parsed.scopes.includes('openid')) throw new InvalidScope('openid_scope_missing', 'scope must include openid');
-  const scopes = parsed.scopes.filter((s) => understood(s, clients, knownScopes));
+  const scopes = parsed.scopes.filter((s) => understood(s, knownScopes));
   const refused = scopes.filter((s) => !client.scopes.includes(s) && !(client.delegated_scopes ?? []).includes(s));
   if (refused.length > 0) throw new InvalidScope('scope_not_permitted_for_client', 'a requested scope is not available to this client', refused.join(' ').slice(0, 200));
   return scopes;
@@ -239,7 +237,7 @@ export function validateAuthorizeRequest(params: RawParams, clients: ReadonlyMap
     rejectRequestObjects(params);
     checkResponseType(params);
     requireCodeGrant(client);
-    const scopes = readScopes(params, client, clients, knownScopes);
+    const scopes = readScopes(params, client, knownScopes);
     const nonce = readNonce(params);
     const codeChallenge = readPkce(params, client);
     const prompt = readPrompt(params);

@@ -110,7 +110,8 @@ export function mountProvider(app: Hono, deps: ProviderDeps): BrowserSignIn {
 }
 
 /**
- * The destination scopes the broker knows (any client's, any destination's translation): an app
+ * The destination scopes the broker knows (any client's, any destination's translation; every
+ * client's `delegated_scopes` is one of its destination scopes, as configuration checks): an app
  * asking for one it may not delegate is refused, where a value nobody knows is ignored.
  */
 function destinationScopes(settings: BrokerSettings): ReadonlySet<string> {

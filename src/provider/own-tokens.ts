@@ -52,10 +52,10 @@ async function asRefreshToken(s: BrokerServices, token: string, now: number, rot
  */
 export async function findOwnToken(s: BrokerServices, token: string, hint: string | undefined, now: number, purpose: 'revoke' | 'introspect' = 'introspect'): Promise<OwnToken> {
   const rotatedAfter = purpose === 'revoke' ? now - REFRESH_TOKEN_REUSE_GRACE : undefined;
-  const refreshToken = (sx: BrokerServices, t: string, n: number) => asRefreshToken(sx, t, n, rotatedAfter);
-  const lookups = hint === 'refresh_token' ? [refreshToken, asAccessToken] : [asAccessToken, refreshToken];
-  for (const lookup of lookups) {
-    const found = await lookup(s, token, now);
+  const asRefresh = () => asRefreshToken(s, token, now, rotatedAfter);
+  const asAccess = () => asAccessToken(s, token, now);
+  for (const lookup of hint === 'refresh_token' ? [asRefresh, asAccess] : [asAccess, asRefresh]) {
+    const found = await lookup();
     if (found) return found;
   }
   const typ = await ownJwsType(token, s);
